@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+// pushctl: a declarative push-job runner for container images.
+//
+// Data flows one way, and the targets follow it:
+//   JobFile (YAML → validated Job) → Planner (Job → Plan) → Pusher (executor)
+//   → Registry (distribution protocol on libcurl) and State (SQLite).
+// ImageSource reads the images the pusher walks. The C libraries sit at the edge behind
+// thin wrappers: YAML (libyaml), Curl (libcurl), SQLite (sqlite3); zlib is used by ImageSource.
+import PackageDescription
+
+let package = Package(
+    name: "pushctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pushctl", targets: ["pushctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // MARK: C libraries (system packages) and the curl shim
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+
+        // MARK: thin Swift wrappers over the C libraries
+        .target(name: "YAML", dependencies: ["CYAML"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim"]),
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
+
+        // MARK: the stages
+        .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "JobFile", dependencies: ["YAML", "OCI"]),
+        .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
+        .target(name: "ImageSource", dependencies: ["OCI", "CZlib"]),
+        .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Pusher", dependencies: ["Planner", "ImageSource", "Registry", "State", "OCI"]),
+        .executableTarget(name: "pushctl", dependencies: [
+            "JobFile", "Planner", "ImageSource", "Registry", "State", "Pusher", "OCI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: tests
+        // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
+        .target(name: "RegistryHarness", dependencies: ["OCI", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Tests/RegistryHarness"),
+        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"]),
+        .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "Planner", "JobFile", "ImageSource", "Registry", "State", "OCI", "RegistryHarness"]),
+        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

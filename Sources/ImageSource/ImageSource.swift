@@ -1,0 +1,2 @@
+// The ImageSource module: see Package.swift for its place in the flow.
+import CZlib

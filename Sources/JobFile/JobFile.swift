@@ -1,0 +1,1 @@
+// The JobFile module: see Package.swift for its place in the flow.

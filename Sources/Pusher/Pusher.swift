@@ -1,0 +1,1 @@
+// The Pusher module: see Package.swift for its place in the flow.

@@ -1,0 +1,2 @@
+// The SQLite module: see Package.swift for its place in the flow.
+import CSQLite

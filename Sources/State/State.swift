@@ -1,0 +1,1 @@
+// The State module: see Package.swift for its place in the flow.

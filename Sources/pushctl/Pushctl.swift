@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Pushctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pushctl",
+        abstract: "A declarative push-job runner for container images.",
+        version: PushctlVersion.current,
+        subcommands: []
+    )
+}
+
+enum PushctlVersion {
+    static let current = "0.1.0"
+}

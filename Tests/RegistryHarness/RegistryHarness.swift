@@ -1,0 +1,1 @@
+// Test support: starts a real docker-registry for integration tests.
