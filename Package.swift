@@ -39,8 +39,10 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Pusher", dependencies: ["Planner", "ImageSource", "Registry", "State", "OCI"]),
+        // Renders the executor's events: docker-like lines, live bars, NDJSON.
+        .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
         .executableTarget(name: "pushctl", dependencies: [
-            "JobFile", "Planner", "ImageSource", "Registry", "State", "Pusher", "OCI",
+            "PushOutput", "JobFile", "Planner", "ImageSource", "Registry", "State", "Pusher", "OCI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Planner", "JobFile", "ImageSource", "Registry", "State", "OCI", "RegistryHarness"]),
+        .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"]),
     ],
     swiftLanguageModes: [.v6]

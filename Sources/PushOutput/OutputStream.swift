@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+
+/// Where rendered text goes: standard output or error, or memory in tests. Writes are whole
+/// strings under one lock so that lines from different threads never mix.
+public final class TextSink: Sendable {
+    private let write: @Sendable (String) -> Void
+    private let lock = Mutex(())
+
+    public init(_ write: @escaping @Sendable (String) -> Void) {
+        self.write = write
+    }
+
+    public func callAsFunction(_ text: String) {
+        lock.withLock { _ in write(text) }
+    }
+
+    public static let standardOutput = TextSink { text in
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    public static let standardError = TextSink { text in
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// Collects text in memory (tests).
+    public static func memory() -> (TextSink, @Sendable () -> String) {
+        let buffer = Mutex("")
+        let sink = TextSink { text in buffer.withLock { $0 += text } }
+        return (sink, { buffer.withLock { $0 } })
+    }
+}
+
+enum Format {
+    /// `12.3 MB`, decimal units as docker prints sizes.
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var value = Double(n)
+        var unit = 0
+        while value >= 1000, unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func seconds(_ t: TimeInterval) -> String {
+        t < 60 ? String(format: "%.1fs", t) : String(format: "%dm%02ds", Int(t) / 60, Int(t) % 60)
+    }
+}
