@@ -1,0 +1,116 @@
+import Foundation
+import OCI
+
+// The executor talks to three things: an image it reads, a registry endpoint it writes to, and
+// the state database. Each is a small protocol here, so the push logic can be read (and unit
+// tested with fakes) on its own; `Adapters.swift` connects them to ImageSource, Registry and State.
+
+/// A fully loaded, verified-on-read source image.
+public struct SourceImage: Sendable {
+    /// How the user wrote the source, for messages.
+    public var description: String
+    public var root: Descriptor
+    /// Every manifest with its exact bytes, children before parents, the root last.
+    public var manifests: [(descriptor: Descriptor, bytes: [UInt8])]
+    /// Every distributable config and layer blob, each once.
+    public var blobs: [Descriptor]
+    /// Opens a blob's bytes as a verifying stream.
+    public var payload: @Sendable (Descriptor) -> BlobPayload
+    /// Compressed layer digest → diffID, for archive sources whose layers pushctl compressed.
+    public var diffIDs: [Digest: Digest]
+
+    public init(description: String, root: Descriptor, manifests: [(descriptor: Descriptor, bytes: [UInt8])],
+                blobs: [Descriptor], payload: @escaping @Sendable (Descriptor) -> BlobPayload, diffIDs: [Digest: Digest] = [:]) {
+        self.description = description
+        self.root = root
+        self.manifests = manifests
+        self.blobs = blobs
+        self.payload = payload
+        self.diffIDs = diffIDs
+    }
+}
+
+/// How a failure at an endpoint bears on endpoint fallback (jobfile-v1.md, "Endpoint fallback order").
+public enum FailureKind: Sendable, Equatable {
+    /// Could not be reached or kept failing (DNS, connect, TLS, timeout, 5xx after retries):
+    /// try the next endpoint. `tlsHandshake` says whether the TLS handshake itself failed,
+    /// which is what lets an `insecure` registry's plain-http twin be tried.
+    case endpointUnavailable(tlsHandshake: Bool)
+    /// The registry answered with an error of its own: final, not retried elsewhere.
+    case registryAnswer
+    /// Anything else (a source read failed, cancelled): final for this push.
+    case other
+}
+
+/// One endpoint of a target registry, as the executor uses it.
+public protocol PushDestination: Sendable {
+    /// `GET /v2/`.
+    func ping() throws
+    func blobExists(repository: String, digest: Digest) throws -> Bool
+    /// True when the registry mounted the blob (201); false for any refusal (202, 401, 403, 400, 404).
+    func mountBlob(repository: String, digest: Digest, from: String) throws -> Bool
+    func uploadBlob(repository: String, payload: BlobPayload, progress: @escaping @Sendable (Int64) -> Void) throws
+    /// The digest a tag or digest reference points to, or nil when there is none (`HEAD`).
+    func manifestDigest(repository: String, reference: String) throws -> Digest?
+    /// Puts exact bytes; returns the digest the registry reports.
+    func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest
+    /// How an error thrown by this destination bears on endpoint fallback.
+    func classify(_ error: any Error) -> FailureKind
+}
+
+/// Endpoints of one target, in fallback order (from the plan).
+public struct EndpointChoice: Sendable, Hashable {
+    public var url: String
+    /// The plain-http twin of the https endpoint before it: tried only when that endpoint's TLS
+    /// handshake failed, and never once the host answered over TLS in this run.
+    public var isHTTPTwin: Bool
+
+    public init(url: String, isHTTPTwin: Bool) {
+        self.url = url
+        self.isHTTPTwin = isHTTPTwin
+    }
+
+    /// `host[:port]` of the URL.
+    public var host: String {
+        var rest = Substring(url)
+        if let r = rest.range(of: "://") { rest = rest[r.upperBound...] }
+        return String(rest.prefix { $0 != "/" })
+    }
+}
+
+/// What the executor reads from and writes to the state database.
+public protocol PushState: Sendable {
+    /// The digest pushctl last pushed successfully to this tag, if any.
+    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest?
+    func isBlobKnown(registry: String, repository: String, digest: Digest) throws -> Bool
+    func recordBlob(registry: String, repository: String, digest: Digest, identity: String) throws
+    func removeBlob(registry: String, repository: String, digest: Digest) throws
+    /// Other repositories of the same registry known to hold the digest, best first.
+    func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String]
+    /// Records one finished push (one row per tag) in one transaction.
+    func recordPush(_ record: CompletedPush) throws
+}
+
+/// A push that finished (pushed, unchanged or failed), as the state database records it.
+public struct CompletedPush: Sendable {
+    public struct Tag: Sendable {
+        public var name: String
+        public var status: PushOutcome.Status
+    }
+
+    public var target: PushTarget
+    /// The registry's identity in the state database (canonical `host[:port]` of its `url`).
+    public var registryKey: String
+    public var sourceDigest: Digest?
+    public var mediaType: String?
+    public var size: Int64?
+    public var endpoint: String?
+    public var tags: [Tag]
+    public var status: PushOutcome.Status
+    public var counts: BlobCounts
+    public var attempts: Int
+    public var error: String?
+    public var started: Date
+    public var ended: Date
+    public var diffIDs: [Digest: Digest]
+}

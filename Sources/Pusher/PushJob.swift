@@ -1,0 +1,52 @@
+import Foundation
+import OCI
+
+/// One unit of work for the executor: a source image to push to one repository of one target
+/// registry under some tags (a plan item, with its source loaded).
+public struct PushJob: Sendable {
+    public var target: PushTarget
+    /// The registry's identity in the state database: canonical `host[:port]` of its `url`, so
+    /// that metadata recorded through a mirror still belongs to the registry.
+    public var registryKey: String
+    /// Endpoints in fallback order (the plan's).
+    public var endpoints: [EndpointChoice]
+    public var image: SourceImage
+    /// A keyed hash of the credentials used for this registry (never the credentials).
+    public var credentialIdentity: String
+    /// Blob transfers at once within this push.
+    public var concurrency: Int
+
+    public init(target: PushTarget, registryKey: String, endpoints: [EndpointChoice], image: SourceImage,
+                credentialIdentity: String, concurrency: Int) {
+        self.target = target
+        self.registryKey = registryKey
+        self.endpoints = endpoints
+        self.image = image
+        self.credentialIdentity = credentialIdentity
+        self.concurrency = concurrency
+    }
+}
+
+/// Why a push failed, as printed and recorded.
+public enum PushFailure: Error, CustomStringConvertible {
+    case noEndpoint(registry: String, attempts: [(endpoint: String, error: String)])
+    case blob(digest: Digest, error: String)
+    case manifest(reference: String, error: String)
+    case digestMismatch(reference: String, expected: Digest, reported: Digest)
+    case cancelled
+    case state(String)
+
+    public var description: String {
+        switch self {
+        case .noEndpoint(let registry, let attempts):
+            let tried = attempts.map { "\($0.endpoint): \($0.error)" }.joined(separator: "; ")
+            return "no endpoint of registry \(registry) could be used (\(tried))"
+        case .blob(let digest, let error): return "blob \(digest): \(error)"
+        case .manifest(let reference, let error): return "manifest \(reference): \(error)"
+        case .digestMismatch(let reference, let expected, let reported):
+            return "manifest \(reference): the registry reports digest \(reported), expected \(expected)"
+        case .cancelled: return "interrupted"
+        case .state(let error): return "state database: \(error)"
+        }
+    }
+}

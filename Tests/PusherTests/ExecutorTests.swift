@@ -1,0 +1,158 @@
+import Foundation
+import OCI
+import Testing
+@testable import Pusher
+
+/// The push logic against in-memory fakes. The same behaviour is proven against the real
+/// registry in the integration tests; these pin down the decisions.
+@Suite struct ExecutorTests {
+    func executor(_ registries: [String: FakeRegistry], state: FakeState, events: EventLog = EventLog(),
+                  cancellation: CancellationFlag = CancellationFlag()) -> Executor {
+        Executor(state: state, destinations: { endpoint, _, _ in registries[endpoint.url]! }, sink: events, cancellation: cancellation)
+    }
+
+    @Test func pushesBlobsThenManifestAndRecordsEverything() throws {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 2)
+        #expect(outcomes.map(\.status) == [.pushed])
+        #expect(outcomes[0].counts == BlobCounts(uploaded: 3, bytesUploaded: image.blobs.reduce(0) { $0 + $1.size }))
+        #expect(registry.manifests["team/app"]?["1.0"] == image.root.digest)
+        #expect(registry.manifests["team/app"]?["latest"] == image.root.digest)
+        let puts = registry.requestLog.filter { $0.hasPrefix("PUT") }
+        #expect(puts == ["PUT manifest team/app:\(image.root.digest)", "PUT manifest team/app:1.0", "PUT manifest team/app:latest"])
+        #expect(state.pushes.count == 1)
+        #expect(state.pushes[0].endpoint == "http://127.0.0.1:5000")
+        #expect(state.locations.count == 3)
+    }
+
+    @Test func rerunIsUnchangedWithOneHeadPerTag() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        let run = executor(["http://127.0.0.1:5000": registry], state: state)
+        _ = run.run([makeJob(image)], images: 1)
+        let before = registry.requestLog.count
+        let second = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)
+        #expect(second.map(\.status) == [.unchanged])
+        #expect(Array(registry.requestLog[before...]) == ["HEAD manifest team/app:1.0", "HEAD manifest team/app:latest"])
+    }
+
+    @Test func aTagOverwrittenElsewhereIsPushedAgain() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        _ = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)
+        registry.manifests["team/app"]!["latest"] = makeImage(seed: "other").root.digest
+        let second = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)
+        #expect(second.map(\.status) == [.pushed])
+        #expect(registry.manifests["team/app"]?["latest"] == image.root.digest)
+        #expect(state.pushes.last?.tags.map(\.status) == [.unchanged, .pushed])
+    }
+
+    @Test func unreachableFirstEndpointFallsBackToTheMirror() {
+        let closed = FakeRegistry()
+        closed.unreachable = .init(tls: false)
+        let mirror = FakeRegistry()
+        let state = FakeState()
+        let job = makeJob(makeImage(), endpoints: [EndpointChoice(url: "https://primary.test", isHTTPTwin: false),
+                                                   EndpointChoice(url: "https://mirror.test", isHTTPTwin: false)])
+        let outcome = executor(["https://primary.test": closed, "https://mirror.test": mirror], state: state).run([job], images: 1)[0]
+        #expect(outcome.status == .pushed)
+        #expect(outcome.endpoint == "https://mirror.test")
+        #expect(state.pushes[0].endpoint == "https://mirror.test")
+        #expect(mirror.manifests["team/app"]?["1.0"] != nil)
+    }
+
+    @Test func aRegistryAnswerIsFinalAndNotRetriedElsewhere() {
+        let denying = FakeRegistry()
+        denying.denyWrites = true
+        let mirror = FakeRegistry()
+        let job = makeJob(makeImage(), endpoints: [EndpointChoice(url: "https://primary.test", isHTTPTwin: false),
+                                                   EndpointChoice(url: "https://mirror.test", isHTTPTwin: false)])
+        let outcome = executor(["https://primary.test": denying, "https://mirror.test": mirror], state: FakeState()).run([job], images: 1)[0]
+        #expect(outcome.status == .failed)
+        #expect(outcome.error?.contains("DENIED") == true)
+        #expect(mirror.requestLog.isEmpty)
+    }
+
+    @Test func httpTwinIsTriedOnlyAfterATLSHandshakeFailure() {
+        let tlsBroken = FakeRegistry()
+        tlsBroken.unreachable = .init(tls: true)
+        let plain = FakeRegistry()
+        let endpoints = [EndpointChoice(url: "https://lab.test", isHTTPTwin: false), EndpointChoice(url: "http://lab.test", isHTTPTwin: true)]
+        let outcome = executor(["https://lab.test": tlsBroken, "http://lab.test": plain], state: FakeState())
+            .run([makeJob(makeImage(), endpoints: endpoints)], images: 1)[0]
+        #expect(outcome.endpoint == "http://lab.test")
+
+        let refused = FakeRegistry()
+        refused.unreachable = .init(tls: false)
+        let untouched = FakeRegistry()
+        let second = executor(["https://lab.test": refused, "http://lab.test": untouched], state: FakeState())
+            .run([makeJob(makeImage(), endpoints: endpoints)], images: 1)[0]
+        #expect(second.status == .failed)
+        #expect(untouched.requestLog.isEmpty, "a connection failure that is not a TLS handshake failure never downgrades to http")
+    }
+
+    @Test func mountsFromAnotherRepositoryAndFallsThroughRefusedCandidates() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        _ = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image, repository: "team/a")], images: 1)
+        _ = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image, repository: "team/b")], images: 1)
+        registry.refuseMounts = ["team/a"]
+        let outcome = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image, repository: "team/c")], images: 1)[0]
+        #expect(outcome.counts == BlobCounts(mounted: 3))
+        #expect(registry.requestLog.filter { $0.hasPrefix("UPLOAD team/c") }.isEmpty)
+        #expect(registry.requestLog.filter { $0.hasPrefix("MOUNT team/c from team/a") }.count == 3)
+    }
+
+    @Test func aCorruptBlobFailsThePushBeforeAnyManifestAndOthersStillLand() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: state)
+            .run([makeJob(makeImage(seed: "bad", corruptLayer: true), repository: "team/bad"), makeJob(makeImage(seed: "good"), repository: "team/good")], images: 2)
+        #expect(outcomes.map(\.status) == [.failed, .pushed])
+        #expect(outcomes[0].error?.contains("digest mismatch") == true)
+        #expect(registry.manifests["team/bad"] == nil)
+        #expect(state.pushes.first { $0.target.repository == "team/bad" }?.status == .failed)
+    }
+
+    @Test func aBlobKnownToTheStateButGoneIsForgottenAndUploaded() throws {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        for blob in image.blobs { try state.recordBlob(registry: "registry.test", repository: "team/app", digest: blob.digest, identity: "id-1") }
+        let outcome = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)[0]
+        #expect(outcome.counts.uploaded == 3)
+        #expect(state.locations.count == 3, "stale records were removed and fresh ones written")
+    }
+
+    @Test func interruptedPushesAreNotRecorded() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let cancel = CancellationFlag()
+        cancel.cancel()
+        let events = EventLog()
+        let outcome = executor(["http://127.0.0.1:5000": registry], state: state, events: events, cancellation: cancel)
+            .run([makeJob(makeImage())], images: 1)[0]
+        #expect(outcome.status == .failed)
+        #expect(state.pushes.isEmpty)
+        #expect(registry.requestLog.isEmpty)
+    }
+
+    @Test func aBlobSharedByTwoImagesIsPushedOnce() {
+        let registry = FakeRegistry()
+        let image = makeImage()
+        let jobs = [makeJob(image, tags: ["a"]), makeJob(image, tags: ["b"])].enumerated().map { i, job in
+            var job = job
+            job.target.itemID = "item-\(i)"
+            return job
+        }
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: FakeState()).run(jobs, images: 2)
+        #expect(outcomes.map(\.status) == [.pushed, .pushed])
+        #expect(registry.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 3)
+        #expect(outcomes.map(\.counts.uploaded).reduce(0, +) == 3)
+    }
+}

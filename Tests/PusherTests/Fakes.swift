@@ -1,0 +1,155 @@
+import Foundation
+import OCI
+import Synchronization
+@testable import Pusher
+
+/// An in-memory registry endpoint that records every request, refuses manifests whose blobs are
+/// missing (as a real registry does), and can be made unreachable.
+final class FakeRegistry: PushDestination, @unchecked Sendable {
+    struct Unreachable: Error { var tls: Bool }
+    struct RegistryDenied: Error, CustomStringConvertible { var description: String { "DENIED: requested access to the resource is denied" } }
+    struct SourceCorrupt: Error, CustomStringConvertible { var description: String { "digest mismatch" } }
+
+    private let lock = NSLock()
+    var blobs: [String: Set<Digest>] = [:]          // repository → digests
+    var manifests: [String: [String: Digest]] = [:] // repository → reference → digest
+    var requests: [String] = []
+    var unreachable: Unreachable?
+    var denyWrites = false
+    var refuseMounts = Set<String>()
+
+    func log(_ r: String) { lock.withLock { requests.append(r) } }
+    func check() throws { if let unreachable { throw unreachable } }
+
+    func ping() throws { log("GET /v2/"); try check() }
+
+    func blobExists(repository: String, digest: Digest) throws -> Bool {
+        log("HEAD blob \(repository) \(digest.short)"); try check()
+        return lock.withLock { blobs[repository, default: []].contains(digest) }
+    }
+
+    func mountBlob(repository: String, digest: Digest, from: String) throws -> Bool {
+        log("MOUNT \(repository) from \(from) \(digest.short)"); try check()
+        return lock.withLock {
+            guard !refuseMounts.contains(from), blobs[from, default: []].contains(digest) else { return false }
+            blobs[repository, default: []].insert(digest)
+            return true
+        }
+    }
+
+    func uploadBlob(repository: String, payload: BlobPayload, progress: @escaping @Sendable (Int64) -> Void) throws {
+        log("UPLOAD \(repository) \(payload.descriptor.digest.short)"); try check()
+        if denyWrites { throw RegistryDenied() }
+        let stream = try payload.open(0)
+        var hasher = DigestHasher()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+            if n == 0 { break }
+            hasher.update(Array(buffer[..<n]))
+            progress(hasher.count)
+        }
+        guard hasher.finalize() == payload.descriptor.digest else { throw SourceCorrupt() }
+        lock.withLock { _ = blobs[repository, default: []].insert(payload.descriptor.digest) }
+    }
+
+    func manifestDigest(repository: String, reference: String) throws -> Digest? {
+        log("HEAD manifest \(repository):\(reference)"); try check()
+        return lock.withLock { manifests[repository]?[reference] }
+    }
+
+    func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest {
+        log("PUT manifest \(repository):\(reference)"); try check()
+        if denyWrites { throw RegistryDenied() }
+        let (_, document) = try ManifestDocument.parse(bytes, declaredMediaType: mediaType)
+        let digest = Digest.of(bytes)
+        try lock.withLock {
+            for blob in document.blobs where !blobs[repository, default: []].contains(blob.digest) {
+                throw NSError(domain: "MANIFEST_BLOB_UNKNOWN \(blob.digest)", code: 400)
+            }
+            for child in document.children where !manifests[repository, default: [:]].values.contains(child.digest) {
+                throw NSError(domain: "MANIFEST_UNKNOWN \(child.digest)", code: 400)
+            }
+            manifests[repository, default: [:]][reference] = digest
+            manifests[repository, default: [:]][digest.string] = digest
+        }
+        return digest
+    }
+
+    func classify(_ error: any Error) -> FailureKind {
+        if let u = error as? Unreachable { return .endpointUnavailable(tlsHandshake: u.tls) }
+        if error is RegistryDenied { return .registryAnswer }
+        return .other
+    }
+
+    var requestLog: [String] { lock.withLock { requests } }
+}
+
+final class FakeState: PushState, @unchecked Sendable {
+    private let lock = NSLock()
+    var tags: [String: Digest] = [:]
+    var locations: [(registry: String, repository: String, digest: Digest, identity: String)] = []
+    var pushes: [CompletedPush] = []
+
+    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest? {
+        lock.withLock { tags["\(registry)/\(repository):\(tag)"] }
+    }
+    func isBlobKnown(registry: String, repository: String, digest: Digest) throws -> Bool {
+        lock.withLock { locations.contains { $0.registry == registry && $0.repository == repository && $0.digest == digest } }
+    }
+    func recordBlob(registry: String, repository: String, digest: Digest, identity: String) throws {
+        lock.withLock { locations.append((registry, repository, digest, identity)) }
+    }
+    func removeBlob(registry: String, repository: String, digest: Digest) throws {
+        lock.withLock { locations.removeAll { $0.registry == registry && $0.repository == repository && $0.digest == digest } }
+    }
+    func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
+        lock.withLock { Array(locations.filter { $0.registry == registry && $0.digest == digest && $0.repository != targetRepository }.map(\.repository).prefix(limit)) }
+    }
+    func recordPush(_ record: CompletedPush) throws {
+        lock.withLock {
+            pushes.append(record)
+            for tag in record.tags where tag.status != .failed {
+                tags["\(record.registryKey)/\(record.target.repository):\(tag.name)"] = record.sourceDigest
+            }
+        }
+    }
+}
+
+final class EventLog: PushEventSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var all: [PushEvent] = []
+    func emit(_ event: PushEvent) { lock.withLock { all.append(event) } }
+    var events: [PushEvent] { lock.withLock { all } }
+}
+
+/// A small image: one config, two layers, an image manifest; `corruptLayer` makes the second
+/// layer's bytes differ from its descriptor.
+func makeImage(tag: String = "1.0", seed: String = "a", corruptLayer: Bool = false) -> SourceImage {
+    let config = Array("{\"architecture\":\"amd64\",\"os\":\"linux\",\"seed\":\"\(seed)\"}".utf8)
+    let layers = [Array("layer-one-\(seed)".utf8), Array("layer-two-\(seed)".utf8)]
+    func descriptor(_ bytes: [UInt8], _ type: String) -> Descriptor {
+        Descriptor(mediaType: type, digest: Digest.of(bytes), size: Int64(bytes.count))
+    }
+    let configDescriptor = descriptor(config, MediaType.ociConfig)
+    let layerDescriptors = layers.map { descriptor($0, MediaType.ociLayerGzip) }
+    let manifest = """
+    {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(MediaType.ociConfig)","digest":"\(configDescriptor.digest)","size":\(config.count)},"layers":[\(layerDescriptors.map { "{\"mediaType\":\"\($0.mediaType)\",\"digest\":\"\($0.digest)\",\"size\":\($0.size)}" }.joined(separator: ","))]}
+    """
+    let manifestBytes = Array(manifest.utf8)
+    let root = descriptor(manifestBytes, MediaType.ociManifest)
+    var contents: [Digest: [UInt8]] = [configDescriptor.digest: config]
+    for (d, bytes) in zip(layerDescriptors, layers) { contents[d.digest] = bytes }
+    if corruptLayer { contents[layerDescriptors[1].digest]![0] ^= 0x01 }
+    let frozen = contents
+    return SourceImage(description: "test:\(seed)", root: root, manifests: [(root, manifestBytes)],
+                       blobs: [configDescriptor] + layerDescriptors,
+                       payload: { d in BlobPayload(descriptor: d) { offset in MemoryBlobStream(frozen[d.digest]!, offset: Int(offset)) } })
+}
+
+func makeJob(_ image: SourceImage, repository: String = "team/app", tags: [String] = ["1.0", "latest"],
+             endpoints: [EndpointChoice] = [EndpointChoice(url: "http://127.0.0.1:5000", isHTTPTwin: false)]) -> PushJob {
+    PushJob(target: PushTarget(itemID: "\(repository)-\(image.description)", job: "test", source: image.description, registry: "lab",
+                               host: endpoints[0].host, repository: repository, tags: tags),
+            registryKey: "registry.test", endpoints: endpoints, image: image, credentialIdentity: "id-1", concurrency: 3)
+}
