@@ -164,3 +164,37 @@ import Testing
         return (0...(haystack.count - needle.count)).contains { i in haystack[i..<(i + needle.count)].elementsEqual(needle) }
     }
 }
+
+@Suite struct ConcurrencyTests {
+    /// Pushers record from several threads through one store, and a second connection (as another
+    /// process would) writes at the same time: the lock serializes the first, busy_timeout the second.
+    @Test func concurrentWritersLoseNothing() throws {
+        let store = try openTemporaryStore()
+        let other = try StateStore.open(path: store.path)
+        let run = try store.testRun()
+        let failures = FailureLog()
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            let target = worker % 2 == 0 ? store : other
+            for i in 0..<50 {
+                do {
+                    try target.recordPush(push(run: run, repository: "w\(worker)/repo", tag: "t\(i)"),
+                                          blobs: [BlobLocation(registryHost: "r", repository: "w\(worker)/repo",
+                                                               digest: digest("\(worker)-\(i)"), identity: "i")])
+                } catch {
+                    failures.append("\(error)")
+                }
+            }
+        }
+        #expect(failures.messages.isEmpty, "\(failures.messages.prefix(3))")
+        #expect(try store.run(.id(run)).pushes.count == 400)
+        #expect(try other.history(HistoryFilter(repository: "w3/repo")).count == 50)
+    }
+}
+
+/// Collects errors from worker threads; the lock makes it safe to share (hence @unchecked).
+final class FailureLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = [String]()
+    func append(_ message: String) { lock.lock(); stored.append(message); lock.unlock() }
+    var messages: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+}
