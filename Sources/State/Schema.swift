@@ -95,19 +95,18 @@ public enum StateSchema {
     static func migrate(_ database: Database, to target: Int = currentVersion) throws(StateError) {
         for version in 0..<target {
             do {
-                let applied = try database.transaction { connection -> Bool in
+                try database.transaction { connection in
                     // Read inside the write transaction: two processes opening a new file at once
                     // must not both apply a migration.
                     let found = try connection.userVersion()
                     if found > currentVersion {
                         throw StateError.newerSchema(path: database.path, found: found, supported: currentVersion)
                     }
-                    guard found == version else { return false }
+                    // Already past this step (or applied by a concurrent opener): nothing to do.
+                    guard found == version else { return }
                     try connection.exec(migrations[version])
                     try connection.setUserVersion(version + 1)
-                    return true
                 }
-                _ = applied
             } catch let error as StateError {
                 throw error
             } catch let error as SQLiteError {

@@ -193,6 +193,9 @@ import Testing
             (["history", "--state", path + ".missing"], "no state database"),
             (["prune-history", "--state", path], "--older-than"),
             (["show", "last", "--state", path, "--state", path], "one --state"),
+            // ArgumentParser's own usage errors are mapped from 64 to cli.md's 2.
+            (["history", "--state", path, "--output", "xml"], "'xml' is invalid"),
+            (["history", "--no-such-option"], "Unknown option"),
         ]
         for (arguments, message) in cases {
             let result = try PushctlBinary.run(arguments)
@@ -205,6 +208,13 @@ import Testing
         #expect(ambiguous.stderr.contains(try digest(hexPrefix: "abc2").string))
         // Reading never creates a database.
         #expect(!FileManager.default.fileExists(atPath: path + ".missing"))
+    }
+
+    @Test func helpAndVersionExitZero() throws {
+        let help = try PushctlBinary.run(["history", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--digest"))
+        #expect(try PushctlBinary.run(["--version"]).status == 0)
     }
 
     @Test func pruneHistoryOnTheCommandLine() throws {

@@ -8,6 +8,8 @@ import Testing
 @Suite struct HistoryBenchmarkTests {
     @Test func hundredThousandPushes() throws {
         let store = try openTemporaryStore()
+        // The filled file is tens of megabytes: don't leave it behind.
+        defer { try? FileManager.default.removeItem(atPath: (store.path as NSString).deletingLastPathComponent) }
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let runCount = 1_000, pushesPerRun = 100
         let digests = (0..<50).map { digest("manifest \($0)") }
