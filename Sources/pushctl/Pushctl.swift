@@ -6,7 +6,7 @@ struct Pushctl: ParsableCommand {
         commandName: "pushctl",
         abstract: "A declarative push-job runner for container images.",
         version: PushctlVersion.current,
-        subcommands: []
+        subcommands: [History.self, Show.self, PruneHistory.self]
     )
 }
 

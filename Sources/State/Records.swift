@@ -1,0 +1,196 @@
+import Foundation
+import OCI
+
+/// The id of a run row; what `pushctl show RUN` takes.
+public struct RunID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: Int64
+    public init(rawValue: Int64) { self.rawValue = rawValue }
+    public init(_ value: Int64) { self.rawValue = value }
+    public var description: String { String(rawValue) }
+    public static func < (a: RunID, b: RunID) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Which run `show` wants: one by id, or the newest.
+public enum RunReference: Hashable, Sendable, CustomStringConvertible {
+    case id(RunID)
+    case last
+
+    /// Parses `last` or a run number.
+    public init?(_ text: String) {
+        if text == "last" { self = .last } else if let n = Int64(text), n > 0 { self = .id(RunID(n)) } else { return nil }
+    }
+
+    public var description: String {
+        switch self {
+        case .id(let id): String(id.rawValue)
+        case .last: "last"
+        }
+    }
+}
+
+/// What a run did. An open set (a struct, not an enum) so a newer pushctl's rows still decode.
+public struct RunKind: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static let apply = RunKind(rawValue: "apply")
+    public static let verify = RunKind(rawValue: "verify")
+    public var description: String { rawValue }
+}
+
+/// How a run ended. An open set for the same reason as `RunKind`.
+public struct RunStatus: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// Still going — or its process died without finishing it (the next `apply` marks such runs
+    /// `interrupted`).
+    public static let running = RunStatus(rawValue: "running")
+    public static let ok = RunStatus(rawValue: "ok")
+    /// At least one push failed (exit 1).
+    public static let failed = RunStatus(rawValue: "failed")
+    /// SIGINT/SIGTERM, or the process died (exit 130).
+    public static let interrupted = RunStatus(rawValue: "interrupted")
+    /// `verify` found no drift.
+    public static let verificationOK = RunStatus(rawValue: "verification-ok")
+    /// `verify` found drift (exit 4).
+    public static let drift = RunStatus(rawValue: "drift")
+    public var description: String { rawValue }
+}
+
+/// The outcome of one tag push (cli.md `push-end` statuses).
+public enum PushStatus: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case pushed, unchanged, failed
+    public var description: String { rawValue }
+}
+
+/// One run row.
+public struct RunRecord: Hashable, Sendable {
+    public var id: RunID
+    public var job: String
+    /// The job file as given on the command line.
+    public var file: String
+    public var fileDigest: String
+    public var kind: RunKind
+    public var status: RunStatus
+    public var started: Date
+    public var ended: Date?
+    public var host: String
+    public var pid: Int32
+    public var version: String
+    public var exitCode: Int32?
+
+    public init(id: RunID, job: String, file: String, fileDigest: String, kind: RunKind, status: RunStatus,
+                started: Date, ended: Date?, host: String, pid: Int32, version: String, exitCode: Int32?) {
+        self.id = id; self.job = job; self.file = file; self.fileDigest = fileDigest; self.kind = kind
+        self.status = status; self.started = started; self.ended = ended; self.host = host; self.pid = pid
+        self.version = version; self.exitCode = exitCode
+    }
+}
+
+/// One tag push, recorded once it completed or failed — never half-way (cli.md "State database").
+public struct PushRecord: Hashable, Sendable {
+    /// Assigned by the database; ignored by `recordPush`.
+    public var id: Int64?
+    public var runID: RunID
+    /// The planner's stable identity of the plan item (also used for `--shard`).
+    public var planItemID: String
+    /// The source as written in the job file.
+    public var source: String
+    public var sourceDigest: Digest?
+    /// The registry's name in the job file.
+    public var registryName: String
+    /// Canonical registry host (`registry-1.docker.io`, `ghcr.io`, `localhost:5000`).
+    public var registryHost: String
+    /// The endpoint actually used (the registry itself or one of its mirrors), as a URL.
+    public var endpoint: String
+    public var repository: String
+    public var tag: String
+    public var pushedDigest: Digest?
+    public var mediaType: String?
+    public var size: Int64?
+    public var status: PushStatus
+    public var bytesUploaded: Int64
+    public var blobsUploaded: Int
+    public var blobsMounted: Int
+    public var blobsPresent: Int
+    public var attempts: Int
+    public var error: String?
+    public var started: Date
+    public var ended: Date
+
+    public init(id: Int64? = nil, runID: RunID, planItemID: String, source: String, sourceDigest: Digest?,
+                registryName: String, registryHost: String, endpoint: String, repository: String, tag: String,
+                pushedDigest: Digest?, mediaType: String?, size: Int64?, status: PushStatus,
+                bytesUploaded: Int64 = 0, blobsUploaded: Int = 0, blobsMounted: Int = 0, blobsPresent: Int = 0,
+                attempts: Int = 1, error: String? = nil, started: Date, ended: Date) {
+        self.id = id; self.runID = runID; self.planItemID = planItemID; self.source = source
+        self.sourceDigest = sourceDigest; self.registryName = registryName; self.registryHost = registryHost
+        self.endpoint = endpoint; self.repository = repository; self.tag = tag; self.pushedDigest = pushedDigest
+        self.mediaType = mediaType; self.size = size; self.status = status; self.bytesUploaded = bytesUploaded
+        self.blobsUploaded = blobsUploaded; self.blobsMounted = blobsMounted; self.blobsPresent = blobsPresent
+        self.attempts = attempts; self.error = error; self.started = started; self.ended = ended
+    }
+
+    /// `HOST/REPOSITORY:TAG`.
+    public var target: String { "\(registryHost)/\(repository):\(tag)" }
+    public var duration: TimeInterval { ended.timeIntervalSince(started) }
+}
+
+/// A blob known to be present in a repository, seen under a credential identity.
+public struct BlobLocation: Hashable, Sendable {
+    public var registryHost: String
+    public var repository: String
+    public var digest: Digest
+    /// `credentialIdentity(_:)` of the credentials used, never the credentials.
+    public var identity: String
+
+    public init(registryHost: String, repository: String, digest: Digest, identity: String) {
+        self.registryHost = registryHost; self.repository = repository; self.digest = digest; self.identity = identity
+    }
+}
+
+/// A run with all its pushes (`pushctl show`).
+public struct RunDetail: Hashable, Sendable {
+    public var database: String
+    public var run: RunRecord
+    public var pushes: [PushRecord]
+}
+
+/// `pushctl history` filters (cli.md). Every field narrows the result; nil means "any".
+public struct HistoryFilter: Hashable, Sendable {
+    public var job: String?
+    /// `REPO` or `HOST/REPO`.
+    public var repository: String?
+    public var tag: String?
+    /// A full digest, or a prefix (`sha256:abc…` or bare hex) that matches one digest only.
+    public var digest: String?
+    public var since: Date?
+    public var status: PushStatus?
+    public var limit: Int?
+
+    public init(job: String? = nil, repository: String? = nil, tag: String? = nil, digest: String? = nil,
+                since: Date? = nil, status: PushStatus? = nil, limit: Int? = nil) {
+        self.job = job; self.repository = repository; self.tag = tag; self.digest = digest
+        self.since = since; self.status = status; self.limit = limit
+    }
+
+    /// Filters that only pushes can match; with any of them, runs without pushes are left out.
+    var narrowsPushes: Bool { repository != nil || tag != nil || digest != nil || status != nil }
+}
+
+/// One history line: a push with its run, or a run that recorded no push.
+public struct HistoryRow: Hashable, Sendable {
+    /// Path of the state database the row came from (history can read several).
+    public var database: String
+    public var run: RunRecord
+    public var push: PushRecord?
+
+    /// The time rows are ordered by: the push's start, else the run's.
+    public var time: Date { push?.started ?? run.started }
+}
+
+/// What `prune` removed.
+public struct PruneResult: Hashable, Sendable {
+    public var runsRemoved: Int
+    public var pushesRemoved: Int
+    public init(runsRemoved: Int, pushesRemoved: Int) { self.runsRemoved = runsRemoved; self.pushesRemoved = pushesRemoved }
+}

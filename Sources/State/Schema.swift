@@ -1,0 +1,126 @@
+import SQLite
+
+/// The state database's schema, as an ordered list of forward migrations.
+///
+/// `PRAGMA user_version` holds how many migrations a file has had. Opening a file applies the
+/// missing ones in order, each in its own transaction together with the version bump, so a crash
+/// leaves the file at a whole version. Never edit a shipped migration: append a new one.
+/// (cli.md "State database": "schema versioned and migrated forward automatically".)
+public enum StateSchema {
+    public static let migrations: [String] = [
+        // 1: runs, pushes, blob locations and the meta table holding the identity key.
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job TEXT NOT NULL,
+            file TEXT NOT NULL,
+            file_digest TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started REAL NOT NULL,
+            ended REAL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            exit_code INTEGER
+        );
+        CREATE TABLE pushes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            plan_item TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_digest TEXT,
+            registry_name TEXT NOT NULL,
+            registry_host TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            pushed_digest TEXT,
+            media_type TEXT,
+            size INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('pushed', 'unchanged', 'failed')),
+            bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+            blobs_uploaded INTEGER NOT NULL DEFAULT 0,
+            blobs_mounted INTEGER NOT NULL DEFAULT 0,
+            blobs_present INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            error TEXT,
+            started REAL NOT NULL,
+            ended REAL NOT NULL
+        );
+        CREATE TABLE blob_locations (
+            registry_host TEXT NOT NULL CHECK (registry_host <> ''),
+            repository TEXT NOT NULL CHECK (repository <> ''),
+            digest TEXT NOT NULL CHECK (digest GLOB 'sha256:*' OR digest GLOB 'sha512:*'),
+            identity TEXT NOT NULL,
+            last_seen REAL NOT NULL,
+            PRIMARY KEY (registry_host, repository, digest, identity)
+        );
+        CREATE INDEX blob_locations_by_digest ON blob_locations (registry_host, digest);
+        """,
+        // 2: diffID mappings for archive sources, and an index for every history filter.
+        """
+        CREATE TABLE diffid_mappings (
+            diff_id TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            compressed_digest TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            recorded REAL NOT NULL,
+            PRIMARY KEY (diff_id, settings)
+        );
+        CREATE INDEX runs_by_started ON runs (started);
+        CREATE INDEX runs_by_job ON runs (job, started);
+        CREATE INDEX runs_by_status ON runs (status);
+        CREATE INDEX pushes_by_run ON pushes (run_id);
+        CREATE INDEX pushes_by_started ON pushes (started);
+        CREATE INDEX pushes_by_repository ON pushes (repository, started);
+        CREATE INDEX pushes_by_tag ON pushes (tag, started);
+        CREATE INDEX pushes_by_status ON pushes (status, started);
+        CREATE INDEX pushes_by_pushed_digest ON pushes (pushed_digest);
+        CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
+        CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
+        """,
+    ]
+
+    /// The version a fully migrated file has.
+    public static var currentVersion: Int { migrations.count }
+
+    /// Brings `database` from its version up to `target` (default: current). Throws
+    /// `newerSchema` rather than touching a file from a newer pushctl.
+    static func migrate(_ database: Database, to target: Int = currentVersion) throws(StateError) {
+        for version in 0..<target {
+            do {
+                try database.transaction { connection in
+                    // Read inside the write transaction: two processes opening a new file at once
+                    // must not both apply a migration.
+                    let found = try connection.userVersion()
+                    if found > currentVersion {
+                        throw StateError.newerSchema(path: database.path, found: found, supported: currentVersion)
+                    }
+                    // Already past this step (or applied by a concurrent opener): nothing to do.
+                    guard found == version else { return }
+                    try connection.exec(migrations[version])
+                    try connection.setUserVersion(version + 1)
+                }
+            } catch let error as StateError {
+                throw error
+            } catch let error as SQLiteError {
+                throw .database(path: database.path, error)
+            } catch {
+                throw .corrupt(path: database.path, detail: "\(error)")
+            }
+        }
+        // A file already at (or beyond) target still needs the newer-schema check.
+        do {
+            let found = try database.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
+            if found > currentVersion { throw StateError.newerSchema(path: database.path, found: found, supported: currentVersion) }
+        } catch let error as SQLiteError { throw .database(path: database.path, error) }
+        catch let error as StateError { throw error }
+        catch { throw .corrupt(path: database.path, detail: "\(error)") }
+    }
+}

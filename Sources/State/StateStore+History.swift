@@ -1,0 +1,168 @@
+import Foundation
+import OCI
+import SQLite
+
+/// The audit side: `pushctl history`, `show` and `prune-history` (cli.md; issue 6).
+extension StateStore {
+    /// Pushes (with their runs), and runs that recorded no push, newest first. A `digest` filter
+    /// matches pushed and source digests; a prefix must match exactly one digest.
+    public func history(_ filter: HistoryFilter) throws(StateError) -> [HistoryRow] {
+        try Self.history(filter, in: [self])
+    }
+
+    /// History over several databases read as one (`--state a.db --state b.db`, e.g. one per
+    /// shard runner), merged newest first. A digest prefix must be unambiguous across all of them.
+    public static func history(_ filter: HistoryFilter, in stores: [StateStore]) throws(StateError) -> [HistoryRow] {
+        var exactDigest: String?
+        if let prefix = filter.digest {
+            var candidates = Set<String>()
+            for store in stores { candidates.formUnion(try store.digestCandidates(prefix)) }
+            if candidates.count > 1 { throw .ambiguousDigest(prefix: prefix, candidates: candidates.sorted()) }
+            // No match: filter on the (normalized) value itself, which yields no rows.
+            let normalized = try normalizedDigestPrefix(prefix)
+            exactDigest = candidates.first ?? normalized[0]
+        }
+        var rows = [HistoryRow]()
+        for store in stores { rows += try store.history(filter, exactDigest: exactDigest) }
+        rows.sort { a, b in
+            if a.time != b.time { return a.time > b.time }
+            return (a.push?.id ?? 0, a.run.id.rawValue) > (b.push?.id ?? 0, b.run.id.rawValue)
+        }
+        if let limit = filter.limit { rows = Array(rows.prefix(max(0, limit))) }
+        return rows
+    }
+
+    /// Digest prefixes as typed: `sha256:ab12…`, `sha512:…`, or bare hex (either algorithm).
+    /// Returns the `ALGORITHM:` prefixes to try, each with the hex part.
+    static func normalizedDigestPrefix(_ text: String) throws(StateError) -> [String] {
+        let lower = text.lowercased()
+        func isHex(_ s: Substring) -> Bool { s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) } }
+        if let colon = lower.firstIndex(of: ":") {
+            let algorithm = lower[..<colon], hex = lower[lower.index(after: colon)...]
+            guard Digest.Algorithm(rawValue: String(algorithm)) != nil, isHex(hex) else { throw .invalidDigestPrefix(text) }
+            return [lower]
+        }
+        guard !lower.isEmpty, isHex(lower[...]) else { throw .invalidDigestPrefix(text) }
+        return Digest.Algorithm.allCases.map { "\($0.rawValue):\(lower)" }
+    }
+
+    /// Distinct pushed or source digests starting with `prefix` (at most 20, enough to show).
+    func digestCandidates(_ prefix: String) throws(StateError) -> [String] {
+        let prefixes = try Self.normalizedDigestPrefix(prefix)
+        return try read { c throws(SQLiteError) in
+            var found = Set<String>()
+            for p in prefixes {
+                // A range scan uses the digest indexes; "g" sorts after every hex digit.
+                found.formUnion(try c.query("""
+                    SELECT d FROM (SELECT pushed_digest AS d FROM pushes WHERE pushed_digest >= ?1 AND pushed_digest < ?2
+                                   UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2)
+                    LIMIT 20
+                    """, [p, p + "g"]) { row throws(SQLiteError) in try row.string(0) })
+            }
+            return found.sorted()
+        }
+    }
+
+    func history(_ filter: HistoryFilter, exactDigest: String?) throws(StateError) -> [HistoryRow] {
+        var conditions = [String](), values = [any SQLiteBindable]()
+        if let job = filter.job { conditions.append("r.job = ?"); values.append(job) }
+        if let repository = filter.repository {
+            // `REPO`, or `HOST/REPO` when the first component is a registry host.
+            if let slash = repository.firstIndex(of: "/") {
+                conditions.append("(p.repository = ? OR (p.registry_host = ? AND p.repository = ?))")
+                values += [repository, String(repository[..<slash]), String(repository[repository.index(after: slash)...])]
+            } else {
+                conditions.append("p.repository = ?"); values.append(repository)
+            }
+        }
+        if let tag = filter.tag { conditions.append("p.tag = ?"); values.append(tag) }
+        if let digest = exactDigest {
+            conditions.append("(p.pushed_digest = ? OR p.source_digest = ?)"); values += [digest, digest]
+        }
+        if let since = filter.since { conditions.append("p.started >= ?"); values.append(since.timeIntervalSince1970) }
+        if let status = filter.status { conditions.append("p.status = ?"); values.append(status.rawValue) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let limitClause = filter.limit.map { "LIMIT \(max(0, $0))" } ?? ""
+        let path = self.path
+        var rows = try read { c throws(SQLiteError) in
+            try c.query("""
+                SELECT \(Self.runColumns), \(Self.pushColumns) FROM pushes p JOIN runs r ON r.id = p.run_id
+                \(whereClause) ORDER BY p.started DESC, p.id DESC \(limitClause)
+                """, values) { row throws(SQLiteError) in
+                HistoryRow(database: path, run: try Self.decodeRun(row, offset: 0),
+                           push: try Self.decodePush(row, offset: Self.runColumnCount))
+            }
+        }
+        if !filter.narrowsPushes {
+            var runConditions = ["NOT EXISTS (SELECT 1 FROM pushes p WHERE p.run_id = r.id)"], runValues = [any SQLiteBindable]()
+            if let job = filter.job { runConditions.append("r.job = ?"); runValues.append(job) }
+            if let since = filter.since { runConditions.append("r.started >= ?"); runValues.append(since.timeIntervalSince1970) }
+            rows += try read { c throws(SQLiteError) in
+                try c.query("""
+                    SELECT \(Self.runColumns) FROM runs r WHERE \(runConditions.joined(separator: " AND "))
+                    ORDER BY r.started DESC, r.id DESC \(limitClause)
+                    """, runValues) { row throws(SQLiteError) in
+                    HistoryRow(database: path, run: try Self.decodeRun(row, offset: 0), push: nil)
+                }
+            }
+        }
+        return rows
+    }
+
+    /// One run with all its pushes, in the order they started.
+    public func run(_ reference: RunReference) throws(StateError) -> RunDetail {
+        let path = self.path
+        let found = try read { c throws(SQLiteError) -> (RunRecord, [PushRecord])? in
+            let runs: [RunRecord]
+            switch reference {
+            case .id(let id):
+                runs = try c.query("SELECT \(Self.runColumns) FROM runs r WHERE r.id = ?", [id.rawValue]) { row throws(SQLiteError) in
+                    try Self.decodeRun(row, offset: 0)
+                }
+            case .last:
+                runs = try c.query("SELECT \(Self.runColumns) FROM runs r ORDER BY r.started DESC, r.id DESC LIMIT 1") { row throws(SQLiteError) in
+                    try Self.decodeRun(row, offset: 0)
+                }
+            }
+            guard let run = runs.first else { return nil }
+            let pushes = try c.query("SELECT \(Self.pushColumns) FROM pushes p WHERE p.run_id = ? ORDER BY p.started, p.id",
+                                     [run.id.rawValue], Self.decodePush)
+            return (run, pushes)
+        }
+        guard let (run, pushes) = found else { throw .unknownRun(path: path, run: reference.description) }
+        return RunDetail(database: path, run: run, pushes: pushes)
+    }
+
+    /// Removes old runs and their pushes in one transaction, then VACUUMs. A run is removed when
+    /// it started before `olderThan` (if given) and is not among the newest `keepRuns` runs (if
+    /// given); with both, a run is kept if either rule keeps it. Running runs are never removed.
+    /// Blob locations and diffID mappings are kept: they still serve mounts and skips.
+    public func prune(olderThan: Date?, keepRuns: Int?) throws(StateError) -> PruneResult {
+        guard olderThan != nil || keepRuns != nil else { return PruneResult(runsRemoved: 0, pushesRemoved: 0) }
+        var conditions = ["status <> 'running'"], values = [any SQLiteBindable]()
+        if let olderThan { conditions.append("started < ?"); values.append(olderThan.timeIntervalSince1970) }
+        if let keepRuns {
+            conditions.append("id NOT IN (SELECT id FROM runs ORDER BY started DESC, id DESC LIMIT ?)")
+            values.append(max(0, keepRuns))
+        }
+        let selection = "SELECT id FROM runs WHERE " + conditions.joined(separator: " AND ")
+        let result = try write { c in
+            try c.exec("CREATE TEMP TABLE IF NOT EXISTS prune_runs (id INTEGER PRIMARY KEY); DELETE FROM prune_runs;")
+            try c.run("INSERT INTO prune_runs \(selection)", values)
+            try c.run("DELETE FROM pushes WHERE run_id IN (SELECT id FROM prune_runs)")
+            let pushes = c.changes
+            try c.run("DELETE FROM runs WHERE id IN (SELECT id FROM prune_runs)")
+            let runs = c.changes
+            try c.exec("DELETE FROM prune_runs")
+            return PruneResult(runsRemoved: runs, pushesRemoved: pushes)
+        }
+        // VACUUM cannot run inside a transaction; the checkpoint then shrinks the WAL file too.
+        do {
+            try database.withConnection { (c: Connection) throws(SQLiteError) in
+                try c.exec("VACUUM")
+                try c.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        } catch { throw .database(path: path, error) }
+        return result
+    }
+}

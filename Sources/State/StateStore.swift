@@ -1,0 +1,274 @@
+import Foundation
+import OCI
+import SQLite
+
+/// The state database of cli.md ("State database"): runs, pushes, blob locations and diffID
+/// mappings, in one SQLite file (WAL mode, busy timeout, schema migrated forward on open).
+///
+/// Thread safety: all access goes through `Database`, which serializes use of the one connection;
+/// the remaining stored properties are immutable. Writes are transactions, so a crash or kill
+/// never leaves a push recorded that did not complete.
+public final class StateStore: Sendable {
+    public let path: String
+    let database: Database
+    /// The per-database HMAC key behind `credentialIdentity(_:)` (random, created on first open).
+    /// Kept as bytes: `SymmetricKey` is not Sendable.
+    let identityKeyBytes: [UInt8]
+
+    private init(path: String, database: Database, identityKey: [UInt8]) {
+        self.path = path
+        self.database = database
+        self.identityKeyBytes = identityKey
+    }
+
+    /// Opens the database at `path`, creating its folder and the file if needed, and migrates it
+    /// to the current schema.
+    public static func open(path: String) throws(StateError) -> StateStore {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw .cannotCreateDirectory(path: folder, reason: (error as NSError).localizedDescription)
+            }
+        }
+        let database: Database
+        do { database = try Database(path: path) } catch { throw .database(path: path, error) }
+        try StateSchema.migrate(database)
+        let key = try loadOrCreateIdentityKey(database)
+        return StateStore(path: path, database: database, identityKey: key)
+    }
+
+    /// The database path when `--state` is not given: `$PUSHCTL_STATE`, else
+    /// `$XDG_STATE_HOME/pushctl/state.db`, else `~/.local/state/pushctl/state.db` (cli.md).
+    public static func defaultPath(environment: [String: String]) -> String {
+        if let path = environment["PUSHCTL_STATE"], !path.isEmpty { return path }
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty, xdg.hasPrefix("/") {
+            return xdg + "/pushctl/state.db"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/pushctl/state.db"
+    }
+
+    private static let identityKeyName = "credential-identity-key"
+
+    private static func loadOrCreateIdentityKey(_ database: Database) throws(StateError) -> [UInt8] {
+        var random = SystemRandomNumberGenerator()
+        let fresh = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        do {
+            let hex = try database.transaction { c -> String in
+                // INSERT OR IGNORE: whoever creates the key first wins; everyone reads that one.
+                try c.run("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [identityKeyName, hexString(fresh)])
+                return try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0) }.first ?? ""
+            }
+            guard let bytes = bytes(fromHex: hex), bytes.count == 32 else {
+                throw StateError.corrupt(path: database.path, detail: "meta \(identityKeyName) is not 32 hex-encoded bytes")
+            }
+            return bytes
+        } catch {
+            throw mapError(error, path: database.path)
+        }
+    }
+
+    // MARK: runs
+
+    /// Records the start of a run (status `running`, this host and pid) and returns its id.
+    public func beginRun(job: String, file: String, fileDigest: Digest, kind: RunKind,
+                         pushctlVersion: String, started: Date = Date()) throws(StateError) -> RunID {
+        try write { c in
+            try c.run("""
+                INSERT INTO runs (job, file, file_digest, kind, status, started, host, pid, version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [job, file, fileDigest.string, kind.rawValue, RunStatus.running.rawValue,
+                      started.timeIntervalSince1970, currentHostName(), Int64(getpid()), pushctlVersion])
+            return RunID(c.lastInsertRowID)
+        }
+    }
+
+    /// Records how a run ended.
+    public func finishRun(_ id: RunID, status: RunStatus, exitCode: Int32, ended: Date = Date()) throws(StateError) {
+        let changed = try write { c in
+            try c.run("UPDATE runs SET status = ?, exit_code = ?, ended = ? WHERE id = ?",
+                      [status.rawValue, Int64(exitCode), ended.timeIntervalSince1970, id.rawValue])
+            return c.changes
+        }
+        if changed == 0 { throw .unknownRun(path: path, run: id.description) }
+    }
+
+    // MARK: pushes
+
+    /// Records one finished (pushed, unchanged or failed) push, together with the blob locations
+    /// it established, in one transaction: either all of it is recorded or none of it.
+    @discardableResult
+    public func recordPush(_ record: PushRecord, blobs: [BlobLocation] = []) throws(StateError) -> Int64 {
+        try write { c in
+            let id = try insertPush(record, into: c)
+            try upsertBlobs(blobs, into: c, seen: record.ended)
+            return id
+        }
+    }
+
+    /// Records many pushes in one transaction (imports, benchmarks).
+    public func recordPushes(_ records: [PushRecord]) throws(StateError) {
+        try write { c in
+            let statement = try c.prepare(Self.insertPushSQL)
+            for record in records { try statement.run(Self.pushValues(record)) }
+        }
+    }
+
+    private static let insertPushSQL = """
+        INSERT INTO pushes (run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
+            repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded,
+            blobs_mounted, blobs_present, attempts, error, started, ended)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    private static func pushValues(_ r: PushRecord) -> [any SQLiteBindable] {
+        [r.runID.rawValue, r.planItemID, r.source, r.sourceDigest?.string, r.registryName, r.registryHost,
+         r.endpoint, r.repository, r.tag, r.pushedDigest?.string, r.mediaType, r.size, r.status.rawValue,
+         r.bytesUploaded, r.blobsUploaded, r.blobsMounted, r.blobsPresent, r.attempts, r.error,
+         r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970]
+    }
+
+    private func insertPush(_ record: PushRecord, into c: Connection) throws(SQLiteError) -> Int64 {
+        try c.run(Self.insertPushSQL, Self.pushValues(record))
+        return c.lastInsertRowID
+    }
+
+    /// The newest `pushed`/`unchanged` push to a tag: what `verify` compares the registry against.
+    public func lastSuccessfulPush(registryHost: String, repository: String, tag: String) throws(StateError) -> PushRecord? {
+        try read { c throws(SQLiteError) in
+            try c.query("""
+                SELECT \(Self.pushColumns) FROM pushes p
+                WHERE p.registry_host = ? AND p.repository = ? AND p.tag = ? AND p.status IN ('pushed', 'unchanged')
+                ORDER BY p.started DESC, p.id DESC LIMIT 1
+                """, [registryHost, repository, tag], Self.decodePush).first
+        }
+    }
+
+    /// For every tag a job has pushed successfully, the newest successful push to that tag by any
+    /// job (the digest the tag should still point to): `verify FILE…` walks these.
+    public func lastSuccessfulPushes(job: String) throws(StateError) -> [PushRecord] {
+        try read { c throws(SQLiteError) in
+            try c.query("""
+                SELECT \(Self.pushColumns) FROM pushes p
+                WHERE p.id IN (
+                    SELECT (SELECT p2.id FROM pushes p2
+                            WHERE p2.registry_host = t.registry_host AND p2.repository = t.repository
+                              AND p2.tag = t.tag AND p2.status IN ('pushed', 'unchanged')
+                            ORDER BY p2.started DESC, p2.id DESC LIMIT 1)
+                    FROM (SELECT DISTINCT p1.registry_host, p1.repository, p1.tag FROM pushes p1
+                          JOIN runs r ON r.id = p1.run_id
+                          WHERE r.job = ? AND p1.status IN ('pushed', 'unchanged')) t)
+                ORDER BY p.registry_host, p.repository, p.tag
+                """, [job], Self.decodePush)
+        }
+    }
+
+    static let pushColumns = """
+        p.id, p.run_id, p.plan_item, p.source, p.source_digest, p.registry_name, p.registry_host, p.endpoint, \
+        p.repository, p.tag, p.pushed_digest, p.media_type, p.size, p.status, p.bytes_uploaded, p.blobs_uploaded, \
+        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended
+        """
+    static let pushColumnCount = 22
+
+    /// Decodes `pushColumns` starting at column `offset`.
+    static func decodePush(_ row: Row, offset o: Int) throws(SQLiteError) -> PushRecord {
+        func digest(_ column: Int) throws(SQLiteError) -> Digest? {
+            guard let text = try row.optionalString(column) else { return nil }
+            // Stored by us from a parsed Digest; an unparsable one is reported as a type error.
+            guard let d = try? Digest(parsing: text) else {
+                throw .columnType(sql: "pushes", column: column, expected: "digest", found: text)
+            }
+            return d
+        }
+        let statusText = try row.string(o + 13)
+        guard let status = PushStatus(rawValue: statusText) else {
+            throw .columnType(sql: "pushes", column: o + 13, expected: "push status", found: statusText)
+        }
+        return PushRecord(
+            id: try row.int64(o), runID: RunID(try row.int64(o + 1)), planItemID: try row.string(o + 2),
+            source: try row.string(o + 3), sourceDigest: try digest(o + 4), registryName: try row.string(o + 5),
+            registryHost: try row.string(o + 6), endpoint: try row.string(o + 7), repository: try row.string(o + 8),
+            tag: try row.string(o + 9), pushedDigest: try digest(o + 10), mediaType: try row.optionalString(o + 11),
+            size: try row.optionalInt64(o + 12), status: status, bytesUploaded: try row.int64(o + 14),
+            blobsUploaded: try row.int(o + 15), blobsMounted: try row.int(o + 16), blobsPresent: try row.int(o + 17),
+            attempts: try row.int(o + 18), error: try row.optionalString(o + 19),
+            started: Date(timeIntervalSince1970: try row.double(o + 20)),
+            ended: Date(timeIntervalSince1970: try row.double(o + 21)))
+    }
+
+    static func decodePush(_ row: Row) throws(SQLiteError) -> PushRecord { try decodePush(row, offset: 0) }
+
+    static let runColumns = """
+        r.id, r.job, r.file, r.file_digest, r.kind, r.status, r.started, r.ended, r.host, r.pid, r.version, r.exit_code
+        """
+    static let runColumnCount = 12
+
+    static func decodeRun(_ row: Row, offset o: Int) throws(SQLiteError) -> RunRecord {
+        RunRecord(
+            id: RunID(try row.int64(o)), job: try row.string(o + 1), file: try row.string(o + 2),
+            fileDigest: try row.string(o + 3), kind: RunKind(rawValue: try row.string(o + 4)),
+            status: RunStatus(rawValue: try row.string(o + 5)),
+            started: Date(timeIntervalSince1970: try row.double(o + 6)),
+            ended: try row.optionalDouble(o + 7).map { Date(timeIntervalSince1970: $0) },
+            host: try row.string(o + 8), pid: Int32(truncatingIfNeeded: try row.int64(o + 9)),
+            version: try row.string(o + 10), exitCode: try row.optionalInt64(o + 11).map { Int32(truncatingIfNeeded: $0) })
+    }
+
+    // MARK: plumbing
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction, mapping errors to `StateError`.
+    func write<T>(_ body: (Connection) throws -> T) throws(StateError) -> T {
+        do { return try database.transaction(immediate: true, body) } catch { throw Self.mapError(error, path: path) }
+    }
+
+    /// Runs `body` with the connection (reads see one consistent snapshot per statement).
+    func read<T>(_ body: (Connection) throws(SQLiteError) -> T) throws(StateError) -> T {
+        do { return try database.withConnection(body) } catch { throw .database(path: path, error) }
+    }
+
+    static func mapError(_ error: any Error, path: String) -> StateError {
+        switch error {
+        case let e as StateError: e
+        case let e as SQLiteError: .database(path: path, e)
+        default: .corrupt(path: path, detail: "\(error)")
+        }
+    }
+}
+
+func currentHostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xf)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func bytes(fromHex hex: String) -> [UInt8]? {
+    let chars = Array(hex.utf8)
+    guard chars.count % 2 == 0 else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: c - 0x30
+        case 0x61...0x66: c - 0x61 + 10
+        case 0x41...0x46: c - 0x41 + 10
+        default: nil
+        }
+    }
+    var out = [UInt8]()
+    out.reserveCapacity(chars.count / 2)
+    var i = 0
+    while i < chars.count {
+        guard let hi = nibble(chars[i]), let lo = nibble(chars[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+        i += 2
+    }
+    return out
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import State
+
+/// `pushctl history` (cli.md "Commands", issue 6): past runs and pushes, newest first.
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List past runs and pushes from the state database, newest first.",
+        discussion: """
+            Each line is one tag push with its run; runs that pushed nothing appear as a line of their own \
+            unless a push filter (--repository, --tag, --digest, --status) is given. Several --state \
+            databases are read as one (e.g. one per shard runner).
+            """)
+
+    enum Output: String, ExpressibleByArgument, CaseIterable {
+        case text, json, csv
+    }
+
+    @OptionGroup var state: StateOptions
+
+    @Option(help: "Only runs of this job.")
+    var job: String?
+
+    @Option(help: ArgumentHelp("Only pushes to this repository (REPO or HOST/REPO).", valueName: "repo"))
+    var repository: String?
+
+    @Option(help: "Only pushes of this tag.")
+    var tag: String?
+
+    @Option(help: ArgumentHelp("Where was this digest pushed? A full digest or an unambiguous prefix.", valueName: "digest"))
+    var digest: String?
+
+    @Option(help: ArgumentHelp("Only pushes since a duration ago (30m, 12h, 7d, 2w) or a date (2026-11-01, UTC) or ISO-8601 time.",
+                               valueName: "duration|date"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only pushes with this outcome: ok (pushed), failed or unchanged.", valueName: "ok|failed|unchanged"))
+    var status: String?
+
+    @Option(help: "At most this many lines.")
+    var limit: Int?
+
+    @Option(help: "text (a table), json (one document, schemas/history-v1.schema.json) or csv.")
+    var output: Output = .text
+
+    func run() throws {
+        try reportingFailures { () throws(CommandFailure) in
+            let filter = try makeFilter()
+            let stores = try state.openExisting()
+            let rows: [HistoryRow]
+            do throws(StateError) { rows = try StateStore.history(filter, in: stores) } catch { throw CommandFailure(error) }
+            switch output {
+            case .text: writeOut(HistoryRendering.text(rows, terminal: standardOutputIsTerminal, showDatabase: stores.count > 1))
+            case .json: writeOut(HistoryRendering.json(rows))
+            case .csv: writeOut(HistoryRendering.csv(rows))
+            }
+        }
+    }
+
+    func makeFilter() throws(CommandFailure) -> HistoryFilter {
+        var filter = HistoryFilter(job: job, repository: repository, tag: tag, digest: digest, limit: limit)
+        if let since {
+            guard let date = TimeArgument.parse(since) else {
+                throw .invalidInput("invalid --since \"\(since)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
+            }
+            filter.since = date
+        }
+        if let status {
+            switch status {
+            case "ok", "pushed": filter.status = .pushed
+            case "failed": filter.status = .failed
+            case "unchanged": filter.status = .unchanged
+            default: throw .invalidInput("invalid --status \"\(status)\": expected ok, failed or unchanged")
+            }
+        }
+        if let limit, limit < 1 { throw .invalidInput("invalid --limit \(limit): expected a positive number") }
+        return filter
+    }
+}
+
+/// The three renderings of history rows.
+enum HistoryRendering {
+    static func text(_ rows: [HistoryRow], terminal: Bool, showDatabase: Bool, now: Date = Date()) -> String {
+        guard !rows.isEmpty else { return terminal ? "No runs or pushes match.\n" : "" }
+        func when(_ date: Date) -> String { terminal ? HumanFormat.relative(date, now: now) : HumanFormat.timestamp(date) }
+        var header = ["RUN", "WHEN", "JOB", "STATUS", "TARGET", "DIGEST", "UPLOADED", "BLOBS U/M/P", "ERROR"]
+        if showDatabase { header.insert("STATE", at: 0) }
+        let lines = rows.map { row -> [String] in
+            var cells: [String]
+            if let p = row.push {
+                let digest = p.pushedDigest ?? p.sourceDigest
+                cells = [row.run.id.description, when(p.started), row.run.job, p.status.rawValue, p.target,
+                         digest.map { terminal ? $0.short : $0.string } ?? "-",
+                         terminal ? HumanFormat.bytes(p.bytesUploaded) : String(p.bytesUploaded),
+                         "\(p.blobsUploaded)/\(p.blobsMounted)/\(p.blobsPresent)",
+                         p.error.map { oneLine($0, max: terminal ? 60 : nil) } ?? ""]
+            } else {
+                cells = [row.run.id.description, when(row.run.started), row.run.job, "run \(row.run.status.rawValue)",
+                         "(no pushes)", "-", "-", "-", row.run.exitCode.map { "exit \($0)" } ?? ""]
+            }
+            if showDatabase { cells.insert(row.database, at: 0) }
+            return cells
+        }
+        return TextTable.render(header: header, rows: lines)
+    }
+
+    static func json(_ rows: [HistoryRow]) -> String {
+        StateJSON.document([
+            "schema": "pushctl-history-v1",
+            "entries": rows.map { row -> [String: Any] in
+                ["state": row.database, "run": StateJSON.run(row.run), "push": row.push.map(StateJSON.push) ?? NSNull()]
+            },
+        ])
+    }
+
+    static let csvHeader = ["state", "run_id", "job", "run_status", "kind", "time", "registry_host", "repository", "tag",
+                            "source", "source_digest", "pushed_digest", "status", "bytes_uploaded", "blobs_uploaded",
+                            "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint", "error"]
+
+    /// RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold `,`, `"` or newlines.
+    static func csv(_ rows: [HistoryRow]) -> String {
+        var lines = [csvHeader]
+        for row in rows {
+            let r = row.run
+            if let p = row.push {
+                lines.append([row.database, r.id.description, r.job, r.status.rawValue, r.kind.rawValue,
+                              HumanFormat.timestamp(p.started), p.registryHost, p.repository, p.tag, p.source,
+                              p.sourceDigest?.string ?? "", p.pushedDigest?.string ?? "", p.status.rawValue,
+                              String(p.bytesUploaded), String(p.blobsUploaded), String(p.blobsMounted),
+                              String(p.blobsPresent), String(p.attempts), String(format: "%.3f", p.duration),
+                              p.endpoint, p.error ?? ""])
+            } else {
+                lines.append([row.database, r.id.description, r.job, r.status.rawValue, r.kind.rawValue,
+                              HumanFormat.timestamp(r.started)] + Array(repeating: "", count: csvHeader.count - 6))
+            }
+        }
+        return lines.map { $0.map(csvField).joined(separator: ",") + "\r\n" }.joined()
+    }
+
+    static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func oneLine(_ text: String, max: Int?) -> String {
+        let flat = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        guard let max, flat.count > max else { return flat }
+        return String(flat.prefix(max - 1)) + "…"
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import SQLite
+import Testing
+
+@Suite struct SQLiteTests {
+    @Test func typedBindingsRoundTrip() throws {
+        let db = try Database(path: try temporaryDirectory() + "/t.db")
+        let rows = try db.withConnection { (c: Connection) throws(SQLiteError) -> [[SQLiteValue]] in
+            try c.exec("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)")
+            try c.run("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [Int64.max, 2.5, "héllo 'quoted'", [UInt8]([0, 1, 255]), SQLiteValue.null])
+            return try c.query("SELECT i, r, s, b, n FROM t") { row throws(SQLiteError) in (0..<5).map { row.value($0) } }
+        }
+        #expect(rows == [[.integer(Int64.max), .real(2.5), .text("héllo 'quoted'"), .blob([0, 1, 255]), .null]])
+    }
+
+    @Test func walAndBusyTimeoutAreSet() throws {
+        let db = try Database(path: try temporaryDirectory() + "/t.db")
+        let mode = try db.withConnection { (c: Connection) throws(SQLiteError) in
+            try c.query("PRAGMA journal_mode") { row throws(SQLiteError) in try row.string(0) }
+        }
+        let timeout = try db.withConnection { (c: Connection) throws(SQLiteError) in
+            try c.query("PRAGMA busy_timeout") { row throws(SQLiteError) in try row.int(0) }
+        }
+        #expect(mode == ["wal"])
+        #expect(timeout == [10_000])
+    }
+
+    @Test func errorsCarryMessageAndSQL() throws {
+        let db = try Database(path: try temporaryDirectory() + "/t.db")
+        let error = #expect(throws: SQLiteError.self) {
+            try db.exec("SELECT * FROM no_such_table")
+        }
+        #expect(error?.description.contains("no such table: no_such_table") == true)
+        #expect(error?.description.contains("SELECT * FROM no_such_table") == true)
+    }
+
+    @Test func transactionRollsBackOnError() throws {
+        let db = try Database(path: try temporaryDirectory() + "/t.db")
+        try db.exec("CREATE TABLE t (v INTEGER NOT NULL)")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try db.transaction { c in
+                try c.run("INSERT INTO t VALUES (1)")
+                throw Boom()
+            }
+        }
+        let count = try db.withConnection { (c: Connection) throws(SQLiteError) in
+            try c.query("SELECT count(*) FROM t") { row throws(SQLiteError) in try row.int(0) }
+        }
+        #expect(count == [0])
+    }
+
+    @Test func columnTypeMismatchIsAnError() throws {
+        let db = try Database(path: try temporaryDirectory() + "/t.db")
+        #expect(throws: SQLiteError.self) {
+            _ = try db.withConnection { (c: Connection) throws(SQLiteError) in
+                try c.query("SELECT 'text'") { row throws(SQLiteError) in try row.int64(0) }
+            }
+        }
+    }
+}
