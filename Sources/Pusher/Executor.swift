@@ -99,8 +99,7 @@ public final class Executor: Sendable {
                     target: job.target, registryKey: job.registryKey, sourceDigest: job.image.root.digest,
                     mediaType: job.image.root.mediaType, size: job.image.root.size, endpoint: outcome.endpoint,
                     tags: tags, status: outcome.status, counts: outcome.counts, attempts: tried.count + retries.current + 1,
-                    error: outcome.error, started: started, ended: Date(),
-                    diffIDs: outcome.status == .failed ? [:] : job.image.diffIDs))
+                    error: outcome.error, started: started, ended: Date()))
             } catch {
                 let failed = PushOutcome(status: .failed, digest: nil, endpoint: outcome.endpoint,
                                          error: PushFailure.state(String(describing: error)).description, counts: outcome.counts)

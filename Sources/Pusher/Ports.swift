@@ -112,5 +112,4 @@ public struct CompletedPush: Sendable {
     public var error: String?
     public var started: Date
     public var ended: Date
-    public var diffIDs: [Digest: Digest]
 }
