@@ -256,8 +256,9 @@ final class TransferContext {
     }
 
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-        var line = String(decoding: bytes, as: UTF8.self)
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
+        var raw = Array(bytes)
+        while let last = raw.last, last == 0x0A || last == 0x0D { raw.removeLast() }
+        let line = String(decoding: raw, as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             // A new status line (after 100 Continue, say): only the last response's headers count.
             headers = HTTPHeaders()

@@ -202,8 +202,10 @@ public final class RegistryClient: Sendable {
         case .tls(_, let message): .tls(registry: endpoint.host, message: message)
         case .cancelled: .cancelled
         case .bodySource(_, let message): .source(operation: operation, message: message)
-        case .responseTooLarge, .responseConsumer: .invalidResponse(operation: operation, registry: endpoint.host, message: error.description)
-        default: .unreachable(registry: endpoint.host, operation: operation, message: error.description)
+        case .responseTooLarge, .responseConsumer, .other:
+            .invalidResponse(operation: operation, registry: endpoint.host, message: error.description)
+        case .connect, .connectionLost, .timeout:
+            .unreachable(registry: endpoint.host, operation: operation, message: error.description)
         }
     }
 
