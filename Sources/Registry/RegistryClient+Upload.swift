@@ -93,14 +93,25 @@ extension RegistryClient {
                                progress: @escaping @Sendable (Int64) -> Void) throws(RegistryError) {
         let operation = operationName(payload)
         let size = payload.descriptor.size
-        let session = try startUpload(repository, operation: operation)
-        let chunk = max(chunkSize, session.minimumChunk)
-        var location = session.location
-        var offset: Int64 = 0
-        var stream = try openSource(payload, at: 0, operation: operation)
         var failures = 0
+        var location = ""
+        var offset: Int64 = 0
+        var stream: any BlobStream = MemoryBlobStream([])
+        var chunk = chunkSize
+        var needsSession = true
 
-        while offset < size {
+        while true {
+            if needsSession {
+                // A new session from the start of the source (first try, or the old session is lost).
+                let session = try startUpload(repository, operation: operation)
+                location = session.location
+                chunk = max(chunkSize, session.minimumChunk)
+                offset = 0
+                stream = try openSource(payload, at: 0, operation: operation)
+                needsSession = false
+                progress(0)
+            }
+            guard offset < size else { break }
             let length = min(chunk, size - offset)
             let start = offset
             let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
@@ -144,11 +155,19 @@ extension RegistryClient {
                 throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
             }
             try pause(operation: operation, attempt: failures, retryAfter: retryAfter, reason: problem)
-            let status = try uploadStatus(repository, location: location, operation: operation)
-            location = status.location
-            offset = status.received
-            stream = try openSource(payload, at: offset, operation: operation)
-            progress(offset)
+            do throws(RegistryError) {
+                let status = try uploadStatus(repository, location: location, operation: operation)
+                location = status.location
+                offset = status.received
+                stream = try openSource(payload, at: offset, operation: operation)
+                progress(offset)
+            } catch {
+                // The registry cannot resume this session (distribution 2.8 refuses one whose
+                // stored size no longer matches its state token): start over from the source.
+                guard case .registry(let status, _, _, _, _) = error, [400, 404, 416].contains(status) else { throw error }
+                cancelUpload(repository, location: location)
+                needsSession = true
+            }
         }
 
         let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])

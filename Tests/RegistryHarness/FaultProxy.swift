@@ -14,6 +14,9 @@ public final class FaultProxy: Sendable {
         case status(Int, retryAfter: String?)
         /// Forward the head and `bytes` bytes of the body, then drop both connections.
         case dropAfterBodyBytes(Int)
+        /// Read `bytes` bytes of the body from the client but forward only the head, then drop
+        /// both connections: the upload dies in transit and the registry keeps none of it.
+        case dropInTransit(Int)
     }
 
     /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
@@ -22,12 +25,15 @@ public final class FaultProxy: Sendable {
         public var pathContains: String
         public var fault: Fault
         public var times: Int
+        /// Matching requests to let through untouched before the fault applies.
+        public var skip: Int
 
-        public init(method: String? = nil, pathContains: String = "", fault: Fault, times: Int = 1) {
+        public init(method: String? = nil, pathContains: String = "", fault: Fault, times: Int = 1, skip: Int = 0) {
             self.method = method
             self.pathContains = pathContains
             self.fault = fault
             self.times = times
+            self.skip = skip
         }
     }
 
@@ -54,11 +60,16 @@ public final class FaultProxy: Sendable {
         let log = Mutex<[Entry]>([])
     }
 
-    public init(upstreamPort: UInt16) throws {
+    /// With `paginateTagLists`, `GET …/tags/list?n=N[&last=T]` is answered in pages with `Link`
+    /// headers as the distribution spec describes, from the registry's full (sorted) list:
+    /// distribution 2.8 ignores `n` and never paginates tag lists.
+    public init(upstreamPort: UInt16, paginateTagLists: Bool = false) throws {
         self.upstreamPort = upstreamPort
         let state = Shared()
         self.state = state
-        listener = try LoopbackListener { fd in FaultProxy.serve(fd, upstreamPort: upstreamPort, state: state) }
+        listener = try LoopbackListener { fd in
+            FaultProxy.serve(fd, upstreamPort: upstreamPort, state: state, paginateTagLists: paginateTagLists)
+        }
         port = listener.port
     }
 
@@ -70,10 +81,14 @@ public final class FaultProxy: Sendable {
 
     deinit { listener.stop() }
 
-    private static func serve(_ client: Int32, upstreamPort: UInt16, state: Shared) {
+    private static func serve(_ client: Int32, upstreamPort: UInt16, state: Shared, paginateTagLists: Bool) {
         guard let head = HTTPRequestHead.read(from: client) else { return }
         let fault: Fault? = state.rules.withLock { rules in
             guard let index = rules.firstIndex(where: { ($0.method == nil || $0.method == head.method) && head.target.contains($0.pathContains) && $0.times > 0 }) else { return nil }
+            if rules[index].skip > 0 {
+                rules[index].skip -= 1
+                return nil
+            }
             rules[index].times -= 1
             return rules[index].fault
         }
@@ -86,9 +101,20 @@ public final class FaultProxy: Sendable {
             _ = Sockets.writeAll(client, Array((response + "\r\n").utf8))
             return
         }
+        if paginateTagLists, head.method == "GET", head.path.hasSuffix("/tags/list"),
+           let n = head.query.first(where: { $0.0 == "n" }).flatMap({ Int($0.1) }) {
+            return servePagedTags(client, head: head, n: n, upstreamPort: upstreamPort)
+        }
         guard let upstream = try? Sockets.connect(port: upstreamPort) else { return }
         defer { close(upstream) }
         guard Sockets.writeAll(upstream, head.serialized(connection: "close")) else { return }
+        if case .dropInTransit(let bytes) = fault {
+            var read = head.leftover.count
+            while read < min(bytes, head.contentLength), let more = Sockets.readSome(client) { read += more.count }
+            shutdown(client, Int32(SHUT_RDWR))
+            shutdown(upstream, Int32(SHUT_RDWR))
+            return
+        }
 
         var body = head.leftover
         let total = head.contentLength
@@ -115,5 +141,35 @@ public final class FaultProxy: Sendable {
         while let chunk = Sockets.readSome(upstream) {
             guard Sockets.writeAll(client, chunk) else { return }
         }
+    }
+
+    /// Fetches the whole tag list from the registry and answers one page of it.
+    private static func servePagedTags(_ client: Int32, head: HTTPRequestHead, n: Int, upstreamPort: UInt16) {
+        guard let upstream = try? Sockets.connect(port: upstreamPort) else { return }
+        defer { close(upstream) }
+        var whole = head
+        whole.target = head.path
+        guard Sockets.writeAll(upstream, whole.serialized(connection: "close")) else { return }
+        var response: [UInt8] = []
+        while let chunk = Sockets.readSome(upstream) { response += chunk }
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = response.firstRange(of: separator) else { return }
+        let statusLine = String(decoding: response[..<end.lowerBound], as: UTF8.self).split(separator: " ")
+        let body = Data(response[end.upperBound...])
+        guard statusLine.count > 1, statusLine[1] == "200",
+              let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            _ = Sockets.writeAll(client, response)
+            return
+        }
+        let name = object["name"] as? String ?? ""
+        let last = head.query.first { $0.0 == "last" }?.1
+        let all = ((object["tags"] as? [String]) ?? []).sorted().filter { last == nil || $0 > last! }
+        let page = Array(all.prefix(n))
+        let json = try! JSONSerialization.data(withJSONObject: ["name": name, "tags": page], options: [.sortedKeys])
+        var text = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.count)\r\nConnection: close\r\n"
+        if all.count > n, let lastOnPage = page.last {
+            text += "Link: <\(head.path)?n=\(n)&last=\(lastOnPage)>; rel=\"next\"\r\n"
+        }
+        _ = Sockets.writeAll(client, Array((text + "\r\n").utf8) + Array(json))
     }
 }
