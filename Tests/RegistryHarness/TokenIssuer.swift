@@ -83,7 +83,7 @@ public final class TokenIssuer: Sendable {
         guard let head = HTTPRequestHead.read(from: fd), let body = head.readBody(from: fd) else { return }
         var params = head.query
         if head.method == "POST" {
-            let form = HTTPRequestHead(method: "", target: "?" + String(decoding: body, as: UTF8.self), version: "", headers: [], leftover: [])
+            let form = HTTPRequestHead(method: "", target: "/token?" + String(decoding: body, as: UTF8.self), version: "", headers: [], leftover: [])
             params += form.query
         }
         let scopes = params.filter { $0.0 == "scope" }.flatMap { $0.1.split(separator: " ").map(String.init) }
