@@ -1,0 +1,217 @@
+import Curl
+import OCI
+
+extension RegistryClient {
+    /// Uploads a blob (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-blobs).
+    ///
+    /// Blobs no larger than `chunkSize` (default `defaultChunkSize`) go up monolithically
+    /// (`POST` then one `PUT ?digest=`); larger ones in `PATCH` chunks with `Content-Range`, at least
+    /// `OCI-Chunk-Min-Length` long, always following the newest `Location`. A failed monolithic
+    /// upload restarts from the source in a new session; a chunked one resumes from the offset the
+    /// registry reports (`GET` on the session, `Range: 0-N`) after a 416 or a dropped connection.
+    /// `progress` receives the total bytes of this blob the registry has received.
+    public func uploadBlob(_ repository: String, _ payload: BlobPayload, chunkSize: Int? = nil,
+                           progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws(RegistryError) {
+        let size = payload.descriptor.size
+        let chunk = Int64(max(1, chunkSize ?? Self.defaultChunkSize))
+        if size <= chunk {
+            try uploadMonolithic(repository, payload, progress: progress)
+        } else {
+            try uploadChunked(repository, payload, chunkSize: chunk, progress: progress)
+        }
+    }
+
+    private func operationName(_ payload: BlobPayload) -> String { "upload blob \(payload.descriptor.digest)" }
+
+    /// `POST …/blobs/uploads/`: a new session's URL and the registry's minimum chunk length.
+    private func startUpload(_ repository: String, operation: String) throws(RegistryError) -> (location: String, minimumChunk: Int64) {
+        let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
+        let response = try execute(call) {
+            HTTPRequest(method: "POST", url: url(repository, "blobs/uploads/"), body: .bytes([]))
+        }
+        guard response.status == 202 else { throw failure(response, operation: operation, repository: repository) }
+        guard let location = response.headers["Location"] else {
+            throw .invalidResponse(operation: operation, registry: endpoint.host, message: "upload session without Location")
+        }
+        let minimum = response.headers["OCI-Chunk-Min-Length"].flatMap { Int64($0) } ?? 0
+        return (Self.resolve(location, against: response.url), minimum)
+    }
+
+    private func openSource(_ payload: BlobPayload, at offset: Int64, operation: String) throws(RegistryError) -> any BlobStream {
+        do { return try payload.open(offset) } catch { throw .source(operation: operation, message: String(describing: error)) }
+    }
+
+    /// Checks the registry stored what we hashed (when it says).
+    private func checkCommitted(_ response: HTTPResponse, _ payload: BlobPayload, repository: String, operation: String) throws(RegistryError) {
+        guard response.status == 201 || response.status == 204 else {
+            throw failure(response, operation: operation, repository: repository)
+        }
+        if let reported = response.headers["Docker-Content-Digest"], reported != payload.descriptor.digest.string {
+            throw .digestMismatch(expected: payload.descriptor.digest, actual: reported, operation: operation,
+                                  registry: endpoint.host, repository: repository)
+        }
+    }
+
+    private func uploadMonolithic(_ repository: String, _ payload: BlobPayload,
+                                  progress: @escaping @Sendable (Int64) -> Void) throws(RegistryError) {
+        let operation = operationName(payload)
+        let size = payload.descriptor.size
+        var attempt = 0
+        while true {
+            attempt += 1
+            let session = try startUpload(repository, operation: operation)
+            let target = Self.appendQuery(session.location, "digest", payload.descriptor.digest.string)
+            let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
+                            retry: false, progress: progress)
+            do throws(RegistryError) {
+                let response = try execute(call) { () throws(RegistryError) -> HTTPRequest in
+                    let stream = try openSource(payload, at: 0, operation: operation)
+                    return HTTPRequest(method: "PUT", url: target,
+                                       headers: ["Content-Type": "application/octet-stream"],
+                                       body: .stream(stream, length: size))
+                }
+                if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts {
+                    cancelUpload(repository, location: session.location)
+                    try pause(operation: operation, attempt: attempt,
+                              retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
+                              reason: "HTTP \(response.status)")
+                    continue
+                }
+                try checkCommitted(response, payload, repository: repository, operation: operation)
+                progress(size)
+                return
+            } catch {
+                // The session may hold part of the bytes: start over from the source in a new one.
+                guard case .unreachable = error, attempt < retryPolicy.attempts else { throw error }
+                cancelUpload(repository, location: session.location)
+                try pause(operation: operation, attempt: attempt, retryAfter: nil, reason: error.description)
+            }
+        }
+    }
+
+    private func uploadChunked(_ repository: String, _ payload: BlobPayload, chunkSize: Int64,
+                               progress: @escaping @Sendable (Int64) -> Void) throws(RegistryError) {
+        let operation = operationName(payload)
+        let size = payload.descriptor.size
+        var failures = 0
+        var location = ""
+        var offset: Int64 = 0
+        var stream: any BlobStream = MemoryBlobStream([])
+        var chunk = chunkSize
+        var needsSession = true
+
+        while true {
+            if needsSession {
+                // A new session from the start of the source (first try, or the old session is lost).
+                let session = try startUpload(repository, operation: operation)
+                location = session.location
+                chunk = max(chunkSize, session.minimumChunk)
+                offset = 0
+                stream = try openSource(payload, at: 0, operation: operation)
+                needsSession = false
+                progress(0)
+            }
+            guard offset < size else { break }
+            let length = min(chunk, size - offset)
+            let start = offset
+            let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
+                            retry: false, progress: { sent in progress(start + sent) })
+            var problem: String
+            var retryAfter: Double? = nil
+            do throws(RegistryError) {
+                let currentStream = stream
+                let target = location
+                let response = try execute(call) {
+                    HTTPRequest(method: "PATCH", url: target,
+                                headers: ["Content-Type": "application/octet-stream",
+                                          "Content-Range": "\(start)-\(start + length - 1)"],
+                                body: .stream(currentStream, length: length))
+                }
+                if response.status == 202 {
+                    if let next = response.headers["Location"] { location = Self.resolve(next, against: response.url) }
+                    let received = Self.receivedBytes(response.headers["Range"]) ?? (start + length)
+                    offset = start + length
+                    if received != offset {
+                        // The registry kept a different amount than we sent: continue from its count.
+                        offset = received
+                        stream = try openSource(payload, at: offset, operation: operation)
+                    }
+                    progress(offset)
+                    continue
+                }
+                guard response.status == 416 || Self.isRetryableStatus(response.status) else {
+                    throw failure(response, operation: operation, repository: repository)
+                }
+                problem = "HTTP \(response.status)"
+                retryAfter = RetryPolicy.parseRetryAfter(response.headers["Retry-After"])
+            } catch {
+                guard case .unreachable = error else { throw error }
+                problem = error.description
+            }
+            // A 416, 5xx or dropped connection: ask the session how much it holds and resume there.
+            failures += 1
+            guard failures < retryPolicy.attempts else {
+                cancelUpload(repository, location: location)
+                throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
+            }
+            try pause(operation: operation, attempt: failures, retryAfter: retryAfter, reason: problem)
+            do throws(RegistryError) {
+                let status = try uploadStatus(repository, location: location, operation: operation)
+                location = status.location
+                offset = status.received
+                stream = try openSource(payload, at: offset, operation: operation)
+                progress(offset)
+            } catch {
+                // The registry cannot resume this session (distribution 2.8 refuses one whose
+                // stored size no longer matches its state token): start over from the source.
+                guard case .registry(let status, _, _, _, _) = error, [400, 404, 416].contains(status) else { throw error }
+                cancelUpload(repository, location: location)
+                needsSession = true
+            }
+        }
+
+        let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
+        let target = Self.appendQuery(location, "digest", payload.descriptor.digest.string)
+        let response = try execute(call) {
+            HTTPRequest(method: "PUT", url: target, headers: ["Content-Type": "application/octet-stream"], body: .bytes([]))
+        }
+        try checkCommitted(response, payload, repository: repository, operation: operation)
+        progress(size)
+    }
+
+    /// `GET` on an upload session: how many bytes the registry holds (`Range: 0-N` → N+1).
+    private func uploadStatus(_ repository: String, location: String, operation: String) throws(RegistryError) -> (location: String, received: Int64) {
+        let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
+        let response = try execute(call) { HTTPRequest(method: "GET", url: location) }
+        guard response.status == 204 || response.status == 200 || response.status == 202 else {
+            throw failure(response, operation: operation, repository: repository)
+        }
+        let next = response.headers["Location"].map { Self.resolve($0, against: response.url) } ?? location
+        return (next, Self.receivedBytes(response.headers["Range"]) ?? 0)
+    }
+
+    /// Bytes a session holds according to its `Range` header. distribution answers `0-0` both for
+    /// an empty session and for one byte; resuming from 0 is the safe reading.
+    static func receivedBytes(_ header: String?) -> Int64? {
+        guard let end = rangeEnd(header) else { return nil }
+        return end == 0 ? 0 : end + 1
+    }
+
+    /// The inclusive end of `Range: 0-N` (also tolerates `bytes=0-N`); nil when absent or empty.
+    static func rangeEnd(_ header: String?) -> Int64? {
+        guard var value = header?.trimmingSpaces(), !value.isEmpty else { return nil }
+        if value.hasPrefix("bytes=") { value.removeFirst(6) }
+        guard let dash = value.firstIndex(of: "-") else { return nil }
+        guard let end = Int64(value[value.index(after: dash)...]) else { return nil }
+        return end < 0 ? nil : end
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

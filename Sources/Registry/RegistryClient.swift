@@ -1,0 +1,240 @@
+import Curl
+import Foundation
+import OCI
+import Synchronization
+
+/// A client for one endpoint of a registry speaking the distribution API
+/// (https://github.com/opencontainers/distribution-spec/blob/main/spec.md).
+///
+/// Synchronous and thread-safe: pushers call it from several worker threads at once. Every call
+/// authenticates as the registry demands (Basic or Bearer tokens cached per scope), retries
+/// connection failures, 5xx, 408 and 429 with backoff, and reports everything else as a typed
+/// `RegistryError`. Operations live in the `RegistryClient+*.swift` files.
+public final class RegistryClient: Sendable {
+    public let endpoint: RegistryEndpoint
+    public let retryPolicy: RetryPolicy
+    let transport: any HTTPTransport
+    let authenticator: Authenticator
+    let cancellation: CancellationFlag?
+    private let sentRequests = Atomic<Int>(0)
+
+    /// Blobs up to this size go up in one PUT when no chunk size is asked for.
+    public static let defaultChunkSize = 16 << 20
+    /// Largest JSON response kept in memory (manifests, tag lists, error bodies).
+    static let jsonLimit = 8 << 20
+
+    public init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none,
+                retryPolicy: RetryPolicy = RetryPolicy(), cancellation: CancellationFlag? = nil,
+                transport: (any HTTPTransport)? = nil) {
+        self.endpoint = endpoint
+        self.retryPolicy = retryPolicy
+        self.cancellation = cancellation
+        let transport = transport ?? CurlTransport(configuration: CurlConfiguration(
+            caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+            insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
+            cancellation: cancellation))
+        self.transport = transport
+        self.authenticator = Authenticator(credentials: credentials, registry: endpoint.host) { request, sink throws(TransportError) in
+            try transport.perform(request, sink: sink, progress: nil)
+        }
+    }
+
+    /// Looks the credentials up (job `auth` or Docker's config) for this endpoint's host.
+    public convenience init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(),
+                            credentialProvider: any CredentialProvider, retryPolicy: RetryPolicy = RetryPolicy(),
+                            cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil) throws(RegistryError) {
+        let credentials: Credentials
+        do { credentials = try credentialProvider.credentials(for: endpoint.host) } catch { throw .credentials(error) }
+        self.init(endpoint: endpoint, tls: tls, credentials: credentials, retryPolicy: retryPolicy,
+                  cancellation: cancellation, transport: transport)
+    }
+
+    /// Requests sent to the registry so far (token-service requests not included; see
+    /// `tokenRequestCount`). Useful for tests of request budgets.
+    public var requestCount: Int { sentRequests.load(ordering: .relaxed) }
+
+    /// Tokens fetched from the registry's token service so far.
+    public var tokenRequestCount: Int { authenticator.tokenRequestCount }
+
+    /// `GET /v2/`: checks the endpoint speaks the distribution API and learns its auth challenge.
+    /// A 401 is a healthy answer here (authentication happens per repository scope).
+    public func ping() throws(RegistryError) {
+        let operation = "check \(endpoint.url)/v2/"
+        let response = try execute(Call(operation: operation, repository: nil, scopes: [], authenticate: false)) {
+            HTTPRequest(method: "GET", url: "\(endpoint.url)/v2/")
+        }
+        switch response.status {
+        case 200:
+            return
+        case 401:
+            authenticator.learn(from: response)
+        default:
+            throw failure(response, operation: operation, repository: nil)
+        }
+    }
+
+    // MARK: - Request execution
+
+    /// How one logical request is executed.
+    struct Call {
+        var operation: String
+        var repository: String?
+        /// Token scopes, e.g. "repository:team/app:push,pull".
+        var scopes: [String]
+        var sink: ResponseSink = .memory(limit: RegistryClient.jsonLimit)
+        /// Retry transport failures and 5xx/408/429 here; false hands them to the caller
+        /// (resumable uploads decide themselves).
+        var retry = true
+        /// Follow 3xx for GET/HEAD (blob downloads may go to storage elsewhere).
+        var followRedirects = false
+        /// False for the ping, which must see the 401 itself.
+        var authenticate = true
+        var progress: (@Sendable (Int64) -> Void)? = nil
+    }
+
+    static func pushScope(_ repository: String) -> String { "repository:\(repository):push,pull" }
+    static func pullScope(_ repository: String) -> String { "repository:\(repository):pull" }
+
+    /// Sends a request built afresh for each attempt (streams are re-opened by `makeRequest`),
+    /// handling authentication and retries. Returns any response that is not an auth failure and
+    /// not a retryable status with attempts left; callers interpret the status.
+    func execute(_ call: Call, makeRequest: () throws(RegistryError) -> HTTPRequest) throws(RegistryError) -> HTTPResponse {
+        var attempt = 0
+        var reauthorized = false
+        var freshAuthorization: String?
+        while true {
+            if cancellation?.isCancelled == true { throw .cancelled }
+            attempt += 1
+            var request = try makeRequest()
+            if call.authenticate {
+                if let fresh = freshAuthorization {
+                    request.headers.set("Authorization", fresh)
+                } else if let authorization = try authenticator.authorization(for: call.scopes) {
+                    request.headers.set("Authorization", authorization)
+                }
+            }
+            let response: HTTPResponse
+            do {
+                response = try send(request, call: call)
+            } catch {
+                if case .cancelled = error { throw .cancelled }
+                if call.retry, error.isRetryable, attempt < retryPolicy.attempts {
+                    try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: error.description)
+                    continue
+                }
+                throw map(error, operation: call.operation)
+            }
+            if response.status == 401 && call.authenticate {
+                if !reauthorized {
+                    // A 401 mid-run (expired or missing token): re-read the challenge, retry once.
+                    reauthorized = true
+                    attempt -= 1
+                    freshAuthorization = try authenticator.reauthorize(after: response, scopes: call.scopes)
+                    if freshAuthorization != nil || request.headers["Authorization"] == nil { continue }
+                }
+                let codes = ErrorBody.parse(response.body)
+                throw .unauthorized(registry: endpoint.host, repository: call.repository, operation: call.operation,
+                                    credentials: authenticator.credentials.description,
+                                    message: codes.isEmpty ? "authentication required" : codes.map(\.description).joined(separator: "; "))
+            }
+            if Self.isRetryableStatus(response.status), call.retry, attempt < retryPolicy.attempts {
+                try pause(operation: call.operation, attempt: attempt,
+                          retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
+                          reason: "HTTP \(response.status)")
+                continue
+            }
+            return response
+        }
+    }
+
+    static func isRetryableStatus(_ status: Int) -> Bool {
+        status == 408 || status == 429 || (500...599).contains(status)
+    }
+
+    /// One HTTP exchange, following redirects for GET/HEAD when asked (dropping `Authorization`
+    /// when the host changes: credentials never leave the registry's host).
+    func send(_ request: HTTPRequest, call: Call) throws(TransportError) -> HTTPResponse {
+        var request = request
+        var hops = 0
+        while true {
+            sentRequests.add(1, ordering: .relaxed)
+            let response = try transport.perform(request, sink: call.sink, progress: call.progress)
+            guard call.followRedirects, request.method == "GET" || request.method == "HEAD",
+                  [301, 302, 303, 307, 308].contains(response.status),
+                  let location = response.headers["Location"], hops < 5 else { return response }
+            hops += 1
+            let next = Self.resolve(location, against: request.url)
+            if Self.origin(of: next) != Self.origin(of: request.url) { request.headers.remove("Authorization") }
+            request.url = next
+        }
+    }
+
+    /// Waits before a retry, announcing it, and gives up early when cancelled.
+    func pause(operation: String, attempt: Int, retryAfter: Double?, reason: String) throws(RegistryError) {
+        let delay = retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
+        retryPolicy.onRetry?(RetryPolicy.Event(operation: operation, attempt: attempt, delaySeconds: delay, reason: reason))
+        var remaining = delay
+        while remaining > 0 {
+            if cancellation?.isCancelled == true { throw .cancelled }
+            let slice = min(remaining, 0.1)
+            Thread.sleep(forTimeInterval: slice)
+            remaining -= slice
+        }
+    }
+
+    /// A non-success response as an error: the registry's codes when it sent some.
+    func failure(_ response: HTTPResponse, operation: String, repository: String?) -> RegistryError {
+        let codes = ErrorBody.parse(response.body)
+        if !codes.isEmpty {
+            if codes.contains(where: { $0.code == "UNAUTHORIZED" }) && response.status == 401 {
+                return .unauthorized(registry: endpoint.host, repository: repository, operation: operation,
+                                     credentials: authenticator.credentials.description,
+                                     message: codes.map(\.description).joined(separator: "; "))
+            }
+            return .registry(status: response.status, errors: codes, operation: operation, registry: endpoint.host, repository: repository)
+        }
+        return .http(status: response.status, operation: operation, registry: endpoint.host, repository: repository,
+                     body: String(response.bodyText.prefix(200)))
+    }
+
+    func map(_ error: TransportError, operation: String) -> RegistryError {
+        switch error {
+        case .tls(_, let message): .tls(registry: endpoint.host, message: message)
+        case .cancelled: .cancelled
+        case .bodySource(_, let message): .source(operation: operation, message: message)
+        case .responseTooLarge, .responseConsumer, .other:
+            .invalidResponse(operation: operation, registry: endpoint.host, message: error.description)
+        case .connect, .connectionLost, .timeout:
+            .unreachable(registry: endpoint.host, operation: operation, message: error.description)
+        }
+    }
+
+    // MARK: - URLs
+
+    func url(_ repository: String, _ path: String) -> String {
+        "\(endpoint.url)/v2/\(repository)/\(path)"
+    }
+
+    /// `scheme://host[:port]` of a URL.
+    static func origin(of url: String) -> String {
+        guard let r = url.range(of: "://") else { return "" }
+        let rest = url[r.upperBound...]
+        let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
+        return String(url[..<end])
+    }
+
+    /// Resolves a `Location` header: absolute, host-relative (`/v2/…`) or relative to the request.
+    static func resolve(_ location: String, against requestURL: String) -> String {
+        if location.contains("://") { return location }
+        if location.hasPrefix("/") { return origin(of: requestURL) + location }
+        var base = requestURL
+        if let q = base.firstIndex(of: "?") { base = String(base[..<q]) }
+        if let slash = base.lastIndex(of: "/") { base = String(base[...slash]) }
+        return base + location
+    }
+
+    /// Adds a query parameter, keeping any query the URL already has (upload session state).
+    static func appendQuery(_ url: String, _ name: String, _ value: String) -> String {
+        url + (url.contains("?") ? "&" : "?") + name + "=" + Authenticator.percentEncode(value)
+    }
+}

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// An HTTP proxy on a loopback port in front of a plain-http registry that injects faults:
+/// a status (e.g. 429 with `Retry-After`) instead of forwarding, or a connection dropped after
+/// part of a request body. Each request gets its own upstream connection (`Connection: close`),
+/// so faults hit exactly the request they match.
+public final class FaultProxy: Sendable {
+    public enum Fault: Sendable {
+        /// Answer `status` (with `Retry-After` when given) instead of forwarding.
+        case status(Int, retryAfter: String?)
+        /// Forward the head and `bytes` bytes of the body, then drop both connections.
+        case dropAfterBodyBytes(Int)
+        /// Read `bytes` bytes of the body from the client but forward only the head, then drop
+        /// both connections: the upload dies in transit and the registry keeps none of it.
+        case dropInTransit(Int)
+    }
+
+    /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
+    public struct Rule: Sendable {
+        public var method: String?
+        public var pathContains: String
+        public var fault: Fault
+        public var times: Int
+        /// Matching requests to let through untouched before the fault applies.
+        public var skip: Int
+
+        public init(method: String? = nil, pathContains: String = "", fault: Fault, times: Int = 1, skip: Int = 0) {
+            self.method = method
+            self.pathContains = pathContains
+            self.fault = fault
+            self.times = times
+            self.skip = skip
+        }
+    }
+
+    /// One request seen by the proxy.
+    public struct Entry: Sendable {
+        public let method: String
+        public let target: String
+        /// Whether a fault was injected instead of (or while) forwarding.
+        public let faulted: Bool
+        public let time: Date
+    }
+
+    public let upstreamPort: UInt16
+    public let port: UInt16
+    /// `http://127.0.0.1:PORT`.
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var host: String { "127.0.0.1:\(port)" }
+
+    private let listener: LoopbackListener
+    private let state: Shared
+
+    private final class Shared: Sendable {
+        let rules = Mutex<[Rule]>([])
+        let log = Mutex<[Entry]>([])
+    }
+
+    /// With `paginateTagLists`, `GET …/tags/list?n=N[&last=T]` is answered in pages with `Link`
+    /// headers as the distribution spec describes, from the registry's full (sorted) list:
+    /// distribution 2.8 ignores `n` and never paginates tag lists.
+    public init(upstreamPort: UInt16, paginateTagLists: Bool = false) throws {
+        self.upstreamPort = upstreamPort
+        let state = Shared()
+        self.state = state
+        listener = try LoopbackListener { fd in
+            FaultProxy.serve(fd, upstreamPort: upstreamPort, state: state, paginateTagLists: paginateTagLists)
+        }
+        port = listener.port
+    }
+
+    public func add(_ rule: Rule) { state.rules.withLock { $0.append(rule) } }
+
+    public var entries: [Entry] { state.log.withLock { $0 } }
+
+    public func stop() { listener.stop() }
+
+    deinit { listener.stop() }
+
+    private static func serve(_ client: Int32, upstreamPort: UInt16, state: Shared, paginateTagLists: Bool) {
+        guard let head = HTTPRequestHead.read(from: client) else { return }
+        let fault: Fault? = state.rules.withLock { rules in
+            guard let index = rules.firstIndex(where: { ($0.method == nil || $0.method == head.method) && head.target.contains($0.pathContains) && $0.times > 0 }) else { return nil }
+            if rules[index].skip > 0 {
+                rules[index].skip -= 1
+                return nil
+            }
+            rules[index].times -= 1
+            return rules[index].fault
+        }
+        state.log.withLock { $0.append(Entry(method: head.method, target: head.target, faulted: fault != nil, time: Date())) }
+
+        if case .status(let status, let retryAfter) = fault {
+            _ = head.readBody(from: client)
+            var response = "HTTP/1.1 \(status) Injected Fault\r\nContent-Length: 0\r\nConnection: close\r\n"
+            if let retryAfter { response += "Retry-After: \(retryAfter)\r\n" }
+            _ = Sockets.writeAll(client, Array((response + "\r\n").utf8))
+            return
+        }
+        if paginateTagLists, head.method == "GET", head.path.hasSuffix("/tags/list"),
+           let n = head.query.first(where: { $0.0 == "n" }).flatMap({ Int($0.1) }) {
+            return servePagedTags(client, head: head, n: n, upstreamPort: upstreamPort)
+        }
+        guard let upstream = try? Sockets.connect(port: upstreamPort) else { return }
+        defer { close(upstream) }
+        guard Sockets.writeAll(upstream, head.serialized(connection: "close")) else { return }
+        if case .dropInTransit(let bytes) = fault {
+            var read = head.leftover.count
+            while read < min(bytes, head.contentLength), let more = Sockets.readSome(client) { read += more.count }
+            shutdown(client, Int32(SHUT_RDWR))
+            shutdown(upstream, Int32(SHUT_RDWR))
+            return
+        }
+
+        var body = head.leftover
+        let total = head.contentLength
+        var forwarded = 0
+        let limit: Int
+        if case .dropAfterBodyBytes(let bytes) = fault { limit = min(bytes, total) } else { limit = total }
+        while forwarded < limit {
+            if body.isEmpty {
+                guard let more = Sockets.readSome(client, max: min(65536, total - forwarded - body.count)) else { return }
+                body = more
+            }
+            let piece = Array(body.prefix(limit - forwarded))
+            guard Sockets.writeAll(upstream, piece) else { return }
+            forwarded += piece.count
+            body.removeFirst(piece.count)
+        }
+        if case .dropAfterBodyBytes = fault {
+            // Drop both sides: the client sees the connection die mid-upload, the registry a
+            // client that went away.
+            shutdown(client, Int32(SHUT_RDWR))
+            shutdown(upstream, Int32(SHUT_RDWR))
+            return
+        }
+        while let chunk = Sockets.readSome(upstream) {
+            guard Sockets.writeAll(client, chunk) else { return }
+        }
+    }
+
+    /// Fetches the whole tag list from the registry and answers one page of it.
+    private static func servePagedTags(_ client: Int32, head: HTTPRequestHead, n: Int, upstreamPort: UInt16) {
+        guard let upstream = try? Sockets.connect(port: upstreamPort) else { return }
+        defer { close(upstream) }
+        var whole = head
+        whole.target = head.path
+        guard Sockets.writeAll(upstream, whole.serialized(connection: "close")) else { return }
+        var response: [UInt8] = []
+        while let chunk = Sockets.readSome(upstream) { response += chunk }
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = response.firstRange(of: separator) else { return }
+        let statusLine = String(decoding: response[..<end.lowerBound], as: UTF8.self).split(separator: " ")
+        let body = Data(response[end.upperBound...])
+        guard statusLine.count > 1, statusLine[1] == "200",
+              let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            _ = Sockets.writeAll(client, response)
+            return
+        }
+        let name = object["name"] as? String ?? ""
+        let last = head.query.first { $0.0 == "last" }?.1
+        let all = ((object["tags"] as? [String]) ?? []).sorted().filter { last == nil || $0 > last! }
+        let page = Array(all.prefix(n))
+        let json = try! JSONSerialization.data(withJSONObject: ["name": name, "tags": page], options: [.sortedKeys])
+        var text = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.count)\r\nConnection: close\r\n"
+        if all.count > n, let lastOnPage = page.last {
+            text += "Link: <\(head.path)?n=\(n)&last=\(lastOnPage)>; rel=\"next\"\r\n"
+        }
+        _ = Sockets.writeAll(client, Array((text + "\r\n").utf8) + Array(json))
+    }
+}

@@ -1,1 +1,0 @@
-// Test support: starts a real docker-registry for integration tests.
