@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "ImageSource", dependencies: ["OCI", "CZlib"]),
         .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Pusher", dependencies: ["Planner", "ImageSource", "Registry", "State", "OCI"]),
+        .target(name: "Pusher", dependencies: ["Planner", "ImageSource", "Registry", "Curl", "State", "OCI"]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
         .executableTarget(name: "pushctl", dependencies: [
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
-        .testTarget(name: "PusherTests", dependencies: ["Pusher", "Planner", "JobFile", "ImageSource", "Registry", "State", "OCI", "RegistryHarness"]),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"]),
     ],

@@ -42,13 +42,3 @@ final class SendableBox<Value: Sendable>: Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
-
-/// Set once when the user interrupts (SIGINT/SIGTERM); work checks it between steps.
-public final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-
-    public init() {}
-
-    public func cancel() { flag.store(true, ordering: .relaxed) }
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
-}

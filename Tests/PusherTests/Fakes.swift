@@ -1,4 +1,5 @@
 import Foundation
+import Curl
 import OCI
 import Synchronization
 @testable import Pusher

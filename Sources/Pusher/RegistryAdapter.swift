@@ -1,0 +1,41 @@
+import Curl
+import OCI
+import Registry
+
+/// The executor's view of one registry endpoint (`PushDestination`), backed by `RegistryClient`.
+public struct RegistryDestination: PushDestination {
+    public let client: RegistryClient
+
+    public init(client: RegistryClient) {
+        self.client = client
+    }
+
+    public func ping() throws { try client.ping() }
+
+    public func blobExists(repository: String, digest: Digest) throws -> Bool {
+        try client.blobExists(repository, digest) != nil
+    }
+
+    public func mountBlob(repository: String, digest: Digest, from: String) throws -> Bool {
+        try client.mountBlob(repository, digest, from: from)
+    }
+
+    public func uploadBlob(repository: String, payload: BlobPayload, progress: @escaping @Sendable (Int64) -> Void) throws {
+        try client.uploadBlob(repository, payload, progress: progress)
+    }
+
+    public func manifestDigest(repository: String, reference: String) throws -> Digest? {
+        try client.manifestDescriptor(repository, reference: reference)?.digest
+    }
+
+    public func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest {
+        try client.putManifest(repository, reference: reference, bytes: bytes, mediaType: mediaType)
+    }
+
+    public func classify(_ error: any Error) -> FailureKind {
+        guard let error = error as? RegistryError else { return .other }
+        if error.isRegistryAnswer { return .registryAnswer }
+        if error.isEndpointFailure { return .endpointUnavailable(tlsHandshake: error.isTLSHandshakeFailure) }
+        return .other
+    }
+}
