@@ -25,7 +25,10 @@ struct DecodingContext {
     }
 
     /// Checks a mapping's keys: unknown keys (with a "did you mean" hint), duplicates, missing required keys.
-    mutating func fields(_ node: Node, in context: String, known: [String], required: [String] = []) -> Fields? {
+    /// With `allowExtensions`, keys starting with `x-` are accepted and ignored (a place for YAML
+    /// anchors, as in compose files); a typo of a real key never starts with `x-`.
+    mutating func fields(_ node: Node, in context: String, known: [String], required: [String] = [],
+                         allowExtensions: Bool = false) -> Fields? {
         guard let entries = node.mapping else {
             error(node.location, "\(context) must be a mapping, found \(node.kindDescription)")
             return nil
@@ -36,6 +39,7 @@ struct DecodingContext {
                 error(entry.key.location, "keys in \(context) must be plain words, found \(entry.key.kindDescription)")
                 continue
             }
+            if allowExtensions && key.hasPrefix("x-") { continue }
             guard known.contains(key) else {
                 var message = "unknown key '\(key)' in \(context)"
                 if let hint = Suggestions.closest(to: key, among: known) {
@@ -113,7 +117,9 @@ struct DecodingContext {
             return nil
         }
         if let range, !range.contains(value) {
-            error(node.location, "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(value)")
+            error(node.location, range.upperBound == Int(Int32.max)
+                ? "\(what) must be at least \(range.lowerBound), found \(value)"
+                : "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(value)")
             return nil
         }
         return value

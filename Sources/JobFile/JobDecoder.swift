@@ -37,7 +37,8 @@ struct JobDecoder {
 
     mutating func decode(_ root: Node) -> Job? {
         guard let top = context.fields(root, in: "the job file", known: Self.topKeys,
-                                       required: ["version", "name", "registries", "images"]) else { return nil }
+                                       required: ["version", "name", "registries", "images"],
+                                       allowExtensions: true) else { return nil }
         var version: Int?
         if let node = top["version"] {
             if let v = context.int(node, "'version'") {
@@ -297,12 +298,12 @@ struct JobDecoder {
             return nil
         }
         guard let list = context.stringList(node, "'tags' of \(what)") else { return nil }
-        guard list.count == node.sequence?.count else { return nil }
-        if list.isEmpty {
+        // Items that failed (e.g. an unset variable) are already reported; check the others too.
+        var ok = list.count == node.sequence?.count
+        if list.isEmpty && ok {
             context.error(node.location, "'tags' of \(what) is empty; list at least one tag or omit 'tags' to use the source's own tag")
             return nil
         }
-        var ok = true
         var seen: Set<String> = []
         for (tag, location) in list {
             if !Self.isValidTag(tag) {

@@ -171,7 +171,7 @@ extension SourceSpecError: CustomStringConvertible {
         switch self {
         case .unknownTransport(let t):
             "unknown source '\(t)': expected oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or docker://REFERENCE"
-                + (t.contains("://") || t.contains(":") && !t.contains("/") ? "" : " (for a registry image write 'docker://\(t)')")
+                + ((try? ImageReference(parsing: t)) != nil ? "; for a registry image write 'docker://\(t)'" : "")
         case .missingPath(let transport): "'\(transport):' needs a path"
         case .emptyRef: "empty REF after ':'; remove the ':' or name a reference"
         case .invalidRefName(let r): "'\(r)' is not a valid OCI reference name (org.opencontainers.image.ref.name)"

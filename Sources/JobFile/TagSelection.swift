@@ -11,7 +11,7 @@ public enum TagSelection {
             _ = try NSRegularExpression(pattern: anchored(pattern))
             return nil
         } catch {
-            return "'\(pattern)' does not compile (\((error as NSError).localizedDescription))"
+            return "'\(pattern)' does not compile (ICU regular expression syntax)"
         }
     }
 
