@@ -160,6 +160,10 @@ struct DecodingContext {
 /// "Did you mean" hints by edit distance.
 enum Suggestions {
     static func closest(to word: String, among candidates: [String]) -> String? {
+        // An abbreviation (`user` for `username`) is a strong hint on its own.
+        if word.count >= 3, let prefixed = candidates.first(where: { $0.lowercased().hasPrefix(word.lowercased()) }) {
+            return prefixed
+        }
         let limit = max(1, min(3, word.count / 3))
         let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= limit else { return nil }

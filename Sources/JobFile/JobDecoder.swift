@@ -57,7 +57,7 @@ struct JobDecoder {
         var declaredRegistries: [String] = []
         let registries = top["registries"].map { decodeRegistries($0, declared: &declaredRegistries) } ?? []
         // Without a usable `registries:` mapping, unknown-target errors would only repeat that problem.
-        let known: [String]? = top["registries"]?.mapping != nil ? declaredRegistries : nil
+        let known: [String]? = top["registries"]?.mapping?.isEmpty == false ? declaredRegistries : nil
         let images = top["images"].map { decodeImages($0, registries: registries, declared: known) } ?? []
 
         guard let version, let name else { return nil }
