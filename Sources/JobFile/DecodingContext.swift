@@ -34,7 +34,7 @@ struct DecodingContext {
             return nil
         }
         var fields = Fields(location: node.location)
-        for entry in entries {
+        for entry in expandingMergeKeys(entries) {
             guard let key = entry.key.scalar?.value else {
                 error(entry.key.location, "keys in \(context) must be plain words, found \(entry.key.kindDescription)")
                 continue
@@ -60,6 +60,31 @@ struct DecodingContext {
             error(node.location, "\(context) is missing the required key '\(key)'")
         }
         return fields
+    }
+
+    /// Applies YAML merge keys (`<<: *anchor` or `<<: [*a, *b]`): merged entries fill in keys the
+    /// mapping does not set itself; among several merged mappings the first one wins.
+    mutating func expandingMergeKeys(_ entries: [MappingEntry]) -> [MappingEntry] {
+        var own: [MappingEntry] = []
+        var merged: [MappingEntry] = []
+        for entry in entries {
+            guard let key = entry.key.scalar, key.style == .plain, key.value == "<<" else {
+                own.append(entry)
+                continue
+            }
+            let sources = entry.value.mapping.map { [$0] } ?? entry.value.sequence?.map { $0.mapping }
+            guard let sources, sources.allSatisfy({ $0 != nil }) else {
+                error(entry.value.location, "a merge key '<<' takes a mapping or a list of mappings (usually '*anchor')")
+                continue
+            }
+            merged.append(contentsOf: sources.flatMap { $0! })
+        }
+        var keys = Set(own.compactMap { $0.key.scalar?.value })
+        for entry in merged {
+            guard let key = entry.key.scalar?.value, keys.insert(key).inserted else { continue }
+            own.append(entry)
+        }
+        return own
     }
 
     /// A scalar's text after variable substitution. Null is an error unless `allowNull` (then nil, no error).

@@ -415,3 +415,33 @@ import OCI
         #expect(e.description == "/nonexistent/job.yaml:1:1: error: cannot read job file: No such file or directory")
     }
 }
+
+@Suite struct MergeKeyTests {
+    @Test func mergeKeysFillInUnsetKeys() throws {
+        let text = """
+            version: 1
+            name: merge
+            x-registry: &common
+              insecure: true
+              mirrors: [https://dr.example.com]
+            registries:
+              a:
+                <<: *common
+                url: https://a.example.com
+              b:
+                <<: *common
+                url: https://b.example.com
+                insecure: false
+            images:
+              - {source: 'oci:a:1', repository: a, targets: [a, b]}
+            """
+        let job = try loadJob(text).get()
+        #expect(job.registries.map(\.insecure) == [true, false])
+        #expect(job.registries.map { $0.mirrors.map(\.string) } == [["https://dr.example.com"], ["https://dr.example.com"]])
+    }
+
+    @Test func mergeKeyNeedsAMapping() {
+        let text = job(registry: "    <<: 5\n    url: https://a.example.com")
+        #expect(problems(text) == ["5:9: a merge key '<<' takes a mapping or a list of mappings (usually '*anchor')"])
+    }
+}
