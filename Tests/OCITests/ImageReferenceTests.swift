@@ -189,3 +189,15 @@ import Testing
         #expect(throws: ReferenceError.self) { try RepositoryName.validate(name) }
     }
 }
+
+import Foundation
+
+@Suite struct ImageReferenceCodingTests {
+    @Test func roundTripsThroughJSONAsCanonicalString() throws {
+        let r = try ImageReference(parsing: "alpine:3.19")
+        let data = try JSONEncoder().encode([r])
+        #expect(String(decoding: data, as: UTF8.self) == #"["docker.io\/library\/alpine:3.19"]"#)
+        #expect(try JSONDecoder().decode([ImageReference].self, from: data) == [r])
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode([ImageReference].self, from: Data(#"["Bad Ref"]"#.utf8)) }
+    }
+}

@@ -146,3 +146,17 @@ import JobFile
             == "selector: match 'x', exclude 'y', semver '>=1', latest 2")
     }
 }
+
+@Suite struct ShardTests {
+    @Test(arguments: [("0/1", 0, 1), ("2/3", 2, 3), ("0/10", 0, 10)])
+    func parses(text: String, index: Int, count: Int) throws {
+        let s = try Shard(parsing: text)
+        #expect(s.index == index && s.count == count)
+        #expect(s.description == text)
+    }
+
+    @Test(arguments: ["", "1", "3/3", "-1/3", "0/0", "a/b", "1/2/3", " 0/1"])
+    func rejects(_ text: String) {
+        #expect(throws: ShardError.self) { try Shard(parsing: text) }
+    }
+}
