@@ -59,12 +59,17 @@ func pushctl(_ arguments: String..., environment: [String: String]? = nil) throw
     try run(pushctlBinary, arguments, environment: environment)
 }
 
-/// Debian's python3 with python3-jsonschema and python3-yaml.
+/// Debian's python3 with python3-jsonschema and python3-yaml (an independent YAML reader, so the
+/// schema checks do not go through pushctl's own YAML code).
 let python = "/usr/bin/python3"
 
 /// Validates each YAML or JSON file against a schema; prints `ok PATH` or `invalid PATH: reason` per file.
 let validateScript = """
-import json, sys, yaml, jsonschema
+import json, sys
+try:
+    import yaml, jsonschema
+except ImportError as e:
+    sys.exit('missing Debian package for the schema tests (apt-get install python3-yaml python3-jsonschema): %s' % e)
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
 validator = jsonschema.Draft202012Validator(schema)
