@@ -37,9 +37,9 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
     try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: tmp) }
     let out = tmp.appendingPathComponent("out"), err = tmp.appendingPathComponent("err"), input = tmp.appendingPathComponent("in")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    FileManager.default.createFile(atPath: input.path, contents: Data((stdin ?? "").utf8))
+    try Data().write(to: out)
+    try Data().write(to: err)
+    try Data((stdin ?? "").utf8).write(to: input)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
