@@ -52,14 +52,14 @@ let package = Package(
                 path: "Tests/RegistryHarness"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
-        .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"]),
+        .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"]),
+        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

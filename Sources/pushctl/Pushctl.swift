@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Pushctl: ParsableCommand {
@@ -6,8 +7,23 @@ struct Pushctl: ParsableCommand {
         commandName: "pushctl",
         abstract: "A declarative push-job runner for container images.",
         version: PushctlVersion.current,
-        subcommands: [History.self, Show.self, PruneHistory.self]
+        subcommands: [Validate.self, PlanCommand.self, History.self, Show.self, PruneHistory.self]
     )
+
+    /// Runs the command, mapping ArgumentParser's usage errors (status 64) to status 2, which
+    /// cli.md reserves for invalid input of every kind.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                StandardError.write(fullMessage(for: error))
+                Foundation.exit(PushctlExit.invalidInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum PushctlVersion {

@@ -1,1 +1,0 @@
-// The JobFile module: see Package.swift for its place in the flow.

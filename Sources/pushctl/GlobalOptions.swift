@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+/// Options shared by the commands that load jobs or use the state database (cli.md "Common options").
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @Option(name: .long, help: ArgumentHelp("State database path.", discussion: "Default: $PUSHCTL_STATE, else $XDG_STATE_HOME/pushctl/state.db, else ~/.local/state/pushctl/state.db."),
+            completion: .file())
+    var state: String?
+
+    /// The state database path per cli.md: `--state`, `$PUSHCTL_STATE`, `$XDG_STATE_HOME/pushctl/state.db`,
+    /// `~/.local/state/pushctl/state.db`.
+    func statePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let state, !state.isEmpty { return state }
+        if let p = environment["PUSHCTL_STATE"], !p.isEmpty { return p }
+        if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/pushctl/state.db" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/pushctl/state.db"
+    }
+}
+
+/// `--output` values of the commands that print one document or one line per event.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text, json
+}
+
+/// Writes to standard error (messages for people; standard output stays machine-readable).
+enum StandardError {
+    static func write(_ text: String) {
+        FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+}
+
+/// Exit statuses of cli.md "Exit codes".
+enum PushctlExit {
+    static let invalidInput = ExitCode(2)
+}

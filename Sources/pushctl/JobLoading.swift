@@ -1,0 +1,22 @@
+import Foundation
+import JobFile
+
+/// Loads the job files named on the command line, printing every problem of every file to stderr as
+/// `FILE:LINE:COLUMN: error: MESSAGE`. Returns the jobs only when all files are valid.
+enum JobLoading {
+    static func loadAll(_ paths: [String]) -> (jobs: [Job], failed: [String]) {
+        let environment = ProcessInfo.processInfo.environment
+        var jobs: [Job] = []
+        var failed: [String] = []
+        for path in paths {
+            switch JobLoader.load(path: path, environment: environment) {
+            case .success(let job):
+                jobs.append(job)
+            case .failure(let errors):
+                StandardError.write(errors.description)
+                failed.append(path)
+            }
+        }
+        return (jobs, failed)
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import JobFile
+import Planner
+
+/// `pushctl plan FILE...`: resolves jobs into push plans (cli.md "Commands").
+/// Offline planning needs no I/O; online planning (digests, what each tag needs) is not built yet,
+/// so without `--offline` the command says so on stderr and prints the offline plan.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show per image and target the source, tags and endpoint fallback order.",
+        discussion: "With --output json, prints one document described by schemas/plan-v1.schema.json.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Plan without contacting sources or registries.")
+    var offline = false
+
+    @Argument(help: "Job files to plan.", completion: .file(extensions: ["yaml", "yml"]))
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one job file") }
+    }
+
+    func run() throws {
+        let (jobs, failed) = JobLoading.loadAll(files)
+        if !failed.isEmpty { throw PushctlExit.invalidInput }
+        if !offline {
+            StandardError.write("note: online planning is not available yet; showing the offline plan")
+        }
+        let plans = jobs.map(Planner.plan)
+        switch global.output {
+        case .text: print(PlanRendering.text(plans), terminator: "")
+        case .json: print(try PlanRendering.json(plans, offline: true))
+        }
+    }
+}

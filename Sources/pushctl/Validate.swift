@@ -1,0 +1,35 @@
+import Foundation
+import ArgumentParser
+import JobFile
+
+/// `pushctl validate FILE...`: loads and checks job files; no network (cli.md "Commands").
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check job files and report every problem with its file, line and column.",
+        discussion: "Prints 'FILE: ok' for each valid file. Exits 2 when any file is invalid.")
+
+    @Argument(help: "Job files to check.", completion: .file(extensions: ["yaml", "yml"]))
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one job file") }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        var invalid = 0
+        for path in files {
+            switch JobLoader.load(path: path, environment: environment) {
+            case .success:
+                print("\(path): ok")
+            case .failure(let errors):
+                StandardError.write(errors.description)
+                invalid += 1
+            }
+        }
+        if invalid > 0 {
+            StandardError.write("\(invalid) of \(files.count) job file\(files.count == 1 ? "" : "s") invalid")
+            throw PushctlExit.invalidInput
+        }
+    }
+}

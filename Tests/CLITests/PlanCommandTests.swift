@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+@Suite(.serialized) struct PlanCommandTests {
+    struct Document: Decodable {
+        struct Plan: Decodable {
+            struct Item: Decodable {
+                struct Endpoint: Decodable { var url: String; var onlyIfTLSHandshakeFails: Bool }
+                var id: String
+                var registry: String
+                var repository: String
+                var endpoints: [Endpoint]
+            }
+            var job: String
+            var items: [Item]
+        }
+        var schema: String
+        var offline: Bool
+        var plans: [Plan]
+    }
+
+    @Test func releasePlanJSONValidatesAgainstItsSchemaAndShowsEndpointOrder() throws {
+        let r = try pushctl("plan", "--offline", "--output", "json", "jobs/release.yaml")
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONDecoder().decode(Document.self, from: Data(r.stdout.utf8))
+        #expect(doc.schema == "pushctl-plan-v1")
+        #expect(doc.offline)
+        let items = try #require(doc.plans.first).items
+        #expect(items.map(\.registry) == ["prod", "lab", "lab", "lab"])
+        #expect(items[0].endpoints.map(\.url) == ["https://registry.example.com", "https://registry-dr.example.com"])
+        #expect(items[1].endpoints.map(\.url) == ["http://127.0.0.1:5000"])
+
+        let planFile = FileManager.default.temporaryDirectory.appendingPathComponent("plan-\(UUID().uuidString).json").path
+        try r.stdout.write(toFile: planFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: planFile) }
+        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/plan-v1.schema.json", planFile])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout == "ok \(planFile)\n")
+    }
+
+    @Test func everyExamplePlanValidatesAgainstTheSchema() throws {
+        let files = try packageFiles(in: "jobs") + packageFiles(in: "examples")
+        let r = try run(pushctlBinary, ["plan", "--offline", "--output", "json"] + files, environment: [:])
+        #expect(r.status == 0, "\(r.stderr)")
+        let planFile = FileManager.default.temporaryDirectory.appendingPathComponent("plans-\(UUID().uuidString).json").path
+        try r.stdout.write(toFile: planFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: planFile) }
+        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/plan-v1.schema.json", planFile])
+        #expect(check.stdout == "ok \(planFile)\n", "\(check.stdout)\(check.stderr)")
+        let doc = try JSONDecoder().decode(Document.self, from: Data(r.stdout.utf8))
+        #expect(doc.plans.count == files.count)
+    }
+
+    @Test func insecureTwinAppearsInTextOutput() throws {
+        let r = try pushctl("plan", "--offline", "examples/registries.yaml")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("""
+                  1. https://lab.internal:5000 (TLS not verified)
+                  2. http://lab.internal:5000 (only if the TLS handshake fails)
+            """))
+        #expect(r.stdout.contains("1. https://registry-1.docker.io"))
+        #expect(!r.stdout.contains("not-a-real-password"))
+    }
+
+    @Test func planWithoutOfflineSaysSoAndStillPlans() throws {
+        let r = try pushctl("plan", "jobs/release.yaml")
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("online planning is not available yet"))
+        #expect(r.stdout.contains("job release"))
+    }
+
+    @Test func invalidJobStopsThePlanWithExit2() throws {
+        let r = try pushctl("plan", "--offline", "jobs/release.yaml", "Tests/CLITests/Fixtures/five-mistakes.yaml")
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.split(separator: "\n").filter { $0.contains(": error: ") }.count == 5)
+    }
+
+    @Test func secretsNeverAppearInJSON() throws {
+        let r = try run(pushctlBinary, ["plan", "--offline", "--output", "json", "jobs/release.yaml"],
+                        environment: ["PROD_PASSWORD": "very-secret-value"])
+        #expect(r.status == 0)
+        #expect(!r.stdout.contains("very-secret-value"))
+    }
+}

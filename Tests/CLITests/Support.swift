@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// The package root, found from this file's path (Tests/CLITests/Support.swift).
+let packageRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// The built pushctl: `$PUSHCTL_BIN`, else `<package root>/.build/debug/pushctl`.
+var pushctlBinary: String {
+    ProcessInfo.processInfo.environment["PUSHCTL_BIN"] ?? packageRoot + "/.build/debug/pushctl"
+}
+
+struct ToolResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum ToolError: Error, CustomStringConvertible {
+    case missing(String)
+    var description: String {
+        switch self {
+        case .missing(let path): "required tool not found or not executable: \(path) (build pushctl / install the Debian package)"
+        }
+    }
+}
+
+/// Runs a program to completion with output captured in temporary files (no pipe-buffer stalls).
+/// The CLI suites are serialized, so at most one test thread waits here at a time.
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
+         environment: [String: String]? = nil, directory: String = packageRoot) throws -> ToolResult {
+    guard FileManager.default.isExecutableFile(atPath: executable) else { throw ToolError.missing(executable) }
+    let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: tmp) }
+    let out = tmp.appendingPathComponent("out"), err = tmp.appendingPathComponent("err"), input = tmp.appendingPathComponent("in")
+    try Data().write(to: out)
+    try Data().write(to: err)
+    try Data((stdin ?? "").utf8).write(to: input)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    if let environment { process.environment = environment }
+    process.standardOutput = try FileHandle(forWritingTo: out)
+    process.standardError = try FileHandle(forWritingTo: err)
+    process.standardInput = try FileHandle(forReadingFrom: input)
+    try process.run()
+    process.waitUntilExit()
+    return ToolResult(status: process.terminationStatus,
+                      stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+}
+
+func pushctl(_ arguments: String..., environment: [String: String]? = nil) throws -> ToolResult {
+    try run(pushctlBinary, arguments, environment: environment)
+}
+
+/// Debian's python3 with python3-jsonschema and python3-yaml (an independent YAML reader, so the
+/// schema checks do not go through pushctl's own YAML code).
+let python = "/usr/bin/python3"
+
+/// Validates each YAML or JSON file against a schema; prints `ok PATH` or `invalid PATH: reason` per file.
+let validateScript = """
+import json, sys
+try:
+    import yaml, jsonschema
+except ImportError as e:
+    sys.exit('missing Debian package for the schema tests (apt-get install python3-yaml python3-jsonschema): %s' % e)
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    with open(path) as f:
+        doc = json.load(f) if path.endswith('.json') else yaml.safe_load(f)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    print(('ok ' + path) if not errors else ('invalid ' + path + ': ' + errors[0].message))
+"""
+
+/// Files in a directory of the package with the given extension, as paths relative to the root.
+func packageFiles(in directory: String, ext: String = "yaml") throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: packageRoot + "/" + directory)
+        .filter { $0.hasSuffix("." + ext) }.sorted().map { directory + "/" + $0 }
+}
