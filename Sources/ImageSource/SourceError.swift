@@ -16,8 +16,9 @@ public enum SourceError: Error, Sendable, Equatable {
     case compressedArchive(path: String, format: String)
     /// The archive ends inside a member or header.
     case truncatedArchive(path: String, member: String, declared: Int64, available: Int64)
-    /// A file the format requires is not in the archive (e.g. `manifest.json`).
-    case missingArchiveMember(archive: String, member: String)
+    /// Files the format requires are not in the archive (e.g. `manifest.json`, or the config and
+    /// layer files `manifest.json` names); all of them.
+    case missingArchiveMembers(archive: String, members: [String], hint: String?)
     /// A JSON document of the source does not parse (`file` names it; `detail` says where and why).
     case invalidJSON(source: String, file: String, detail: String)
     /// A document has the wrong shape (e.g. `manifest.json` is `null` or lists no image).
@@ -100,8 +101,8 @@ extension SourceError: CustomStringConvertible {
             "\(path) is a \(format)-compressed file; decompress it first (e.g. `docker save` output piped through gzip)"
         case .truncatedArchive(let path, let member, let declared, let available):
             "\(path) is truncated: member \"\(member)\" declares \(declared) bytes but only \(available) follow"
-        case .missingArchiveMember(let archive, let member):
-            "\(archive): the archive has no \(member)"
+        case .missingArchiveMembers(let archive, let members, let hint):
+            "\(archive): the archive has no \(members.joined(separator: ", "))" + (hint.map { " (\($0))" } ?? "")
         case .invalidJSON(let source, let file, let detail):
             "\(source): \(file) is not valid JSON: \(detail)"
         case .invalidDocument(let source, let file, let reason):
