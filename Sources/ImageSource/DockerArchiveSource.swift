@@ -15,7 +15,7 @@ import Synchronization
 /// ignored: their compressed bytes are not in the archive.
 final class DockerArchiveSource: ImageSource {
     let archive: TarArchive
-    let location: SourceLocation
+    let location: ImageSourceLocation
     let ref: String?
     let options: SourceOptions
     private let cache: LayerCache
@@ -34,7 +34,7 @@ final class DockerArchiveSource: ImageSource {
         case memory([UInt8])
     }
 
-    init(archive: TarArchive, location: SourceLocation, ref: String?, options: SourceOptions) throws(SourceError) {
+    init(archive: TarArchive, location: ImageSourceLocation, ref: String?, options: SourceOptions) throws(SourceError) {
         self.archive = archive
         self.location = location
         self.ref = ref

@@ -4,12 +4,12 @@ import OCI
 /// (https://github.com/opencontainers/image-spec/blob/main/image-layout.md), in a directory or a tar.
 struct OCILayoutSource: ImageSource {
     let files: any LayoutFiles
-    let location: SourceLocation
+    let location: ImageSourceLocation
     let ref: String?
 
     var description: String { location.description }
 
-    init(store: any LayoutFiles, location: SourceLocation, ref: String?) throws(SourceError) {
+    init(store: any LayoutFiles, location: ImageSourceLocation, ref: String?) throws(SourceError) {
         self.files = store
         self.location = location
         self.ref = ref

@@ -1,10 +1,14 @@
 import Foundation
 import OCI
 
+/// The brief's name for `ImageSourceLocation`. Files that also import Swift Testing (which has its
+/// own `SourceLocation`) should spell it `ImageSourceLocation`.
+public typealias SourceLocation = ImageSourceLocation
+
 /// Where an image comes from (jobfile-v1.md "Sources"). `ref` is an
 /// `org.opencontainers.image.ref.name` (OCI) or a `RepoTag` (docker archive), or `@sha256:…` to
 /// select by digest; nil means "the only image there".
-public enum SourceLocation: Sendable, Hashable, CustomStringConvertible {
+public enum ImageSourceLocation: Sendable, Hashable, CustomStringConvertible {
     case ociLayout(path: String, ref: String?)
     case ociArchive(path: String, ref: String?)
     case dockerArchive(path: String, ref: String?)
@@ -39,7 +43,7 @@ public enum SourceLocation: Sendable, Hashable, CustomStringConvertible {
     /// paths containing `:` are therefore not supported (as with skopeo). Returns nil for other
     /// transports (e.g. `docker://`, which is not a local source).
     public init?(parsing text: String) {
-        let transports: [(String, (String, String?) -> SourceLocation)] = [
+        let transports: [(String, (String, String?) -> ImageSourceLocation)] = [
             ("oci-archive:", { .ociArchive(path: $0, ref: $1) }),
             ("docker-archive:", { .dockerArchive(path: $0, ref: $1) }),
             ("oci:", { .ociLayout(path: $0, ref: $1) }),
