@@ -184,3 +184,56 @@ import OCI
         }
     }
 }
+
+/// Archives written here to reach cases the fixtures do not have.
+@Suite struct DockerArchiveMadeTests {
+    /// Writes a docker-save style archive from `files` with GNU tar.
+    func makeArchive(_ files: [String: [UInt8]], in tmp: TempDir) throws -> String {
+        let dir = tmp.sub("content")
+        for (path, bytes) in files {
+            let full = dir + "/" + path
+            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try write(bytes, to: full)
+        }
+        let file = tmp.sub("image.tar")
+        try mustRun("tar", ["-cf", file, "-C", dir] + files.keys.sorted())
+        return file
+    }
+
+    @Test func foreignAndGzipLayers() throws {
+        let tmp = try TempDir()
+        let plain = Array(try Data(contentsOf: URL(fileURLWithPath: fixture("oci-layout/test_index_one_image/blobs/sha256/492b89b9dd3cda4596f94916d17f6901455fb8bd7f4c5a2a90df8d39c90f48a0"))))
+        let gzipDiffID = try Digest(parsing: "sha256:59cd31f50f7442a662d7c31b7a12079ade16892bfb465b33da49918e7d13e747")
+        let foreignDiffID = Digest.of(Array("foreign".utf8))
+        let foreign = Descriptor(mediaType: MediaType.dockerForeignLayerGzip, digest: Digest.of(Array("foreign.gz".utf8)), size: 10,
+                                 urls: ["https://example.com/layer"])
+        let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(foreignDiffID)\",\"\(gzipDiffID)\"]}}".utf8)
+        let manifest = "[{\"Config\":\"c.json\",\"RepoTags\":[\"x:y\"],\"Layers\":[\"f/layer.tar\",\"g/layer.tar\"],"
+            + "\"LayerSources\":{\"\(foreignDiffID)\":{\"mediaType\":\"\(foreign.mediaType)\",\"digest\":\"\(foreign.digest)\",\"size\":10,\"urls\":[\"https://example.com/layer\"]}}}]"
+        // The foreign layer's file is absent, as docker save leaves it out.
+        let file = try makeArchive(["manifest.json": Array(manifest.utf8), "c.json": config, "g/layer.tar": plain], in: tmp)
+        let (source, graph) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache"))
+        let ours = try decodeManifest(#require(graph.manifestBytes(graph.root.digest)))
+        #expect(ours.layers?.map(\.digest) == [foreign.digest.string, "sha256:492b89b9dd3cda4596f94916d17f6901455fb8bd7f4c5a2a90df8d39c90f48a0"])
+        #expect(ours.layers?.first?.urls == ["https://example.com/layer"])
+        #expect(ours.layers?.first?.mediaType == MediaType.dockerForeignLayerGzip)
+        // The foreign layer is never a blob to push; the gzip layer passes through unchanged.
+        #expect(graph.blobs.map(\.hex6) == [sha256(config).hex.prefix(6).description, "492b89"])
+        #expect(try readAll(source.payload(for: graph.blobs[1])) == plain)
+        #expect(graph.diffIDs[graph.blobs[1].digest] == gzipDiffID)
+    }
+
+    @Test func invalidManifestJSONAndMissingFiles() throws {
+        let tmp = try TempDir()
+        let broken = try makeArchive(["manifest.json": Array("[{\"Config\": 3}]".utf8)], in: tmp)
+        let error = sourceError { _ = try load(.dockerArchive(path: broken, ref: nil), cache: tmp.sub("cache")) }
+        guard case .invalidJSON(_, let file, let detail)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(file == "manifest.json")
+        #expect(detail.contains("[0].Config"))
+
+        let tmp2 = try TempDir()
+        let missing = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":null,"Layers":["a/layer.tar","b/layer.tar"]}]"#.utf8)], in: tmp2)
+        #expect(sourceError { _ = try load(.dockerArchive(path: missing, ref: nil), cache: tmp2.sub("cache")) }
+            == .missingArchiveMembers(archive: missing, members: ["c.json", "a/layer.tar", "b/layer.tar"], hint: "manifest.json names them"))
+    }
+}
