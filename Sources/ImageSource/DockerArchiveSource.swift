@@ -79,8 +79,12 @@ final class DockerArchiveSource: ImageSource {
     /// `app` = `app:latest` = `docker.io/library/app:latest`), or `@sha256:…` naming the image ID
     /// (its config digest).
     private func select(_ list: [ImageEntry]) throws(SourceError) -> (ImageEntry, [String]) {
-        let available = list.enumerated().flatMap { i, entry in
-            (entry.repoTags ?? []).isEmpty ? ["@\(entry.config) (image \(i + 1), no RepoTags)"] : entry.repoTags!
+        // What to offer in messages: the RepoTags, or for untagged images their ID as `@sha256:…`
+        // (a REF that selects them).
+        let available = list.flatMap { entry -> [String] in
+            if let tags = entry.repoTags, !tags.isEmpty { return tags }
+            guard let bytes = try? archive.region(entry.config)?.readAll() else { return ["(untagged image, config \(entry.config) missing)"] }
+            return ["@\(Digest.of(bytes))"]
         }
         guard let ref else {
             guard list.count == 1 else { throw .severalImages(source: description, available: available) }

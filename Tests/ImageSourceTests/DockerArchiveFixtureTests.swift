@@ -237,3 +237,19 @@ import OCI
             == .missingArchiveMembers(archive: missing, members: ["c.json", "a/layer.tar", "b/layer.tar"], hint: "manifest.json names them"))
     }
 }
+
+extension DockerArchiveMadeTests {
+    @Test func untaggedImagesAreOfferedByID() throws {
+        let tmp = try TempDir()
+        let one = Array(#"{"rootfs":{"type":"layers","diff_ids":[]},"n":1}"#.utf8)
+        let two = Array(#"{"rootfs":{"type":"layers","diff_ids":[]},"n":2}"#.utf8)
+        let manifest = #"[{"Config":"1.json","RepoTags":null,"Layers":[]},{"Config":"2.json","RepoTags":["t:2"],"Layers":[]}]"#
+        let file = try makeArchive(["manifest.json": Array(manifest.utf8), "1.json": one, "2.json": two], in: tmp)
+        let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
+        #expect(error == .severalImages(source: "docker-archive:\(file)", available: ["@\(sha256(one))", "t:2"]))
+        // The offered REF works.
+        let (_, graph) = try load(.dockerArchive(path: file, ref: "@\(sha256(one))"), cache: tmp.sub("cache"))
+        #expect(graph.blobs.map(\.digest) == [sha256(one)])
+        #expect(graph.sourceTags.isEmpty)
+    }
+}
