@@ -229,7 +229,7 @@ import OCI
         let error = sourceError { _ = try load(.dockerArchive(path: broken, ref: nil), cache: tmp.sub("cache")) }
         guard case .invalidJSON(_, let file, let detail)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(file == "manifest.json")
-        #expect(detail.contains("[0].Config"))
+        #expect(detail == "expected String at [0].Config: Expected to decode String but found number instead.")
 
         let tmp2 = try TempDir()
         let missing = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":null,"Layers":["a/layer.tar","b/layer.tar"]}]"#.utf8)], in: tmp2)
