@@ -72,6 +72,7 @@ import OCI
         #expect(manifest.layers?.count == 2)
         #expect(graph.blobs.map(\.digest.string) == [manifest.config!.digest] + manifest.layers!.map(\.digest))
         #expect(graph.sourceTags == ["base"])
+        try compareWithSkopeoCopy(graph, name: "oci:\(made.layout):base")
         for blob in graph.blobs {
             let bytes = try readAll(source.payload(for: blob))
             #expect(sha256(bytes) == blob.digest)
@@ -85,6 +86,7 @@ import OCI
         #expect(graph.root.digest == sha256(raw))
         #expect(graph.root.mediaType == MediaType.ociIndex)
         #expect(graph.platforms.map(\.description) == ["linux/amd64", "linux/arm64"])
+        try compareWithSkopeoCopy(graph, name: "oci:\(made.layout):multi")
         #expect(graph.manifestsChildrenFirst.map(\.digest) == [made.base.digest, made.arm.digest, made.index.digest])
         // Two configs, two shared layers: four blobs, each once.
         #expect(graph.blobs.count == 4)

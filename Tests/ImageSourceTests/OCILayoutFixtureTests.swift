@@ -20,6 +20,7 @@ import OCI
             let children = (manifest.manifests ?? []).map(\.digest)
             #expect(graph.manifestsChildrenFirst.dropLast().map(\.digest.string) == children)
         }
+        try compareWithSkopeoCopy(graph, name: "oci:\(layout)" + (ref.map { ":\($0)" } ?? ""))
         return graph
     }
 

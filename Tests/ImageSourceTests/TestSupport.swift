@@ -147,3 +147,18 @@ extension Descriptor {
     /// The first 6 hex digits, to name fixture blobs readably in expectations.
     var hex6: String { String(digest.hex.prefix(6)) }
 }
+
+/// `skopeo copy --all NAME dir:TMP` writes every blob and child manifest skopeo considers part of
+/// the image; the graph must hold exactly those, and the root's exact bytes.
+func compareWithSkopeoCopy(_ graph: ImageGraph, name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let tmp = try TempDir()
+    let dir = tmp.sub("dir")
+    try mustRun("skopeo", ["copy", "--all", "--quiet", name, "dir:\(dir)"], sourceLocation: sourceLocation)
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+    let blobs = Set(files.filter { $0.count == 64 })
+    let children = Set(files.filter { $0.hasSuffix(".manifest.json") }.map { String($0.prefix(64)) })
+    #expect(blobs == Set(graph.blobs.map(\.digest.hex)), sourceLocation: sourceLocation)
+    #expect(children == Set(graph.manifestsChildrenFirst.dropLast().map(\.digest.hex)), sourceLocation: sourceLocation)
+    let root = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json")))
+    #expect(root == graph.manifestBytes(graph.root.digest), sourceLocation: sourceLocation)
+}
