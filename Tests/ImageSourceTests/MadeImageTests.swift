@@ -109,6 +109,7 @@ import OCI
         #expect(graph.root.digest == made.index.digest)
         #expect(graph.platforms.count == 2)
         #expect(graph.sourceTags == ["multi"])
+        try compareWithSkopeoCopy(graph, name: "oci-archive:\(archive):multi")
         for blob in graph.blobs {
             #expect(sha256(try readAll(source.payload(for: blob))) == blob.digest)
         }
