@@ -1,0 +1,127 @@
+import Foundation
+import OCI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Compressed docker-archive layers on disk, keyed by diffID and compression settings, so that
+/// loading the same archive again (or another archive sharing layers) compresses nothing.
+///
+/// Layout: `CACHE/layers/gzip-<level>-<diffID hex>.gz` holds the compressed bytes and
+/// `….json` its digest and size. Both are written to a temporary file and renamed into place,
+/// the data before the metadata, so a reader never sees a partial entry; two processes
+/// compressing the same layer at once both produce a whole file and the last rename wins.
+struct LayerCache: Sendable {
+    let directory: String
+    let level: Int32
+
+    struct Entry: Codable, Sendable, Equatable {
+        var digest: Digest
+        var size: Int64
+        var diffID: Digest
+    }
+
+    init(directory: String, level: Int32) {
+        self.directory = (directory as NSString).appendingPathComponent("layers")
+        self.level = level
+    }
+
+    private func base(_ diffID: Digest) -> String {
+        (directory as NSString).appendingPathComponent("gzip-\(level)-\(diffID.algorithm.rawValue)-\(diffID.hex)")
+    }
+
+    func dataPath(_ diffID: Digest) -> String { base(diffID) + ".gz" }
+    private func metaPath(_ diffID: Digest) -> String { base(diffID) + ".json" }
+
+    /// The cached entry for a diffID, when both files are there and agree on the size.
+    func lookup(_ diffID: Digest) -> Entry? {
+        guard let data = FileManager.default.contents(atPath: metaPath(diffID)),
+              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.diffID == diffID,
+              let attributes = try? FileManager.default.attributesOfItem(atPath: dataPath(diffID)),
+              let size = (attributes[.size] as? NSNumber)?.int64Value, size == entry.size
+        else { return nil }
+        return entry
+    }
+
+    /// Compresses `region` (an uncompressed layer tar) into the cache and checks that its content
+    /// hashes to `diffID`. Streams: memory does not grow with the layer.
+    func compress(_ region: FileRegion, diffID: Digest, source: String) throws(SourceError) -> Entry {
+        try createDirectory()
+        let temp = (directory as NSString).appendingPathComponent(".tmp-\(UUID().uuidString)")
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: temp, operation: "create", reason: systemError(errno)) }
+        var keep = false
+        defer {
+            close(fd)
+            if !keep { unlink(temp) }
+        }
+        let writer = try GzipLayerWriter(
+            level: level,
+            failure: { SourceError.compression(source: source, layer: region.name, reason: $0) },
+            sink: { (bytes) throws(SourceError) in try writeAll(fd: fd, bytes, path: temp) })
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        var position: Int64 = 0
+        while position < region.length {
+            let want = Int(min(Int64(chunk), region.length - position))
+            let n = try region.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: region.start + position)
+            guard n > 0 else {
+                throw .truncatedArchive(path: region.file.path, member: region.name, declared: region.length, available: position)
+            }
+            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            position += Int64(n)
+        }
+        let result = try writer.finish()
+        guard result.diffID == diffID else {
+            throw .diffIDMismatch(source: source, layer: region.name, expected: diffID, actual: result.diffID)
+        }
+        guard fsync(fd) == 0 else { throw .io(path: temp, operation: "fsync", reason: systemError(errno)) }
+        guard rename(temp, dataPath(diffID)) == 0 else {
+            throw .io(path: dataPath(diffID), operation: "rename", reason: systemError(errno))
+        }
+        keep = true
+        let entry = Entry(digest: result.digest, size: result.size, diffID: diffID)
+        try writeMeta(entry)
+        return entry
+    }
+
+    private func writeMeta(_ entry: Entry) throws(SourceError) {
+        let final = metaPath(entry.diffID)
+        let temp = final + ".tmp-\(UUID().uuidString)"
+        do {
+            let data = try JSONEncoder().encode(entry)
+            try data.write(to: URL(fileURLWithPath: temp))
+        } catch {
+            unlink(temp)
+            throw .io(path: temp, operation: "write", reason: String(describing: error))
+        }
+        guard rename(temp, final) == 0 else {
+            let code = errno
+            unlink(temp)
+            throw .io(path: final, operation: "rename", reason: systemError(code))
+        }
+    }
+
+    private func createDirectory() throws(SourceError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .io(path: directory, operation: "create cache directory", reason: String(describing: error))
+        }
+    }
+}
+
+private func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(SourceError) {
+    var done = 0
+    while done < bytes.count {
+        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw .io(path: path, operation: "write", reason: systemError(errno))
+        }
+        done += n
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Testing
+import OCI
+@testable import ImageSource
+
+/// Images made here with umoci (layouts, several layers, a second platform) and converted with
+/// `skopeo copy` (oci-archive, docker-archive), read by pushctl and compared with skopeo.
+@Suite struct MadeImageTests {
+    /// A layout with tag `base` (linux/amd64, two layers made by unpack/repack with files added),
+    /// tag `arm` (same layers, linux/arm64 config) and tag `multi`: an index over both.
+    struct MadeLayout {
+        let tmp: TempDir
+        var layout: String { tmp.sub("layout") }
+        let base: Descriptor
+        let arm: Descriptor
+        let index: Descriptor
+    }
+
+    static func makeLayout() throws -> MadeLayout {
+        let tmp = try TempDir()
+        let layout = tmp.sub("layout")
+        try mustRun("umoci", ["init", "--layout", layout])
+        try mustRun("umoci", ["new", "--image", "\(layout):base"])
+        for (step, file) in ["one", "dir/two"].enumerated() {
+            let bundle = tmp.sub("bundle\(step)")
+            try mustRun("umoci", ["unpack", "--rootless", "--image", "\(layout):base", bundle])
+            let path = bundle + "/rootfs/" + file
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            // Pseudo-random (xorshift), so the layers do not compress to almost nothing.
+            var state: UInt64 = 0x9E3779B97F4A7C15 &+ UInt64(step)
+            try write((0..<50_000).map { _ in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return UInt8(truncatingIfNeeded: state)
+            }, to: path)
+            try mustRun("umoci", ["repack", "--image", "\(layout):base", bundle])
+        }
+        try mustRun("umoci", ["config", "--image", "\(layout):base", "--tag", "arm", "--architecture", "arm64", "--os", "linux"])
+
+        struct Index: Codable { var schemaVersion: Int; var mediaType: String?; var manifests: [Descriptor] }
+        let indexPath = layout + "/index.json"
+        var top = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: indexPath)))
+        let entries = top.manifests
+        func entry(_ tag: String) throws -> Descriptor {
+            guard var d = entries.first(where: { $0.annotations?[Descriptor.refNameAnnotation] == tag }) else {
+                Issue.record("umoci wrote no tag \(tag)")
+                throw ToolFailed(tool: "umoci", status: 0)
+            }
+            d.annotations = nil
+            return d
+        }
+        var base = try entry("base"); base.platform = Platform(architecture: "amd64", os: "linux")
+        var arm = try entry("arm"); arm.platform = Platform(architecture: "arm64", os: "linux")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let indexBytes = [UInt8](try encoder.encode(Index(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [base, arm])))
+        let indexDigest = sha256(indexBytes)
+        try write(indexBytes, to: layout + "/blobs/sha256/" + indexDigest.hex)
+        let index = Descriptor(mediaType: MediaType.ociIndex, digest: indexDigest, size: Int64(indexBytes.count),
+                               annotations: [Descriptor.refNameAnnotation: "multi"])
+        top.manifests.append(index)
+        try Data(try encoder.encode(top)).write(to: URL(fileURLWithPath: indexPath))
+        return MadeLayout(tmp: tmp, base: base, arm: arm, index: index)
+    }
+
+    @Test func umociLayoutWithTwoLayers() throws {
+        let made = try Self.makeLayout()
+        let (source, graph) = try load(.ociLayout(path: made.layout, ref: "base"))
+        let raw = try mustRun("skopeo", ["inspect", "--raw", "oci:\(made.layout):base"]).stdout
+        #expect(graph.root.digest == sha256(raw))
+        #expect(graph.root.digest == made.base.digest)
+        let manifest = try decodeManifest(raw)
+        #expect(manifest.layers?.count == 2)
+        #expect(graph.blobs.map(\.digest.string) == [manifest.config!.digest] + manifest.layers!.map(\.digest))
+        #expect(graph.sourceTags == ["base"])
+        try compareWithSkopeoCopy(graph, name: "oci:\(made.layout):base")
+        for blob in graph.blobs {
+            let bytes = try readAll(source.payload(for: blob))
+            #expect(sha256(bytes) == blob.digest)
+        }
+    }
+
+    @Test func multiPlatformIndex() throws {
+        let made = try Self.makeLayout()
+        let (source, graph) = try load(.ociLayout(path: made.layout, ref: "multi"))
+        let raw = try mustRun("skopeo", ["inspect", "--raw", "oci:\(made.layout):multi"]).stdout
+        #expect(graph.root.digest == sha256(raw))
+        #expect(graph.root.mediaType == MediaType.ociIndex)
+        #expect(graph.platforms.map(\.description) == ["linux/amd64", "linux/arm64"])
+        try compareWithSkopeoCopy(graph, name: "oci:\(made.layout):multi")
+        #expect(graph.manifestsChildrenFirst.map(\.digest) == [made.base.digest, made.arm.digest, made.index.digest])
+        // Two configs, two shared layers: four blobs, each once.
+        #expect(graph.blobs.count == 4)
+        #expect(Set(graph.blobs.map(\.digest)).count == 4)
+        #expect(graph.totalSize == graph.manifestsChildrenFirst.reduce(0) { $0 + $1.size } + graph.blobs.reduce(0) { $0 + $1.size })
+        // Manifests also stream through payload(for:), verified.
+        #expect(try readAll(source.payload(for: graph.root)) == raw)
+        // Without REF the layout holds three images.
+        let error = sourceError { _ = try load(.ociLayout(path: made.layout, ref: nil)) }
+        #expect(error == .severalImages(source: "oci:\(made.layout)", available: ["base", "arm", "multi"]))
+    }
+
+    @Test func skopeoMadeOCIArchive() throws {
+        let made = try Self.makeLayout()
+        let archive = made.tmp.sub("image.tar")
+        try mustRun("skopeo", ["copy", "--all", "oci:\(made.layout):multi", "oci-archive:\(archive):multi"])
+        let (source, graph) = try load(.ociArchive(path: archive, ref: "multi"))
+        let raw = try mustRun("skopeo", ["inspect", "--raw", "oci-archive:\(archive):multi"]).stdout
+        #expect(graph.root.digest == sha256(raw))
+        #expect(graph.root.digest == made.index.digest)
+        #expect(graph.platforms.count == 2)
+        #expect(graph.sourceTags == ["multi"])
+        try compareWithSkopeoCopy(graph, name: "oci-archive:\(archive):multi")
+        for blob in graph.blobs {
+            #expect(sha256(try readAll(source.payload(for: blob))) == blob.digest)
+        }
+        // Resumed read from an offset inside the archive member.
+        let layer = try #require(graph.blobs.max { $0.size < $1.size })
+        let whole = try readAll(source.payload(for: layer))
+        #expect(try readAll(source.payload(for: layer), offset: 1000) == Array(whole[1000...]))
+        // A layout directory given as oci-archive: is refused clearly.
+        guard case .notATarArchive? = sourceError({ _ = try load(.ociArchive(path: made.layout, ref: nil)) }) else {
+            Issue.record("a directory is not an archive"); return
+        }
+    }
+
+    @Test func skopeoMadeDockerArchive() throws {
+        let made = try Self.makeLayout()
+        let archive = made.tmp.sub("docker.tar")
+        try mustRun("skopeo", ["copy", "oci:\(made.layout):base", "docker-archive:\(archive):team/app:1.4.2"])
+        let cache = try TempDir()
+        let (source, graph) = try load(.dockerArchive(path: archive, ref: nil), cache: cache.path)
+        #expect(graph.sourceTags == ["1.4.2"])
+        let (_, byTag) = try load(.dockerArchive(path: archive, ref: "team/app:1.4.2"), cache: cache.path)
+        #expect(byTag.root == graph.root)
+        let raw = try decodeManifest(mustRun("skopeo", ["inspect", "--raw", "docker-archive:\(archive)"]).stdout)
+        let ours = try decodeManifest(#require(graph.manifestBytes(graph.root.digest)))
+        #expect(ours.config?.digest == raw.config?.digest)
+        // The OCI image's config lists the diffIDs; the compressed layers map back to them.
+        let configBytes = try readAll(source.payload(for: graph.blobs[0]))
+        struct Config: Decodable { struct R: Decodable { var diff_ids: [Digest] }; var rootfs: R }
+        let diffIDs = try JSONDecoder().decode(Config.self, from: Data(configBytes)).rootfs.diff_ids
+        #expect(graph.blobs.dropFirst().map { graph.diffIDs[$0.digest] } == diffIDs)
+    }
+
+    @Test func missingBlobsAreReportedTogether() throws {
+        let made = try Self.makeLayout()
+        let (_, graph) = try load(.ociLayout(path: made.layout, ref: "base"))
+        let config = graph.blobs[0], lastLayer = graph.blobs[2]
+        try FileManager.default.removeItem(atPath: made.layout + "/blobs/sha256/" + config.digest.hex)
+        try FileManager.default.removeItem(atPath: made.layout + "/blobs/sha256/" + lastLayer.digest.hex)
+        let error = sourceError { _ = try load(.ociLayout(path: made.layout, ref: "base")) }
+        guard case .missingBlobs(_, let blobs)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(blobs.map(\.digest) == [config.digest, lastLayer.digest])
+        #expect(blobs.allSatisfy { $0.referencedBy == graph.root.digest && $0.foundSize == nil })
+        #expect(error!.description.contains("2 blobs missing or damaged"))
+    }
+
+    @Test func corruptedBlobIsCaughtWhileStreaming() throws {
+        let made = try Self.makeLayout()
+        let (source, graph) = try load(.ociLayout(path: made.layout, ref: "base"))
+        let layer = try #require(graph.blobs.max { $0.size < $1.size })
+        let path = made.layout + "/blobs/sha256/" + layer.digest.hex
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x01 // one flipped bit
+        try? FileManager.default.removeItem(atPath: path)
+        try write(bytes, to: path)
+        // Same size: loading still succeeds; reading must not.
+        let (_, again) = try load(.ociLayout(path: made.layout, ref: "base"))
+        #expect(again.root == graph.root)
+        let expected = SourceError.blobDigestMismatch(source: "oci:\(made.layout):base", expected: layer.digest, actual: sha256(bytes))
+        #expect(throws: expected) { _ = try drain(source.payload(for: layer)) }
+        #expect(throws: expected) { _ = try drain(source.payload(for: layer), offset: Int64(bytes.count / 4)) }
+        #expect(expected.description.contains("blob \(layer.digest) is corrupt"))
+
+        // A blob of the wrong size is reported by loadGraph, with the size found.
+        try? FileManager.default.removeItem(atPath: path)
+        try write(Array(bytes.dropLast()), to: path)
+        let error = sourceError { _ = try load(.ociLayout(path: made.layout, ref: "base")) }
+        guard case .missingBlobs(_, let blobs)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(blobs.map(\.foundSize) == [layer.size - 1])
+    }
+
+    @Test func corruptedDockerArchiveLayerFailsItsDiffID() throws {
+        let tmp = try TempDir()
+        let file = tmp.sub("image.tar")
+        try copyItem(fixture("docker-archive/test_image_1.tar"), file)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        let region = try #require(try TarArchive.open(file).region("555b1001d54ed229f56990845856f080b0707348b26b3aa85aaf58d5570cdee0/layer.tar"))
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[Int(region.start) + 100] ^= 0x20
+        try write(bytes, to: file)
+        let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
+        guard case .diffIDMismatch(_, let layer, let expected, _)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(layer == "\(file):555b1001d54ed229f56990845856f080b0707348b26b3aa85aaf58d5570cdee0/layer.tar")
+        #expect(expected.hex.hasPrefix("8897395f"))
+    }
+}

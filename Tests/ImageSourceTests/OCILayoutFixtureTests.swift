@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+import OCI
+@testable import ImageSource
+
+/// The go-containerregistry layout fixtures, compared with what skopeo reads from the same files.
+@Suite struct OCILayoutFixtureTests {
+    /// Root digest and exact bytes equal `skopeo inspect --raw`; the blobs equal the manifest's.
+    func compareWithSkopeo(layout: String, ref: String?) throws -> ImageGraph {
+        let (_, graph) = try load(.ociLayout(path: layout, ref: ref))
+        let raw = try mustRun("skopeo", ["inspect", "--raw", "oci:\(layout)" + (ref.map { ":\($0)" } ?? "")]).stdout
+        #expect(graph.root.digest == sha256(raw))
+        #expect(graph.manifestBytes(graph.root.digest) == raw)
+        #expect(graph.manifestsChildrenFirst.last == graph.root)
+        let manifest = try decodeManifest(raw)
+        if let config = manifest.config {
+            let expected = [config.digest] + (manifest.layers ?? []).map(\.digest)
+            #expect(graph.blobs.map(\.digest.string) == expected)
+        } else {
+            let children = (manifest.manifests ?? []).map(\.digest)
+            #expect(graph.manifestsChildrenFirst.dropLast().map(\.digest.string) == children)
+        }
+        try compareWithSkopeoCopy(graph, name: "oci:\(layout)" + (ref.map { ":\($0)" } ?? ""))
+        return graph
+    }
+
+    @Test func oneImageLayoutWithoutRef() throws {
+        let graph = try compareWithSkopeo(layout: fixture("oci-layout/test_index_one_image"), ref: nil)
+        #expect(graph.root.mediaType == MediaType.ociManifest)
+        #expect(graph.sourceTags.isEmpty)
+        #expect(graph.platforms.isEmpty)
+        #expect(graph.totalSize == 344 + 452 + 114)
+    }
+
+    @Test func imageManifestByRefName() throws {
+        let graph = try compareWithSkopeo(layout: fixture("oci-layout/test_index"), ref: "1")
+        // The entry says OCI manifest; the document says Docker schema 2, and that wins.
+        #expect(graph.root.mediaType == MediaType.dockerManifest)
+        #expect(graph.sourceTags == ["1"])
+    }
+
+    @Test func nestedIndexByRefName() throws {
+        let graph = try compareWithSkopeo(layout: fixture("oci-layout/test_index"), ref: "3")
+        #expect(graph.root.mediaType == MediaType.ociIndex)
+        #expect(graph.isIndex)
+        #expect(graph.manifestsChildrenFirst.map(\.hex6) == ["eebff6", "05f95b"])
+        #expect(graph.manifestsChildrenFirst[0].mediaType == MediaType.dockerManifest)
+        #expect(graph.blobs.map(\.hex6) == ["6e0b05", "dc52c6"])
+    }
+
+    /// Entries skopeo 1.9 refuses ("no descriptor found") because of their index media types:
+    /// pushctl trusts the documents (see GraphBuilder).
+    @Test func entriesWithMismatchingMediaTypes() throws {
+        let layout = fixture("oci-layout/test_index")
+        let (_, two) = try load(.ociLayout(path: layout, ref: "2"))
+        #expect(two.root.digest.hex.hasPrefix("32589985"))
+        #expect(two.root.mediaType == MediaType.dockerManifest)
+        #expect(two.blobs.map(\.hex6) == ["930705", "321460"])
+        let bytes = try #require(two.manifestBytes(two.root.digest))
+        #expect(sha256(bytes) == two.root.digest)
+        #expect(bytes == Array(try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + two.root.digest.hex))))
+
+        let (_, four) = try load(.ociLayout(path: layout, ref: "4"))
+        #expect(four.root.mediaType == MediaType.dockerManifestList)
+        #expect(four.manifestsChildrenFirst.map(\.hex6) == ["eebff6", "2b29a2"])
+    }
+
+    @Test func selectionByDigest() throws {
+        let layout = fixture("oci-layout/test_index")
+        // Listed in index.json.
+        let (_, listed) = try load(.ociLayout(path: layout, ref: "@sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5"))
+        #expect(listed.root.digest.hex.hasPrefix("05f95b"))
+        #expect(listed.sourceTags.isEmpty)
+        // Not listed (a child of an index): found as a blob; media type from the document.
+        let (_, child) = try load(.ociLayout(path: fixture("oci-layout/test_index_one_image"),
+                                             ref: "@sha256:98ceaf93e482fe91b9bfd6bba07137c098e49ee2d55e69f09fb6c951e75e0e46"))
+        #expect(child.root.mediaType == MediaType.ociManifest)
+        let error = sourceError { _ = try load(.ociLayout(path: layout, ref: "@sha256:nothex")) }
+        guard case .invalidRef? = error else { Issue.record("expected invalidRef, got \(String(describing: error))"); return }
+    }
+
+    @Test func severalImagesWithoutRefListsThem() throws {
+        let error = sourceError { _ = try load(.ociLayout(path: fixture("oci-layout/test_index"), ref: nil)) }
+        #expect(error == .severalImages(source: "oci:\(fixture("oci-layout/test_index"))", available: ["1", "2", "3", "4"]))
+        #expect(error?.description.contains("choose one with :REF (available: 1, 2, 3, 4)") == true)
+    }
+
+    @Test func unknownRefListsTheRefs() throws {
+        let error = sourceError { _ = try load(.ociLayout(path: fixture("oci-layout/test_index"), ref: "nope")) }
+        guard case .unknownRef(_, let ref, let available)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(ref == "nope")
+        #expect(available == ["1", "2", "3", "4"])
+        #expect(error!.description.contains("no image named \"nope\" (available: 1, 2, 3, 4)"))
+    }
+
+    @Test func incompleteLayoutReportsMissingManifest() throws {
+        let layout = fixture("oci-layout/test_gc_image_unknown_mediatype")
+        let error = sourceError { _ = try load(.ociLayout(path: layout, ref: nil)) }
+        guard case .missingBlobs(let source, let blobs)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(source == "oci:\(layout)")
+        #expect(blobs.map { String($0.digest.hex.prefix(8)) } == ["32589985"])
+        #expect(blobs.first?.foundSize == nil)
+        // skopeo fails on the same layout too.
+        #expect(try run("skopeo", ["inspect", "--raw", "oci:\(layout)"]).status != 0)
+    }
+
+    @Test func missingPathAndNotALayout() throws {
+        let tmp = try TempDir()
+        #expect(sourceError { _ = try load(.ociLayout(path: tmp.sub("absent"), ref: nil)) } == .notFound(path: tmp.sub("absent")))
+        let error = sourceError { _ = try load(.ociLayout(path: tmp.path, ref: nil)) }
+        #expect(error == .notALayout(path: tmp.path, reason: "it has neither an oci-layout file nor an index.json"))
+        // A tar given as oci: is not a layout.
+        let file = fixture("docker-archive/test_image_1.tar")
+        guard case .notALayout? = sourceError({ _ = try load(.ociLayout(path: file, ref: nil)) }) else {
+            Issue.record("a file is not a layout"); return
+        }
+    }
+
+    @Test func layoutVersionIsChecked() throws {
+        let tmp = try TempDir()
+        let layout = tmp.sub("layout")
+        try copyItem(fixture("oci-layout/test_index_one_image"), layout)
+        try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: layout)
+        try? FileManager.default.removeItem(atPath: layout + "/oci-layout")
+        try write(Array(#"{"imageLayoutVersion": "2.0.0"}"#.utf8), to: layout + "/oci-layout")
+        #expect(sourceError { _ = try load(.ociLayout(path: layout, ref: nil)) } == .unsupportedLayoutVersion(path: layout, version: "2.0.0"))
+    }
+
+    @Test func invalidIndexJSONNamesLineAndColumn() throws {
+        let tmp = try TempDir()
+        let layout = tmp.sub("layout")
+        try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: true)
+        try write(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layout + "/oci-layout")
+        try write(Array("{\n  \"schemaVersion\": 2,\n  \"manifests\": [,]\n}".utf8), to: layout + "/index.json")
+        let error = sourceError { _ = try load(.ociLayout(path: layout, ref: nil)) }
+        #expect(error == .invalidJSON(source: "oci:\(layout)", file: "index.json", detail: "syntax error at line 3, column 17"))
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+import OCI
+@testable import ImageSource
+
+/// The shared fixtures, used in place: `../shared/fixtures` from the package root.
+let fixtures: String = {
+    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return packageRoot.appendingPathComponent("../shared/fixtures").standardizedFileURL.path
+}()
+
+func fixture(_ relative: String) -> String { fixtures + "/" + relative }
+
+struct ToolResult {
+    var status: Int32
+    var stdout: [UInt8]
+    var stderr: String
+    var text: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Runs an external tool (skopeo, umoci, tar, gzip…). Fails the test clearly when it is missing.
+@discardableResult
+func run(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> ToolResult {
+    let candidates = ["/usr/bin/\(tool)", "/bin/\(tool)", "/usr/local/bin/\(tool)", "/usr/sbin/\(tool)"]
+    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        Issue.record("required tool \(tool) is not installed (install the Debian package; see scripts/install-deps)",
+                     sourceLocation: sourceLocation)
+        throw ToolMissing(tool: tool)
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes fully before waiting, so a chatty tool cannot block on a full pipe.
+    let errData = LockedData()
+    let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    errThread.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errData.isSet { usleep(1000) }
+    return ToolResult(status: process.terminationStatus, stdout: [UInt8](outData), stderr: String(decoding: errData.get(), as: UTF8.self))
+}
+
+/// Like `run`, but the tool must succeed.
+@discardableResult
+func mustRun(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> ToolResult {
+    let result = try run(tool, arguments, cwd: cwd, sourceLocation: sourceLocation)
+    guard result.status == 0 else {
+        Issue.record("\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)", sourceLocation: sourceLocation)
+        throw ToolFailed(tool: tool, status: result.status)
+    }
+    return result
+}
+
+struct ToolMissing: Error { let tool: String }
+struct ToolFailed: Error { let tool: String; let status: Int32 }
+
+/// `@unchecked Sendable`: every access goes through the lock.
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: Data?
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return data != nil }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data ?? Data() }
+}
+
+/// A fresh temporary directory, removed when the value goes away.
+final class TempDir {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "pushctl-source-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func sub(_ name: String) -> String { path + "/" + name }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Reads a payload to its end into memory (small blobs only).
+func readAll(_ payload: BlobPayload, offset: Int64 = 0) throws -> [UInt8] {
+    let stream = try payload.open(offset)
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let n = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+        if n == 0 { break }
+        out += buffer[0..<n]
+    }
+    return out
+}
+
+/// Reads a payload to its end, counting bytes only.
+func drain(_ payload: BlobPayload, offset: Int64 = 0, bufferSize: Int = 1 << 20) throws -> Int64 {
+    let stream = try payload.open(offset)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+    defer { buffer.deallocate() }
+    var total: Int64 = 0
+    while true {
+        let n = try stream.read(into: buffer)
+        if n == 0 { break }
+        total += Int64(n)
+    }
+    return total
+}
+
+func sha256(_ bytes: [UInt8]) -> Digest { Digest.of(bytes) }
+
+/// The parts of a manifest JSON the tests compare.
+struct RawManifest: Decodable {
+    struct D: Decodable { var mediaType: String?; var digest: String; var size: Int64; var urls: [String]? }
+    var mediaType: String?
+    var config: D?
+    var layers: [D]?
+    var manifests: [D]?
+}
+
+func decodeManifest(_ bytes: [UInt8]) throws -> RawManifest {
+    try JSONDecoder().decode(RawManifest.self, from: Data(bytes))
+}
+
+/// Opens and loads a source in one go.
+func load(_ location: ImageSourceLocation, cache: String? = nil, options: SourceOptions? = nil) throws -> (any ImageSource, ImageGraph) {
+    var opts = options ?? SourceOptions()
+    if let cache { opts.cacheDirectory = cache }
+    let source = try openImageSource(location, options: opts)
+    return (source, try source.loadGraph())
+}
+
+/// Writes a file.
+func write(_ bytes: [UInt8], to path: String) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+func copyItem(_ from: String, _ to: String) throws {
+    try FileManager.default.copyItem(atPath: from, toPath: to)
+}
+
+/// Runs a source call expected to fail and returns its error.
+func sourceError(_ body: () throws -> Void) -> SourceError? {
+    do { try body(); return nil } catch let error as SourceError { return error } catch { return nil }
+}
+
+extension Descriptor {
+    /// The first 6 hex digits, to name fixture blobs readably in expectations.
+    var hex6: String { String(digest.hex.prefix(6)) }
+}
+
+/// `skopeo copy --all NAME dir:TMP` writes every blob and child manifest skopeo considers part of
+/// the image; the graph must hold exactly those, and the root's exact bytes.
+func compareWithSkopeoCopy(_ graph: ImageGraph, name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let tmp = try TempDir()
+    let dir = tmp.sub("dir")
+    try mustRun("skopeo", ["copy", "--all", "--quiet", name, "dir:\(dir)"], sourceLocation: sourceLocation)
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+    let blobs = Set(files.filter { $0.count == 64 })
+    let children = Set(files.filter { $0.hasSuffix(".manifest.json") }.map { String($0.prefix(64)) })
+    #expect(blobs == Set(graph.blobs.map(\.digest.hex)), sourceLocation: sourceLocation)
+    #expect(children == Set(graph.manifestsChildrenFirst.dropLast().map(\.digest.hex)), sourceLocation: sourceLocation)
+    let root = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json")))
+    #expect(root == graph.manifestBytes(graph.root.digest), sourceLocation: sourceLocation)
+}
