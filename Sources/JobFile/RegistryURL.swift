@@ -33,7 +33,7 @@ public struct RegistryURL: Sendable, Hashable, CustomStringConvertible {
 
     /// Loopback hosts, which docker treats as insecure by default: `localhost`, 127.0.0.0/8, ::1.
     public var isLoopback: Bool {
-        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        if host == "localhost" { return true }
         if host.hasPrefix("[") {
             let inner = host.dropFirst().dropLast()
             if inner == "::1" || inner == "0:0:0:0:0:0:0:1" { return true }

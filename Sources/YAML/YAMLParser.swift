@@ -19,6 +19,8 @@ public enum YAMLParser {
         defer { yaml_parser_delete(&parser) }
 
         let bytes = Array(text.utf8)
+        // libyaml asserts a non-null input pointer, which an empty array need not have.
+        if bytes.isEmpty { return nil }
         return try bytes.withUnsafeBufferPointer { (buffer) throws(YAMLError) -> Node? in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             var builder = TreeBuilder(file: file)
