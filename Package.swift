@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "ImageSource", dependencies: ["OCI", "CZlib"]),
         .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Pusher", dependencies: ["Planner", "ImageSource", "Registry", "Curl", "State", "OCI"]),
+        .target(name: "Pusher", dependencies: ["JobFile", "Planner", "ImageSource", "Registry", "Curl", "State", "OCI"]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
         .executableTarget(name: "pushctl", dependencies: [

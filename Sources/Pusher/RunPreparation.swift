@@ -1,0 +1,130 @@
+import Curl
+import Foundation
+import ImageSource
+import JobFile
+import OCI
+import Planner
+import Registry
+import State
+
+/// Turns plans into push jobs: reads every source once (checking that it is complete before
+/// anything is pushed), resolves the tags, and resolves each target registry's credentials.
+///
+/// Everything here happens before the first request to a target registry, so a source that cannot
+/// be read stops the run with exit 2 and nothing half-done (cli.md "Exit codes").
+public struct RunPreparation: Sendable {
+    /// One loaded source image.
+    public struct LoadedSource: Sendable {
+        public var location: ImageSourceLocation
+        public var source: any ImageSource
+        public var graph: ImageGraph
+    }
+
+    /// The push jobs, in plan order.
+    public var jobs: [PushJob] = []
+    /// The plan's endpoints of each push job (by item id), to build clients from.
+    public var endpoints: [String: [Endpoint]] = [:]
+    /// Registry access per job name and registry name.
+    public var access: [String: RegistryAccess] = [:]
+    /// Each source read, by its written form and job directory.
+    public var sources: [String: LoadedSource] = [:]
+
+    public static func accessKey(job: String, registry: String) -> String { job + "\u{0}" + registry }
+
+    public init() {}
+
+    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`).
+    public static func prepare(_ work: [(job: Job, items: [PlanItem])], concurrencyOverride: Int?, state: StateStore?,
+                               sourceOptions: SourceOptions, environment: [String: String]) throws(PreparationError) -> RunPreparation {
+        var prepared = RunPreparation()
+        for (job, items) in work {
+            for item in items {
+                let image = try prepared.load(item.source, job: job, options: sourceOptions)
+                let tags: [String]
+                switch item.tags {
+                case .list(let list): tags = list
+                case .fromSource(let tag?): tags = [tag]
+                case .fromSource(nil):
+                    guard !image.graph.sourceTags.isEmpty else { throw .noTags(source: item.source.written, job: job.filePath) }
+                    tags = image.graph.sourceTags
+                case .selector:
+                    throw .unsupportedSource(item.source.written, "tag selectors need a registry source")
+                }
+                let key = accessKey(job: job.name, registry: item.registry)
+                if prepared.access[key] == nil {
+                    guard let registry = job.registry(named: item.registry) else {
+                        throw .unknownRegistry(item.registry, job: job.filePath)
+                    }
+                    do {
+                        prepared.access[key] = try RegistryAccess(registry: registry, environment: environment)
+                    } catch {
+                        throw .credentials(registry: item.registry, error)
+                    }
+                }
+                let access = prepared.access[key]!
+                let identity = state?.credentialIdentity(access.identityMaterial)
+                    ?? Digest.of(Array(access.identityMaterial.utf8)).string
+                let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
+                                        host: item.endpoints.first?.host ?? access.registryKey,
+                                        repository: item.repository, tags: tags)
+                prepared.jobs.append(PushJob(
+                    target: target, registryKey: access.registryKey,
+                    endpoints: item.endpoints.map { EndpointChoice(url: $0.url, isHTTPTwin: $0.isHTTPTwin) },
+                    image: image.sourceImage, credentialIdentity: identity,
+                    concurrency: concurrencyOverride ?? job.defaults.concurrency))
+                prepared.endpoints[item.id] = item.endpoints
+            }
+        }
+        return prepared
+    }
+
+    private mutating func load(_ source: PlanSource, job: Job, options: SourceOptions) throws(PreparationError) -> LoadedSource {
+        let key = job.directory + "\u{0}" + source.written
+        if let loaded = sources[key] { return loaded }
+        let location: ImageSourceLocation
+        switch (source.transport, source.path) {
+        case ("oci", let path?): location = .ociLayout(path: path, ref: source.ref)
+        case ("oci-archive", let path?): location = .ociArchive(path: path, ref: source.ref)
+        case ("docker-archive", let path?): location = .dockerArchive(path: path, ref: source.ref)
+        default: throw .unsupportedSource(source.written, "registry (docker://) sources are not supported by this version")
+        }
+        do {
+            let opened = try openImageSource(location, options: options)
+            let loaded = LoadedSource(location: location, source: opened, graph: try opened.loadGraph())
+            sources[key] = loaded
+            return loaded
+        } catch {
+            throw .source(source.written, error)
+        }
+    }
+}
+
+extension RunPreparation.LoadedSource {
+    /// The executor's view of this image.
+    var sourceImage: SourceImage {
+        let graph = graph
+        let source = source
+        return SourceImage(
+            description: source.description, root: graph.root,
+            manifests: graph.manifestsChildrenFirst.map { ($0, graph.manifestBytes($0.digest) ?? []) },
+            blobs: graph.blobs, payload: { source.payload(for: $0) }, diffIDs: graph.diffIDs)
+    }
+}
+
+public enum PreparationError: Error, CustomStringConvertible {
+    case source(String, SourceError)
+    case noTags(source: String, job: String)
+    case unknownRegistry(String, job: String)
+    case credentials(registry: String, RegistryError)
+    case unsupportedSource(String, String)
+
+    public var description: String {
+        switch self {
+        case .source(_, let error): "\(error)"
+        case .noTags(let source, let job): "\(job): \(source) names no tag and the job gives no `tags:`; add `tags:` to the image entry"
+        case .unknownRegistry(let name, let job): "\(job): unknown registry \(name)"
+        case .credentials(let registry, let error): "credentials for registry \(registry): \(error)"
+        case .unsupportedSource(let source, let why): "\(source): \(why)"
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Curl
+import Dispatch
+import Foundation
+
+/// SIGINT/SIGTERM during `apply`: the first one stops new work and cancels transfers (curl aborts
+/// them, open upload sessions are deleted by the client), so the run can be recorded as
+/// interrupted and exit 130; a second one exits at once.
+final class InterruptHandler {
+    private let sources: [any DispatchSourceSignal]
+
+    init(cancellation: CancellationFlag, onFirst: @escaping @Sendable (Int32) -> Void) {
+        let queue = DispatchQueue(label: "pushctl.signals")
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                if cancellation.isCancelled { _exit(130) }
+                cancellation.cancel()
+                onFirst(number)
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
