@@ -197,7 +197,10 @@ final class DockerArchiveSource: ImageSource {
             case .foreign(let descriptor):
                 results[i] = (descriptor, nil)
             case .passthrough(let region, let diffID):
-                let digest = try hashRegion(region)
+                let (digest, actualDiffID) = try hashGzipLayer(region, source: description)
+                guard actualDiffID == diffID else {
+                    throw .diffIDMismatch(source: description, layer: region.name, expected: diffID, actual: actualDiffID)
+                }
                 let descriptor = Descriptor(mediaType: MediaType.dockerLayerGzip, digest: digest, size: region.length)
                 origins[digest] = .archive(region)
                 results[i] = (descriptor, diffID)
@@ -243,24 +246,6 @@ final class DockerArchiveSource: ImageSource {
             }
         }
         return results.map { $0! }
-    }
-
-    private func hashRegion(_ region: FileRegion) throws(SourceError) -> Digest {
-        var hasher = DigestHasher()
-        let chunk = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        var position: Int64 = 0
-        while position < region.length {
-            let want = Int(min(Int64(chunk), region.length - position))
-            let n = try region.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: region.start + position)
-            guard n > 0 else {
-                throw .truncatedArchive(path: region.file.path, member: region.name, declared: region.length, available: position)
-            }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            position += Int64(n)
-        }
-        return hasher.finalize()
     }
 
     /// The schema 2 manifest, with the field order docker itself writes.

@@ -253,3 +253,18 @@ extension DockerArchiveMadeTests {
         #expect(graph.sourceTags.isEmpty)
     }
 }
+
+extension DockerArchiveMadeTests {
+    /// A gzip layer passes through only when it really decompresses to the config's diffID.
+    @Test func gzipLayerWithWrongDiffIDIsRefused() throws {
+        let tmp = try TempDir()
+        let gz = Array(try Data(contentsOf: URL(fileURLWithPath: fixture("oci-layout/test_index_one_image/blobs/sha256/492b89b9dd3cda4596f94916d17f6901455fb8bd7f4c5a2a90df8d39c90f48a0"))))
+        let claimed = Digest.of(Array("not this layer".utf8))
+        let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
+        let file = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
+                                    "c.json": config, "l/layer.tar": gz], in: tmp)
+        let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
+        #expect(error == .diffIDMismatch(source: "docker-archive:\(file)", layer: "\(file):l/layer.tar", expected: claimed,
+                                         actual: try Digest(parsing: "sha256:59cd31f50f7442a662d7c31b7a12079ade16892bfb465b33da49918e7d13e747")))
+    }
+}
