@@ -28,54 +28,72 @@ public struct RunPreparation: Sendable {
     public var access: [String: RegistryAccess] = [:]
     /// Each source read, by its written form and job directory.
     public var sources: [String: LoadedSource] = [:]
+    /// The source of each push job (by item id).
+    public var sourceOfItem: [String: LoadedSource] = [:]
+    /// Items that could not be prepared, with why (every one, so a user sees all problems at once).
+    public var failures: [(item: PlanItem, error: PreparationError)] = []
 
     public static func accessKey(job: String, registry: String) -> String { job + "\u{0}" + registry }
 
     public init() {}
 
-    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`).
+    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`). Items that cannot be
+    /// prepared are listed in `failures`; the others become push jobs.
     public static func prepare(_ work: [(job: Job, items: [PlanItem])], concurrencyOverride: Int?, state: StateStore?,
-                               sourceOptions: SourceOptions, environment: [String: String]) throws(PreparationError) -> RunPreparation {
+                               sourceOptions: SourceOptions, environment: [String: String]) -> RunPreparation {
         var prepared = RunPreparation()
         for (job, items) in work {
             for item in items {
-                let image = try prepared.load(item.source, job: job, options: sourceOptions)
-                let tags: [String]
-                switch item.tags {
-                case .list(let list): tags = list
-                case .fromSource(let tag?): tags = [tag]
-                case .fromSource(nil):
-                    guard !image.graph.sourceTags.isEmpty else { throw .noTags(source: item.source.written, job: job.filePath) }
-                    tags = image.graph.sourceTags
-                case .selector:
-                    throw .unsupportedSource(item.source.written, "tag selectors need a registry source")
+                do throws(PreparationError) {
+                    try prepared.add(item, of: job, concurrencyOverride: concurrencyOverride, state: state,
+                                     sourceOptions: sourceOptions, environment: environment)
+                } catch {
+                    prepared.failures.append((item, error))
                 }
-                let key = accessKey(job: job.name, registry: item.registry)
-                if prepared.access[key] == nil {
-                    guard let registry = job.registry(named: item.registry) else {
-                        throw .unknownRegistry(item.registry, job: job.filePath)
-                    }
-                    do {
-                        prepared.access[key] = try RegistryAccess(registry: registry, environment: environment)
-                    } catch {
-                        throw .credentials(registry: item.registry, error)
-                    }
-                }
-                let access = prepared.access[key]!
-                let identity = state?.credentialIdentity(access.identityMaterial)
-                    ?? Digest.of(Array(access.identityMaterial.utf8)).string
-                let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
-                                        host: item.endpoints.first?.host ?? access.registryKey,
-                                        repository: item.repository, tags: tags)
-                prepared.jobs.append(PushJob(
-                    target: target, registryKey: access.registryKey,
-                    endpoints: item.endpoints.map { EndpointChoice(url: $0.url, isHTTPTwin: $0.isHTTPTwin) },
-                    image: image.sourceImage, credentialIdentity: identity,
-                    concurrency: concurrencyOverride ?? job.defaults.concurrency))
-                prepared.endpoints[item.id] = item.endpoints
             }
         }
         return prepared
+    }
+
+    private mutating func add(_ item: PlanItem, of job: Job, concurrencyOverride: Int?, state: StateStore?,
+                              sourceOptions: SourceOptions, environment: [String: String]) throws(PreparationError) {
+        let image = try load(item.source, job: job, options: sourceOptions)
+        let tags: [String]
+        switch item.tags {
+        case .list(let list): tags = list
+        case .fromSource(let tag?): tags = [tag]
+        case .fromSource(nil):
+            guard !image.graph.sourceTags.isEmpty else { throw .noTags(source: item.source.written, job: job.filePath) }
+            tags = image.graph.sourceTags
+        case .selector:
+            throw .unsupportedSource(item.source.written, "tag selectors need a registry source")
+        }
+        let access = try registryAccess(item.registry, of: job, environment: environment)
+        let identity = state?.credentialIdentity(access.identityMaterial)
+            ?? Digest.of(Array(access.identityMaterial.utf8)).string
+        let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
+                                host: item.endpoints.first?.host ?? access.registryKey,
+                                repository: item.repository, tags: tags)
+        jobs.append(PushJob(
+            target: target, registryKey: access.registryKey,
+            endpoints: item.endpoints.map { EndpointChoice(url: $0.url, isHTTPTwin: $0.isHTTPTwin) },
+            image: image.sourceImage, credentialIdentity: identity,
+            concurrency: concurrencyOverride ?? job.defaults.concurrency))
+        endpoints[item.id] = item.endpoints
+        sourceOfItem[item.id] = image
+    }
+
+    private mutating func registryAccess(_ name: String, of job: Job, environment: [String: String]) throws(PreparationError) -> RegistryAccess {
+        let key = Self.accessKey(job: job.name, registry: name)
+        if let known = access[key] { return known }
+        guard let registry = job.registry(named: name) else { throw .unknownRegistry(name, job: job.filePath) }
+        do throws(RegistryError) {
+            let made = try RegistryAccess(registry: registry, environment: environment)
+            access[key] = made
+            return made
+        } catch {
+            throw .credentials(registry: name, error)
+        }
     }
 
     private mutating func load(_ source: PlanSource, job: Job, options: SourceOptions) throws(PreparationError) -> LoadedSource {
@@ -120,7 +138,7 @@ public enum PreparationError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .source(_, let error): "\(error)"
+        case .source(let source, let error): "source \(source): \(error)"
         case .noTags(let source, let job): "\(job): \(source) names no tag and the job gives no `tags:`; add `tags:` to the image entry"
         case .unknownRegistry(let name, let job): "\(job): unknown registry \(name)"
         case .credentials(let registry, let error): "credentials for registry \(registry): \(error)"

@@ -83,12 +83,11 @@ struct Apply: ParsableCommand {
         let settings = "gzip-\(compression.gzipLevel)"
         var sourceOptions = compression
         sourceOptions.knownCompression = { diffID in try? store.compressedDigest(forDiffID: diffID, settings: settings) }
-        let prepared: RunPreparation
-        do {
-            prepared = try RunPreparation.prepare(work, concurrencyOverride: concurrency, state: store,
-                                                  sourceOptions: sourceOptions, environment: environment)
-        } catch {
-            StandardError.write("error: \(error)")
+        let prepared = RunPreparation.prepare(work, concurrencyOverride: concurrency, state: store,
+                                              sourceOptions: sourceOptions, environment: environment)
+        if !prepared.failures.isEmpty {
+            // Nothing is pushed when any source cannot be read: every problem is reported at once.
+            for failure in prepared.failures { StandardError.write("error: \(failure.error)") }
             throw PushctlExit.invalidInput
         }
 

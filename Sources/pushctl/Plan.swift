@@ -1,19 +1,29 @@
 import ArgumentParser
+import Foundation
+import ImageSource
 import JobFile
 import Planner
+import Pusher
+import Registry
+import State
 
 /// `pushctl plan FILE...`: resolves jobs into push plans (cli.md "Commands").
-/// Offline planning needs no I/O; online planning (digests, what each tag needs) is not built yet,
-/// so without `--offline` the command says so on stderr and prints the offline plan.
+///
+/// `--offline` contacts no registry: it shows per item the source, tags and endpoint order, and
+/// for local sources that can be read, their digest, media type, platforms and size (a source not
+/// built yet is noted, not fatal: the plan of a valid job is still worth seeing). Without
+/// `--offline` it also asks the target registries, with `HEAD` requests only, what each tag needs
+/// (push or unchanged) and how many blobs would be uploaded, mounted or found present; nothing is
+/// written anywhere, and a source that cannot be read is an error (exit 2), as for `apply`.
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Show per image and target the source, tags and endpoint fallback order.",
+        abstract: "Show per image and target the source, tags, endpoint order and what apply would do.",
         discussion: "With --output json, prints one document described by schemas/plan-v1.schema.json.")
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(name: .long, help: "Plan without contacting sources or registries.")
+    @Flag(name: .long, help: "Plan without contacting registries.")
     var offline = false
 
     @Argument(help: "Job files to plan.", completion: .file(extensions: ["yaml", "yml"]))
@@ -24,15 +34,69 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
+        let environment = ProcessInfo.processInfo.environment
         let (jobs, failed) = JobLoading.loadAll(files)
         if !failed.isEmpty { throw PushctlExit.invalidInput }
-        if !offline {
-            StandardError.write("note: online planning is not available yet; showing the offline plan")
-        }
         let plans = jobs.map(Planner.plan)
-        switch global.output {
-        case .text: print(PlanRendering.text(plans), terminator: "")
-        case .json: print(try PlanRendering.json(plans, offline: true))
+
+        // Read-only use of the state database: an absent one is not created.
+        let statePath = global.statePath(environment: environment)
+        let store = FileManager.default.fileExists(atPath: statePath) ? try? StateStore.open(path: statePath) : nil
+        let prepared = RunPreparation.prepare(zip(jobs, plans).map { ($0, $1.items) }, concurrencyOverride: nil, state: store,
+                                              sourceOptions: SourceOptions(), environment: environment)
+        // Offline, registry sources are not read at all, so they are not failures.
+        let failures = prepared.failures.filter { !(offline && $0.item.source.transport == "docker") }
+        var details: [String: PlanRendering.ItemDetail] = [:]
+        for failure in failures {
+            details[failure.item.id, default: .init()].sourceError = failure.error.description
         }
+        for (id, source) in prepared.sourceOfItem {
+            details[id, default: .init()].graph = source.graph
+        }
+        if !offline {
+            let recorder = store.map { ReadOnlyState(store: $0) }
+            for job in prepared.jobs {
+                let access = prepared.access[RunPreparation.accessKey(job: job.target.job, registry: job.target.registry)]!
+                let preview = PushPreview.make(job, state: recorder) { choice in
+                    let endpoint = prepared.endpoints[job.target.itemID]!.first { $0.url == choice.url }!
+                    return RegistryDestination(client: access.client(for: endpoint, retryPolicy: RetryPolicy(attempts: 2), cancellation: nil))
+                }
+                details[job.target.itemID, default: .init()].preview = preview
+                details[job.target.itemID, default: .init()].tags = job.target.tags
+            }
+        }
+
+        switch global.output {
+        case .text: print(PlanRendering.text(plans, details: details), terminator: "")
+        case .json: print(try PlanRendering.json(plans, offline: offline, details: details))
+        }
+        if !failures.isEmpty {
+            var said = Set<String>()
+            for failure in failures where said.insert(failure.error.description).inserted {
+                StandardError.write("\(offline ? "note" : "error"): \(failure.error)")
+            }
+            if !offline { throw PushctlExit.invalidInput }
+        }
+        if details.values.contains(where: { $0.preview?.error != nil }) { throw ExitCode(1) }
     }
 }
+
+/// The state database for planning: reads only; writes are refused by construction.
+struct ReadOnlyState: PushState {
+    let store: StateStore
+
+    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> OCI.Digest? {
+        try store.lastSuccessfulPush(registryHost: registry, repository: repository, tag: tag)?.pushedDigest
+    }
+    func isBlobKnown(registry: String, repository: String, digest: OCI.Digest) throws -> Bool {
+        try store.isBlobKnown(registryHost: registry, repository: repository, digest: digest)
+    }
+    func mountCandidates(registry: String, digest: OCI.Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
+        try store.mountCandidates(registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
+    }
+    func recordBlob(registry: String, repository: String, digest: OCI.Digest, identity: String) throws {}
+    func removeBlob(registry: String, repository: String, digest: OCI.Digest) throws {}
+    func recordPush(_ record: CompletedPush) throws {}
+}
+
+import OCI

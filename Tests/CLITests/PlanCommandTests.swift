@@ -62,11 +62,21 @@ import Testing
         #expect(!r.stdout.contains("not-a-real-password"))
     }
 
-    @Test func planWithoutOfflineSaysSoAndStillPlans() throws {
+    @Test func onlinePlanOfUnbuiltSourcesExits2NamingThem() throws {
         let r = try pushctl("plan", "jobs/release.yaml")
-        #expect(r.status == 0)
-        #expect(r.stderr.contains("online planning is not available yet"))
-        #expect(r.stdout.contains("job release"))
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("error: source oci:../build/app:1.4.2: "))
+        #expect(r.stderr.contains("no such file or directory"))
+    }
+
+    @Test func offlinePlanNotesUnbuiltSourcesAndReadsTheOthers() throws {
+        let r = try pushctl("plan", "--offline", "jobs/release.yaml", "examples/quickstart.yaml")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("note: source docker-archive:../dist/worker.tar: "))
+        #expect(!r.stderr.contains("docker://"), "registry sources are not read offline")
+        let digest = try String(contentsOfFile: packageRoot + "/examples/images/hello/index.json", encoding: .utf8)
+            .firstMatch(of: /sha256:[0-9a-f]{64}/).map { String($0.output) }
+        #expect(r.stdout.contains("digest:     \(try #require(digest)) (application/vnd.oci.image.manifest.v1+json, "))
     }
 
     @Test func invalidJobStopsThePlanWithExit2() throws {
