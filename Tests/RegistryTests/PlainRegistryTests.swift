@@ -188,4 +188,15 @@ extension PlainRegistryTests {
         let whole = try client.listTags("team/app")
         #expect(whole.sorted() == tags)
     }
+
+    @Test func fetchBlobStreamsTheBytesBack() throws {
+        let server = try RegistryServer.start(.plain)
+        defer { server.stop() }
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
+        let blob = TestBlob.random(size: 700_000)
+        try client.uploadBlob("team/app", blob.payload())
+        let received = Mutex<[UInt8]>([])
+        try client.fetchBlob("team/app", blob.digest) { piece in received.withLock { $0.append(contentsOf: piece) } }
+        #expect(received.withLock { $0 } == blob.bytes)
+    }
 }
