@@ -19,6 +19,8 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         case basicAuthTLS
         /// Bearer tokens from a `TokenIssuer` (plain http registry and issuer).
         case tokenAuth
+        /// https that requires a client certificate signed by the test CA.
+        case mutualTLS
     }
 
     public static let binary = "/usr/bin/docker-registry"
@@ -32,6 +34,9 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
     public var host: String { "127.0.0.1:\(port)" }
     /// The CA that signed the server certificate (TLS variants).
     public let caPath: String?
+    /// A client certificate and key the registry accepts (TLS variants).
+    public let clientCertificate: String?
+    public let clientKey: String?
     /// Valid credentials (auth variants).
     public let username: String?
     public let password: String?
@@ -66,7 +71,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         defer { if cleanup { try? FileManager.default.removeItem(atPath: directory) } }
 
         port = try Sockets.freePort()
-        let useTLS = variant == .tls || variant == .basicAuthTLS
+        let useTLS = variant == .tls || variant == .basicAuthTLS || variant == .mutualTLS
         var config = """
         version: 0.1
         log:
@@ -88,14 +93,25 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         if useTLS {
             let certificates = try TestCertificates.make(in: directory)
             caPath = certificates.caCertificate
+            clientCertificate = certificates.clientCertificate
+            clientKey = certificates.clientKey
             config += """
               tls:
                 certificate: \(certificates.serverCertificate)
                 key: \(certificates.serverKey)
 
             """
+            if variant == .mutualTLS {
+                config += """
+                    clientcas:
+                      - \(certificates.caCertificate)
+
+                """
+            }
         } else {
             caPath = nil
+            clientCertificate = nil
+            clientKey = nil
         }
         switch variant {
         case .basicAuth, .basicAuthTLS:
@@ -131,7 +147,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
                 rootcertbundle: \(issuer.certificatePath)
 
             """
-        case .plain, .tls:
+        case .plain, .tls, .mutualTLS:
             username = nil
             password = nil
             identityToken = nil
