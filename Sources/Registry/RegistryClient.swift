@@ -130,7 +130,8 @@ public final class RegistryClient: Sendable {
                     reauthorized = true
                     attempt -= 1
                     freshAuthorization = try authenticator.reauthorize(after: response, scopes: call.scopes)
-                    if freshAuthorization != nil || request.headers["Authorization"] == nil { continue }
+                    // Nothing new to send (e.g. a Basic challenge and no credentials): the 401 is final.
+                    if freshAuthorization != nil { continue }
                 }
                 let codes = ErrorBody.parse(response.body)
                 throw .unauthorized(registry: endpoint.host, repository: call.repository, operation: call.operation,

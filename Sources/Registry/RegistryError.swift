@@ -51,16 +51,18 @@ public enum RegistryError: Error, Sendable, Equatable {
         switch self {
         case .unreachable, .tls, .invalidResponse: true
         case .http(let status, _, _, _, _): status >= 500 || status == 408 || status == 429
-        case .registry(let status, let errors, _, _, _): errors.isEmpty && status >= 500
+        case .registry(let status, _, _, _, _): status >= 500
         case .tokenService(_, let status, _): status == 0 || status >= 500
         default: false
         }
     }
 
     /// A JSON error body with a code (or an authentication verdict): final at every endpoint.
+    /// A 5xx stays an endpoint failure even when it carries a code (the spec's "keep failing
+    /// with 5xx" rule).
     public var isRegistryAnswer: Bool {
         switch self {
-        case .registry(_, let errors, _, _, _): !errors.isEmpty
+        case .registry(let status, let errors, _, _, _): !errors.isEmpty && status < 500
         case .unauthorized, .digestMismatch: true
         default: false
         }

@@ -19,6 +19,8 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         case basicAuthTLS
         /// Bearer tokens from a `TokenIssuer` (plain http registry and issuer).
         case tokenAuth
+        /// https that requires a client certificate signed by the test CA.
+        case mutualTLS
     }
 
     public static let binary = "/usr/bin/docker-registry"
@@ -32,6 +34,9 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
     public var host: String { "127.0.0.1:\(port)" }
     /// The CA that signed the server certificate (TLS variants).
     public let caPath: String?
+    /// A client certificate and key the registry accepts (TLS variants).
+    public let clientCertificate: String?
+    public let clientKey: String?
     /// Valid credentials (auth variants).
     public let username: String?
     public let password: String?
@@ -66,7 +71,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         defer { if cleanup { try? FileManager.default.removeItem(atPath: directory) } }
 
         port = try Sockets.freePort()
-        let useTLS = variant == .tls || variant == .basicAuthTLS
+        let useTLS = variant == .tls || variant == .basicAuthTLS || variant == .mutualTLS
         var config = """
         version: 0.1
         log:
@@ -88,14 +93,25 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         if useTLS {
             let certificates = try TestCertificates.make(in: directory)
             caPath = certificates.caCertificate
+            clientCertificate = certificates.clientCertificate
+            clientKey = certificates.clientKey
             config += """
               tls:
                 certificate: \(certificates.serverCertificate)
                 key: \(certificates.serverKey)
 
             """
+            if variant == .mutualTLS {
+                config += """
+                    clientcas:
+                      - \(certificates.caCertificate)
+
+                """
+            }
         } else {
             caPath = nil
+            clientCertificate = nil
+            clientKey = nil
         }
         switch variant {
         case .basicAuth, .basicAuthTLS:
@@ -131,7 +147,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
                 rootcertbundle: \(issuer.certificatePath)
 
             """
-        case .plain, .tls:
+        case .plain, .tls, .mutualTLS:
             username = nil
             password = nil
             identityToken = nil
@@ -148,11 +164,16 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "\(directory)/config.yml"]
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        let stdoutHandle = FileHandle(forWritingAtPath: stdoutPath)
+        let stderrHandle = FileHandle(forWritingAtPath: stderrPath)
+        process.standardOutput = stdoutHandle
+        process.standardError = stderrHandle
         process.standardInput = FileHandle.nullDevice
         try process.run()
         ChildProcesses.register(process.processIdentifier)
+        // The child has its own copies now.
+        try? stdoutHandle?.close()
+        try? stderrHandle?.close()
 
         // Ready when it logs that it listens and a connection succeeds; fail fast if it exits.
         let deadline = Date().addingTimeInterval(20)
@@ -164,10 +185,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
                 throw HarnessError.registryDidNotStart(String(log.suffix(2000)))
             }
             let log = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-            if log.contains("listening on"), let fd = try? Sockets.connect(port: port) {
-                close(fd)
-                break
-            }
+            if log.contains("listening on"), Self.answersV2(port: port, tls: useTLS) { break }
             if Date() > deadline {
                 process.terminate()
                 process.waitUntilExit()
@@ -178,6 +196,20 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
             usleep(20_000)
         }
         cleanup = false
+    }
+
+    /// The readiness probe's User-Agent; its requests are left out of `accessLog()`.
+    static let probeAgent = "pushctl-harness-probe"
+
+    /// Whether `/v2/` answers with an HTTP status (plain http), or the port accepts connections
+    /// (https: the handshake is the client's business).
+    private static func answersV2(port: UInt16, tls: Bool) -> Bool {
+        guard let fd = try? Sockets.connect(port: port) else { return false }
+        defer { close(fd) }
+        if tls { return true }
+        guard Sockets.writeAll(fd, Array("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: \(probeAgent)\r\nConnection: close\r\n\r\n".utf8)),
+              let answer = Sockets.readSome(fd) else { return false }
+        return String(decoding: answer.prefix(12), as: UTF8.self).hasPrefix("HTTP/1.1 ")
     }
 
     /// Kills the registry (and token issuer) and removes its files. Safe to call twice.
@@ -212,7 +244,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
     /// Requests the registry has logged so far (it writes each line when the response completes).
     public func accessLog() -> [AccessLogEntry] {
         let text = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line in
+        return text.split(separator: "\n").filter { !$0.contains(Self.probeAgent) }.compactMap { line in
             // 127.0.0.1 - - [date] "GET /v2/ HTTP/1.1" 200 2 "" "agent"
             let parts = line.split(separator: "\"", omittingEmptySubsequences: false)
             guard parts.count >= 3 else { return nil }

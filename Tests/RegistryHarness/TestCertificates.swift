@@ -5,6 +5,9 @@ public struct TestCertificates: Sendable {
     public let caCertificate: String
     public let serverCertificate: String
     public let serverKey: String
+    /// A client certificate and key signed by the same CA (for mutual TLS).
+    public let clientCertificate: String
+    public let clientKey: String
 
     static let openssl = "/usr/bin/openssl"
 
@@ -20,6 +23,14 @@ public struct TestCertificates: Sendable {
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".write(toFile: ext, atomically: true, encoding: .utf8)
         try ChildProcesses.run(openssl, ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
                                          "-out", cert, "-days", "2", "-extfile", ext])
-        return TestCertificates(caCertificate: ca, serverCertificate: cert, serverKey: key)
+        let clientCert = "\(directory)/client.pem", clientKey = "\(directory)/client.key", clientCSR = "\(directory)/client.csr"
+        let clientExt = "\(directory)/client.ext"
+        try ChildProcesses.run(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                         "-nodes", "-keyout", clientKey, "-out", clientCSR, "-subj", "/CN=pushctl test client"])
+        try "extendedKeyUsage=clientAuth\n".write(toFile: clientExt, atomically: true, encoding: .utf8)
+        try ChildProcesses.run(openssl, ["x509", "-req", "-in", clientCSR, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
+                                         "-out", clientCert, "-days", "2", "-extfile", clientExt])
+        return TestCertificates(caCertificate: ca, serverCertificate: cert, serverKey: key,
+                                clientCertificate: clientCert, clientKey: clientKey)
     }
 }

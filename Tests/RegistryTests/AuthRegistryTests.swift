@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import OCI
 import RegistryHarness
 import Testing
@@ -116,5 +117,26 @@ import Testing
         #expect(error.code == "UNAUTHORIZED")
         #expect(error.description.contains(server.host))
         #expect(server.tokenIssuer?.requests.map(\.status) == [401])
+    }
+
+    @Test func oneClientServesManyThreadsAtOnce() throws {
+        let server = try RegistryServer.start(.tokenAuth)
+        defer { server.stop() }
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
+                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let blobs = (0..<8).map { _ in TestBlob.random(size: 400_000) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: blobs.count) { index in
+            do {
+                // Half of them chunked, so sessions and PATCHes interleave.
+                try client.uploadBlob("team/app", blobs[index].payload(), chunkSize: index.isMultiple(of: 2) ? 150_000 : nil)
+            } catch {
+                failures.withLock { $0.append(String(describing: error)) }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        for blob in blobs {
+            #expect(try client.blobExists("team/app", blob.digest) == 400_000)
+        }
     }
 }

@@ -188,4 +188,29 @@ extension PlainRegistryTests {
         let whole = try client.listTags("team/app")
         #expect(whole.sorted() == tags)
     }
+
+    @Test func fetchBlobStreamsTheBytesBack() throws {
+        let server = try RegistryServer.start(.plain)
+        defer { server.stop() }
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
+        let blob = TestBlob.random(size: 700_000)
+        try client.uploadBlob("team/app", blob.payload())
+        let received = Mutex<[UInt8]>([])
+        try client.fetchBlob("team/app", blob.digest) { piece in received.withLock { $0.append(contentsOf: piece) } }
+        #expect(received.withLock { $0 } == blob.bytes)
+    }
+
+    @Test func largeGeneratedBlobGoesUpInDefaultChunks() throws {
+        let server = try RegistryServer.start(.plain)
+        defer { server.stop() }
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
+        let blob = GeneratedBlob(size: 20 << 20)
+        let progress = ProgressLog()
+        try client.uploadBlob("team/big", blob.payload(), progress: { progress.record($0) })
+        #expect(try client.blobExists("team/big", blob.digest) == 20 << 20)
+        // 16 MiB default chunks: 16 + 4.
+        #expect(server.requestCount(method: "PATCH", pathContains: "/v2/team/big/blobs/uploads/") == 2)
+        #expect(progress.last == 20 << 20)
+        #expect(progress.all == progress.all.sorted())
+    }
 }

@@ -60,4 +60,22 @@ import Testing
         #expect(try client.blobExists("team/app", blob.digest) == 3_000_000)
         #expect(server.requestCount(method: "PATCH") == 3)
     }
+
+    @Test func mutualTLSNeedsTheClientCertificate() throws {
+        let server = try RegistryServer.start(.mutualTLS)
+        defer { server.stop() }
+        let without = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL), tls: TLSOptions(caFile: server.caPath),
+                                     retryPolicy: RetryPolicy(attempts: 1))
+        // With TLS 1.3 the server rejects the missing certificate after the handshake, so curl
+        // reports a lost connection rather than a handshake error.
+        let error = try #require(throws: RegistryError.self) { try without.ping() }
+        #expect(error.isEndpointFailure)
+        #expect(error.description.contains(server.host))
+        let with = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
+                                  tls: TLSOptions(caFile: server.caPath, clientCert: server.clientCertificate, clientKey: server.clientKey))
+        try with.ping()
+        let blob = TestBlob.random(size: 1_000)
+        try with.uploadBlob("team/app", blob.payload())
+        #expect(try with.blobExists("team/app", blob.digest) == 1_000)
+    }
 }
