@@ -26,7 +26,7 @@ struct Apply: ParsableCommand {
     @Option(name: .long, help: "auto (tty on a terminal, plain otherwise), tty, plain (or text), or json (NDJSON events).")
     var output: Output = .auto
 
-    @Flag(name: .long, help: "Print only errors and the summary.")
+    @Flag(name: [.short, .long], help: "Print only errors and the summary.")
     var quiet = false
 
     @Option(name: .long, help: ArgumentHelp("State database path.", valueName: "path"))

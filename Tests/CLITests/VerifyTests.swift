@@ -1,0 +1,85 @@
+import Foundation
+import RegistryHarness
+import Testing
+
+/// The audit commands after a real push: `history`, `history --digest PREFIX`, `show last` and
+/// `verify` (drift by another client's overwrite, then a deleted tag).
+@Suite(.serialized) struct VerifyTests {
+    @Test func auditAfterApplyAndDriftByAnotherClient() throws {
+        let registry = try RegistryServer.start(.plain)
+        defer { registry.stop() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-verify-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let environment = ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": dir + "/state.db", "HOME": dir]
+        let sourceDigest = try #require(try String(contentsOfFile: packageRoot + "/examples/images/hello/index.json", encoding: .utf8)
+            .firstMatch(of: /sha256:[0-9a-f]{64}/).map { String($0.output) })
+
+        let apply = try run(pushctlBinary, ["apply", "--output", "plain", "examples/quickstart.yaml"], environment: environment)
+        #expect(apply.status == 0, "\(apply.stderr)")
+
+        // history: a row per tag, newest first, with the pushed digest.
+        let history = try run(pushctlBinary, ["history", "--output", "json"], environment: environment)
+        #expect(history.status == 0, "\(history.stderr)")
+        let rows = try pushRows(history.stdout)
+        #expect(Set(rows.map { $0["tag"] as? String }) == ["1.0", "latest"])
+        #expect(rows.allSatisfy { $0["pushedDigest"] as? String == sourceDigest && $0["status"] as? String == "pushed" })
+
+        // history --digest with a prefix: where did this digest go?
+        let prefix = String(sourceDigest.prefix(7 + 10))
+        let byDigest = try run(pushctlBinary, ["history", "--digest", prefix, "--output", "json"], environment: environment)
+        #expect(byDigest.status == 0, "\(byDigest.stderr)")
+        #expect(try pushRows(byDigest.stdout).count == 2)
+
+        // show last: the run in full.
+        let show = try run(pushctlBinary, ["show", "last"], environment: environment)
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("quickstart/hello:1.0"))
+        #expect(show.stdout.contains(sourceDigest))
+
+        // verify: no drift.
+        let clean = try run(pushctlBinary, ["verify", "examples/quickstart.yaml"], environment: environment)
+        #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+        #expect(clean.stdout.contains("Verified 2 tags: 2 ok, 0 changed, 0 gone"))
+
+        // Another client overwrites `latest`: drift, exit 4.
+        let other = try run("/usr/bin/skopeo", ["copy", "-q", "--dest-tls-verify=false",
+                                                "oci:" + packageRoot + "/../shared/fixtures/oci-layout/test_index_one_image",
+                                                "docker://\(registry.host)/quickstart/hello:latest"])
+        #expect(other.status == 0, "\(other.stderr)")
+        let drift = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)
+        #expect(drift.status == 4)
+        let checks = try verifyChecks(drift.stdout, schemaCheckIn: dir)
+        #expect(checks["latest"]?["status"] as? String == "changed")
+        #expect(checks["latest"]?["expected"] as? String == sourceDigest)
+        #expect((checks["latest"]?["current"] as? String)?.hasPrefix("sha256:") == true)
+        #expect(checks["1.0"]?["status"] as? String == "ok")
+
+        // The original manifest is deleted: `1.0` is gone.
+        let delete = try run("/usr/bin/skopeo", ["delete", "--tls-verify=false", "docker://\(registry.host)/quickstart/hello@\(sourceDigest)"])
+        #expect(delete.status == 0, "\(delete.stderr)")
+        let gone = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)
+        #expect(gone.status == 4)
+        #expect(try verifyChecks(gone.stdout, schemaCheckIn: dir)["1.0"]?["status"] as? String == "gone")
+
+        // Each verification is recorded as a run.
+        let runs = try run(pushctlBinary, ["history", "--output", "json"], environment: environment)
+        #expect(runs.stdout.components(separatedBy: "\"drift\"").count - 1 == 2)
+    }
+
+    private func pushRows(_ json: String) throws -> [[String: Any]] {
+        let document = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let rows = try #require(document["entries"] as? [[String: Any]])
+        return rows.compactMap { $0["push"] as? [String: Any] }
+    }
+
+    private func verifyChecks(_ json: String, schemaCheckIn dir: String) throws -> [String: [String: Any]] {
+        let file = dir + "/verify-\(UUID().uuidString).json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/verify-v1.schema.json", file])
+        #expect(check.stdout == "ok \(file)\n", "\(check.stderr)")
+        let document = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let checks = try #require(document["checks"] as? [[String: Any]])
+        return Dictionary(uniqueKeysWithValues: checks.map { ($0["tag"] as! String, $0) })
+    }
+}
