@@ -28,7 +28,7 @@ let package = Package(
 
         // MARK: thin Swift wrappers over the C libraries
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "OCI"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
 
         // MARK: the stages
@@ -42,7 +42,7 @@ let package = Package(
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
         .executableTarget(name: "pushctl", dependencies: [
-            "PushOutput", "JobFile", "Planner", "ImageSource", "Registry", "State", "Pusher", "OCI",
+            "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "State", "Pusher", "OCI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
