@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import State
 
 /// Options shared by the commands that load jobs or use the state database (cli.md "Common options").
 struct GlobalOptions: ParsableArguments {
@@ -10,14 +11,10 @@ struct GlobalOptions: ParsableArguments {
             completion: .file())
     var state: String?
 
-    /// The state database path per cli.md: `--state`, `$PUSHCTL_STATE`, `$XDG_STATE_HOME/pushctl/state.db`,
-    /// `~/.local/state/pushctl/state.db`.
+    /// The state database path per cli.md: `--state`, else `StateStore.defaultPath`.
     func statePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let state, !state.isEmpty { return state }
-        if let p = environment["PUSHCTL_STATE"], !p.isEmpty { return p }
-        if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/pushctl/state.db" }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        return home + "/.local/state/pushctl/state.db"
+        return StateStore.defaultPath(environment: environment)
     }
 }
 
