@@ -125,7 +125,9 @@ public final class RegistryClient: Sendable {
                 response = try send(request, call: call)
             } catch {
                 if case .cancelled = error { throw .cancelled }
-                if call.retry, error.isRetryable, attempt < retryPolicy.attempts {
+                let connectFailure = if case .connect = error { true } else { false }
+                if call.retry, error.isRetryable, attempt < retryPolicy.attempts,
+                   retryPolicy.retriesConnectFailures || !connectFailure {
                     try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: error.description)
                     continue
                 }
