@@ -375,7 +375,11 @@ import Testing
         let badEnd = try #require(r.pushEnds(repository: "team/bad").first)
         #expect(badEnd.status == "failed")
         let error = badEnd.object["error"] as? String ?? ""
-        #expect(error.contains(layer.digest.hex.prefix(12)), "error names the blob: \(error)")
+        #expect(error.contains(layer.digest.string), "error names the blob: \(error)")
+        // pushctl's own hashing caught it (not the registry's DIGEST_INVALID after the upload).
+        #expect(error.contains("is corrupt"), "\(error)")
+        #expect(!registry.accessLog().contains { $0.method == "PUT" && $0.uri.contains(layer.digest.hex) && $0.status == 400 },
+                "the registry had to reject the blob: \(registry.accessLog())")
         #expect(r.pushEnds(repository: "team/good").map(\.status) == ["pushed"])
         #expect(!r.events.contains { $0.name == "manifest" && $0.repository == "team/bad" })
 
