@@ -249,15 +249,22 @@ import Testing
 
     // MARK: - 5. the lock, and SIGINT mid-push
 
-    @Test func secondApplyExits3AndSIGINTMidUploadExits130ThenARerunCompletes() throws {
+    /// 12 MiB goes up in one PUT, 20 MiB in PATCH chunks (`RegistryClient.defaultChunkSize` is 16 MiB).
+    @Test(arguments: [Int64(12 << 20), Int64(20 << 20)])
+    func secondApplyExits3AndSIGINTMidUploadExits130ThenARerunCompletes(layerSize: Int64) throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         // A slow link for the big layer only: its upload takes seconds, long enough to act during it.
         let proxy = try FaultProxy(upstreamPort: registry.port)
         let writer = try LayoutWriter(path: scratch.sub("big"))
-        let big = try writer.addRandomLayer(size: 12 << 20)
+        let big = try writer.addRandomLayer(size: layerSize)
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000), big])
-        proxy.add(.init(method: "PUT", pathContains: big.digest.hex, fault: .throttle(bytesPerSecond: 3 << 20)))
+        // A small image pushed at the same time: it finishes before the interrupt and stays recorded.
+        let smallWriter = try LayoutWriter(path: scratch.sub("small"))
+        let small = try smallWriter.addImage(tag: "1", layers: [try smallWriter.addRandomLayer(size: 20_000)])
+        let chunked = layerSize > 16 << 20
+        proxy.add(.init(method: chunked ? "PATCH" : "PUT", pathContains: chunked ? "/blobs/uploads/" : big.digest.hex,
+                        fault: .throttle(bytesPerSecond: 3 << 20)))
         let job = try scratch.job("big", """
             version: 1
             name: big
@@ -269,6 +276,10 @@ import Testing
                 repository: team/big
                 tags: ["1"]
                 targets: [slow]
+              - source: oci:small:1
+                repository: team/small
+                tags: ["1"]
+                targets: [slow]
             """)
 
         let running = try RunningApply([job], scratch: scratch)
@@ -276,6 +287,7 @@ import Testing
         try running.waitForEvent("the big layer's upload under way") {
             $0.name == "blob" && $0.digest == big.digest.string && $0.status == "uploading" && ($0.int("bytes") ?? 0) > 0
         }
+        try running.waitForEvent("the small image pushed") { $0.name == "push-end" && $0.repository == "team/small" && $0.status == "pushed" }
 
         // A second apply on the same state while the first holds the lock.
         let second = try apply(job, scratch: scratch)
@@ -291,7 +303,7 @@ import Testing
         #expect(runEnd?.name == "run-end")
         #expect(runEnd?.int("exitCode") == 130)
         #expect(runEnd?.object["interrupted"] as? Bool == true)
-        #expect(!running.events.contains { $0.name == "manifest" })
+        #expect(!running.events.contains { $0.name == "manifest" && $0.repository == "team/big" })
 
         // The run is recorded as interrupted, with no push rows that claim success.
         let runID = try #require(runStart.int("run"))
@@ -300,8 +312,12 @@ import Testing
         let ofRun = entries.filter { (($0["run"] as? [String: Any])?["id"] as? NSNumber)?.intValue == runID }
         #expect(!ofRun.isEmpty, "\(entries)")
         #expect(ofRun.allSatisfy { ($0["run"] as? [String: Any])?["status"] as? String == "interrupted" }, "\(ofRun)")
-        #expect(!ofRun.contains { ($0["push"] as? [String: Any])?["status"] as? String == "pushed" }, "\(ofRun)")
-        #expect(registry.requestCount(method: "PUT", pathContains: "/manifests/") == 0)
+        let pushesOfRun = ofRun.compactMap { $0["push"] as? [String: Any] }
+        #expect(!pushesOfRun.contains { $0["repository"] as? String == "team/big" }, "\(ofRun)")
+        // The push that finished before the interrupt stays recorded.
+        #expect(pushesOfRun.filter { $0["status"] as? String == "pushed" }.compactMap { $0["repository"] as? String } == ["team/small"], "\(ofRun)")
+        #expect(pushesOfRun.first?["pushedDigest"] as? String == small.digest.string)
+        #expect(registry.requestCount(method: "PUT", pathContains: "/v2/team/big/manifests/") == 0)
 
         // Every upload session pushctl opened and did not finish, it deleted on the way out. A
         // session that already received part of the body cannot be deleted on distribution 2.8
@@ -330,7 +346,8 @@ import Testing
         // A rerun completes the job.
         let rerun = try apply(job, scratch: scratch)
         #expect(rerun.status == 0, "\(rerun.stderr)\n\(rerun.stdout)")
-        #expect(rerun.pushEnds().map(\.status) == ["pushed"])
+        #expect(rerun.pushEnds(repository: "team/big").map(\.status) == ["pushed"])
+        #expect(rerun.pushEnds(repository: "team/small").map(\.status) == ["unchanged"])
         #expect(try pushedDigest(registry, "team/big", "1") == image.digest)
         withExtendedLifetime(proxy) {}
     }
