@@ -82,14 +82,15 @@ public final class CurlTransport: HTTPTransport {
 
     public func perform(_ request: HTTPRequest, sink: ResponseSink,
                         progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse {
-        if let flag = configuration.cancellation, flag.isCancelled { throw .cancelled(url: request.url) }
+        let cancellation = request.ignoresCancellation ? nil : configuration.cancellation
+        if let flag = cancellation, flag.isCancelled { throw .cancelled(url: request.url) }
         guard let handle = borrow() else { throw .other(url: request.url, code: -1, message: "curl_easy_init failed") }
         defer { giveBack(handle) }
         // Resetting keeps the handle's connection cache, which is the point of reusing it.
         curl_easy_reset(handle.raw)
 
         let context = TransferContext(request: request, sink: sink, progress: progress,
-                                      cancellation: configuration.cancellation)
+                                      cancellation: cancellation)
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headerList) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -103,6 +104,7 @@ public final class CurlTransport: HTTPTransport {
             _ = pushctl_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
             _ = pushctl_curl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
             _ = pushctl_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, configuration.connectTimeoutSeconds)
+            if let limit = request.timeoutSeconds { _ = pushctl_curl_setopt_long(h, CURLOPT_TIMEOUT, limit) }
             _ = pushctl_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
             _ = pushctl_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, configuration.lowSpeedTimeSeconds)
             _ = pushctl_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)

@@ -22,6 +22,11 @@ public struct HTTPRequest {
     public var url: String
     public var headers: HTTPHeaders
     public var body: Body
+    /// Sent even after the shared cancellation flag was raised: clean-up requests after an
+    /// interrupt (deleting an open upload session), which must stay short (`timeoutSeconds`).
+    public var ignoresCancellation = false
+    /// A limit on the whole exchange, in seconds; nil for none (uploads may take long).
+    public var timeoutSeconds: Int?
 
     public init(method: String, url: String, headers: HTTPHeaders = HTTPHeaders(), body: Body = .none) {
         self.method = method

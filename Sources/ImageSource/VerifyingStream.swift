@@ -1,7 +1,8 @@
 import OCI
 
-/// Streams a file region and checks, at its end, that exactly `expected.size` bytes hashing to
-/// `expected.digest` came out. It never reads more than `size + 1` bytes, so an overlong file fails
+/// Streams a file region and checks that exactly `expected.size` bytes hashing to
+/// `expected.digest` came out: the digest as soon as the last expected byte is read, the size at
+/// the end. It never reads more than `size + 1` bytes, so an overlong file fails
 /// early instead of streaming to its end.
 ///
 /// Opened at an offset (a resumed upload), it first reads and hashes the skipped prefix without
@@ -61,6 +62,15 @@ final class VerifyingFileStream: BlobStream {
             if position > expectedSize {
                 throw SourceError.blobSizeMismatch(source: source, digest: expectedDigest, expected: expectedSize,
                                                    actual: max(region.length, position))
+            }
+            if position == expectedSize {
+                // The last expected byte: verify now, not at the end of the stream. A consumer
+                // that stops after `size` bytes (curl sends exactly Content-Length) never asks for
+                // the end, and a corrupt blob would reach the registry unnoticed by pushctl.
+                let actual = hasher.finalize()
+                if actual != expectedDigest {
+                    throw SourceError.blobDigestMismatch(source: source, expected: expectedDigest, actual: actual)
+                }
             }
             return n
         }

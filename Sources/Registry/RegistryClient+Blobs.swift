@@ -66,9 +66,13 @@ extension RegistryClient {
     }
 
     /// Best-effort `DELETE` of an abandoned upload session (registries expire them anyway).
-    func cancelUpload(_ repository: String, location: String) {
-        let call = Call(operation: "cancel upload", repository: repository, scopes: [Self.pushScope(repository)],
+    ///
+    /// `afterInterrupt`: the upload was cancelled (SIGINT/SIGTERM); the session is still deleted,
+    /// in one short request, so the registry does not keep the partial upload until it purges it.
+    func cancelUpload(_ repository: String, location: String, afterInterrupt: Bool = false) {
+        var call = Call(operation: "cancel upload", repository: repository, scopes: [Self.pushScope(repository)],
                         sink: .discard, retry: false)
+        call.ignoresCancellation = afterInterrupt
         _ = try? execute(call) { HTTPRequest(method: "DELETE", url: location) }
     }
 }

@@ -81,6 +81,8 @@ extension RegistryClient {
                 progress(size)
                 return
             } catch {
+                // Interrupted: the session holds part of the bytes; delete it on the way out.
+                if case .cancelled = error { cancelUpload(repository, location: session.location, afterInterrupt: true) }
                 // The session may hold part of the bytes: start over from the source in a new one.
                 guard case .unreachable = error, attempt < retryPolicy.attempts else { throw error }
                 cancelUpload(repository, location: session.location)
@@ -100,83 +102,89 @@ extension RegistryClient {
         var chunk = chunkSize
         var needsSession = true
 
-        while true {
-            if needsSession {
-                // A new session from the start of the source (first try, or the old session is lost).
-                let session = try startUpload(repository, operation: operation)
-                location = session.location
-                chunk = max(chunkSize, session.minimumChunk)
-                offset = 0
-                stream = try openSource(payload, at: 0, operation: operation)
-                needsSession = false
-                progress(0)
-            }
-            guard offset < size else { break }
-            let length = min(chunk, size - offset)
-            let start = offset
-            let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
-                            retry: false, progress: { sent in progress(start + sent) })
-            var problem: String
-            var retryAfter: Double? = nil
-            do throws(RegistryError) {
-                let currentStream = stream
-                let target = location
-                let response = try execute(call) {
-                    HTTPRequest(method: "PATCH", url: target,
-                                headers: ["Content-Type": "application/octet-stream",
-                                          "Content-Range": "\(start)-\(start + length - 1)"],
-                                body: .stream(currentStream, length: length))
+        // Interrupted: the open session holds part of the bytes; delete it on the way out.
+        do throws(RegistryError) {
+            while true {
+                if needsSession {
+                    // A new session from the start of the source (first try, or the old session is lost).
+                    let session = try startUpload(repository, operation: operation)
+                    location = session.location
+                    chunk = max(chunkSize, session.minimumChunk)
+                    offset = 0
+                    stream = try openSource(payload, at: 0, operation: operation)
+                    needsSession = false
+                    progress(0)
                 }
-                if response.status == 202 {
-                    if let next = response.headers["Location"] { location = Self.resolve(next, against: response.url) }
-                    let received = Self.receivedBytes(response.headers["Range"]) ?? (start + length)
-                    offset = start + length
-                    if received != offset {
-                        // The registry kept a different amount than we sent: continue from its count.
-                        offset = received
-                        stream = try openSource(payload, at: offset, operation: operation)
+                guard offset < size else { break }
+                let length = min(chunk, size - offset)
+                let start = offset
+                let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
+                                retry: false, progress: { sent in progress(start + sent) })
+                var problem: String
+                var retryAfter: Double? = nil
+                do throws(RegistryError) {
+                    let currentStream = stream
+                    let target = location
+                    let response = try execute(call) {
+                        HTTPRequest(method: "PATCH", url: target,
+                                    headers: ["Content-Type": "application/octet-stream",
+                                              "Content-Range": "\(start)-\(start + length - 1)"],
+                                    body: .stream(currentStream, length: length))
                     }
+                    if response.status == 202 {
+                        if let next = response.headers["Location"] { location = Self.resolve(next, against: response.url) }
+                        let received = Self.receivedBytes(response.headers["Range"]) ?? (start + length)
+                        offset = start + length
+                        if received != offset {
+                            // The registry kept a different amount than we sent: continue from its count.
+                            offset = received
+                            stream = try openSource(payload, at: offset, operation: operation)
+                        }
+                        progress(offset)
+                        continue
+                    }
+                    guard response.status == 416 || Self.isRetryableStatus(response.status) else {
+                        throw failure(response, operation: operation, repository: repository)
+                    }
+                    problem = "HTTP \(response.status)"
+                    retryAfter = RetryPolicy.parseRetryAfter(response.headers["Retry-After"])
+                } catch {
+                    guard case .unreachable = error else { throw error }
+                    problem = error.description
+                }
+                // A 416, 5xx or dropped connection: ask the session how much it holds and resume there.
+                failures += 1
+                guard failures < retryPolicy.attempts else {
+                    cancelUpload(repository, location: location)
+                    throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
+                }
+                try pause(operation: operation, attempt: failures, retryAfter: retryAfter, reason: problem)
+                do throws(RegistryError) {
+                    let status = try uploadStatus(repository, location: location, operation: operation)
+                    location = status.location
+                    offset = status.received
+                    stream = try openSource(payload, at: offset, operation: operation)
                     progress(offset)
-                    continue
+                } catch {
+                    // The registry cannot resume this session (distribution 2.8 refuses one whose
+                    // stored size no longer matches its state token): start over from the source.
+                    guard case .registry(let status, _, _, _, _) = error, [400, 404, 416].contains(status) else { throw error }
+                    cancelUpload(repository, location: location)
+                    needsSession = true
                 }
-                guard response.status == 416 || Self.isRetryableStatus(response.status) else {
-                    throw failure(response, operation: operation, repository: repository)
-                }
-                problem = "HTTP \(response.status)"
-                retryAfter = RetryPolicy.parseRetryAfter(response.headers["Retry-After"])
-            } catch {
-                guard case .unreachable = error else { throw error }
-                problem = error.description
             }
-            // A 416, 5xx or dropped connection: ask the session how much it holds and resume there.
-            failures += 1
-            guard failures < retryPolicy.attempts else {
-                cancelUpload(repository, location: location)
-                throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
-            }
-            try pause(operation: operation, attempt: failures, retryAfter: retryAfter, reason: problem)
-            do throws(RegistryError) {
-                let status = try uploadStatus(repository, location: location, operation: operation)
-                location = status.location
-                offset = status.received
-                stream = try openSource(payload, at: offset, operation: operation)
-                progress(offset)
-            } catch {
-                // The registry cannot resume this session (distribution 2.8 refuses one whose
-                // stored size no longer matches its state token): start over from the source.
-                guard case .registry(let status, _, _, _, _) = error, [400, 404, 416].contains(status) else { throw error }
-                cancelUpload(repository, location: location)
-                needsSession = true
-            }
-        }
 
-        let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
-        let target = Self.appendQuery(location, "digest", payload.descriptor.digest.string)
-        let response = try execute(call) {
-            HTTPRequest(method: "PUT", url: target, headers: ["Content-Type": "application/octet-stream"], body: .bytes([]))
+            let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
+            let target = Self.appendQuery(location, "digest", payload.descriptor.digest.string)
+            let response = try execute(call) {
+                HTTPRequest(method: "PUT", url: target, headers: ["Content-Type": "application/octet-stream"], body: .bytes([]))
+            }
+            try checkCommitted(response, payload, repository: repository, operation: operation)
+            progress(size)
+        } catch {
+            if case .cancelled = error, !location.isEmpty { cancelUpload(repository, location: location, afterInterrupt: true) }
+            throw error
         }
-        try checkCommitted(response, payload, repository: repository, operation: operation)
-        progress(size)
     }
 
     /// `GET` on an upload session: how many bytes the registry holds (`Range: 0-N` → N+1).

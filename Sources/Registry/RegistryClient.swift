@@ -90,6 +90,9 @@ public final class RegistryClient: Sendable {
         /// False for the ping, which must see the 401 itself.
         var authenticate = true
         var progress: (@Sendable (Int64) -> Void)? = nil
+        /// Clean-up after an interrupt: sent once, even though the cancellation flag is raised,
+        /// with a short overall time limit.
+        var ignoresCancellation = false
     }
 
     static func pushScope(_ repository: String) -> String { "repository:\(repository):push,pull" }
@@ -103,9 +106,13 @@ public final class RegistryClient: Sendable {
         var reauthorized = false
         var freshAuthorization: String?
         while true {
-            if cancellation?.isCancelled == true { throw .cancelled }
+            if cancellation?.isCancelled == true, !call.ignoresCancellation { throw .cancelled }
             attempt += 1
             var request = try makeRequest()
+            if call.ignoresCancellation {
+                request.ignoresCancellation = true
+                request.timeoutSeconds = 5
+            }
             if call.authenticate {
                 if let fresh = freshAuthorization {
                     request.headers.set("Authorization", fresh)
@@ -118,7 +125,9 @@ public final class RegistryClient: Sendable {
                 response = try send(request, call: call)
             } catch {
                 if case .cancelled = error { throw .cancelled }
-                if call.retry, error.isRetryable, attempt < retryPolicy.attempts {
+                let connectFailure = if case .connect = error { true } else { false }
+                if call.retry, error.isRetryable, attempt < retryPolicy.attempts,
+                   retryPolicy.retriesConnectFailures || !connectFailure {
                     try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: error.description)
                     continue
                 }

@@ -19,6 +19,11 @@ public struct RetryPolicy: Sendable {
     /// Fraction of the delay added or removed at random (0 = none).
     public var jitter: Double
     public var onRetry: (@Sendable (Event) -> Void)?
+    /// Whether a request that cannot connect (DNS failure, connection refused, connect timeout)
+    /// is tried again here. False when the caller has another endpoint of the same registry to
+    /// fall back to: jobfile-v1.md abandons an endpoint that "cannot be reached" for the next one,
+    /// and retrying with backoff first only delays the fallback by many seconds.
+    public var retriesConnectFailures = true
 
     public init(attempts: Int = 5, baseDelaySeconds: Double = 1, maxDelaySeconds: Double = 30, jitter: Double = 0.2,
                 onRetry: (@Sendable (Event) -> Void)? = nil) {

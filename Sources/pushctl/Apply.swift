@@ -116,9 +116,14 @@ struct Apply: ParsableCommand {
             let planned = prepared.endpoints[job.target.itemID]?.first { $0.url == endpoint.url }
                 ?? Endpoint(url: RegistryURL(scheme: endpoint.url.hasPrefix("https") ? .https : .http, host: endpoint.host),
                             onlyIfTLSHandshakeFails: endpoint.isHTTPTwin, skipTLSVerify: false, isMirror: false)
-            let policy = RetryPolicy(attempts: retriesByJob[job.target.job] ?? 5) { event in
+            var policy = RetryPolicy(attempts: retriesByJob[job.target.job] ?? 5) { event in
                 onRetry(event.operation, event.delaySeconds, event.attempt)
             }
+            // An endpoint that cannot be reached is abandoned at once for the next one
+            // (jobfile-v1.md "Endpoint fallback order"); only the last one retries connecting.
+            // http twins do not count: they are tried only after a failed TLS handshake.
+            let rest = job.endpoints.drop { $0.url != endpoint.url || $0.isHTTPTwin != endpoint.isHTTPTwin }.dropFirst()
+            policy.retriesConnectFailures = !rest.contains { !$0.isHTTPTwin }
             return RegistryDestination(client: access.client(for: planned, retryPolicy: policy, cancellation: cancellation))
         }, sink: sink, cancellation: cancellation)
 

@@ -17,6 +17,9 @@ public final class FaultProxy: Sendable {
         /// Read `bytes` bytes of the body from the client but forward only the head, then drop
         /// both connections: the upload dies in transit and the registry keeps none of it.
         case dropInTransit(Int)
+        /// Forward everything, but the request body at most `bytesPerSecond`: a slow link, so a
+        /// test can act (signal, start a second process) while an upload is under way.
+        case throttle(bytesPerSecond: Int)
     }
 
     /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
@@ -121,9 +124,18 @@ public final class FaultProxy: Sendable {
         var forwarded = 0
         let limit: Int
         if case .dropAfterBodyBytes(let bytes) = fault { limit = min(bytes, total) } else { limit = total }
+        var rate: Int?
+        if case .throttle(let bytesPerSecond) = fault { rate = max(1, bytesPerSecond) }
+        let started = Date()
         while forwarded < limit {
+            if let rate {
+                // Sleep until the bytes forwarded so far are due at `rate`.
+                let due = Double(forwarded) / Double(rate) - Date().timeIntervalSince(started)
+                if due > 0 { usleep(UInt32(min(due, 1) * 1_000_000)) }
+            }
             if body.isEmpty {
-                guard let more = Sockets.readSome(client, max: min(65536, total - forwarded - body.count)) else { return }
+                let piece = rate.map { max(1024, min(65536, $0 / 20)) } ?? 65536
+                guard let more = Sockets.readSome(client, max: min(piece, total - forwarded - body.count)) else { return }
                 body = more
             }
             let piece = Array(body.prefix(limit - forwarded))
