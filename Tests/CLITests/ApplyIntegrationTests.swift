@@ -85,6 +85,13 @@ import Testing
             #expect(names.last == "push-end", "\(item): \(names)", sourceLocation: sourceLocation)
             let middle = names.dropFirst().dropLast()
             #expect(middle.allSatisfy { $0 == "blob" || $0 == "manifest" }, "\(item): \(names)", sourceLocation: sourceLocation)
+            // No event says the same thing twice in a row (only the time differs).
+            let said = events.filter { $0.item == item }.map { event in
+                event.object.filter { $0.key != "time" }.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+            }
+            for (a, b) in zip(said, said.dropFirst()) where a == b {
+                Issue.record("\(item): repeated event \(a)", sourceLocation: sourceLocation)
+            }
             if let firstManifest = middle.firstIndex(of: "manifest") {
                 #expect(!middle[firstManifest...].contains("blob"), "\(item): a blob after a manifest: \(names)", sourceLocation: sourceLocation)
             }
