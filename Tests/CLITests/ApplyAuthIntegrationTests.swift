@@ -95,3 +95,68 @@ import Testing
         #expect(Digest.of(Array(raw.utf8)) == image.digest)
     }
 }
+
+/// `insecure: true` (jobfile-v1.md "Endpoint fallback order"): TLS without verification, and the
+/// plain-http twin of an https endpoint whose TLS handshake fails.
+@Suite(.serialized) struct ApplyInsecureIntegrationTests {
+    @Test func insecureSkipsVerificationOfAnUnknownCA() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start(.tls)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        func job(insecure: Bool) throws -> String {
+            try scratch.job("insecure-\(insecure)", """
+                version: 1
+                name: insecure
+                registries:
+                  lab:
+                    url: \(registry.baseURL)
+                    insecure: \(insecure)
+                images:
+                  - source: oci:image:1
+                    repository: team/lab
+                    tags: ["1"]
+                    targets: [lab]
+                """)
+        }
+        // Without `insecure`, the unknown CA fails the push, naming TLS.
+        let refused = try apply(try job(insecure: false), scratch: scratch)
+        #expect(refused.status == 1, "\(refused.stderr)\n\(refused.stdout)")
+        let error = refused.pushEnds().first?.object["error"] as? String ?? ""
+        #expect(error.contains("TLS") || error.contains("certificate"), "\(error)")
+        #expect(registry.requestCount(method: "PUT") == 0)
+
+        let r = try apply(try job(insecure: true), scratch: scratch)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(r.pushEnds().map { $0.object["endpoint"] as? String } == [registry.baseURL])
+        let raw = try TestTools.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/lab:1"])
+        #expect(Digest.of(Array(raw.utf8)) == image.digest)
+    }
+
+    @Test func httpsEndpointOfAPlainRegistryFallsBackToItsHTTPTwin() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start(.plain)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let job = try scratch.job("twin", """
+            version: 1
+            name: twin
+            registries:
+              lab:
+                url: https://\(registry.host)
+                insecure: true
+            images:
+              - source: oci:image:1
+                repository: team/twin
+                tags: ["1"]
+                targets: [lab]
+            """)
+        let r = try apply(job, scratch: scratch)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(r.pushEnds().map { $0.object["endpoint"] as? String } == ["http://\(registry.host)"])
+        #expect(try pushedDigest(registry, "team/twin", "1") == image.digest)
+        let shown = try pushctlJSON(["show", "last"], scratch: scratch)
+        let pushes = try #require(shown["pushes"] as? [[String: Any]])
+        #expect(pushes.map { $0["endpoint"] as? String } == ["http://\(registry.host)"])
+    }
+}
