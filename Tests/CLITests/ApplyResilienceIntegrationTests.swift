@@ -135,3 +135,48 @@ import Testing
         withExtendedLifetime(proxy) {}
     }
 }
+
+/// Streaming end to end: pushing a big layer does not grow pushctl's memory with its size.
+@Suite(.serialized) struct ApplyMemoryIntegrationTests {
+    @Test func a160MiBLayerIsPushedInBoundedMemory() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let size: Int64 = 160 << 20
+        let big = try writer.addRandomLayer(size: size)
+        let image = try writer.addImage(tag: "1", layers: [big])
+        let job = try scratch.job("memory", """
+            version: 1
+            name: memory
+            registries:
+              target:
+                url: \(registry.baseURL)
+            images:
+              - source: oci:image:1
+                repository: team/big
+                tags: ["1"]
+                targets: [target]
+            """)
+        let running = try RunningApply([job], scratch: scratch)
+        // Peak resident memory (VmHWM), sampled until the process is gone.
+        var peakKiB = 0
+        while running.process.isRunning {
+            if let status = try? String(contentsOfFile: "/proc/\(running.pid)/status", encoding: .utf8),
+               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                peakKiB = max(peakKiB, kib)
+            }
+            usleep(10_000)
+        }
+        #expect(running.wait() == 0, "\(running.stderr)")
+        #expect(running.events.first { $0.name == "push-end" }?.int("bytesUploaded") == Int(size) + configSize(running))
+        #expect(try pushedDigest(registry, "team/big", "1") == image.digest)
+        #expect(peakKiB > 0)
+        #expect(peakKiB < 96 * 1024, "peak resident memory \(peakKiB / 1024) MiB while pushing a \(size >> 20) MiB layer")
+    }
+
+    /// The config blob's size, from the uploaded events (it goes up with the layer).
+    private func configSize(_ running: RunningApply) -> Int {
+        running.events.filter { $0.name == "blob" && $0.status == "uploaded" }.compactMap { $0.int("size") }.filter { $0 < 1 << 20 }.reduce(0, +)
+    }
+}
