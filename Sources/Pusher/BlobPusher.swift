@@ -100,9 +100,11 @@ struct BlobPusher: Sendable {
     }
 }
 
-/// Reports upload progress at most every 100 ms, so a fast upload does not flood the output.
+/// Reports upload progress at most every 100 ms, so a fast upload does not flood the output,
+/// and never the same count twice in a row (the `uploading` event with 0 bytes is emitted before
+/// the upload starts, and the transfer's first report is 0 again).
 final class ProgressThrottle: Sendable {
-    private let last = Mutex<Date>(.distantPast)
+    private let last = Mutex<(time: Date, bytes: Int64)>((.distantPast, 0))
     private let report: @Sendable (Int64) -> Void
 
     init(_ report: @escaping @Sendable (Int64) -> Void) {
@@ -112,8 +114,8 @@ final class ProgressThrottle: Sendable {
     func report(_ bytes: Int64) {
         let now = Date()
         let due = last.withLock { last in
-            guard now.timeIntervalSince(last) >= 0.1 else { return false }
-            last = now
+            guard now.timeIntervalSince(last.time) >= 0.1, bytes != last.bytes else { return false }
+            last = (now, bytes)
             return true
         }
         if due { report(bytes) }

@@ -85,6 +85,13 @@ import Testing
             #expect(names.last == "push-end", "\(item): \(names)", sourceLocation: sourceLocation)
             let middle = names.dropFirst().dropLast()
             #expect(middle.allSatisfy { $0 == "blob" || $0 == "manifest" }, "\(item): \(names)", sourceLocation: sourceLocation)
+            // No event says the same thing twice in a row (only the time differs).
+            let said = events.filter { $0.item == item }.map { event in
+                event.object.filter { $0.key != "time" }.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+            }
+            for (a, b) in zip(said, said.dropFirst()) where a == b {
+                Issue.record("\(item): repeated event \(a)", sourceLocation: sourceLocation)
+            }
             if let firstManifest = middle.firstIndex(of: "manifest") {
                 #expect(!middle[firstManifest...].contains("blob"), "\(item): a blob after a manifest: \(names)", sourceLocation: sourceLocation)
             }
@@ -512,5 +519,60 @@ import Testing
             files[relative] = "\(attributes[.size] ?? 0) \(modified) \(attributes[.systemFileNumber] ?? 0)"
         }
         return files
+    }
+}
+
+/// Docker archives end to end: two images of one `docker save` sharing a layer, pushed at the
+/// same time into one repository.
+@Suite(.serialized) struct ApplyDockerArchiveIntegrationTests {
+    @Test func sharedLayerOfTwoArchiveImagesIsUploadedOnceAndDecompressesToItsDiffID() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let archive = URL(fileURLWithPath: packageRoot + "/../shared/fixtures/docker-archive/test_link.tar").standardizedFileURL.path
+        let job = try scratch.job("link", """
+            version: 1
+            name: link
+            defaults:
+              images: 2
+            registries:
+              local:
+                url: \(registry.baseURL)
+            images:
+              - source: docker-archive:\(archive):bazel/v1/tarball:test_image_1
+                repository: team/link
+                tags: ["one"]
+                targets: [local]
+              - source: docker-archive:\(archive):bazel/v1/tarball:test_image_3
+                repository: team/link
+                tags: ["three"]
+                targets: [local]
+            """)
+        let r = try apply(job, scratch: scratch)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(r.pushEnds().map(\.status) == ["pushed", "pushed"])
+        // Every blob went up once in the run, whichever image got to it first.
+        let uploaded = r.blobs(status: "uploaded").compactMap(\.digest)
+        #expect(uploaded.count == Set(uploaded).count, "a blob uploaded twice: \(uploaded)")
+        let perItem = Dictionary(grouping: r.blobs(), by: { $0.item ?? "" }).mapValues { Set($0.compactMap(\.digest)) }
+        #expect(perItem.count == 2 && !perItem.values.reduce(perItem.values.first ?? [], { $0.intersection($1) }).isEmpty,
+                "the two images share a layer: \(perItem)")
+
+        for tag in ["one", "three"] {
+            let pushed = try #require(r.events.first { $0.name == "manifest" && $0.tag == tag }?.digest)
+            #expect(try pushedDigest(registry, "team/link", tag).string == pushed)
+            // skopeo checks every blob's digest on the way; each layer gunzips to its diffID.
+            let dir = scratch.sub("dir-\(tag)")
+            try TestTools.run("skopeo", ["copy", "--quiet", "--src-tls-verify=false", "docker://\(registry.host)/team/link:\(tag)", "dir:\(dir)"])
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as? [String: Any]
+            let config = try #require((manifest?["config"] as? [String: Any])?["digest"] as? String)
+            let layers = (manifest?["layers"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
+            let configJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + config.dropFirst(7)))) as? [String: Any]
+            let diffIDs = (configJSON?["rootfs"] as? [String: Any])?["diff_ids"] as? [String] ?? []
+            #expect(!layers.isEmpty && layers.count == diffIDs.count)
+            for (layer, diffID) in zip(layers, diffIDs) {
+                let sum = try TestTools.run("sh", ["-c", "gzip -dc < '\(dir)/\(layer.dropFirst(7))' | sha256sum"])
+                #expect("sha256:" + sum.prefix(64) == diffID, "\(tag) layer \(layer)")
+            }
+        }
     }
 }
