@@ -126,6 +126,9 @@ public final class CurlTransport: HTTPTransport {
                 _ = pushctl_curl_setopt_long(h, CURLOPT_UPLOAD, 1)
                 _ = pushctl_curl_setopt_off_t(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.length))
                 _ = pushctl_curl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
+                // Larger reads from the source per callback (curl's default is 64 KiB): fewer calls
+                // through the verifying stream for multi-gigabyte layers; memory stays bounded.
+                _ = pushctl_curl_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 1 << 20)
                 _ = pushctl_curl_setopt_data_callback(h, CURLOPT_READFUNCTION) { buffer, size, count, userdata in
                     let context = Unmanaged<TransferContext>.fromOpaque(userdata!).takeUnretainedValue()
                     return context.readBody(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
