@@ -61,7 +61,7 @@ struct GraphBuilder {
         }
         let parsed: (mediaType: String, document: ManifestDocument)
         do {
-            parsed = try ManifestDocument.parse(bytes, declaredMediaType: descriptor.mediaType)
+            parsed = try ManifestDocument.parse(bytes)
         } catch {
             throw .invalidManifest(source: source, digest: descriptor.digest, reason: error.description)
         }

@@ -16,9 +16,11 @@ public enum ManifestDocument: Sendable, Equatable {
         var manifests: [Descriptor]?
     }
 
-    /// Parses manifest bytes. `mediaType` is the type the referrer declared; the document's own
-    /// `mediaType` field, when present, wins, and the shape (`manifests` vs `config`) decides last.
-    public static func parse(_ bytes: [UInt8], declaredMediaType: String? = nil) throws(ManifestError) -> (mediaType: String, document: ManifestDocument) {
+    /// Parses manifest bytes. The document's own `mediaType` field, when present, is its type.
+    /// A Docker schema 2 manifest or list always carries that field (Docker's spec requires it, and
+    /// distribution rejects one without), so a document without it is OCI — whatever a referrer
+    /// declared — and its shape (`manifests` vs `config`) says whether index or manifest.
+    public static func parse(_ bytes: [UInt8]) throws(ManifestError) -> (mediaType: String, document: ManifestDocument) {
         let raw: Raw
         do {
             raw = try JSONDecoder().decode(Raw.self, from: Data(bytes))
@@ -29,11 +31,11 @@ public enum ManifestDocument: Sendable, Equatable {
             throw .unsupportedSchemaVersion(version)
         }
         if let manifests = raw.manifests, raw.config == nil {
-            let type = raw.mediaType ?? (declaredMediaType.flatMap { MediaType.isIndex($0) ? $0 : nil } ?? MediaType.ociIndex)
+            let type = raw.mediaType ?? MediaType.ociIndex
             return (type, .index(manifests: manifests))
         }
         if let config = raw.config {
-            let type = raw.mediaType ?? (declaredMediaType.flatMap { MediaType.isImageManifest($0) ? $0 : nil } ?? MediaType.ociManifest)
+            let type = raw.mediaType ?? MediaType.ociManifest
             return (type, .image(config: config, layers: raw.layers ?? []))
         }
         throw .notAManifest

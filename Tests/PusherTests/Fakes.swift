@@ -62,7 +62,7 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
     func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest {
         log("PUT manifest \(repository):\(reference)"); try check()
         if denyWrites { throw RegistryDenied() }
-        let (_, document) = try ManifestDocument.parse(bytes, declaredMediaType: mediaType)
+        let (_, document) = try ManifestDocument.parse(bytes)
         let digest = Digest.of(bytes)
         try lock.withLock {
             for blob in document.blobs where !blobs[repository, default: []].contains(blob.digest) {
