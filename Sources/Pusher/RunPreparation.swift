@@ -33,12 +33,22 @@ public struct RunPreparation: Sendable {
 
     public init() {}
 
-    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`).
+    /// `docker://` sources and their pushes (RunPreparation+Registry.swift).
+    public var registry = RegistryPreparation()
+
+    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`; items with a tag
+    /// selector are sharded per selected tag here, by `registrySources.shard`).
     public static func prepare(_ work: [(job: Job, items: [PlanItem])], concurrencyOverride: Int?, state: StateStore?,
-                               sourceOptions: SourceOptions, environment: [String: String]) throws(PreparationError) -> RunPreparation {
+                               sourceOptions: SourceOptions, environment: [String: String],
+                               registrySources: RegistrySourceSettings = RegistrySourceSettings()) throws(PreparationError) -> RunPreparation {
         var prepared = RunPreparation()
         for (job, items) in work {
             for item in items {
+                if item.source.transport == "docker" {
+                    try prepared.prepareRegistryItem(item, job: job, concurrencyOverride: concurrencyOverride, state: state,
+                                                     environment: environment, settings: registrySources)
+                    continue
+                }
                 let image = try prepared.load(item.source, job: job, options: sourceOptions)
                 let tags: [String]
                 switch item.tags {
@@ -50,20 +60,8 @@ public struct RunPreparation: Sendable {
                 case .selector:
                     throw .unsupportedSource(item.source.written, "tag selectors need a registry source")
                 }
-                let key = accessKey(job: job.name, registry: item.registry)
-                if prepared.access[key] == nil {
-                    guard let registry = job.registry(named: item.registry) else {
-                        throw .unknownRegistry(item.registry, job: job.filePath)
-                    }
-                    do {
-                        prepared.access[key] = try RegistryAccess(registry: registry, environment: environment)
-                    } catch {
-                        throw .credentials(registry: item.registry, error)
-                    }
-                }
-                let access = prepared.access[key]!
-                let identity = state?.credentialIdentity(access.identityMaterial)
-                    ?? Digest.of(Array(access.identityMaterial.utf8)).string
+                let access = try prepared.targetAccess(item, job: job, environment: environment)
+                let identity = credentialIdentity(access, state: state)
                 let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
                                         host: item.endpoints.first?.host ?? access.registryKey,
                                         repository: item.repository, tags: tags)
@@ -76,6 +74,27 @@ public struct RunPreparation: Sendable {
             }
         }
         return prepared
+    }
+
+    /// The target registry's access for `item` (made once per job and registry).
+    mutating func targetAccess(_ item: PlanItem, job: Job, environment: [String: String]) throws(PreparationError) -> RegistryAccess {
+        let key = Self.accessKey(job: job.name, registry: item.registry)
+        if let access = access[key] { return access }
+        guard let registry = job.registry(named: item.registry) else {
+            throw .unknownRegistry(item.registry, job: job.filePath)
+        }
+        do {
+            let made = try RegistryAccess(registry: registry, environment: environment)
+            access[key] = made
+            return made
+        } catch {
+            throw .credentials(registry: item.registry, error)
+        }
+    }
+
+    /// The keyed hash of a registry's credentials identity (never the credentials).
+    static func credentialIdentity(_ access: RegistryAccess, state: StateStore?) -> String {
+        state?.credentialIdentity(access.identityMaterial) ?? Digest.of(Array(access.identityMaterial.utf8)).string
     }
 
     private mutating func load(_ source: PlanSource, job: Job, options: SourceOptions) throws(PreparationError) -> LoadedSource {
@@ -117,6 +136,12 @@ public enum PreparationError: Error, CustomStringConvertible {
     case unknownRegistry(String, job: String)
     case credentials(registry: String, RegistryError)
     case unsupportedSource(String, String)
+    /// A `docker://` source could not be read (tag list, `HEAD` of a tag, credentials).
+    case registrySource(String, RegistryError)
+    /// A `docker://` source's tag (or digest) does not exist.
+    case sourceTagNotFound(String)
+    /// A tag selector could not be applied.
+    case selection(String, TagSelectionError)
 
     public var description: String {
         switch self {
@@ -125,6 +150,9 @@ public enum PreparationError: Error, CustomStringConvertible {
         case .unknownRegistry(let name, let job): "\(job): unknown registry \(name)"
         case .credentials(let registry, let error): "credentials for registry \(registry): \(error)"
         case .unsupportedSource(let source, let why): "\(source): \(why)"
+        case .registrySource(let source, let error): "\(source): \(error)"
+        case .sourceTagNotFound(let source): "\(source): no such tag or digest in the source registry"
+        case .selection(let source, let error): "\(source): tag selector: \(error)"
         }
     }
 }

@@ -58,6 +58,8 @@ public final class FaultProxy: Sendable {
     private final class Shared: Sendable {
         let rules = Mutex<[Rule]>([])
         let log = Mutex<[Entry]>([])
+        /// Header lines added to forwarded responses whose request target contains the key.
+        let responseHeaders = Mutex<[(pathContains: String, headers: [(String, String)])]>([])
     }
 
     /// With `paginateTagLists`, `GET …/tags/list?n=N[&last=T]` is answered in pages with `Link`
@@ -74,6 +76,15 @@ public final class FaultProxy: Sendable {
     }
 
     public func add(_ rule: Rule) { state.rules.withLock { $0.append(rule) } }
+
+    /// Adds `headers` to every forwarded response to a request whose target contains
+    /// `pathContains` (all when empty), e.g. rate-limit headers as Docker Hub sends them.
+    public func addResponseHeaders(_ headers: [(String, String)], pathContains: String = "") {
+        state.responseHeaders.withLock { $0.append((pathContains, headers)) }
+    }
+
+    /// Removes every header added with `addResponseHeaders`.
+    public func removeResponseHeaders() { state.responseHeaders.withLock { $0.removeAll() } }
 
     public var entries: [Entry] { state.log.withLock { $0 } }
 
@@ -138,7 +149,17 @@ public final class FaultProxy: Sendable {
             shutdown(upstream, Int32(SHUT_RDWR))
             return
         }
-        while let chunk = Sockets.readSome(upstream) {
+        let extra = state.responseHeaders.withLock { all in
+            all.filter { $0.pathContains.isEmpty || head.target.contains($0.pathContains) }.flatMap(\.headers)
+        }
+        var injected = extra.isEmpty
+        while var chunk = Sockets.readSome(upstream) {
+            // The status line comes first; the extra header lines go right after it.
+            if !injected, let lineEnd = chunk.firstRange(of: [13, 10] as [UInt8]) {
+                let lines = extra.map { "\($0.0): \($0.1)\r\n" }.joined()
+                chunk.insert(contentsOf: Array(lines.utf8), at: lineEnd.upperBound)
+                injected = true
+            }
             guard Sockets.writeAll(client, chunk) else { return }
         }
     }
