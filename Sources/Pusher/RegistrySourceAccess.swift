@@ -29,7 +29,7 @@ public struct RegistrySourceSettings: Sendable {
 /// How pushctl reads from one source registry: credentials, TLS and endpoints come from the job's
 /// `registries` entry whose `url` (or a mirror) has the source's host — which also gives the source
 /// its mirrors, CA and `insecure` — else from the docker credential search, over `https://HOST`
-/// (plus its plain-http twin on loopback hosts, as docker does). Reads fall back across the
+/// (then `http://HOST` on loopback hosts, as docker does). Reads fall back across the
 /// endpoints like pushes do (jobfile-v1.md "Endpoint fallback order").
 ///
 /// Thread-safe: one client per endpoint is made on first use and shared (so an auth challenge is
@@ -94,7 +94,8 @@ public final class RegistrySourceAccess: Sendable {
         }
         var endpoints = [Endpoint(url: url, onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false)]
         if url.isLoopback {
-            endpoints.append(Endpoint(url: url.with(scheme: .http), onlyIfTLSHandshakeFails: true, skipTLSVerify: true, isMirror: false))
+            // Docker treats loopback registries as insecure: plain http after https fails in any way.
+            endpoints.append(Endpoint(url: url.with(scheme: .http), onlyIfTLSHandshakeFails: false, skipTLSVerify: true, isMirror: false))
         }
         return RegistrySourceAccess(registryKey: registryKey(for: reference, in: job),
                                     registryName: nil, endpoints: endpoints, credentials: credentials,
