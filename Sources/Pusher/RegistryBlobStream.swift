@@ -141,6 +141,13 @@ final class BytePipe: @unchecked Sendable {  // all state is guarded by `conditi
         condition.broadcast()
     }
 
+    /// Bytes held right now (tests check the bound).
+    var bufferedForTests: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return buffered
+    }
+
     /// The writer is done; `error` when the download failed.
     func finish(error: (any Error)?) {
         condition.lock()
