@@ -342,4 +342,54 @@ import Testing
         #expect(Date().timeIntervalSince(started) >= 1.5)
         #expect(try Self.digest(target, "mirror/tool", "1.0.0") == Self.digest(source, "library/tool", "1.0.0"))
     }
+
+    @Test func planWithRegistrySourcesShowsCopyMountOrUnchangedPerSelectedTag() throws {
+        let source = try RegistryServer.start(.basicAuth)
+        defer { source.stop() }
+        let target = try RegistryServer.start(.plain)
+        defer { target.stop() }
+        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/app", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "1.1.0")
+        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "edge")
+        let workspace = try Workspace()
+        let job = try workspace.write("plan.yaml", """
+            version: 1
+            name: plan-replication
+            registries:
+            \(Self.registryBlock("upstream", source))\(Self.registryBlock("mirror", target))
+            images:
+              - source: docker://\(source.host)/upstream/app
+                repository: mirror/app
+                tags: {semver: '>=1'}
+                targets: [mirror]
+              - source: docker://\(source.host)/upstream/app
+                repository: copies/app
+                tags: {match: '1\\.0\\..*'}
+                targets: [upstream]
+            """)
+        let state = workspace.path + "/state.db"
+        let sourceWrites = { source.accessLog().filter { ["PUT", "POST", "PATCH", "DELETE"].contains($0.method) }.count }
+        let writesBefore = sourceWrites()
+        let plan = try run(pushctlBinary, ["plan", "--registry-sources", "--state", state, job], environment: workspace.environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let lines = plan.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        // Copies to the other registry upload the layer and config; the same-registry item mounts.
+        let copy = try #require(lines.first { $0.hasPrefix("1.0.0: copy, 2 blob(s)") }, "\(plan.stdout)")
+        #expect(copy.hasSuffix("to upload, 0 to mount, 0 present"), "\(copy)")
+        #expect(lines.contains { $0.hasPrefix("1.1.0: copy, 2 blob(s)") }, "\(plan.stdout)")
+        #expect(lines.contains("1.0.0: mount, 0 blob(s) 0 B to upload, 2 to mount, 0 present"), "\(plan.stdout)")
+        #expect(!lines.contains { $0.hasPrefix("edge") }, "edge is not selected")
+        #expect(target.accessLog().allSatisfy { $0.method == "HEAD" || $0.method == "GET" }, "plan wrote to the target")
+        #expect(sourceWrites() == writesBefore, "plan wrote to the source registry")
+        #expect(try Self.tags(target, "mirror/app").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: state), "plan created a state database")
+
+        let applied = try Self.apply(workspace, job)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let again = try run(pushctlBinary, ["plan", "--registry-sources", "--state", state, job], environment: workspace.environment)
+        #expect(again.status == 0, "\(again.stderr)")
+        let tagLines = again.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasPrefix("1.0.0:") || $0.hasPrefix("1.1.0:") }
+        #expect(tagLines.sorted() == ["1.0.0: unchanged", "1.0.0: unchanged", "1.1.0: unchanged"], "\(again.stdout)")
+    }
 }
