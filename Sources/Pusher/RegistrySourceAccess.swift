@@ -33,7 +33,9 @@ public struct RegistrySourceSettings: Sendable {
 /// endpoints like pushes do (jobfile-v1.md "Endpoint fallback order").
 ///
 /// Thread-safe: one client per endpoint is made on first use and shared (so an auth challenge is
-/// learned once per run), and endpoints found unusable are skipped for the rest of the run.
+/// learned once per run). Like the executor's per-push fallback, every read starts again at the
+/// first endpoint (each client retries on its own first), so one bad moment of an endpoint does not
+/// rule it out for the rest of a long run.
 public final class RegistrySourceAccess: Sendable {
     /// `host[:port]` of the registry's `url` (or of the reference when no entry matches): the key
     /// for rate limits, and for telling whether source and target are the same registry.
@@ -45,8 +47,8 @@ public final class RegistrySourceAccess: Sendable {
     private let ca: String?, cert: String?, key: String?
     private let settings: RegistrySourceSettings
     private let clients = Mutex<[String: RegistryClient]>([:])
-    /// Endpoint URLs not to use again in this run (unreachable, or a twin whose host answered TLS).
-    private let abandoned = Mutex<Set<String>>([])
+    /// Hosts that answered over TLS in this run: their plain-http twins are never used.
+    private let confirmedTLS = Mutex<Set<String>>([])
 
     init(registryKey: String, registryName: String?, endpoints: [Endpoint], credentials: Credentials,
          ca: String?, cert: String?, key: String?, settings: RegistrySourceSettings) {
@@ -105,31 +107,28 @@ public final class RegistrySourceAccess: Sendable {
     /// The pull budget this registry announced most recently.
     public var rateLimit: RateLimitStatus? { settings.rateLimits.status(of: registryKey) }
 
-    /// Runs `body` against the first usable endpoint; falls back to the next endpoint when one
-    /// cannot be reached (an insecure registry's plain-http twin only after a failed TLS handshake).
-    /// A registry's own answer (404, `DENIED`, …) is final.
+    /// Runs `body` against the first endpoint that works; falls back to the next when one cannot be
+    /// reached (an insecure registry's plain-http twin only after a failed TLS handshake, and never
+    /// once its host answered over TLS). A registry's own answer (404, `DENIED`, …) is final.
     public func read<T>(_ body: (RegistryClient) throws(RegistryError) -> T) throws(RegistryError) -> T {
         var lastError: RegistryError?
         var previousTLSHandshakeFailed = false
         for endpoint in endpoints {
-            if abandoned.withLock({ $0.contains(endpoint.url) }) { continue }
-            if endpoint.onlyIfTLSHandshakeFails && !previousTLSHandshakeFailed && lastError != nil { continue }
+            if endpoint.onlyIfTLSHandshakeFails {
+                let confirmed = confirmedTLS.withLock { $0.contains(endpoint.host) }
+                guard previousTLSHandshakeFailed, !confirmed else { continue }
+            }
             do {
                 let result = try body(client(for: endpoint))
-                if endpoint.scheme == "https" {
-                    // Confirmed TLS: this host's plain-http twin is never used in this run.
-                    let twin = "http://" + endpoint.host
-                    abandoned.withLock { _ = $0.insert(twin) }
-                }
+                if endpoint.scheme == "https" { confirmedTLS.withLock { _ = $0.insert(endpoint.host) } }
                 return result
             } catch {
                 guard error.isEndpointFailure else { throw error }
-                abandoned.withLock { _ = $0.insert(endpoint.url) }
                 previousTLSHandshakeFailed = error.isTLSHandshakeFailure
                 lastError = error
             }
         }
-        throw lastError ?? .unreachable(registry: registryKey, operation: "read", message: "no usable endpoint left in this run")
+        throw lastError ?? .unreachable(registry: registryKey, operation: "read", message: "no endpoint to try")
     }
 
     /// Before a manifest `GET` (a counted pull on Docker Hub).
