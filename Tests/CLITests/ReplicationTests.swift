@@ -392,4 +392,43 @@ import Testing
             .filter { $0.hasPrefix("1.0.0:") || $0.hasPrefix("1.1.0:") }
         #expect(tagLines.sorted() == ["1.0.0: unchanged", "1.0.0: unchanged", "1.1.0: unchanged"], "\(again.stdout)")
     }
+
+    @Test func digestPinnedSourceIsPushedUnderTheListedTags() throws {
+        let source = try RegistryServer.start(.basicAuth)
+        defer { source.stop() }
+        let target = try RegistryServer.start(.plain)
+        defer { target.stop() }
+        try Self.seed(source, "oci:\(Self.fixtures)/oci-layout/test_index:3", "upstream/multi", "moving")
+        let pinned = try Self.rawDigest(source, "upstream/multi", "moving")
+        // The tag moves on upstream afterwards; the pinned digest is what gets copied.
+        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/multi", "moving")
+        let workspace = try Workspace()
+        let job = try workspace.write("pinned.yaml", """
+            version: 1
+            name: pinned
+            registries:
+            \(Self.registryBlock("upstream", source))\(Self.registryBlock("mirror", target))
+            images:
+              - source: docker://\(source.host)/upstream/multi@\(pinned)
+                repository: mirror/multi
+                tags: ["2024.1", stable]
+                targets: [mirror]
+            """)
+        let r = try Self.apply(workspace, job)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(try Self.tags(target, "mirror/multi") == ["2024.1", "stable"])
+        #expect(try Self.rawDigest(target, "mirror/multi", "2024.1") == pinned)
+        #expect(try Self.rawDigest(target, "mirror/multi", "stable") == pinned)
+        let ends = Self.events(r.stdout).filter { $0["event"] as? String == "push-end" }
+        #expect(ends.count == 1)
+        #expect(ends.first?["source"] as? String == "docker://\(source.host)/upstream/multi@\(pinned)")
+
+        // A second run is unchanged, and needs no tag list: one HEAD by digest on the source.
+        let before = source.accessLog().count
+        let again = try Self.apply(workspace, job)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(Self.pushEnds(again.stdout).allSatisfy { $0.status == "unchanged" })
+        let requests = source.accessLog().dropFirst(before).filter { $0.status != 401 }
+        #expect(requests.map(\.method) == ["HEAD"], "\(Array(requests))")
+    }
 }
