@@ -38,7 +38,9 @@ struct PlanCommand: ParsableCommand {
         case .text:
             print(PlanRendering.text(plans), terminator: "")
             if registrySources { print(try PlanRegistryPreview.text(jobs, statePath: global.statePath()), terminator: "") }
-        case .json: print(try PlanRendering.json(plans, offline: true))
+        case .json:
+            if registrySources { StandardError.write("note: --registry-sources previews are printed with --output text only") }
+            print(try PlanRendering.json(plans, offline: true))
         }
     }
 }
