@@ -45,7 +45,7 @@ public struct RateLimitExhausted: Error, Sendable, CustomStringConvertible {
     public var status: RateLimitStatus
 
     public var description: String {
-        let when = status.refillBy.map { " before \(RateLimitStatus.format($0))" } ?? ""
+        let when = status.refillBy.map { " after \(RateLimitStatus.format($0))" } ?? " later"
         return "rate limit of \(registry) exhausted (\(status)); pushctl stops here rather than provoke 429s: run again\(when)"
     }
 }

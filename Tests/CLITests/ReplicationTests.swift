@@ -431,4 +431,43 @@ import Testing
         let requests = source.accessLog().dropFirst(before).filter { $0.status != 401 }
         #expect(requests.map(\.method) == ["HEAD"], "\(Array(requests))")
     }
+
+    @Test func budgetRunningOutDuringTheRunFailsTheRemainingCopiesCleanly() throws {
+        let source = try RegistryServer.start(.plain)
+        defer { source.stop() }
+        let target = try RegistryServer.start(.plain)
+        defer { target.stop() }
+        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "library/tool", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "library/tool", "1.1.0")
+        let proxy = try FaultProxy(upstreamPort: source.port)
+        defer { proxy.stop() }
+        // The tag list and HEADs say nothing; the first manifest GET (a counted pull) says it was the last.
+        proxy.addResponseHeaders([("RateLimit-Limit", "10"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "7200")],
+                                 method: "GET", pathContains: "/manifests/")
+        let workspace = try Workspace()
+        let job = try workspace.write("running-out.yaml", """
+            version: 1
+            name: running-out
+            registries:
+              upstream:
+                url: \(proxy.baseURL)
+              mirror:
+                url: \(target.baseURL)
+            images:
+              - source: docker://\(proxy.host)/library/tool
+                repository: mirror/tool
+                tags: {semver: '>=1'}
+                targets: [mirror]
+            """)
+        let r = try Self.apply(workspace, job, ["--images", "1"])
+        #expect(r.status == 1, "\(r.stderr)\n\(r.stdout)")
+        let ends = Self.events(r.stdout).filter { $0["event"] as? String == "push-end" }
+        #expect(ends.map { $0["status"] as? String } == ["pushed", "failed"], "\(ends)")
+        let error = ends.last?["error"] as? String ?? ""
+        #expect(error.contains("rate limit of \(proxy.host) exhausted"), "\(error)")
+        #expect(error.contains("run again after"), "\(error)")
+        // Exactly one counted pull was made, and nothing provoked a 429.
+        #expect(proxy.entries.filter { $0.method == "GET" && $0.target.contains("/manifests/") }.count == 1)
+        #expect(try Self.tags(target, "mirror/tool").count == 1)
+    }
 }

@@ -59,7 +59,7 @@ public final class FaultProxy: Sendable {
         let rules = Mutex<[Rule]>([])
         let log = Mutex<[Entry]>([])
         /// Header lines added to forwarded responses whose request target contains the key.
-        let responseHeaders = Mutex<[(pathContains: String, headers: [(String, String)])]>([])
+        let responseHeaders = Mutex<[(method: String?, pathContains: String, headers: [(String, String)])]>([])
     }
 
     /// With `paginateTagLists`, `GET …/tags/list?n=N[&last=T]` is answered in pages with `Link`
@@ -77,10 +77,10 @@ public final class FaultProxy: Sendable {
 
     public func add(_ rule: Rule) { state.rules.withLock { $0.append(rule) } }
 
-    /// Adds `headers` to every forwarded response to a request whose target contains
-    /// `pathContains` (all when empty), e.g. rate-limit headers as Docker Hub sends them.
-    public func addResponseHeaders(_ headers: [(String, String)], pathContains: String = "") {
-        state.responseHeaders.withLock { $0.append((pathContains, headers)) }
+    /// Adds `headers` to every forwarded response to a request with `method` (any when nil) whose
+    /// target contains `pathContains` (all when empty), e.g. rate-limit headers as Docker Hub sends them.
+    public func addResponseHeaders(_ headers: [(String, String)], method: String? = nil, pathContains: String = "") {
+        state.responseHeaders.withLock { $0.append((method, pathContains, headers)) }
     }
 
     /// Removes every header added with `addResponseHeaders`.
@@ -150,7 +150,8 @@ public final class FaultProxy: Sendable {
             return
         }
         let extra = state.responseHeaders.withLock { all in
-            all.filter { $0.pathContains.isEmpty || head.target.contains($0.pathContains) }.flatMap(\.headers)
+            all.filter { ($0.method == nil || $0.method == head.method) && ($0.pathContains.isEmpty || head.target.contains($0.pathContains)) }
+                .flatMap(\.headers)
         }
         var injected = extra.isEmpty
         while var chunk = Sockets.readSome(upstream) {
