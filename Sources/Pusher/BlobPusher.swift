@@ -56,10 +56,11 @@ struct BlobPusher: Sendable {
             try step.run(.state("forgetting a blob location")) { try state.removeBlob(registry: job.registryKey, repository: repository, digest: blob.digest) }
         }
 
-        let candidates = try step.run(.state("reading mount candidates")) {
+        let recorded = try step.run(.state("reading mount candidates")) {
             try state.mountCandidates(registry: job.registryKey, digest: blob.digest, targetRepository: repository,
                                       identity: job.credentialIdentity, limit: Self.maxMountCandidates)
         }
+        let candidates = job.mountSources + recorded.filter { !job.mountSources.contains($0) }
         for source in candidates where source != repository {
             // A refused or failed mount falls through to the next candidate or to an upload.
             if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) })) == true {

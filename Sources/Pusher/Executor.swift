@@ -144,6 +144,16 @@ public final class Executor: Sendable {
             return EndpointResult(endpoint: endpoint.url, tags: tags, counts: BlobCounts())
         }
 
+        // Lazily read sources (`docker://`) are read only now that a tag needs pushing.
+        var job = job
+        if let load = job.image.loadContent {
+            do {
+                job.image = try load()
+            } catch {
+                throw StepFailure(.manifest(reference: job.image.description, error: String(describing: error)), kind: .other)
+            }
+        }
+
         // 2. The endpoint must pass the `/v2/` check before anything is written to it.
         try step.run(.manifest(reference: "/v2/", error: "")) { try destination.ping() }
         confirmTLS(endpoint)

@@ -18,6 +18,10 @@ public struct SourceImage: Sendable {
     public var payload: @Sendable (Descriptor) -> BlobPayload
     /// Compressed layer digest → diffID, for archive sources whose layers pushctl compressed.
     public var diffIDs: [Digest: Digest]
+    /// For images read lazily (`docker://` sources): only `root` is known up front, and this reads
+    /// the manifests and blobs. The executor calls it once a tag actually needs pushing, so a rerun
+    /// whose tags are unchanged never reads the source beyond the `HEAD` that gave `root`.
+    public var loadContent: (@Sendable () throws -> SourceImage)? = nil
 
     public init(description: String, root: Descriptor, manifests: [(descriptor: Descriptor, bytes: [UInt8])],
                 blobs: [Descriptor], payload: @escaping @Sendable (Descriptor) -> BlobPayload, diffIDs: [Digest: Digest] = [:]) {

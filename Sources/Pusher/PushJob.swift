@@ -15,6 +15,10 @@ public struct PushJob: Sendable {
     public var credentialIdentity: String
     /// Blob transfers at once within this push.
     public var concurrency: Int
+    /// Repositories of the target registry to try mounting blobs from before the state database's
+    /// candidates: the source repository of a `docker://` source on the same registry, so
+    /// same-registry replication mounts instead of copying.
+    public var mountSources: [String] = []
 
     public init(target: PushTarget, registryKey: String, endpoints: [EndpointChoice], image: SourceImage,
                 credentialIdentity: String, concurrency: Int) {

@@ -37,16 +37,26 @@ public struct RunPreparation: Sendable {
 
     public init() {}
 
-    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`). Items that cannot be
-    /// prepared are listed in `failures`; the others become push jobs.
+    /// `docker://` sources and their pushes (RunPreparation+Registry.swift).
+    public var registry = RegistryPreparation()
+
+    /// Prepares every item of `plans` (already filtered, e.g. by `--shard`; items with a tag
+    /// selector are sharded per selected tag here, by `registrySources.shard`). Items that cannot
+    /// be prepared are listed in `failures`; the others become push jobs.
     public static func prepare(_ work: [(job: Job, items: [PlanItem])], concurrencyOverride: Int?, state: StateStore?,
-                               sourceOptions: SourceOptions, environment: [String: String]) -> RunPreparation {
+                               sourceOptions: SourceOptions, environment: [String: String],
+                               registrySources: RegistrySourceSettings = RegistrySourceSettings()) -> RunPreparation {
         var prepared = RunPreparation()
         for (job, items) in work {
             for item in items {
                 do throws(PreparationError) {
-                    try prepared.add(item, of: job, concurrencyOverride: concurrencyOverride, state: state,
-                                     sourceOptions: sourceOptions, environment: environment)
+                    if item.source.transport == "docker" {
+                        try prepared.prepareRegistryItem(item, job: job, concurrencyOverride: concurrencyOverride, state: state,
+                                                         environment: environment, settings: registrySources)
+                    } else {
+                        try prepared.add(item, of: job, concurrencyOverride: concurrencyOverride, state: state,
+                                         sourceOptions: sourceOptions, environment: environment)
+                    }
                 } catch {
                     prepared.failures.append((item, error))
                 }
@@ -68,32 +78,38 @@ public struct RunPreparation: Sendable {
         case .selector:
             throw .unsupportedSource(item.source.written, "tag selectors need a registry source")
         }
-        let access = try registryAccess(item.registry, of: job, environment: environment)
-        let identity = state?.credentialIdentity(access.identityMaterial)
-            ?? Digest.of(Array(access.identityMaterial.utf8)).string
+        let access = try targetAccess(item, job: job, environment: environment)
         let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
                                 host: item.endpoints.first?.host ?? access.registryKey,
                                 repository: item.repository, tags: tags)
         jobs.append(PushJob(
             target: target, registryKey: access.registryKey,
             endpoints: item.endpoints.map { EndpointChoice(url: $0.url, isHTTPTwin: $0.isHTTPTwin) },
-            image: image.sourceImage, credentialIdentity: identity,
+            image: image.sourceImage, credentialIdentity: Self.credentialIdentity(access, state: state),
             concurrency: concurrencyOverride ?? job.defaults.concurrency))
         endpoints[item.id] = item.endpoints
         sourceOfItem[item.id] = image
     }
 
-    private mutating func registryAccess(_ name: String, of job: Job, environment: [String: String]) throws(PreparationError) -> RegistryAccess {
-        let key = Self.accessKey(job: job.name, registry: name)
-        if let known = access[key] { return known }
-        guard let registry = job.registry(named: name) else { throw .unknownRegistry(name, job: job.filePath) }
+    /// The target registry's access for `item` (made once per job and registry).
+    mutating func targetAccess(_ item: PlanItem, job: Job, environment: [String: String]) throws(PreparationError) -> RegistryAccess {
+        let key = Self.accessKey(job: job.name, registry: item.registry)
+        if let access = access[key] { return access }
+        guard let registry = job.registry(named: item.registry) else {
+            throw .unknownRegistry(item.registry, job: job.filePath)
+        }
         do throws(RegistryError) {
             let made = try RegistryAccess(registry: registry, environment: environment)
             access[key] = made
             return made
         } catch {
-            throw .credentials(registry: name, error)
+            throw .credentials(registry: item.registry, error)
         }
+    }
+
+    /// The keyed hash of a registry's credentials identity (never the credentials).
+    static func credentialIdentity(_ access: RegistryAccess, state: StateStore?) -> String {
+        state?.credentialIdentity(access.identityMaterial) ?? Digest.of(Array(access.identityMaterial.utf8)).string
     }
 
     private mutating func load(_ source: PlanSource, job: Job, options: SourceOptions) throws(PreparationError) -> LoadedSource {
@@ -135,6 +151,12 @@ public enum PreparationError: Error, CustomStringConvertible {
     case unknownRegistry(String, job: String)
     case credentials(registry: String, RegistryError)
     case unsupportedSource(String, String)
+    /// A `docker://` source could not be read (tag list, `HEAD` of a tag, credentials).
+    case registrySource(String, RegistryError)
+    /// A `docker://` source's tag (or digest) does not exist.
+    case sourceTagNotFound(String)
+    /// A tag selector could not be applied.
+    case selection(String, TagSelectionError)
 
     public var description: String {
         switch self {
@@ -143,6 +165,9 @@ public enum PreparationError: Error, CustomStringConvertible {
         case .unknownRegistry(let name, let job): "\(job): unknown registry \(name)"
         case .credentials(let registry, let error): "credentials for registry \(registry): \(error)"
         case .unsupportedSource(let source, let why): "\(source): \(why)"
+        case .registrySource(let source, let error): "\(source): \(error)"
+        case .sourceTagNotFound(let source): "\(source): no such tag or digest in the source registry"
+        case .selection(let source, let error): "\(source): tag selector: \(error)"
         }
     }
 }

@@ -85,6 +85,17 @@ public enum StateSchema {
         CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
         CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
         """,
+        // 3: the pull budget each source registry last announced (docs/replication.md "Rate limits").
+        """
+        CREATE TABLE rate_limits (
+            registry_host TEXT PRIMARY KEY CHECK (registry_host <> ''),
+            limit_total INTEGER,
+            remaining INTEGER NOT NULL,
+            window_seconds INTEGER,
+            reset_at REAL,
+            observed_at REAL NOT NULL
+        );
+        """,
     ]
 
     /// The version a fully migrated file has.

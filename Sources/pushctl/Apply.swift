@@ -60,8 +60,12 @@ struct Apply: ParsableCommand {
         let (jobs, failed) = JobLoading.loadAll(files)
         if !failed.isEmpty { throw PushctlExit.invalidInput }
         let shard = try self.shard.map { try Shard(parsing: $0) }
+        // Items with a tag selector are sharded per selected tag during preparation instead.
         let work = jobs.map { job in
-            (job: job, items: Planner.plan(job).items.filter { item in shard.map { item.inShard($0.index, of: $0.count) } ?? true })
+            (job: job, items: Planner.plan(job).items.filter { item in
+                if case .selector = item.tags { return true }
+                return shard.map { item.inShard($0.index, of: $0.count) } ?? true
+            })
         }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
@@ -83,16 +87,22 @@ struct Apply: ParsableCommand {
         let settings = "gzip-\(compression.gzipLevel)"
         var sourceOptions = compression
         sourceOptions.knownCompression = { diffID in try? store.compressedDigest(forDiffID: diffID, settings: settings) }
-        let prepared = RunPreparation.prepare(work, concurrencyOverride: concurrency, state: store,
-                                              sourceOptions: sourceOptions, environment: environment)
+        let cancellation = CancellationFlag()
+        let rateLimits = SourceRateLimits(store: store, cancellation: cancellation)
+        try rateLimits.checkRemembered(work)
+        let prepared = RunPreparation.prepare(
+            work, concurrencyOverride: concurrency, state: store, sourceOptions: sourceOptions, environment: environment,
+            registrySources: RegistrySourceSettings(retries: retries ?? jobs.map(\.defaults.retries).max() ?? 5,
+                                                    cancellation: cancellation, rateLimits: rateLimits.book, shard: shard))
         if !prepared.failures.isEmpty {
             // Nothing is pushed when any source cannot be read: every problem is reported at once.
+            rateLimits.save()
             for failure in prepared.failures { StandardError.write("error: \(failure.error)") }
             throw PushctlExit.invalidInput
         }
+        try rateLimits.check(prepared)
 
         let sink = makeSink()
-        let cancellation = CancellationFlag()
         let started = Date()
         var runIDs: [String: RunID] = [:]
         do {
@@ -130,6 +140,7 @@ struct Apply: ParsableCommand {
         let imagesAtOnce = images ?? jobs.map(\.defaults.images).max() ?? 2
         let outcomes = executor.run(prepared.jobs, images: imagesAtOnce)
         interrupts.stop()
+        rateLimits.save()
 
         // Docker-archive layers compressed for this run: remember diffID → digest for the next one.
         for loaded in prepared.sources.values {

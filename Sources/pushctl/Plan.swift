@@ -42,27 +42,29 @@ struct PlanCommand: ParsableCommand {
         // Read-only use of the state database: an absent one is not created.
         let statePath = global.statePath(environment: environment)
         let store = FileManager.default.fileExists(atPath: statePath) ? try? StateStore.open(path: statePath) : nil
-        let prepared = RunPreparation.prepare(zip(jobs, plans).map { ($0, $1.items) }, concurrencyOverride: nil, state: store,
-                                              sourceOptions: SourceOptions(), environment: environment)
-        // Offline, registry sources are not read at all, so they are not failures.
-        let failures = prepared.failures.filter { !(offline && $0.item.source.transport == "docker") }
+        // Offline, registry sources are not read at all (no network): only local sources are.
+        let work = zip(jobs, plans).map { job, plan in
+            (job: job, items: plan.items.filter { !offline || $0.source.transport != "docker" })
+        }
+        let prepared = RunPreparation.prepare(work, concurrencyOverride: nil, state: store, sourceOptions: SourceOptions(),
+                                              environment: environment, registrySources: RegistrySourceSettings(retries: 2))
         var details: [String: PlanRendering.ItemDetail] = [:]
-        for failure in failures {
+        for failure in prepared.failures {
             details[failure.item.id, default: .init()].sourceError = failure.error.description
         }
         for (id, source) in prepared.sourceOfItem {
             details[id, default: .init()].graph = source.graph
         }
         if !offline {
-            let recorder = store.map { ReadOnlyState(store: $0) }
+            let state = ReadOnlyPushState(store: store)
             for job in prepared.jobs {
                 let access = prepared.access[RunPreparation.accessKey(job: job.target.job, registry: job.target.registry)]!
-                let preview = PushPreview.make(job, state: recorder) { choice in
+                let (endpoint, preview) = PushPreviewer.previewAtFirstEndpoint(job, state: state) { choice in
                     let endpoint = prepared.endpoints[job.target.itemID]!.first { $0.url == choice.url }!
                     return RegistryDestination(client: access.client(for: endpoint, retryPolicy: RetryPolicy(attempts: 2), cancellation: nil))
                 }
-                details[job.target.itemID, default: .init()].preview = preview
-                details[job.target.itemID, default: .init()].tags = job.target.tags
+                details[job.target.itemID, default: .init()].previews.append(
+                    .init(endpoint: endpoint, preview: preview, replication: job.image.loadContent != nil))
             }
         }
 
@@ -70,33 +72,13 @@ struct PlanCommand: ParsableCommand {
         case .text: print(PlanRendering.text(plans, details: details), terminator: "")
         case .json: print(try PlanRendering.json(plans, offline: offline, details: details))
         }
-        if !failures.isEmpty {
+        if !prepared.failures.isEmpty {
             var said = Set<String>()
-            for failure in failures where said.insert(failure.error.description).inserted {
+            for failure in prepared.failures where said.insert(failure.error.description).inserted {
                 StandardError.write("\(offline ? "note" : "error"): \(failure.error)")
             }
             if !offline { throw PushctlExit.invalidInput }
         }
-        if details.values.contains(where: { $0.preview?.error != nil }) { throw ExitCode(1) }
+        if details.values.contains(where: { $0.previews.contains { $0.preview.error != nil } }) { throw ExitCode(1) }
     }
 }
-
-/// The state database for planning: reads only; writes are refused by construction.
-struct ReadOnlyState: PushState {
-    let store: StateStore
-
-    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> OCI.Digest? {
-        try store.lastSuccessfulPush(registryHost: registry, repository: repository, tag: tag)?.pushedDigest
-    }
-    func isBlobKnown(registry: String, repository: String, digest: OCI.Digest) throws -> Bool {
-        try store.isBlobKnown(registryHost: registry, repository: repository, digest: digest)
-    }
-    func mountCandidates(registry: String, digest: OCI.Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        try store.mountCandidates(registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
-    }
-    func recordBlob(registry: String, repository: String, digest: OCI.Digest, identity: String) throws {}
-    func removeBlob(registry: String, repository: String, digest: OCI.Digest) throws {}
-    func recordPush(_ record: CompletedPush) throws {}
-}
-
-import OCI

@@ -10,8 +10,19 @@ enum PlanRendering {
     struct ItemDetail {
         var graph: ImageGraph?
         var sourceError: String?
-        var tags: [String]?
-        var preview: PushPreview?
+        /// Online: one preview per push job of the item (a selector makes one per selected tag).
+        var previews: [Preview] = []
+    }
+
+    struct Preview {
+        var endpoint: String?
+        var preview: PushPreview
+        /// A registry source: tags that need pushing are a `copy` or a `mount`; else a `push`.
+        var replication: Bool
+
+        func action(_ need: PushPreview.Need) -> String {
+            need == .unchanged ? "unchanged" : replication ? need.rawValue : "push"
+        }
     }
 
     /// The JSON document: `{"schema": "pushctl-plan-v1", "offline": …, "plans": [Plan…]}`, each
@@ -39,14 +50,17 @@ enum PlanRendering {
                     items[i]["resolved"] = resolved
                 }
                 if let error = detail.sourceError { items[i]["sourceError"] = error }
-                if let preview = detail.preview {
+                if !detail.previews.isEmpty {
                     var actions: [String: Any] = [
-                        "tags": preview.tags.map { ["tag": $0.tag, "action": $0.action.rawValue] },
-                        "blobs": ["upload": preview.upload, "mount": preview.mount, "present": preview.present,
-                                  "uploadBytes": preview.uploadBytes],
+                        "tags": detail.previews.flatMap { p in p.preview.tags.map { ["tag": $0.name, "action": p.action($0.need)] } },
+                        "blobs": ["upload": detail.previews.reduce(0) { $0 + $1.preview.blobsToUpload },
+                                  "mount": detail.previews.reduce(0) { $0 + $1.preview.blobsToMount },
+                                  "present": detail.previews.reduce(0) { $0 + $1.preview.blobsPresent },
+                                  "uploadBytes": detail.previews.reduce(Int64(0)) { $0 + $1.preview.bytesToUpload }],
                     ]
-                    if let endpoint = preview.endpoint { actions["endpoint"] = endpoint }
-                    if let error = preview.error { actions["error"] = error }
+                    if let endpoint = detail.previews.compactMap(\.endpoint).first { actions["endpoint"] = endpoint }
+                    let errors = detail.previews.compactMap(\.preview.error)
+                    if !errors.isEmpty { actions["error"] = errors.joined(separator: "; ") }
                     items[i]["actions"] = actions
                 }
             }
@@ -83,15 +97,19 @@ enum PlanRendering {
                 for (n, endpoint) in item.endpoints.enumerated() {
                     out += "      \(n + 1). \(endpoint)\n"
                 }
-                if let preview = detail?.preview {
-                    if let error = preview.error {
-                        out += "    cannot plan against the registry: \(error)\n"
-                    } else {
-                        out += "    via:        \(preview.endpoint ?? "?")\n"
-                        for (tag, action) in preview.tags { out += "    \(action == .push ? "push     " : "unchanged") \(tag)\n" }
-                        if preview.tags.contains(where: { $0.action == .push }) {
-                            out += "    blobs:      \(preview.upload) to upload (\(preview.uploadBytes) bytes), \(preview.mount) to mount, \(preview.present) present\n"
+                for p in detail?.previews ?? [] {
+                    if let endpoint = p.endpoint, p.preview.error == nil { out += "    via \(endpoint): \(p.preview.target.source)\n" }
+                    if let error = p.preview.error {
+                        out += "    cannot plan \(p.preview.target.source): \(error)\n"
+                        continue
+                    }
+                    for tag in p.preview.tags {
+                        out += "      \(tag.name): \(p.action(tag.need))"
+                        if tag.need != .unchanged {
+                            out += ", \(p.preview.blobsToUpload) blob(s) \(byteText(p.preview.bytesToUpload)) to upload"
+                            out += ", \(p.preview.blobsToMount) to mount, \(p.preview.blobsPresent) present"
                         }
+                        out += "\n"
                     }
                 }
             }
@@ -99,4 +117,12 @@ enum PlanRendering {
         }
         return out
     }
+}
+
+/// `1.2 MB`-style sizes for plan output (decimal units, as docker prints them).
+private func byteText(_ bytes: Int64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"]
+    var value = Double(bytes), unit = 0
+    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }

@@ -34,4 +34,49 @@ import Testing
         #expect(TagSelection.compileProblem("(") != nil)
         #expect(TagSelection.compileProblem("[a-z]+") == nil)
     }
+
+    // MARK: issue 7 cases
+
+    @Test func alternationsAndExcludesAreAnchoredAsAWhole() throws {
+        let tags = ["3.19", "x3.19", "3.19x", "edge", "edge-old", "latest", "3.21.0-rc1"]
+        // `a|b` is `^(?:a|b)$`, not `^a|b$`: neither alternative may match a part of a tag.
+        #expect(try TagSelection.select(TagSelector(match: "3\\.19|edge"), from: tags) == ["3.19", "edge"])
+        // Excludes are anchored too: `rc` does not drop `3.21.0-rc1`, `.*rc.*` does.
+        #expect(try TagSelection.select(TagSelector(exclude: ["rc"]), from: tags) == tags)
+        #expect(try TagSelection.select(TagSelector(exclude: [".*rc.*", "edge.*"]), from: tags) == ["3.19", "x3.19", "3.19x", "latest"])
+        // match and exclude together: exclude wins.
+        #expect(try TagSelection.select(TagSelector(match: "edge.*", exclude: ["edge-old"]), from: tags) == ["edge"])
+    }
+
+    @Test func semverRangesAdmitOnlyPrereleasesTheyName() throws {
+        let tags = ["3.20.9", "3.21.0-rc1", "3.21.0-rc2", "3.21.0", "3.21.5", "3.21.6-beta", "3.22.0-rc1", "3.22.0", "v3.21.3"]
+        // The range names a pre-release of 3.21.0: other pre-releases of 3.21.0 qualify, those of
+        // 3.21.6 and 3.22.0 do not.
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21.0-rc2 <3.22"), from: tags) == ["3.21.0-rc2", "3.21.0", "3.21.5", "v3.21.3"])
+        // No pre-release named: none selected, even inside the bounds.
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <3.23"), from: tags) == ["3.21.0", "3.21.5", "3.22.0", "v3.21.3"])
+        // An upper bound excludes the pre-releases below it when they are not named.
+        #expect(try TagSelection.select(TagSelector(semver: "<3.21"), from: tags) == ["3.20.9"])
+        // Partial versions mean .0: `>=3.21` includes 3.21.0 and `<3.22` excludes 3.22.0.
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <3.22"), from: tags) == ["3.21.0", "3.21.5", "v3.21.3"])
+    }
+
+    @Test func latestOrdersBySemanticVersionNotText() throws {
+        let tags = ["v1.9.0", "v1.10.0", "1.10.0-rc.2", "1.10.0-rc.10", "1.2", "0.99.0", "nightly"]
+        // 1.10 > 1.9 (numeric, not text); a release outranks its pre-releases; numeric pre-release
+        // identifiers compare as numbers (rc.10 > rc.2); non-versions are dropped.
+        #expect(try TagSelection.select(TagSelector(latest: 4), from: tags) == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0"])
+        // Asking for more than there are keeps them all, highest first.
+        #expect(try TagSelection.select(TagSelector(latest: 50), from: tags)
+                == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0", "1.2", "0.99.0"])
+        // latest applies after match, exclude and semver.
+        #expect(try TagSelection.select(TagSelector(exclude: ["v.*"], semver: "<1.10", latest: 2), from: tags) == ["1.2", "0.99.0"])
+    }
+
+    @Test func equalVersionsAreOrderedDeterministically() throws {
+        // 1.2 and 1.2.0 are the same version: the tie is broken by the tag text, highest first,
+        // so the same tag list always gives the same selection.
+        #expect(try TagSelection.select(TagSelector(latest: 1), from: ["1.2", "1.2.0"]) == ["1.2.0"])
+        #expect(try TagSelection.select(TagSelector(latest: 1), from: ["1.2.0", "1.2"]) == ["1.2.0"])
+    }
 }

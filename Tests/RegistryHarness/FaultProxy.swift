@@ -61,6 +61,8 @@ public final class FaultProxy: Sendable {
     private final class Shared: Sendable {
         let rules = Mutex<[Rule]>([])
         let log = Mutex<[Entry]>([])
+        /// Header lines added to forwarded responses whose request target contains the key.
+        let responseHeaders = Mutex<[(method: String?, pathContains: String, headers: [(String, String)])]>([])
     }
 
     /// With `paginateTagLists`, `GET …/tags/list?n=N[&last=T]` is answered in pages with `Link`
@@ -77,6 +79,15 @@ public final class FaultProxy: Sendable {
     }
 
     public func add(_ rule: Rule) { state.rules.withLock { $0.append(rule) } }
+
+    /// Adds `headers` to every forwarded response to a request with `method` (any when nil) whose
+    /// target contains `pathContains` (all when empty), e.g. rate-limit headers as Docker Hub sends them.
+    public func addResponseHeaders(_ headers: [(String, String)], method: String? = nil, pathContains: String = "") {
+        state.responseHeaders.withLock { $0.append((method, pathContains, headers)) }
+    }
+
+    /// Removes every header added with `addResponseHeaders`.
+    public func removeResponseHeaders() { state.responseHeaders.withLock { $0.removeAll() } }
 
     public var entries: [Entry] { state.log.withLock { $0 } }
 
@@ -150,7 +161,18 @@ public final class FaultProxy: Sendable {
             shutdown(upstream, Int32(SHUT_RDWR))
             return
         }
-        while let chunk = Sockets.readSome(upstream) {
+        let extra = state.responseHeaders.withLock { all in
+            all.filter { ($0.method == nil || $0.method == head.method) && ($0.pathContains.isEmpty || head.target.contains($0.pathContains)) }
+                .flatMap(\.headers)
+        }
+        var injected = extra.isEmpty
+        while var chunk = Sockets.readSome(upstream) {
+            // The status line comes first; the extra header lines go right after it.
+            if !injected, let lineEnd = chunk.firstRange(of: [13, 10] as [UInt8]) {
+                let lines = extra.map { "\($0.0): \($0.1)\r\n" }.joined()
+                chunk.insert(contentsOf: Array(lines.utf8), at: lineEnd.upperBound)
+                injected = true
+            }
             guard Sockets.writeAll(client, chunk) else { return }
         }
     }
