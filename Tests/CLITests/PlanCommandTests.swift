@@ -63,9 +63,23 @@ import Testing
     }
 
     @Test func onlinePlanOfUnbuiltSourcesExits2NamingThem() throws {
-        let r = try pushctl("plan", "jobs/release.yaml")
+        // A job whose sources are not built; its registry is a closed loopback port, and no
+        // request is made anyway: the plan stops at the unreadable source.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-plan-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let job = dir + "/job.yaml"
+        try """
+            version: 1
+            name: unbuilt
+            registries:
+              lab: {url: "http://127.0.0.1:9"}
+            images:
+              - {source: "oci:build/app:1.0", repository: team/app, tags: ["1.0"], targets: [lab]}
+            """.write(toFile: job, atomically: true, encoding: .utf8)
+        let r = try pushctl("plan", job)
         #expect(r.status == 2)
-        #expect(r.stderr.contains("error: source oci:../build/app:1.4.2: "))
+        #expect(r.stderr.contains("error: source oci:build/app:1.0: "))
         #expect(r.stderr.contains("no such file or directory"))
     }
 
