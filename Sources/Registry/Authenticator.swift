@@ -47,17 +47,7 @@ final class Authenticator: Sendable {
     /// The `Authorization` value for a request needing `scopes`, or nil when the registry has not
     /// asked for authentication (yet) or there is nothing to send.
     func authorization(for scopes: [String]) throws(RegistryError) -> String? {
-        if case .bearer(let token) = credentials { return "Bearer \(token)" }
-        guard let challenge = knownChallenge else { return nil }
-        switch challenge.scheme {
-        case "basic":
-            if case .basic(let user, let password) = credentials { return Self.basic(user, password) }
-            return nil
-        case "bearer":
-            return "Bearer \(try token(for: scopes, challenge: challenge, forceFresh: false))"
-        default:
-            return nil
-        }
+        try authorization(for: scopes, forceFresh: false)
     }
 
     /// After a 401: re-reads the challenge, drops cached tokens for these scopes, and returns a
@@ -66,6 +56,11 @@ final class Authenticator: Sendable {
         learn(from: response)
         let wanted = Self.grants(scopes)
         state.withLock { $0.tokens.removeAll { !$0.grants.isDisjoint(with: wanted) } }
+        return try authorization(for: scopes, forceFresh: true)
+    }
+
+    /// The `Authorization` value the known challenge asks for; `forceFresh` skips cached tokens.
+    private func authorization(for scopes: [String], forceFresh: Bool) throws(RegistryError) -> String? {
         if case .bearer(let token) = credentials { return "Bearer \(token)" }
         guard let challenge = knownChallenge else { return nil }
         switch challenge.scheme {
@@ -73,7 +68,7 @@ final class Authenticator: Sendable {
             if case .basic(let user, let password) = credentials { return Self.basic(user, password) }
             return nil
         case "bearer":
-            return "Bearer \(try token(for: scopes, challenge: challenge, forceFresh: true))"
+            return "Bearer \(try token(for: scopes, challenge: challenge, forceFresh: forceFresh))"
         default:
             return nil
         }
