@@ -155,7 +155,7 @@ public final class Executor: Sendable {
         }
 
         // 2. The endpoint must pass the `/v2/` check before anything is written to it.
-        try step.run(.manifest(reference: "/v2/", error: "")) { try destination.ping() }
+        try step.run(.request("")) { try destination.ping() }
         confirmTLS(endpoint)
 
         // 3. Blobs: configs and layers, each present, mounted or uploaded.
@@ -234,6 +234,7 @@ struct StepRunner {
             case .blob(let digest, _): .blob(digest: digest, error: message)
             case .manifest(let reference, _): .manifest(reference: reference, error: message)
             case .state(let doing): .state("\(doing): \(message)")
+            case .request: .request(message)
             default: what
             }
             let kind: FailureKind = if case .state = what { .other } else { destination.classify(error) }

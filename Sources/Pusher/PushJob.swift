@@ -39,6 +39,8 @@ public enum PushFailure: Error, CustomStringConvertible {
     case digestMismatch(reference: String, expected: Digest, reported: Digest)
     case cancelled
     case state(String)
+    /// A step whose error message already says what was being done (the `/v2/` check).
+    case request(String)
 
     public var description: String {
         switch self {
@@ -51,6 +53,7 @@ public enum PushFailure: Error, CustomStringConvertible {
             return "manifest \(reference): the registry reports digest \(reported), expected \(expected)"
         case .cancelled: return "interrupted"
         case .state(let error): return "state database: \(error)"
+        case .request(let error): return error
         }
     }
 }
