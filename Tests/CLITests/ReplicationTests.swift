@@ -343,7 +343,7 @@ import Testing
         #expect(try Self.digest(target, "mirror/tool", "1.0.0") == Self.digest(source, "library/tool", "1.0.0"))
     }
 
-    @Test func planWithRegistrySourcesShowsCopyMountOrUnchangedPerSelectedTag() throws {
+    @Test func onlinePlanShowsCopyMountOrUnchangedPerSelectedTag() throws {
         let source = try RegistryServer.start(.basicAuth)
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
