@@ -24,6 +24,9 @@ final class Authenticator: Sendable {
     private let send: @Sendable (HTTPRequest, ResponseSink) throws(TransportError) -> HTTPResponse
     private let state = Mutex(State())
     private let tokenFetches = Atomic<Int>(0)
+    /// One token fetch at a time: threads that start together (a push's first blobs) wait for
+    /// the first fetch and then find its token in the cache, rather than each asking the service.
+    private let fetching = Mutex(())
 
     init(credentials: Credentials, registry: String,
          send: @escaping @Sendable (HTTPRequest, ResponseSink) throws(TransportError) -> HTTPResponse) {
@@ -77,9 +80,18 @@ final class Authenticator: Sendable {
     private func token(for scopes: [String], challenge: AuthChallenge, forceFresh: Bool) throws(RegistryError) -> String {
         let wanted = Self.grants(scopes)
         let now = Date().timeIntervalSince1970
-        if !forceFresh, let cached = state.withLock({ s in s.tokens.first { $0.expires > now && wanted.isSubset(of: $0.grants) } }) {
-            return cached.token
+        func cached() -> String? {
+            state.withLock { s in s.tokens.first { $0.expires > now && wanted.isSubset(of: $0.grants) }?.token }
         }
+        if !forceFresh, let token = cached() { return token }
+        return try fetching.withLock { _ throws(RegistryError) -> String in
+            // Another thread may have fetched it while this one waited.
+            if !forceFresh, let token = cached() { return token }
+            return try fetchAndCache(scopes: scopes, challenge: challenge, wanted: wanted, now: now)
+        }
+    }
+
+    private func fetchAndCache(scopes: [String], challenge: AuthChallenge, wanted: Set<String>, now: Double) throws(RegistryError) -> String {
         let fetched = try fetchToken(scopes: scopes, challenge: challenge)
         // Renew shortly before expiry, so a token never expires between check and use.
         let lifetime = Double(fetched.expiresIn)

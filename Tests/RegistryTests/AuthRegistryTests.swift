@@ -67,6 +67,34 @@ import Testing
         #expect(issuer.requests.last?.granted == ["repository:team/app:push", "repository:team/app:pull"])
     }
 
+    @Test func threadsStartingTogetherShareOneTokenFetch() throws {
+        let server = try RegistryServer.start(.tokenAuth)
+        defer { server.stop() }
+        let issuer = try #require(server.tokenIssuer)
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
+                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        try client.ping()
+        let blobs = (0..<6).map { _ in TestBlob.random(size: 10_000) }
+        let failures = Mutex(0)
+        // Six threads released at the same moment, as a push's first blobs are.
+        let start = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        for blob in blobs {
+            done.enter()
+            Thread {
+                start.wait()
+                do { try client.uploadBlob("team/app", blob.payload()) } catch { failures.withLock { $0 += 1 } }
+                done.leave()
+            }.start()
+        }
+        for _ in blobs { start.signal() }
+        done.wait()
+        #expect(failures.withLock { $0 } == 0)
+        // Six uploads started at once in one repository: one push,pull token, fetched once.
+        #expect(issuer.requestCount == 1)
+        #expect(client.tokenRequestCount == 1)
+    }
+
     @Test func anonymousAgainstTokenRegistryTriesAnAnonymousTokenThenFailsClearly() throws {
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
