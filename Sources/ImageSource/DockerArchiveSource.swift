@@ -19,6 +19,9 @@ final class DockerArchiveSource: ImageSource {
     let ref: String?
     let options: SourceOptions
     private let cache: LayerCache
+    /// Serializes compressions started by `payload` (a layer known from the state database but no
+    /// longer in the cache), so two pushes opening the same layer at once compress it once.
+    private let lazyCompression = NSLock()
     var description: String { location.description }
 
     /// Where each blob of the last loaded graph comes from, for `payload(for:)`.
@@ -266,6 +269,7 @@ final class DockerArchiveSource: ImageSource {
     func payload(for blob: Descriptor) -> BlobPayload {
         let source = description
         let cache = self.cache
+        let lazyCompression = self.lazyCompression
         let origin = blobOrigins.withLock { $0[blob.digest] }
         return BlobPayload(descriptor: blob) { offset in
             switch origin {
@@ -277,6 +281,9 @@ final class DockerArchiveSource: ImageSource {
                 return try VerifyingFileStream(region: region, expected: blob, source: source, offset: offset)
             case .compressed(let layer, let diffID)?:
                 let path = cache.dataPath(diffID)
+                lazyCompression.lock()
+                defer { lazyCompression.unlock() }
+                // Checked under the lock: another push may have compressed it meanwhile.
                 if cache.lookup(diffID) == nil {
                     let entry = try cache.compress(layer, diffID: diffID, source: source)
                     if entry.digest != blob.digest {
