@@ -50,19 +50,9 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 }
 
-extension Digest: Codable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(parsing: text) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(string)
-    }
+extension Digest: StringCodable {
+    init(codableString: String) throws(DigestError) { try self.init(parsing: codableString) }
+    var codableString: String { string }
 }
 
 public enum DigestError: Error, Equatable, Sendable {

@@ -260,20 +260,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     private static func isHex(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) }
 }
 
-extension ImageReference: Codable {
-    /// Decodes from, and encodes to, the canonical string (`docker.io/library/alpine:3.19`).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        do { try self.init(parsing: text) } catch {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.description)
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(canonicalString)
-    }
+/// Decodes from, and encodes to, the canonical string (`docker.io/library/alpine:3.19`).
+extension ImageReference: StringCodable {
+    init(codableString: String) throws(ReferenceError) { try self.init(parsing: codableString) }
+    var codableString: String { canonicalString }
 }
 
 /// Validates repository paths written without a domain, such as a job file's `repository: team/app`.

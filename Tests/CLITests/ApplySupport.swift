@@ -159,8 +159,8 @@ final class RunningApply {
         let id = UUID().uuidString
         outPath = scratch.sub("apply-\(id).out")
         errPath = scratch.sub("apply-\(id).err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         guard FileManager.default.isExecutableFile(atPath: pushctlBinary) else { throw ToolError.missing(pushctlBinary) }
         process.executableURL = URL(fileURLWithPath: pushctlBinary)
         process.arguments = ["apply", "--output", "json", "--state", scratch.state] + arguments
