@@ -90,12 +90,14 @@ extension RegistryError: CustomStringConvertible {
         case .unreachable(let registry, let operation, let message):
             "\(operation): registry \(registry) unreachable: \(message)"
         case .tls(let registry, let message):
-            "TLS failure talking to registry \(registry): \(message)"
+            "TLS failure talking to registry \(registry): \(message) (a registry with a private CA needs `ca:` "
+                + "in its job-file entry; `insecure: true` skips verification)"
         case .registry(let status, let errors, let operation, let registry, let repository):
             "\(operation): registry \(registry)\(repository.map { " repository \($0)" } ?? "") answered \(status): "
                 + errors.map(\.description).joined(separator: "; ")
         case .unauthorized(let registry, let repository, let operation, let credentials, let message):
-            "\(operation): UNAUTHORIZED: registry \(registry)\(repository.map { " repository \($0)" } ?? "") refused \(credentials): \(message)"
+            "\(operation): UNAUTHORIZED: registry \(registry)\(repository.map { " repository \($0)" } ?? "") refused \(credentials): \(message) "
+                + "(check the registry's `auth:` in the job file, or `docker login \(registry)`)"
         case .tokenService(let realm, let status, let message):
             "token service \(realm) failed (HTTP \(status)): \(message)"
         case .http(let status, let operation, let registry, let repository, let body):

@@ -12,8 +12,7 @@ import Testing
     @Test func basicAuthPushesWithTheRightPassword() throws {
         let server = try RegistryServer.start(.basicAuth)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let client = try Self.client(for: server)
         try client.ping()
         let blob = TestBlob.random(size: 50_000)
         try client.uploadBlob("team/app", blob.payload())
@@ -45,8 +44,7 @@ import Testing
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
         let issuer = try #require(server.tokenIssuer)
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let client = try Self.client(for: server)
         try client.ping()
         let blobs = (0..<3).map { _ in TestBlob.random(size: 20_000) }
         for blob in blobs {
@@ -71,8 +69,7 @@ import Testing
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
         let issuer = try #require(server.tokenIssuer)
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let client = try Self.client(for: server)
         try client.ping()
         let blobs = (0..<6).map { _ in TestBlob.random(size: 10_000) }
         let failures = Mutex(0)
@@ -127,8 +124,7 @@ import Testing
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
         let issuer = try #require(server.tokenIssuer)
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let client = try Self.client(for: server)
         let blob = TestBlob.random(size: 5_000)
         try client.uploadBlob("team/a", blob.payload())
         #expect(try client.mountBlob("team/b", blob.digest, from: "team/a"))
@@ -150,8 +146,7 @@ import Testing
     @Test func oneClientServesManyThreadsAtOnce() throws {
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let client = try Self.client(for: server)
         let blobs = (0..<8).map { _ in TestBlob.random(size: 400_000) }
         let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: blobs.count) { index in
@@ -166,5 +161,11 @@ import Testing
         for blob in blobs {
             #expect(try client.blobExists("team/app", blob.digest) == 400_000)
         }
+    }
+
+    /// A client for `server` with its valid Basic credentials.
+    static func client(for server: RegistryServer) throws -> RegistryClient {
+        RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
+                       credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
     }
 }
