@@ -1,10 +1,6 @@
 import Foundation
 import OCI
 
-/// The brief's name for `ImageSourceLocation`. Files that also import Swift Testing (which has its
-/// own `SourceLocation`) should spell it `ImageSourceLocation`.
-public typealias SourceLocation = ImageSourceLocation
-
 /// Where an image comes from (jobfile-v1.md "Sources"). `ref` is an
 /// `org.opencontainers.image.ref.name` (OCI) or a `RepoTag` (docker archive), or `@sha256:…` to
 /// select by digest; nil means "the only image there".

@@ -39,9 +39,6 @@ public struct PlanItem: Sendable, Codable {
         return Int(stableHash % UInt64(count)) == index
     }
 
-    /// Same as `inShard(_:of:)`.
-    public func shard(_ index: Int, of count: Int) -> Bool { inShard(index, of: count) }
-
     /// The first 8 bytes of the identity as a number.
     public var stableHash: UInt64 { UInt64(id.prefix(16), radix: 16) ?? 0 }
 }

@@ -136,7 +136,7 @@ import JobFile
             }
             #expect(seen == items.count, "shards of \(n) must cover every item exactly once")
         }
-        #expect(items.allSatisfy { $0.shard(0, of: 1) })
+        #expect(items.allSatisfy { $0.inShard(0, of: 1) })
     }
 
     @Test func textSummaryOfTags() {
