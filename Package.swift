@@ -38,11 +38,18 @@ let package = Package(
         .target(name: "ImageSource", dependencies: ["OCI", "CZlib"]),
         .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Pusher", dependencies: ["JobFile", "Planner", "ImageSource", "Registry", "Curl", "State", "OCI"]),
+        // The executor: what a push needs (one decision function for plan and apply) and doing it.
+        .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI"]),
+        // `docker://` sources: images read from a registry, rate-limit budgets.
+        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI"]),
+        // The run layer: one run's registries (endpoint sets, clients), preparation, and the
+        // apply/plan/verify runs the CLI calls.
+        .target(name: "Run", dependencies: ["JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
+                                            "State", "Pusher", "OCI"]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
         .executableTarget(name: "pushctl", dependencies: [
-            "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "State", "Pusher", "OCI",
+            "Run", "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "State", "Pusher", "OCI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -57,7 +64,7 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
-        .testTarget(name: "PusherTests", dependencies: ["Pusher", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"], exclude: ["Fixtures"]),
     ],

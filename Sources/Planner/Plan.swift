@@ -47,16 +47,68 @@ public struct PlanItem: Sendable, Codable {
 public struct PlanSource: Sendable, Codable, Hashable {
     /// The `source:` text after variable substitution.
     public var written: String
+    /// The typed source (paths absolute): what preparation reads. Not part of the JSON form, which
+    /// spells it out in the fields below.
+    public var spec: SourceSpec
     /// `oci`, `oci-archive`, `docker-archive` or `docker`.
-    public var transport: String
+    public var transport: String { spec.transport }
     /// Absolute path for the file forms.
-    public var path: String?
+    public var path: String? { spec.path }
     /// REF of the file forms (`name` or `@sha256:…`).
-    public var ref: String?
+    public var ref: String? {
+        switch spec {
+        case .ociLayout(_, let ref), .ociArchive(_, let ref): ref?.description
+        case .dockerArchive(_, let ref): ref
+        case .registry: nil
+        }
+    }
     /// Canonical reference for `docker://` sources, e.g. `docker.io/library/alpine:3.19`.
-    public var reference: String?
+    public var reference: String? {
+        if case .registry(let reference) = spec { return reference.canonicalString }
+        return nil
+    }
     /// Registry API host for `docker://` sources (`registry-1.docker.io` for Docker Hub).
-    public var apiHost: String?
+    public var apiHost: String? {
+        if case .registry(let reference) = spec { return reference.apiHost }
+        return nil
+    }
+
+    public init(written: String, spec: SourceSpec) {
+        self.written = written
+        self.spec = spec
+    }
+
+    private enum CodingKeys: String, CodingKey { case written, transport, path, ref, reference, apiHost }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(written, forKey: .written)
+        try c.encode(transport, forKey: .transport)
+        try c.encodeIfPresent(path, forKey: .path)
+        try c.encodeIfPresent(ref, forKey: .ref)
+        try c.encodeIfPresent(reference, forKey: .reference)
+        try c.encodeIfPresent(apiHost, forKey: .apiHost)
+    }
+
+    /// Rebuilds the typed source from the resolved fields (absolute paths, canonical references).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        written = try c.decode(String.self, forKey: .written)
+        let transport = try c.decode(String.self, forKey: .transport)
+        let text: String
+        if transport == "docker" {
+            text = "docker://" + (try c.decode(String.self, forKey: .reference))
+        } else {
+            let ref = try c.decodeIfPresent(String.self, forKey: .ref)
+            text = transport + ":" + (try c.decode(String.self, forKey: .path))
+                + (ref.map { $0.hasPrefix("@") ? $0 : ":" + $0 } ?? "")
+        }
+        switch SourceSpec.parse(text, relativeTo: "/") {
+        case .success(let spec): self.spec = spec
+        case .failure(let error):
+            throw DecodingError.dataCorruptedError(forKey: .written, in: c, debugDescription: "source \(text): \(error)")
+        }
+    }
 }
 
 /// The tags an item pushes.

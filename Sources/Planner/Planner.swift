@@ -42,19 +42,7 @@ public enum Planner {
     }
 
     static func planSource(_ image: ImageEntry) -> PlanSource {
-        var s = PlanSource(written: image.sourceText, transport: image.source.transport)
-        switch image.source {
-        case .ociLayout(let path, let ref), .ociArchive(let path, let ref):
-            s.path = path
-            s.ref = ref?.description
-        case .dockerArchive(let path, let ref):
-            s.path = path
-            s.ref = ref
-        case .registry(let reference):
-            s.reference = reference.canonicalString
-            s.apiHost = reference.apiHost
-        }
-        return s
+        PlanSource(written: image.sourceText, spec: image.source)
     }
 
     static func planTags(_ image: ImageEntry) -> PlanTags {
@@ -66,8 +54,3 @@ public enum Planner {
     }
 }
 
-extension PlanSource {
-    init(written: String, transport: String) {
-        self.init(written: written, transport: transport, path: nil, ref: nil, reference: nil, apiHost: nil)
-    }
-}

@@ -3,28 +3,26 @@ import Curl
 import OCI
 import Synchronization
 
-/// Pushes one blob as docker's pusher does (moby `distribution/push_v2.go`, `pushLayer`):
-/// 1. a blob already handled in this run for this repository is not touched again;
-/// 2. if the state database says this repository holds it, one `HEAD` confirms (a 404 drops
-///    the record);
-/// 3. otherwise each mount candidate from the state database is tried — a refused mount never
-///    fails the push;
-/// 4. otherwise one `HEAD` (the registry may hold it though pushctl never recorded it), then a
-///    streamed upload.
-/// Every blob known present is recorded in the state database.
+/// Pushes one blob as docker's pusher does (moby `distribution/push_v2.go`, `pushLayer`), acting
+/// on `PushDecider.blob`:
+/// 1. a blob already handled in this run for this repository at this endpoint is not touched again;
+/// 2. present: nothing to send; mount: each candidate is tried, and a refused mount never fails
+///    the push (it falls through to a `HEAD`, then an upload); upload: streamed.
+/// Every blob known present is recorded in the state database; a stale record is forgotten.
 struct BlobPusher: Sendable {
-    static let maxMountCandidates = 3
-
-    let job: PushJob
+    let decider: PushDecider
     let target: PushTarget
-    let destination: any PushDestination
-    let state: any PushState
+    let endpoint: String
     let sink: any PushEventSink
-    let ledger: BlobLedger
+    let ledger: TransferLedger
     let cancellation: CancellationFlag
 
+    private var job: PushJob { decider.job }
+    private var destination: any PushDestination { decider.destination }
+    private var state: any PushState { decider.state }
+
     func push(_ blob: Descriptor) throws(StepFailure) -> BlobCounts {
-        let key = BlobLedger.Key(registry: job.registryKey, repository: job.target.repository, digest: blob.digest)
+        let key = TransferLedger.Key(endpoint: endpoint, repository: job.target.repository, digest: blob.digest)
         guard ledger.claim(key) else {
             emit(blob, .present)
             return BlobCounts(present: 1)
@@ -44,37 +42,34 @@ struct BlobPusher: Sendable {
         let step = StepRunner(destination: destination, cancellation: cancellation)
         let failure = PushFailure.blob(digest: blob.digest, error: "")
 
-        let known = try step.run(.state("reading blob locations")) {
-            try state.isBlobKnown(registry: job.registryKey, repository: repository, digest: blob.digest)
+        let (decision, recorded) = try decider.blob(blob, step)
+        if recorded && decision != .present {
+            try step.run(.state("forgetting a blob location")) {
+                try state.removeBlob(registry: job.registryKey, repository: repository, digest: blob.digest)
+            }
         }
-        if known {
-            let exists = try step.run(failure) { try destination.blobExists(repository: repository, digest: blob.digest) }
-            if exists {
+        switch decision {
+        case .present:
+            if !recorded { try record(blob) }
+            emit(blob, .present)
+            return BlobCounts(present: 1)
+        case .mount(let candidates):
+            for source in candidates {
+                // A refused or failed mount falls through to the next candidate or to an upload.
+                if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) })) == true {
+                    try record(blob)
+                    emit(blob, .mounted, from: source)
+                    return BlobCounts(mounted: 1)
+                }
+                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
+            }
+            if try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
+                try record(blob)
                 emit(blob, .present)
                 return BlobCounts(present: 1)
             }
-            try step.run(.state("forgetting a blob location")) { try state.removeBlob(registry: job.registryKey, repository: repository, digest: blob.digest) }
-        }
-
-        let recorded = try step.run(.state("reading mount candidates")) {
-            try state.mountCandidates(registry: job.registryKey, digest: blob.digest, targetRepository: repository,
-                                      identity: job.credentialIdentity, limit: Self.maxMountCandidates)
-        }
-        let candidates = job.mountSources + recorded.filter { !job.mountSources.contains($0) }
-        for source in candidates where source != repository {
-            // A refused or failed mount falls through to the next candidate or to an upload.
-            if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) })) == true {
-                try record(blob)
-                emit(blob, .mounted, from: source)
-                return BlobCounts(mounted: 1)
-            }
-            if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
-        }
-
-        if try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
-            try record(blob)
-            emit(blob, .present)
-            return BlobCounts(present: 1)
+        case .upload:
+            break
         }
 
         emit(blob, .uploading, bytes: 0)
@@ -123,11 +118,14 @@ final class ProgressThrottle: Sendable {
     }
 }
 
-/// Blobs handled in this run, per registry and repository. A blob being pushed by one image is
-/// waited for by another that needs it, then not touched again.
-final class BlobLedger: Sendable {
+/// Blobs and manifests handled in this run, per endpoint and repository: each is sent once, and a
+/// push that needs one being sent by another push waits for it, then does not touch it again. For
+/// manifests this is what keeps a parent index from being PUT while a child it names is still in
+/// flight from another push (the registry would answer `MANIFEST_BLOB_UNKNOWN`).
+final class TransferLedger: Sendable {
     struct Key: Hashable, Sendable {
-        var registry: String
+        /// The endpoint URL: a blob sent to one endpoint says nothing about a mirror's storage.
+        var endpoint: String
         var repository: String
         var digest: Digest
     }
@@ -136,8 +134,8 @@ final class BlobLedger: Sendable {
     private let entries = Mutex<[Key: Entry]>([:])
     private let changed = NSCondition()
 
-    /// True when the caller should push the blob; false when it was already pushed in this run.
-    /// Waits while another thread is pushing it.
+    /// True when the caller should send it; false when it was already sent in this run.
+    /// Waits while another thread is sending it.
     func claim(_ key: Key) -> Bool {
         changed.lock()
         defer { changed.unlock() }

@@ -1,30 +1,22 @@
 import Foundation
 import Curl
 import OCI
+import Registry
 import Synchronization
 
-/// Runs push jobs the way `docker push` does (moby `distribution/push_v2.go`), with endpoint
-/// fallback per jobfile-v1.md, and records what it did in the state database.
+/// Runs push jobs the way `docker push` does (moby `distribution/push_v2.go`), with the run's
+/// endpoint fallback (each job's `PushEndpoints`), and records what it did in the state database.
 ///
 /// Pushes run concurrently up to `images`; blobs within a push up to the push's `concurrency`.
 /// A failed push does not stop the others.
 public final class Executor: Sendable {
-    /// Makes (or reuses) the client for one endpoint. `onRetry` must be called by the client before
-    /// it waits to retry a request, so the user sees `Retrying in N seconds`.
-    public typealias DestinationFactory = @Sendable (_ endpoint: EndpointChoice, _ job: PushJob,
-                                                     _ onRetry: @escaping @Sendable (_ what: String, _ delay: Double, _ attempt: Int) -> Void) -> any PushDestination
-
     private let state: any PushState
-    private let destinations: DestinationFactory
     private let sink: any PushEventSink
     private let cancellation: CancellationFlag
-    /// Hosts that answered over TLS in this run: their plain-http twins are never used.
-    private let confirmedTLS = Mutex<Set<String>>([])
-    private let ledger = BlobLedger()
+    private let ledger = TransferLedger()
 
-    public init(state: any PushState, destinations: @escaping DestinationFactory, sink: any PushEventSink, cancellation: CancellationFlag) {
+    public init(state: any PushState, sink: any PushEventSink, cancellation: CancellationFlag) {
         self.state = state
-        self.destinations = destinations
         self.sink = sink
         self.cancellation = cancellation
     }
@@ -39,47 +31,59 @@ public final class Executor: Sendable {
         return outcomes.withLock { all in jobs.indices.map { all[$0]! } }
     }
 
+    /// Records and reports a push that could not start (its source could not be read): the
+    /// others go on, and the run ends with exit 1 (docs/run.md "Failure isolation").
+    public func fail(_ target: PushTarget, registryKey: String, error: String) -> PushOutcome {
+        let now = Date()
+        let outcome = PushOutcome(status: .failed, digest: nil, endpoint: nil, error: error, counts: BlobCounts())
+        sink.emit(.pushStart(target))
+        do {
+            try state.recordPush(CompletedPush(
+                target: target, registryKey: registryKey, sourceDigest: nil, mediaType: nil, size: nil, endpoint: nil,
+                tags: target.tags.map { .init(name: $0, status: .failed) }, status: .failed, counts: BlobCounts(),
+                attempts: 0, error: error, started: now, ended: now))
+        } catch {
+            sink.emit(.pushEnd(target, PushOutcome(status: .failed, digest: nil, endpoint: nil,
+                                                   error: PushFailure.state(String(describing: error)).description, counts: BlobCounts())))
+            return outcome
+        }
+        sink.emit(.pushEnd(target, outcome))
+        return outcome
+    }
+
     /// One push, with endpoint fallback. Records the push unless it was interrupted.
     func push(_ job: PushJob) -> PushOutcome {
         let started = Date()
         let retries = AtomicCounter()
-        var tried: [(endpoint: String, error: String)] = []
-        var previousFailedTLSHandshake = false
-        var result: Result<EndpointResult, StepFailure>?
-        var announced = false
-
-        for endpoint in job.endpoints {
-            if cancellation.isCancelled { result = .failure(StepFailure(.cancelled, kind: .other)); break }
-            if endpoint.isHTTPTwin {
-                let confirmed = confirmedTLS.withLock { $0.contains(endpoint.host) }
-                guard previousFailedTLSHandshake, !confirmed else { continue }
-            }
-            var target = job.target
-            target.host = endpoint.host
-            if !announced {
-                sink.emit(.pushStart(target))
-                announced = true
-            }
-            let announcedTarget = target
-            let destination = destinations(endpoint, job) { [sink] what, delay, attempt in
+        let endpointsTried = AtomicCounter()
+        // The target as last announced (its host is the endpoint in use).
+        let announced = Locked<PushTarget?>(nil)
+        let final: Result<EndpointResult, StepFailure>
+        do {
+            let (result, _) = try job.endpoints.perform(retries: { [sink] event in
                 _ = retries.takeNext()
-                sink.emit(.retrying(announcedTarget, what: what, delaySeconds: delay, attempt: attempt))
-            }
-            do {
-                result = .success(try push(job, via: destination, endpoint: endpoint, target: target))
-                break
-            } catch {
-                if case .endpointUnavailable(let tls) = error.kind {
-                    tried.append((endpoint.url, error.failure.description))
-                    previousFailedTLSHandshake = tls
-                    continue
+                var target = job.target
+                target.host = announced.withLock { $0?.host } ?? job.endpoints.preferredHost
+                sink.emit(.retrying(target, what: event.operation, delaySeconds: event.delaySeconds, attempt: event.attempt))
+            }) { destination, endpoint throws(StepFailure) in
+                _ = endpointsTried.takeNext()
+                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
+                var target = job.target
+                target.host = endpoint.host
+                // The first lines of a push name the endpoint in use; a fallback names the next.
+                if announced.withLock({ $0?.host }) != target.host {
+                    sink.emit(.pushStart(target))
+                    announced.withLock { $0 = target }
                 }
-                result = .failure(error)
-                break
+                return try push(job, via: destination, endpoint: endpoint.url, target: target)
             }
+            final = .success(result)
+        } catch let failure as StepFailure {
+            final = .failure(failure)
+        } catch {
+            final = .failure(StepFailure(.request(String(describing: error)), kind: .other))
         }
 
-        let final = result ?? .failure(StepFailure(.noEndpoint(registry: job.target.registry, attempts: tried), kind: .other))
         let outcome: PushOutcome
         var tags: [CompletedPush.Tag]
         switch final {
@@ -91,25 +95,28 @@ public final class Executor: Sendable {
             outcome = PushOutcome(status: .failed, digest: nil, endpoint: nil, error: f.failure.description, counts: f.counts)
             tags = job.target.tags.map { CompletedPush.Tag(name: $0, status: .failed) }
         }
+        var target = job.target
+        let announcedHost = announced.withLock { $0?.host }
+        target.host = outcome.endpoint.map { RegistryEndpoint(url: $0).host } ?? announcedHost ?? job.endpoints.preferredHost
+        if announcedHost == nil { sink.emit(.pushStart(target)) }
         var interrupted = false
         if case .failure(let f) = final, case .cancelled = f.failure { interrupted = true }
-        // An interrupted push did not complete and is not recorded (cli.md "State database").
+        // An interrupted push did not complete and is not recorded (docs/cli.md "State database").
         if !interrupted {
             do {
                 try state.recordPush(CompletedPush(
                     target: job.target, registryKey: job.registryKey, sourceDigest: job.image.root.digest,
                     mediaType: job.image.root.mediaType, size: job.image.root.size, endpoint: outcome.endpoint,
-                    tags: tags, status: outcome.status, counts: outcome.counts, attempts: tried.count + retries.current + 1,
+                    tags: tags, status: outcome.status, counts: outcome.counts,
+                    attempts: max(1, endpointsTried.current) + retries.current,
                     error: outcome.error, started: started, ended: Date()))
             } catch {
                 let failed = PushOutcome(status: .failed, digest: nil, endpoint: outcome.endpoint,
                                          error: PushFailure.state(String(describing: error)).description, counts: outcome.counts)
-                sink.emit(.pushEnd(job.target, failed))
+                sink.emit(.pushEnd(target, failed))
                 return failed
             }
         }
-        var target = job.target
-        target.host = outcome.endpoint.map { EndpointChoice(url: $0, isHTTPTwin: false).host } ?? job.endpoints.first?.host ?? target.host
         sink.emit(.pushEnd(target, outcome))
         return outcome
     }
@@ -121,27 +128,17 @@ public final class Executor: Sendable {
     }
 
     /// Everything a push does at one endpoint.
-    private func push(_ job: PushJob, via destination: any PushDestination, endpoint: EndpointChoice, target: PushTarget) throws(StepFailure) -> EndpointResult {
+    private func push(_ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
         let root = job.image.root
         let step = StepRunner(destination: destination, cancellation: cancellation)
 
-        // 1. Tags whose last push by pushctl put this very digest, and which still hold it, are
-        //    unchanged: one HEAD per tag, nothing else (the "rerun does almost nothing" promise).
-        var tags: [CompletedPush.Tag] = []
-        for tag in job.target.tags {
-            let last = try step.run(.state("reading the last push of \(tag)")) { try state.lastPushedDigest(registry: job.registryKey, repository: repository, tag: tag) }
-            let unchanged = try last == root.digest
-                && step.run(.manifest(reference: tag, error: "")) { try destination.manifestDigest(repository: repository, reference: tag) } == root.digest
-            if unchanged {
-                tags.append(.init(name: tag, status: .unchanged))
-            } else {
-                tags.append(.init(name: tag, status: .pushed))
-            }
-        }
-        if tags.contains(where: { $0.status == .unchanged }) { confirmTLS(endpoint) }
+        // 1. What each tag needs: unchanged tags cost one HEAD each and nothing else (the "rerun
+        //    does almost nothing" promise).
+        let needs = try PushDecider(job: job, destination: destination, state: state).tagNeeds(step)
+        let tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
         guard tags.contains(where: { $0.status == .pushed }) else {
-            return EndpointResult(endpoint: endpoint.url, tags: tags, counts: BlobCounts())
+            return EndpointResult(endpoint: endpoint, tags: tags, counts: BlobCounts())
         }
 
         // Lazily read sources (`docker://`) are read only now that a tag needs pushing.
@@ -156,13 +153,12 @@ public final class Executor: Sendable {
 
         // 2. The endpoint must pass the `/v2/` check before anything is written to it.
         try step.run(.request("")) { try destination.ping() }
-        confirmTLS(endpoint)
 
         // 3. Blobs: configs and layers, each present, mounted or uploaded.
         let counts = Mutex(BlobCounts())
         let failures = Mutex<[StepFailure]>([])
-        let blobPusher = BlobPusher(job: job, target: target, destination: destination, state: state, sink: sink,
-                                    ledger: ledger, cancellation: cancellation)
+        let blobPusher = BlobPusher(decider: PushDecider(job: job, destination: destination, state: state), target: target,
+                                    endpoint: endpoint, sink: sink, ledger: ledger, cancellation: cancellation)
         forEachConcurrently(job.image.blobs, width: job.concurrency) { blob in
             guard failures.withLock({ $0.isEmpty }) else { return }
             do throws(StepFailure) {
@@ -177,17 +173,26 @@ public final class Executor: Sendable {
             throw failure
         }
 
-        // 4. Manifests, children first, each by digest; then the root by each tag to be pushed.
+        // 4. Manifests, children first, each by digest and once per repository and run (a parent
+        //    waits for a child another push is putting); then the root by each tag to be pushed.
         //    Every blob is confirmed present at this point, so no manifest can dangle.
         for (descriptor, bytes) in job.image.manifests {
-            try putManifest(step, destination, repository, reference: descriptor.digest.string, descriptor: descriptor, bytes: bytes)
+            let key = TransferLedger.Key(endpoint: endpoint, repository: repository, digest: descriptor.digest)
+            guard ledger.claim(key) else { continue }
+            do throws(StepFailure) {
+                try putManifest(step, destination, repository, reference: descriptor.digest.string, descriptor: descriptor, bytes: bytes)
+                ledger.finish(key, success: true)
+            } catch {
+                ledger.finish(key, success: false)
+                throw error
+            }
         }
         let rootBytes = job.image.manifests.last { $0.descriptor.digest == root.digest }?.bytes ?? []
         for tag in tags where tag.status == .pushed {
             try putManifest(step, destination, repository, reference: tag.name, descriptor: root, bytes: rootBytes)
             sink.emit(.manifest(target, tag: tag.name, digest: root.digest, size: root.size))
         }
-        return EndpointResult(endpoint: endpoint.url, tags: tags, counts: counts.withLock { $0 })
+        return EndpointResult(endpoint: endpoint, tags: tags, counts: counts.withLock { $0 })
     }
 
     private func putManifest(_ step: StepRunner, _ destination: any PushDestination, _ repository: String,
@@ -199,15 +204,10 @@ public final class Executor: Sendable {
             throw StepFailure(.digestMismatch(reference: reference, expected: descriptor.digest, reported: reported), kind: .registryAnswer)
         }
     }
-
-    private func confirmTLS(_ endpoint: EndpointChoice) {
-        guard endpoint.url.hasPrefix("https://") else { return }
-        _ = confirmedTLS.withLock { $0.insert(endpoint.host) }
-    }
 }
 
 /// A failure of one step of a push, with what it means for endpoint fallback.
-struct StepFailure: Error {
+struct StepFailure: Error, EndpointVerdictProviding {
     var failure: PushFailure
     var kind: FailureKind
     var counts = BlobCounts()
@@ -215,6 +215,11 @@ struct StepFailure: Error {
     init(_ failure: PushFailure, kind: FailureKind) {
         self.failure = failure
         self.kind = kind
+    }
+
+    var endpointVerdict: EndpointVerdict {
+        if case .endpointUnavailable(let tls) = kind { return .unusable(tlsHandshake: tls) }
+        return .final
     }
 }
 

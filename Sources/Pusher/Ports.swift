@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Registry
 
 // The executor talks to three things: an image it reads, a registry endpoint it writes to, and
 // the state database. Each is a small protocol here, so the push logic can be read (and unit
@@ -62,24 +63,18 @@ public protocol PushDestination: Sendable {
     func classify(_ error: any Error) -> FailureKind
 }
 
-/// Endpoints of one target, in fallback order (from the plan).
-public struct EndpointChoice: Sendable, Hashable {
-    public var url: String
-    /// The plain-http twin of the https endpoint before it: tried only when that endpoint's TLS
-    /// handshake failed, and never once the host answered over TLS in this run.
-    public var isHTTPTwin: Bool
-
-    public init(url: String, isHTTPTwin: Bool) {
-        self.url = url
-        self.isHTTPTwin = isHTTPTwin
-    }
-
-    /// `host[:port]` of the URL.
-    public var host: String {
-        var rest = Substring(url)
-        if let r = rest.range(of: "://") { rest = rest[r.upperBound...] }
-        return String(rest.prefix { $0 != "/" })
-    }
+/// The endpoints of one target registry for the run, as the executor uses them. The run layer
+/// implements it over the registry's `EndpointSet`, so apply, plan, verify and registry sources
+/// share one fallback rule and one client per endpoint (docs/run.md).
+public protocol PushEndpoints: Sendable {
+    /// `host[:port]` of the endpoint work would go to first now (dead endpoints skipped), for the
+    /// first lines of a push.
+    var preferredHost: String { get }
+    /// Runs `body` at the first usable endpoint and falls back as the run's rule says; `retries`
+    /// hears every retry of a request made through the destination handed to `body`.
+    /// Throws what `body` throws when it is final, else `NoUsableEndpoint`.
+    func perform<T>(retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
+                    _ body: (_ destination: any PushDestination, _ endpoint: EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember)
 }
 
 /// What the executor reads from and writes to the state database.

@@ -3,7 +3,7 @@ import OCI
 
 /// What the executor reports while it works. Renderers (plain lines, live bars, NDJSON) turn these
 /// into output; the executor itself never prints. Event names and fields follow the `json` output
-/// of ../shared/spec/cli.md ("Output").
+/// of docs/cli.md ("Output").
 public enum PushEvent: Sendable {
     case runStart(RunInfo)
     case pushStart(PushTarget)
@@ -128,6 +128,8 @@ public struct RunSummary: Sendable {
     public var duration: TimeInterval = 0
     public var interrupted = false
     public var exitCode: Int32 = 0
+    /// Why the run failed as a whole, if it did (recorded with the run).
+    public var error: String?
 
     public init(runID: Int64) {
         self.runID = runID

@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Registry
 
 /// One unit of work for the executor: a source image to push to one repository of one target
 /// registry under some tags (a plan item, with its source loaded).
@@ -8,8 +9,8 @@ public struct PushJob: Sendable {
     /// The registry's identity in the state database: canonical `host[:port]` of its `url`, so
     /// that metadata recorded through a mirror still belongs to the registry.
     public var registryKey: String
-    /// Endpoints in fallback order (the plan's).
-    public var endpoints: [EndpointChoice]
+    /// The target registry's endpoints for this run (fallback order, clients, dead endpoints).
+    public var endpoints: any PushEndpoints
     public var image: SourceImage
     /// A keyed hash of the credentials used for this registry (never the credentials).
     public var credentialIdentity: String
@@ -20,7 +21,7 @@ public struct PushJob: Sendable {
     /// same-registry replication mounts instead of copying.
     public var mountSources: [String] = []
 
-    public init(target: PushTarget, registryKey: String, endpoints: [EndpointChoice], image: SourceImage,
+    public init(target: PushTarget, registryKey: String, endpoints: any PushEndpoints, image: SourceImage,
                 credentialIdentity: String, concurrency: Int) {
         self.target = target
         self.registryKey = registryKey
@@ -41,6 +42,8 @@ public enum PushFailure: Error, CustomStringConvertible {
     case state(String)
     /// A step whose error message already says what was being done (the `/v2/` check).
     case request(String)
+    /// The source could not be read or reached: this push never started (others go on).
+    case source(String)
 
     public var description: String {
         switch self {
@@ -54,6 +57,7 @@ public enum PushFailure: Error, CustomStringConvertible {
         case .cancelled: return "interrupted"
         case .state(let error): return "state database: \(error)"
         case .request(let error): return error
+        case .source(let error): return error
         }
     }
 }

@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import OCI
 
@@ -44,65 +45,56 @@ public struct PushPreview: Sendable {
 }
 
 public enum PushPreviewer {
-    /// Previews `job` against one endpoint of its target. Never writes anything anywhere.
+    /// Previews `job` at the first usable endpoint of its target (the run's fallback rule), with
+    /// the executor's own decisions (`PushDecider`). Never writes anything anywhere.
     ///
-    /// Mounts are predicted, not tried: a blob counts as "mount" when a mount source is known
+    /// Mounts are predicted, not tried: a blob counts as "mount" when the decider would try one
     /// (the replication source on the same registry, or the state database's candidates).
-    public static func preview(_ job: PushJob, state: any PushState, destination: any PushDestination) -> PushPreview {
+    public static func preview(_ job: PushJob, state: any PushState, cancellation: CancellationFlag = CancellationFlag()) -> (endpoint: String?, preview: PushPreview) {
+        do {
+            let (preview, endpoint) = try job.endpoints.perform(retries: { _ in }) { destination, _ throws(StepFailure) in
+                let step = StepRunner(destination: destination, cancellation: cancellation)
+                try step.run(.request("")) { try destination.ping() }
+                return try assess(job, decider: PushDecider(job: job, destination: destination, state: state), step)
+            }
+            return (endpoint.url, preview)
+        } catch let failure as StepFailure {
+            return (nil, PushPreview(target: job.target, digest: job.image.root.digest, tags: [], error: failure.failure.description))
+        } catch {
+            return (nil, PushPreview(target: job.target, digest: job.image.root.digest, tags: [], error: String(describing: error)))
+        }
+    }
+
+    private static func assess(_ job: PushJob, decider: PushDecider, _ step: StepRunner) throws(StepFailure) -> PushPreview {
         let root = job.image.root
         var preview = PushPreview(target: job.target, digest: root.digest, tags: [])
-        do {
-            for tag in job.target.tags {
-                let unchanged = try state.lastPushedDigest(registry: job.registryKey, repository: job.target.repository, tag: tag) == root.digest
-                    && destination.manifestDigest(repository: job.target.repository, reference: tag) == root.digest
-                preview.tags.append((tag, unchanged ? .unchanged : .copy))
-            }
-            guard preview.tags.contains(where: { $0.need != .unchanged }) else { return preview }
+        let needs = try decider.tagNeeds(step)
+        preview.tags = needs.map { ($0.tag, $0.need == .unchanged ? .unchanged : .copy) }
+        guard needs.contains(where: { $0.need == .push }) else { return preview }
 
-            var image = job.image
-            if let load = image.loadContent { image = try load() }
-            for blob in image.blobs {
-                if try destination.blobExists(repository: job.target.repository, digest: blob.digest) {
-                    preview.blobsPresent += 1
-                    continue
-                }
-                let candidates = try job.mountSources + state.mountCandidates(
-                    registry: job.registryKey, digest: blob.digest, targetRepository: job.target.repository,
-                    identity: job.credentialIdentity, limit: 1)
-                if candidates.contains(where: { $0 != job.target.repository }) {
-                    preview.blobsToMount += 1
-                    preview.bytesToMount += blob.size
-                } else {
-                    preview.blobsToUpload += 1
-                    preview.bytesToUpload += blob.size
-                }
+        var image = job.image
+        if let load = image.loadContent {
+            do { image = try load() } catch {
+                throw StepFailure(.manifest(reference: image.description, error: String(describing: error)), kind: .other)
             }
-            let need = preview.need
-            preview.tags = preview.tags.map { ($0.name, $0.need == .unchanged ? .unchanged : need) }
-        } catch {
-            preview.error = String(describing: error)
         }
+        var loaded = job
+        loaded.image = image
+        let decider = PushDecider(job: loaded, destination: decider.destination, state: decider.state)
+        for blob in image.blobs {
+            switch try decider.blob(blob, step).decision {
+            case .present:
+                preview.blobsPresent += 1
+            case .mount:
+                preview.blobsToMount += 1
+                preview.bytesToMount += blob.size
+            case .upload:
+                preview.blobsToUpload += 1
+                preview.bytesToUpload += blob.size
+            }
+        }
+        let need = preview.need
+        preview.tags = preview.tags.map { ($0.name, $0.need == .unchanged ? .unchanged : need) }
         return preview
-    }
-}
-
-extension PushPreviewer {
-    /// Previews `job` at the first of its endpoints that answers `/v2/`, following the plan's
-    /// fallback order (an http twin only after a failure of the endpoint before it).
-    public static func previewAtFirstEndpoint(_ job: PushJob, state: any PushState,
-                                              destination: (EndpointChoice) -> any PushDestination) -> (endpoint: String?, preview: PushPreview) {
-        var failures: [String] = []
-        for endpoint in job.endpoints where !endpoint.isHTTPTwin || !failures.isEmpty {
-            let target = destination(endpoint)
-            do {
-                try target.ping()
-            } catch {
-                failures.append("\(endpoint.url): \(error)")
-                continue
-            }
-            return (endpoint.url, preview(job, state: state, destination: target))
-        }
-        return (nil, PushPreview(target: job.target, digest: job.image.root.digest, tags: [],
-                                 error: "no endpoint answered (\(failures.joined(separator: "; ")))"))
     }
 }

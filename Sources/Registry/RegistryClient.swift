@@ -39,6 +39,28 @@ public final class RegistryClient: Sendable {
         }
     }
 
+    /// A client for the same endpoint that shares `other`'s connections and token cache, with its
+    /// own retry policy: the run keeps one client per registry endpoint, and each push observes its
+    /// own retries through a view like this.
+    init(sharing other: RegistryClient, retryPolicy: RetryPolicy) {
+        endpoint = other.endpoint
+        self.retryPolicy = retryPolicy
+        cancellation = other.cancellation
+        transport = other.transport
+        authenticator = other.authenticator
+    }
+
+    /// This client, reporting its retries to `observer` as well (connections and tokens shared).
+    public func observingRetries(_ observer: @escaping @Sendable (RetryPolicy.Event) -> Void) -> RegistryClient {
+        var policy = retryPolicy
+        let earlier = policy.onRetry
+        policy.onRetry = { event in
+            earlier?(event)
+            observer(event)
+        }
+        return RegistryClient(sharing: self, retryPolicy: policy)
+    }
+
     /// Looks the credentials up (job `auth` or Docker's config) for this endpoint's host.
     public convenience init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(),
                             credentialProvider: any CredentialProvider, retryPolicy: RetryPolicy = RetryPolicy(),

@@ -77,12 +77,14 @@ public struct RunRecord: Hashable, Sendable {
     public var pid: Int32
     public var version: String
     public var exitCode: Int32?
+    /// Why the run failed as a whole (it stopped before its pushes, or how many pushes failed).
+    public var error: String?
 
     public init(id: RunID, job: String, file: String, fileDigest: String, kind: RunKind, status: RunStatus,
-                started: Date, ended: Date?, host: String, pid: Int32, version: String, exitCode: Int32?) {
+                started: Date, ended: Date?, host: String, pid: Int32, version: String, exitCode: Int32?, error: String? = nil) {
         self.id = id; self.job = job; self.file = file; self.fileDigest = fileDigest; self.kind = kind
         self.status = status; self.started = started; self.ended = ended; self.host = host; self.pid = pid
-        self.version = version; self.exitCode = exitCode
+        self.version = version; self.exitCode = exitCode; self.error = error
     }
 }
 

@@ -96,6 +96,10 @@ public enum StateSchema {
             observed_at REAL NOT NULL
         );
         """,
+        // 4: why a run failed as a whole (docs/run.md "Every run recorded").
+        """
+        ALTER TABLE runs ADD COLUMN error TEXT;
+        """,
     ]
 
     /// The version a fully migrated file has.

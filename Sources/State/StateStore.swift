@@ -86,10 +86,10 @@ public final class StateStore: Sendable {
     }
 
     /// Records how a run ended.
-    public func finishRun(_ id: RunID, status: RunStatus, exitCode: Int32, ended: Date = Date()) throws(StateError) {
+    public func finishRun(_ id: RunID, status: RunStatus, exitCode: Int32, error: String? = nil, ended: Date = Date()) throws(StateError) {
         let changed = try write { c in
-            try c.run("UPDATE runs SET status = ?, exit_code = ?, ended = ? WHERE id = ?",
-                      [status.rawValue, Int64(exitCode), ended.timeIntervalSince1970, id.rawValue])
+            try c.run("UPDATE runs SET status = ?, exit_code = ?, error = ?, ended = ? WHERE id = ?",
+                      [status.rawValue, Int64(exitCode), error, ended.timeIntervalSince1970, id.rawValue])
             return c.changes
         }
         if changed == 0 { throw .unknownRun(path: path, run: id.description) }
@@ -201,9 +201,9 @@ public final class StateStore: Sendable {
     static func decodePush(_ row: Row) throws(SQLiteError) -> PushRecord { try decodePush(row, offset: 0) }
 
     static let runColumns = """
-        r.id, r.job, r.file, r.file_digest, r.kind, r.status, r.started, r.ended, r.host, r.pid, r.version, r.exit_code
+        r.id, r.job, r.file, r.file_digest, r.kind, r.status, r.started, r.ended, r.host, r.pid, r.version, r.exit_code, r.error
         """
-    static let runColumnCount = 12
+    static let runColumnCount = 13
 
     static func decodeRun(_ row: Row, offset o: Int) throws(SQLiteError) -> RunRecord {
         RunRecord(
@@ -213,7 +213,8 @@ public final class StateStore: Sendable {
             started: Date(timeIntervalSince1970: try row.double(o + 6)),
             ended: try row.optionalDouble(o + 7).map { Date(timeIntervalSince1970: $0) },
             host: try row.string(o + 8), pid: Int32(truncatingIfNeeded: try row.int64(o + 9)),
-            version: try row.string(o + 10), exitCode: try row.optionalInt64(o + 11).map { Int32(truncatingIfNeeded: $0) })
+            version: try row.string(o + 10), exitCode: try row.optionalInt64(o + 11).map { Int32(truncatingIfNeeded: $0) },
+            error: try row.optionalString(o + 12))
     }
 
     // MARK: plumbing

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import Curl
 import ImageSource
 import JobFile
 import Planner
 import Pusher
 import Registry
+import Run
 import State
 
 /// `pushctl plan FILE...`: resolves jobs into push plans (cli.md "Commands").
@@ -44,27 +46,31 @@ struct PlanCommand: ParsableCommand {
         let store = FileManager.default.fileExists(atPath: statePath) ? try? StateStore.open(path: statePath) : nil
         // Offline, registry sources are not read at all (no network): only local sources are.
         let work = zip(jobs, plans).map { job, plan in
-            (job: job, items: plan.items.filter { !offline || $0.source.transport != "docker" })
+            (job: job, items: plan.items.filter { item in
+                if offline, case .registry = item.source.spec { return false }
+                return true
+            })
         }
-        let prepared = RunPreparation.prepare(work, concurrencyOverride: nil, state: store, sourceOptions: SourceOptions(),
-                                              environment: environment, registrySources: RegistrySourceSettings(retries: 2))
+        let registries = RunRegistries(environment: environment, cancellation: CancellationFlag(), retries: 2) { notice in
+            StandardError.write("note: \(notice)")
+        }
+        let prepared = RunPreparation.prepare(work, registries: registries, concurrencyOverride: nil, state: store,
+                                              sourceOptions: SourceOptions())
         var details: [String: PlanRendering.ItemDetail] = [:]
-        for failure in prepared.failures {
-            details[failure.item.id, default: .init()].sourceError = failure.error.description
-        }
-        for (id, source) in prepared.sourceOfItem {
-            details[id, default: .init()].graph = source.graph
-        }
-        if !offline {
-            let state = ReadOnlyPushState(store: store)
-            for job in prepared.jobs {
-                let access = prepared.access[RunPreparation.accessKey(job: job.target.job, registry: job.target.registry)]!
-                let (endpoint, preview) = PushPreviewer.previewAtFirstEndpoint(job, state: state) { choice in
-                    let endpoint = prepared.endpoints[job.target.itemID]!.first { $0.url == choice.url }!
-                    return RegistryDestination(client: access.client(for: endpoint, retryPolicy: RetryPolicy(attempts: 2), cancellation: nil))
+        let state = ReadOnlyPushState(store: store)
+        for prepared in prepared.items {
+            let id = prepared.item.id
+            switch prepared.result {
+            case .failure(let failed):
+                details[id, default: .init()].sourceError = failed.error.description
+            case .success(let ready):
+                details[id, default: .init()].graph = ready.graph
+                guard !offline else { continue }
+                for push in ready.pushes {
+                    let (endpoint, preview) = PushPreviewer.preview(push, state: state)
+                    details[id, default: .init()].previews.append(
+                        .init(endpoint: endpoint, preview: preview, replication: push.image.loadContent != nil))
                 }
-                details[job.target.itemID, default: .init()].previews.append(
-                    .init(endpoint: endpoint, preview: preview, replication: job.image.loadContent != nil))
             }
         }
 
@@ -74,8 +80,8 @@ struct PlanCommand: ParsableCommand {
         }
         if !prepared.failures.isEmpty {
             var said = Set<String>()
-            for failure in prepared.failures where said.insert(failure.error.description).inserted {
-                StandardError.write("\(offline ? "note" : "error"): \(failure.error)")
+            for failure in prepared.failures where said.insert(failure.failed.error.description).inserted {
+                StandardError.write("\(offline ? "note" : "error"): \(failure.failed.error)")
             }
             if !offline { throw PushctlExit.invalidInput }
         }

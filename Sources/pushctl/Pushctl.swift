@@ -1,4 +1,5 @@
 import ArgumentParser
+import Run
 import Foundation
 
 @main
@@ -26,6 +27,4 @@ struct Pushctl: ParsableCommand {
     }
 }
 
-enum PushctlVersion {
-    static let current = "0.1.0"
-}
+

@@ -5,6 +5,8 @@ import OCI
 import Planner
 import Pusher
 import Registry
+import Run
+import Curl
 import State
 
 /// `pushctl verify FILE...`: drift check (cli.md "Commands"). For every tag pushctl last pushed for
@@ -26,7 +28,9 @@ struct Verify: ParsableCommand {
 
     /// The verdict for one tag.
     struct Check: Encodable {
-        enum Status: String, Encodable { case ok, changed, gone, error }
+        /// `notInJob`: the push went to a registry the job no longer targets (removed, or its `url`
+        /// now names another host), so this job's registries cannot speak for it.
+        enum Status: String, Encodable { case ok, changed, gone, error, notInJob = "not-in-job" }
         var job: String
         var registry: String
         var host: String
@@ -53,45 +57,40 @@ struct Verify: ParsableCommand {
         do { store = try StateStore.open(path: statePath) } catch { throw CommandFailure(error).reported() }
 
         var checks: [Check] = []
+        let registries = RunRegistries(environment: environment, cancellation: CancellationFlag()) { notice in
+            StandardError.write("note: \(notice)")
+        }
         for job in jobs {
             let records: [PushRecord]
             do { records = try store.lastSuccessfulPushes(job: job.name) } catch { throw CommandFailure(error).reported() }
-            var clients: [String: [(Endpoint, RegistryClient)]] = [:]
             for record in records {
                 var check = Check(job: job.name, registry: record.registryName, host: record.registryHost, repository: record.repository,
                                   tag: record.tag, expected: record.pushedDigest?.string ?? "", current: nil, status: .error,
                                   pushedAt: record.ended, run: record.runID.rawValue)
                 guard let registry = job.registry(named: record.registryName) else {
+                    check.status = .notInJob
                     check.error = "registry \(record.registryName) is no longer in \(job.filePath)"
                     checks.append(check)
                     continue
                 }
-                if clients[registry.name] == nil {
-                    do {
-                        let access = try RegistryAccess(registry: registry, environment: environment)
-                        clients[registry.name] = Endpoint.fallbackOrder(for: registry).map {
-                            ($0, access.client(for: $0, retryPolicy: RetryPolicy(attempts: job.defaults.retries), cancellation: nil))
-                        }
-                    } catch {
-                        check.error = "\(error)"
-                        checks.append(check)
-                        continue
-                    }
+                guard registry.url.hostPort == record.registryHost else {
+                    check.status = .notInJob
+                    check.error = "registry \(record.registryName) now has url \(registry.url.string); this push went to \(record.registryHost)"
+                    checks.append(check)
+                    continue
                 }
-                var problems: [String] = []
-                for (endpoint, client) in clients[registry.name]! where !endpoint.isHTTPTwin || !problems.isEmpty {
-                    do throws(RegistryError) {
-                        let current = try client.manifestDescriptor(record.repository, reference: record.tag)?.digest
-                        check.current = current?.string
-                        check.endpoint = endpoint.url
-                        check.status = current == nil ? .gone : current == record.pushedDigest ? .ok : .changed
-                        check.error = nil
-                        break
-                    } catch {
-                        problems.append("\(endpoint.url): \(error)")
-                        check.error = problems.joined(separator: "; ")
-                        if !error.isEndpointFailure { break }
+                do {
+                    let connection = try registries.connection(to: registry, of: job)
+                    let (current, endpoint) = try connection.endpoints.perform { client, _ throws(RegistryError) in
+                        try client.manifestDescriptor(record.repository, reference: record.tag)?.digest
                     }
+                    // The host actually asked (a mirror when the registry's url could not be reached).
+                    check.host = endpoint.host
+                    check.endpoint = endpoint.url
+                    check.current = current?.string
+                    check.status = current == nil ? .gone : current == record.pushedDigest ? .ok : .changed
+                } catch {
+                    check.error = "\(error)"
                 }
                 checks.append(check)
             }
@@ -130,10 +129,11 @@ struct Verify: ParsableCommand {
                 case .changed: print("CHANGED  \(target) pushed \(check.expected), now \(check.current ?? "?")")
                 case .gone: print("GONE     \(target) pushed \(check.expected), the tag no longer exists")
                 case .error: print("ERROR    \(target): \(check.error ?? "unknown error")")
+                case .notInJob: print("ELSEWHERE \(target): not checked: \(check.error ?? "")")
                 }
             }
             let counts = Dictionary(grouping: checks, by: \.status).mapValues(\.count)
-            print("Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \(counts[.error] ?? 0) not checked")
+            print("Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \((counts[.error] ?? 0) + (counts[.notInJob] ?? 0)) not checked")
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
     }

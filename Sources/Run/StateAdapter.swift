@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Pusher
 import State
 
 /// The executor's view of the state database (`PushState`), for one run.

@@ -2,30 +2,14 @@ import Foundation
 import JobFile
 import OCI
 import Planner
+import Pusher
 import Registry
+import RegistrySource
 import State
 
-/// What preparation learned about `docker://` sources (docs/replication.md).
-public struct RegistryPreparation: Sendable {
-    /// Source registry access, per job file and source host.
-    public var sources: [String: RegistrySourceAccess] = [:]
-    /// Registry images, per source access, repository and digest: several targets (and several
-    /// tags pointing at one digest) share one image, so it is read once.
-    public var images: [String: RegistryImageSource] = [:]
-    /// One entry per push job whose source is a registry, in `jobs` order.
-    public var pushes: [RegistrySourcePush] = []
-    /// Tag lists read, per source access and repository (one request, or one per page).
-    var tagLists: [String: [String]] = [:]
-    /// `HEAD` results, per source access, repository and tag or digest.
-    var heads: [String: Descriptor] = [:]
-
-    public init() {}
-}
-
-/// A push job whose source is a registry.
-public struct RegistrySourcePush: Sendable {
-    /// Index into `RunPreparation.jobs`.
-    public var jobIndex: Int
+/// What one push of a `docker://` source read from the source registry (the rate-limit gate
+/// counts the pulls a run will need from these).
+public struct RegistrySourceRead: Sendable {
     /// `host[:port]` of the source registry (the rate-limit key).
     public var sourceRegistry: String
     public var sourceRepository: String
@@ -35,6 +19,19 @@ public struct RegistrySourcePush: Sendable {
     public var selected: Bool
     /// True when source and target are the same registry (blobs are mounted, not copied).
     public var sameRegistry: Bool
+    /// The push this read feeds.
+    public var push: PushJob
+}
+
+/// Registry reads shared between items of one preparation: tag lists, `HEAD` results and images,
+/// so several targets (and several tags pointing at one digest) read a source once.
+struct RegistryReadCache: Sendable {
+    struct ListKey: Hashable { var registry: String; var repository: String }
+    struct HeadKey: Hashable { var registry: String; var repository: String; var reference: String }
+    struct ImageKey: Hashable { var registry: String; var repository: String; var digest: Digest }
+    var tagLists: [ListKey: [String]] = [:]
+    var heads: [HeadKey: Descriptor] = [:]
+    var images: [ImageKey: RegistryImageSource] = [:]
 }
 
 extension RunPreparation {
@@ -42,28 +39,14 @@ extension RunPreparation {
     /// repository's tag list and each selected tag becomes its own push (`repo:tag` → `repo:tag`);
     /// a tag or digest source is one push under the listed tags. Each source tag or digest is
     /// resolved with one `HEAD`; nothing else is read from the source until a push needs it.
-    mutating func prepareRegistryItem(_ item: PlanItem, job: Job, concurrencyOverride: Int?, state: StateStore?,
-                                      environment: [String: String], settings: RegistrySourceSettings) throws(PreparationError) {
+    mutating func prepareRegistryItem(_ item: PlanItem, reference: ImageReference, job: Job, registries: RunRegistries,
+                                      concurrencyOverride: Int?, state: StateStore?, shard: Shard?) throws(PreparationError) -> Ready {
         let written = item.source.written
-        let reference: ImageReference
-        do {
-            reference = try ImageReference(parsingCanonical: item.source.reference ?? "")
-        } catch {
-            do { reference = try ImageReference(parsing: String(written.dropFirst("docker://".count))) } catch {
-                throw .unsupportedSource(written, "not a registry reference: \(error)")
-            }
-        }
-        let sourceKey = job.filePath + "\u{0}" + reference.domain
         let source: RegistrySourceAccess
-        if let known = registry.sources[sourceKey] {
-            source = known
-        } else {
-            do {
-                source = try RegistrySourceAccess.make(for: reference, job: job, environment: environment, settings: settings)
-            } catch {
-                throw .registrySource(written, error)
-            }
-            registry.sources[sourceKey] = source
+        do {
+            source = try registries.source(reference, of: job)
+        } catch {
+            throw .registrySource(written, error)
         }
         let repository = reference.path
         let base = "docker://" + reference.canonicalName
@@ -75,7 +58,7 @@ extension RunPreparation {
             let all = try tagList(source, repository, written: written)
             let picked: [String]
             do { picked = try TagSelection.select(selector, from: all) } catch { throw .selection(written, error) }
-            for tag in picked where settings.shard.map({ Self.selectedTag(tag, of: item.id, isIn: $0) }) ?? true {
+            for tag in picked where shard.map({ Self.selectedTag(tag, of: item.id, isIn: $0) }) ?? true {
                 reads.append((tag, [tag], true))
             }
         case .list(let tags):
@@ -87,31 +70,30 @@ extension RunPreparation {
             reads = [(reference.digest?.string ?? tag, [tag], false)]
         }
 
-        let target = try targetAccess(item, job: job, environment: environment)
+        let target = try targetConnection(item, job: job, registries: registries)
         let identity = Self.credentialIdentity(target, state: state)
         let sameRegistry = source.registryKey == target.registryKey
+        var ready = Ready(pushes: [], graph: nil)
         for read in reads {
             let description = base + (read.reference.contains(":") ? "@" : ":") + read.reference
             let root = try head(source, repository, read.reference, written: description)
-            let imageKey = sourceKey + "\u{0}" + repository + "\u{0}" + root.digest.string
-            let image = registry.images[imageKey]
+            let imageKey = RegistryReadCache.ImageKey(registry: source.registryKey, repository: repository, digest: root.digest)
+            let image = registryCache.images[imageKey]
                 ?? RegistryImageSource(description: description, access: source, repository: repository, root: root)
-            registry.images[imageKey] = image
+            registryCache.images[imageKey] = image
             var push = PushJob(
                 target: PushTarget(itemID: item.id, job: job.name, source: description, registry: item.registry,
-                                   host: item.endpoints.first?.host ?? target.registryKey,
-                                   repository: item.repository, tags: read.tags),
-                registryKey: target.registryKey,
-                endpoints: item.endpoints.map { EndpointChoice(url: $0.url, isHTTPTwin: $0.isHTTPTwin) },
+                                   host: target.preferredHost, repository: item.repository, tags: read.tags),
+                registryKey: target.registryKey, endpoints: target,
                 image: image.sourceImage, credentialIdentity: identity,
                 concurrency: concurrencyOverride ?? job.defaults.concurrency)
             if sameRegistry && repository != item.repository { push.mountSources = [repository] }
-            registry.pushes.append(RegistrySourcePush(jobIndex: jobs.count, sourceRegistry: source.registryKey,
-                                                      sourceRepository: repository, sourceReference: read.reference,
-                                                      selected: read.selected, sameRegistry: sameRegistry))
-            jobs.append(push)
+            ready.pushes.append(push)
+            ready.registryReads.append(RegistrySourceRead(sourceRegistry: source.registryKey, sourceRepository: repository,
+                                                          sourceReference: read.reference, selected: read.selected,
+                                                          sameRegistry: sameRegistry, push: push))
         }
-        endpoints[item.id] = item.endpoints
+        return ready
     }
 
     /// `--shard I/N` for a tag a selector picked: the tag's own stable hash (item id and tag), so
@@ -123,11 +105,11 @@ extension RunPreparation {
     }
 
     private mutating func tagList(_ source: RegistrySourceAccess, _ repository: String, written: String) throws(PreparationError) -> [String] {
-        let key = source.registryKey + "\u{0}" + repository
-        if let known = registry.tagLists[key] { return known }
+        let key = RegistryReadCache.ListKey(registry: source.registryKey, repository: repository)
+        if let known = registryCache.tagLists[key] { return known }
         do {
             let tags = try source.read { client throws(RegistryError) in try client.listTags(repository) }
-            registry.tagLists[key] = tags
+            registryCache.tagLists[key] = tags
             return tags
         } catch {
             throw .registrySource(written, error)
@@ -136,8 +118,8 @@ extension RunPreparation {
 
     private mutating func head(_ source: RegistrySourceAccess, _ repository: String, _ reference: String,
                                written: String) throws(PreparationError) -> Descriptor {
-        let key = source.registryKey + "\u{0}" + repository + "\u{0}" + reference
-        if let known = registry.heads[key] { return known }
+        let key = RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository, reference: reference)
+        if let known = registryCache.heads[key] { return known }
         let found: Descriptor?
         do {
             found = try source.read { client throws(RegistryError) in try client.manifestDescriptor(repository, reference: reference) }
@@ -145,7 +127,7 @@ extension RunPreparation {
             throw .registrySource(written, error)
         }
         guard let found else { throw .sourceTagNotFound(written) }
-        registry.heads[key] = found
+        registryCache.heads[key] = found
         return found
     }
 }

@@ -1,5 +1,6 @@
 import Curl
 import OCI
+import Pusher
 import Registry
 
 /// The executor's view of one registry endpoint (`PushDestination`), backed by `RegistryClient`.

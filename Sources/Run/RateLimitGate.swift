@@ -1,6 +1,8 @@
 import Foundation
 import OCI
+import Pusher
 import Registry
+import RegistrySource
 
 /// Decides, before anything is pushed, whether the source registries' pull budgets cover what the
 /// run will read: go on, wait for a reset that is near, or stop with a message saying when the
@@ -26,12 +28,12 @@ public enum RateLimitGate {
                                    lastPushed: (_ registry: String, _ repository: String, _ tag: String) -> Digest?) -> [String: Int] {
         var needed: [String: Int] = [:]
         var counted: Set<String> = []
-        for push in prepared.registry.pushes {
-            let job = prepared.jobs[push.jobIndex]
+        for read in prepared.items.flatMap({ (try? $0.result.get())?.registryReads ?? [] }) {
+            let job = read.push
             let root = job.image.root
             let changed = job.target.tags.contains { lastPushed(job.registryKey, job.target.repository, $0) != root.digest }
-            guard changed, counted.insert(push.sourceRegistry + " " + push.sourceRepository + " " + root.digest.string).inserted else { continue }
-            needed[push.sourceRegistry, default: 0] += MediaType.isIndex(root.mediaType) ? 2 : 1
+            guard changed, counted.insert(read.sourceRegistry + " " + read.sourceRepository + " " + root.digest.string).inserted else { continue }
+            needed[read.sourceRegistry, default: 0] += MediaType.isIndex(root.mediaType) ? 2 : 1
         }
         return needed
     }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Curl
 import Foundation
 import JobFile
@@ -6,6 +5,7 @@ import OCI
 import Planner
 import Pusher
 import Registry
+import RegistrySource
 import State
 
 /// `apply`'s handling of source registries' rate limits (docs/replication.md "Rate limits"):
@@ -13,17 +13,18 @@ import State
 /// registries announce while preparing are checked against what the run needs, and every budget
 /// seen is saved for the next run. A run that cannot fit waits when the reset is near, else stops
 /// with exit 1 and says when it can continue.
-struct SourceRateLimits {
+struct SourceRateLimitCheck {
     let store: StateStore
     let cancellation: CancellationFlag
+    let notice: @Sendable (String) -> Void
     let book = RateLimitBook()
 
     /// Before preparation: registries known (from an earlier run) to have nothing left.
-    func checkRemembered(_ work: [(job: Job, items: [PlanItem])]) throws {
+    func checkRemembered(_ work: [(job: Job, items: [PlanItem])]) throws(ApplyStop) {
         var registries: Set<String> = []
         for (job, items) in work {
-            for item in items where item.source.transport == "docker" {
-                guard let text = item.source.reference, let reference = try? ImageReference(parsingCanonical: text) else { continue }
+            for item in items {
+                guard case .registry(let reference) = item.source.spec else { continue }
                 registries.insert(RegistrySourceAccess.registryKey(for: reference, in: job))
             }
         }
@@ -36,7 +37,7 @@ struct SourceRateLimits {
     }
 
     /// After preparation: the budgets announced so far against the pulls the run will need.
-    func check(_ prepared: RunPreparation) throws {
+    func check(_ prepared: RunPreparation) throws(ApplyStop) {
         let needed = RateLimitGate.neededPulls(prepared) { registry, repository, tag in
             try? store.lastSuccessfulPush(registryHost: registry, repository: repository, tag: tag)?.pushedDigest
         }
@@ -53,21 +54,20 @@ struct SourceRateLimits {
         }
     }
 
-    private func act(on decision: RateLimitGate.Decision) throws {
+    private func act(on decision: RateLimitGate.Decision) throws(ApplyStop) {
         switch decision {
         case .proceed:
             return
         case .wait(let seconds, let registry):
-            StandardError.write("note: the rate limit of \(registry) resets in \(Int(seconds.rounded(.up))) s; waiting for it")
+            notice("note: the rate limit of \(registry) resets in \(Int(seconds.rounded(.up))) s; waiting for it")
             var remaining = seconds
             while remaining > 0 {
-                if cancellation.isCancelled { throw ExitCode(130) }
+                if cancellation.isCancelled { throw .interrupted }
                 Thread.sleep(forTimeInterval: min(remaining, 0.2))
                 remaining -= 0.2
             }
         case .stop(let message):
-            StandardError.write("error: \(message)")
-            throw ExitCode(1)
+            throw .rateLimited(message)
         }
     }
 }

@@ -51,12 +51,18 @@ public struct RateLimitExhausted: Error, Sendable, CustomStringConvertible {
 }
 
 /// Wraps a transport and records the rate-limit headers of every response in a `RateLimitBook`.
-struct RateLimitObservingTransport: HTTPTransport {
+public struct RateLimitObservingTransport: HTTPTransport {
     let inner: any HTTPTransport
     let registry: String
     let book: RateLimitBook
 
-    func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse {
+    public init(inner: any HTTPTransport, registry: String, book: RateLimitBook) {
+        self.inner = inner
+        self.registry = registry
+        self.book = book
+    }
+
+    public func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse {
         let response = try inner.perform(request, sink: sink, progress: progress)
         if let status = RateLimitStatus.parse(status: response.status, headers: response.headers) {
             book.record(status, registry: registry)

@@ -1,0 +1,86 @@
+import Foundation
+import OCI
+
+/// What a tag needs.
+public enum TagNeed: String, Sendable, Codable {
+    /// pushctl last pushed this digest there and the target still holds it.
+    case unchanged
+    case push
+}
+
+/// What a blob needs at the target repository.
+public enum BlobDecision: Sendable, Equatable {
+    /// The repository holds it (the state database said so and a `HEAD` confirmed, or a `HEAD`
+    /// found it).
+    case present
+    /// Mount it from one of these repositories of the same registry, best first; when every
+    /// mount is refused, `HEAD` then upload.
+    case mount(from: [String])
+    case upload
+}
+
+/// The one place that decides what a push needs, used by `apply` (the executor acts on it) and by
+/// `plan` (the preview counts it), so a plan never promises what apply would not do
+/// (docs/run.md "Decisions"). It only reads: `HEAD`s on the target and the state database.
+public struct PushDecider: Sendable {
+    /// Mount candidates taken from the state database per blob.
+    public static let maxMountCandidates = 3
+
+    public let job: PushJob
+    public let destination: any PushDestination
+    public let state: any PushState
+
+    public init(job: PushJob, destination: any PushDestination, state: any PushState) {
+        self.job = job
+        self.destination = destination
+        self.state = state
+    }
+
+    /// Per tag: unchanged when the state database says pushctl last pushed this very digest there
+    /// and one `HEAD` shows the tag still holds it; push otherwise. A rerun costs one `HEAD` per tag.
+    func tagNeeds(_ step: StepRunner) throws(StepFailure) -> [(tag: String, need: TagNeed)] {
+        let repository = job.target.repository
+        let root = job.image.root.digest
+        var needs: [(tag: String, need: TagNeed)] = []
+        for tag in job.target.tags {
+            let last = try step.run(.state("reading the last push of \(tag)")) {
+                try state.lastPushedDigest(registry: job.registryKey, repository: repository, tag: tag)
+            }
+            var need = TagNeed.push
+            if last == root {
+                let current = try step.run(.manifest(reference: tag, error: "")) {
+                    try destination.manifestDigest(repository: repository, reference: tag)
+                }
+                if current == root { need = .unchanged }
+            }
+            needs.append((tag, need))
+        }
+        return needs
+    }
+
+    /// What `blob` needs (docker's order, moby `push_v2.go`): a location the state database knows
+    /// is confirmed with one `HEAD`; else mount candidates (the replication source on the same
+    /// registry first, then the state database's); else a `HEAD` (unless one just said 404), then
+    /// upload. `recorded` says whether the state database had a location for it: with any decision
+    /// but `.present` that record is stale and the executor forgets it.
+    func blob(_ blob: Descriptor, _ step: StepRunner) throws(StepFailure) -> (decision: BlobDecision, recorded: Bool) {
+        let repository = job.target.repository
+        let failure = PushFailure.blob(digest: blob.digest, error: "")
+        let recorded = try step.run(.state("reading blob locations")) {
+            try state.isBlobKnown(registry: job.registryKey, repository: repository, digest: blob.digest)
+        }
+        if recorded, try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
+            return (.present, true)
+        }
+        let known = try step.run(.state("reading mount candidates")) {
+            try state.mountCandidates(registry: job.registryKey, digest: blob.digest, targetRepository: repository,
+                                      identity: job.credentialIdentity, limit: Self.maxMountCandidates)
+        }
+        let candidates = (job.mountSources + known.filter { !job.mountSources.contains($0) }).filter { $0 != repository }
+        if !candidates.isEmpty { return (.mount(from: candidates), recorded) }
+        if !recorded, try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
+            return (.present, false)
+        }
+        return (.upload, recorded)
+    }
+}

@@ -1,0 +1,156 @@
+import Curl
+import Foundation
+import JobFile
+import OCI
+import Planner
+import Pusher
+import Registry
+import RegistrySource
+import Synchronization
+
+/// One registry as a run reaches it: its credentials, and its endpoint set (fallback order, one
+/// client per endpoint for the whole run, endpoints found dead remembered). Pushes to it, plan
+/// previews, `verify` and reads of `docker://` sources on it all go through here (docs/run.md).
+public final class RegistryConnection: PushEndpoints, Sendable {
+    /// The registry's name in the job file (or its host for a source no entry describes).
+    public let name: String
+    /// The registry's identity in the state database: `host[:port]` of its `url`, so metadata
+    /// recorded through a mirror belongs to the same registry.
+    public let registryKey: String
+    /// Who we are at this registry, as text that is hashed (keyed) before the state database sees
+    /// it: the host and the user name, or a digest of the token. Never the secret itself.
+    public let identityMaterial: String
+    public let endpoints: EndpointSet<RegistryClient>
+
+    init(name: String, registryKey: String, identityMaterial: String, endpoints: EndpointSet<RegistryClient>) {
+        self.name = name
+        self.registryKey = registryKey
+        self.identityMaterial = identityMaterial
+        self.endpoints = endpoints
+    }
+
+    public var preferredHost: String { endpoints.preferred?.host ?? registryKey }
+
+    public func perform<T>(retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
+                           _ body: (any PushDestination, EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember) {
+        try endpoints.perform { client, member in
+            try body(RegistryDestination(client: client.observingRetries(retries)), member)
+        }
+    }
+}
+
+/// The registries of one run: one `RegistryConnection` per job registry entry (targets, and
+/// sources that entry describes) or per source host no entry describes. Made on first use.
+public final class RunRegistries: Sendable {
+    private let environment: [String: String]
+    private let cancellation: CancellationFlag
+    private let retriesOverride: Int?
+    public let rateLimits: RateLimitBook
+    private let announce: @Sendable (EndpointFallbackNotice) -> Void
+    private let connections = Mutex<[ConnectionKey: RegistryConnection]>([:])
+
+    private enum ConnectionKey: Hashable {
+        /// A registry entry of a job file.
+        case entry(file: String, name: String)
+        /// A source registry no entry describes (docker's credential search, https then loopback http).
+        case host(file: String, host: String)
+    }
+
+    /// - Parameter announce: hears each endpoint abandoned in this run (once per endpoint).
+    public init(environment: [String: String], cancellation: CancellationFlag, retries: Int? = nil,
+                rateLimits: RateLimitBook = RateLimitBook(),
+                announce: @escaping @Sendable (EndpointFallbackNotice) -> Void = { _ in }) {
+        self.environment = environment
+        self.cancellation = cancellation
+        self.retriesOverride = retries
+        self.rateLimits = rateLimits
+        self.announce = announce
+    }
+
+    /// The connection to the job's registry entry `registry`.
+    public func connection(to registry: JobFile.Registry, of job: Job) throws(RegistryError) -> RegistryConnection {
+        let key = ConnectionKey.entry(file: job.filePath, name: registry.name)
+        if let known = connections.withLock({ $0[key] }) { return known }
+        let credentials: Credentials
+        switch registry.auth {
+        case .basic(let username, let password)?: credentials = .basic(username: username, password: password)
+        case .token(let token)?: credentials = .bearer(token)
+        case nil: credentials = try dockerCredentials(for: registry.url.hostPort)
+        }
+        let members = Endpoint.fallbackOrder(for: registry).map {
+            EndpointMember(url: $0.url, isHTTPTwin: $0.isHTTPTwin, isMirror: $0.isMirror)
+        }
+        let insecure = registry.insecure
+        let tls = TLSOptions(caFile: registry.ca, clientCert: registry.cert, clientKey: registry.key)
+        let made = make(name: registry.name, registryKey: registry.url.hostPort, credentials: credentials, members: members,
+                        tls: tls, retries: job.defaults.retries) { member in insecure || member.isHTTPTwin }
+        return connections.withLock { $0[key, default: made] }
+    }
+
+    /// Access to the registry of a `docker://` source, as seen from `job`: the entry that
+    /// describes it (shared with pushes to that entry), else the host with docker's credentials,
+    /// over https and, for loopback hosts, then plain http (as docker does).
+    public func source(_ reference: ImageReference, of job: Job) throws(RegistryError) -> RegistrySourceAccess {
+        if let registry = RegistrySourceAccess.matchingRegistry(for: reference, in: job) {
+            let connection = try connection(to: registry, of: job)
+            return RegistrySourceAccess(registryKey: connection.registryKey, registryName: registry.name,
+                                        endpoints: connection.endpoints, rateLimits: rateLimits)
+        }
+        let host = reference.domain
+        let key = ConnectionKey.host(file: job.filePath, host: host)
+        let connection: RegistryConnection
+        if let known = connections.withLock({ $0[key] }) {
+            connection = known
+        } else {
+            guard case .success(let url) = RegistryURL.parse("https://" + host) else {
+                throw .invalidResponse(operation: "read \(reference)", registry: host, message: "not a registry host")
+            }
+            var members = [EndpointMember(url: Endpoint(url: url, onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false).url)]
+            // Docker treats loopback registries as insecure: plain http after https fails in any way.
+            if url.isLoopback { members.append(EndpointMember(url: url.with(scheme: .http).string)) }
+            let made = make(name: host, registryKey: RegistrySourceAccess.registryKey(for: reference, in: job),
+                            credentials: try dockerCredentials(for: host), members: members, tls: TLSOptions(),
+                            retries: job.defaults.retries) { !$0.isHTTPS }
+            connection = connections.withLock { $0[key, default: made] }
+        }
+        return RegistrySourceAccess(registryKey: connection.registryKey, registryName: nil,
+                                    endpoints: connection.endpoints, rateLimits: rateLimits)
+    }
+
+    private func dockerCredentials(for host: String) throws(RegistryError) -> Credentials {
+        do {
+            return try DockerCredentialStore(environment: environment).credentials(for: host)
+        } catch {
+            throw .credentials(error)
+        }
+    }
+
+    private func make(name: String, registryKey: String, credentials: Credentials, members: [EndpointMember],
+                      tls: TLSOptions, retries: Int, skipsVerification: @escaping @Sendable (EndpointMember) -> Bool) -> RegistryConnection {
+        let host = registryKey
+        let identity: String = switch credentials {
+        case .none: "\(host) anonymous"
+        case .basic(let username, _): "\(host) user \(username)"
+        case .identityToken(let token), .bearer(let token): "\(host) token \(Digest.of(Array(token.utf8)))"
+        }
+        let cancellation = cancellation, rateLimits = rateLimits
+        let attempts = retriesOverride ?? retries
+        let endpoints = EndpointSet<RegistryClient>(registry: name, members: members, announce: announce) { member, hasFallback in
+            var tls = tls
+            tls.insecureSkipVerify = skipsVerification(member)
+            var policy = RetryPolicy(attempts: attempts)
+            // An endpoint that cannot be reached is abandoned at once for the next one
+            // (docs/jobfile.md "Endpoint fallback order"); only the last one retries connecting.
+            policy.retriesConnectFailures = !hasFallback
+            let transport = RateLimitObservingTransport(
+                inner: CurlTransport(configuration: CurlConfiguration(
+                    caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+                    insecureSkipVerify: tls.insecureSkipVerify, cancellation: cancellation)),
+                registry: registryKey, book: rateLimits)
+            return RegistryClient(endpoint: RegistryEndpoint(url: member.url, insecureSkipVerify: tls.insecureSkipVerify),
+                                  tls: tls, credentials: credentials, retryPolicy: policy, cancellation: cancellation,
+                                  transport: transport)
+        }
+        return RegistryConnection(name: name, registryKey: registryKey, identityMaterial: identity, endpoints: endpoints)
+    }
+}
