@@ -96,8 +96,10 @@ import JobFile
     @Test func oneItemPerImageAndTargetInFileOrder() throws {
         let plan = Planner.plan(try load(Self.twoImages))
         #expect(plan.items.map { "\($0.imageIndex):\($0.registry)" } == ["0:prod", "0:lab", "1:lab", "2:lab"])
-        #expect(plan.items[0].source == PlanSource(written: "oci:build/app:1.4.2", transport: "oci", path: "/jobs/build/app",
-                                                  ref: "1.4.2", reference: nil, apiHost: nil))
+        #expect(plan.items[0].source == PlanSource(written: "oci:build/app:1.4.2", spec: .ociLayout(path: "/jobs/build/app", ref: .name("1.4.2"))))
+        #expect(plan.items[0].source.transport == "oci")
+        #expect(plan.items[0].source.path == "/jobs/build/app")
+        #expect(plan.items[0].source.ref == "1.4.2")
         #expect(plan.items[0].tags == .list(["1.4.2", "latest"]))
         #expect(plan.items[2].source.reference == "docker.io/library/alpine")
         #expect(plan.items[2].source.apiHost == "registry-1.docker.io")

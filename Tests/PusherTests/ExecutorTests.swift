@@ -1,15 +1,18 @@
 import Foundation
 import Curl
 import OCI
+import Registry
 import Testing
 @testable import Pusher
+@testable import Run
+@testable import RegistrySource
 
 /// The push logic against in-memory fakes. The same behaviour is proven against the real
 /// registry in the integration tests; these pin down the decisions.
 @Suite struct ExecutorTests {
     func executor(_ registries: [String: FakeRegistry], state: FakeState, events: EventLog = EventLog(),
-                  cancellation: CancellationFlag = CancellationFlag()) -> Executor {
-        Executor(state: state, destinations: { endpoint, _, _ in registries[endpoint.url]! }, sink: events, cancellation: cancellation)
+                  cancellation: CancellationFlag = CancellationFlag()) -> TestExecutor {
+        TestExecutor(executor: Executor(state: state, sink: events, cancellation: cancellation), registries: registries)
     }
 
     @Test func pushesBlobsThenManifestAndRecordsEverything() throws {
@@ -57,8 +60,8 @@ import Testing
         closed.unreachable = .init(tls: false)
         let mirror = FakeRegistry()
         let state = FakeState()
-        let job = makeJob(makeImage(), endpoints: [EndpointChoice(url: "https://primary.test", isHTTPTwin: false),
-                                                   EndpointChoice(url: "https://mirror.test", isHTTPTwin: false)])
+        let job = makeJob(makeImage(), endpoints: [EndpointMember(url: "https://primary.test", isHTTPTwin: false),
+                                                   EndpointMember(url: "https://mirror.test", isHTTPTwin: false)])
         let outcome = executor(["https://primary.test": closed, "https://mirror.test": mirror], state: state).run([job], images: 1)[0]
         #expect(outcome.status == .pushed)
         #expect(outcome.endpoint == "https://mirror.test")
@@ -70,8 +73,8 @@ import Testing
         let denying = FakeRegistry()
         denying.denyWrites = true
         let mirror = FakeRegistry()
-        let job = makeJob(makeImage(), endpoints: [EndpointChoice(url: "https://primary.test", isHTTPTwin: false),
-                                                   EndpointChoice(url: "https://mirror.test", isHTTPTwin: false)])
+        let job = makeJob(makeImage(), endpoints: [EndpointMember(url: "https://primary.test", isHTTPTwin: false),
+                                                   EndpointMember(url: "https://mirror.test", isHTTPTwin: false)])
         let outcome = executor(["https://primary.test": denying, "https://mirror.test": mirror], state: FakeState()).run([job], images: 1)[0]
         #expect(outcome.status == .failed)
         #expect(outcome.error?.contains("DENIED") == true)
@@ -82,7 +85,7 @@ import Testing
         let tlsBroken = FakeRegistry()
         tlsBroken.unreachable = .init(tls: true)
         let plain = FakeRegistry()
-        let endpoints = [EndpointChoice(url: "https://lab.test", isHTTPTwin: false), EndpointChoice(url: "http://lab.test", isHTTPTwin: true)]
+        let endpoints = [EndpointMember(url: "https://lab.test", isHTTPTwin: false), EndpointMember(url: "http://lab.test", isHTTPTwin: true)]
         let outcome = executor(["https://lab.test": tlsBroken, "http://lab.test": plain], state: FakeState())
             .run([makeJob(makeImage(), endpoints: endpoints)], images: 1)[0]
         #expect(outcome.endpoint == "http://lab.test")

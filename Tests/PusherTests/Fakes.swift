@@ -1,8 +1,11 @@
 import Foundation
 import Curl
 import OCI
+import Registry
 import Synchronization
 @testable import Pusher
+@testable import Run
+@testable import RegistrySource
 
 /// An in-memory registry endpoint that records every request, refuses manifests whose blobs are
 /// missing (as a real registry does), and can be made unreachable.
@@ -148,9 +151,47 @@ func makeImage(tag: String = "1.0", seed: String = "a", corruptLayer: Bool = fal
                        payload: { d in BlobPayload(descriptor: d) { offset in MemoryBlobStream(frozen[d.digest]!, offset: Int(offset)) } })
 }
 
+/// The run's endpoint rule (`EndpointSet`) over fake registries, by URL.
+struct FakeEndpoints: PushEndpoints {
+    let endpointSet: EndpointSet<FakeRegistry>
+
+    init(members: [EndpointMember], registries: [String: FakeRegistry]) {
+        endpointSet = EndpointSet(registry: "lab", members: members) { member, _ in registries[member.url] ?? FakeRegistry() }
+    }
+
+    var members: [EndpointMember] { endpointSet.members }
+    var preferredHost: String { endpointSet.preferred?.host ?? "none" }
+
+    func perform<T>(retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
+                    _ body: (any PushDestination, EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember) {
+        try endpointSet.perform { client, member in try body(client, member) }
+    }
+}
+
+/// An executor whose jobs reach `registries` (by endpoint URL) through one endpoint set per
+/// endpoint list for the whole run, as the run layer does.
+struct TestExecutor {
+    let executor: Executor
+    let registries: [String: FakeRegistry]
+
+    func run(_ jobs: [PushJob], images: Int) -> [PushOutcome] {
+        var sets: [[EndpointMember]: FakeEndpoints] = [:]
+        let bound = jobs.map { job in
+            var job = job
+            let members = (job.endpoints as! FakeEndpoints).members
+            let set = sets[members] ?? FakeEndpoints(members: members, registries: registries)
+            sets[members] = set
+            job.endpoints = set
+            return job
+        }
+        return executor.run(bound, images: images)
+    }
+}
+
 func makeJob(_ image: SourceImage, repository: String = "team/app", tags: [String] = ["1.0", "latest"],
-             endpoints: [EndpointChoice] = [EndpointChoice(url: "http://127.0.0.1:5000", isHTTPTwin: false)]) -> PushJob {
+             endpoints: [EndpointMember] = [EndpointMember(url: "http://127.0.0.1:5000", isHTTPTwin: false)]) -> PushJob {
     PushJob(target: PushTarget(itemID: "\(repository)-\(image.description)", job: "test", source: image.description, registry: "lab",
                                host: endpoints[0].host, repository: repository, tags: tags),
-            registryKey: "registry.test", endpoints: endpoints, image: image, credentialIdentity: "id-1", concurrency: 3)
+            registryKey: "registry.test", endpoints: FakeEndpoints(members: endpoints, registries: [:]), image: image,
+            credentialIdentity: "id-1", concurrency: 3)
 }

@@ -7,6 +7,8 @@ import Registry
 import RegistryHarness
 import Testing
 @testable import Pusher
+@testable import Run
+@testable import RegistrySource
 
 /// `RegistryImageSource` against a real registry (Debian's docker-registry): graphs of indexes read
 /// whole with exact bytes, blobs streamed through the bounded pipe and verified on the way.
@@ -40,10 +42,7 @@ import Testing
     }
 
     static func access(_ registry: RegistryServer) -> RegistrySourceAccess {
-        RegistrySourceAccess(registryKey: registry.host, registryName: nil,
-                             endpoints: [Endpoint(url: RegistryURL(scheme: .http, host: "127.0.0.1", port: Int(registry.port)),
-                                                  onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false)],
-                             credentials: .none, ca: nil, cert: nil, key: nil, settings: RegistrySourceSettings())
+        plainSourceAccess(registry.baseURL, key: registry.host)
     }
 
     static func readAll(_ stream: any BlobStream) throws -> (count: Int, digest: Digest) {
@@ -122,4 +121,12 @@ import Testing
         }
         #expect(missing == nil)
     }
+}
+
+/// Access to a plain-http source registry at `url`, with the run's endpoint rule over one endpoint.
+func plainSourceAccess(_ url: String, key: String) -> RegistrySourceAccess {
+    let endpoints = EndpointSet<RegistryClient>(registry: key, members: [EndpointMember(url: url)]) { member, _ in
+        RegistryClient(endpoint: RegistryEndpoint(url: member.url))
+    }
+    return RegistrySourceAccess(registryKey: key, registryName: nil, endpoints: endpoints, rateLimits: RateLimitBook())
 }

@@ -7,6 +7,8 @@ import Registry
 import RegistryHarness
 import Testing
 @testable import Pusher
+@testable import Run
+@testable import RegistrySource
 
 /// A big layer replicated registry → registry goes through memory in bounded pieces: the
 /// executor's copy of a 256 MiB layer grows the peak resident set by far less than the layer.
@@ -66,19 +68,18 @@ import Testing
             """.utf8)
         let manifestDigest = try seeder.putManifest("up/big", reference: "big", bytes: manifest, mediaType: MediaType.ociManifest)
 
-        let access = RegistrySourceAccess(registryKey: source.host, registryName: nil,
-                                          endpoints: [Endpoint(url: RegistryURL(scheme: .http, host: "127.0.0.1", port: Int(source.port)),
-                                                               onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false)],
-                                          credentials: .none, ca: nil, cert: nil, key: nil, settings: RegistrySourceSettings())
+        let access = plainSourceAccess(source.baseURL, key: source.host)
         let root = try #require(try access.read { client throws(RegistryError) in try client.manifestDescriptor("up/big", reference: "big") })
         let image = RegistryImageSource(description: "docker://\(source.host)/up/big:big", access: access, repository: "up/big", root: root)
         let job = PushJob(target: PushTarget(itemID: "0000000000000000", job: "memory", source: image.description, registry: "target",
                                              host: target.host, repository: "mirror/big", tags: ["big"]),
-                          registryKey: target.host, endpoints: [EndpointChoice(url: target.baseURL, isHTTPTwin: false)],
+                          registryKey: target.host, endpoints: RegistryConnection(
+                            name: "target", registryKey: target.host, identityMaterial: "test",
+                            endpoints: EndpointSet(registry: "target", members: [EndpointMember(url: target.baseURL)]) { member, _ in
+                                RegistryClient(endpoint: RegistryEndpoint(url: member.url))
+                            }),
                           image: image.sourceImage, credentialIdentity: "test", concurrency: 2)
-        let targetClient = RegistryClient(endpoint: RegistryEndpoint(url: target.baseURL))
-        let executor = Executor(state: FakeState(), destinations: { _, _, _ in RegistryDestination(client: targetClient) },
-                                sink: EventLog(), cancellation: CancellationFlag())
+        let executor = Executor(state: FakeState(), sink: EventLog(), cancellation: CancellationFlag())
 
         if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
             try? handle.write(contentsOf: Data("5".utf8))
@@ -90,6 +91,7 @@ import Testing
 
         #expect(outcomes.first?.status == .pushed, "\(String(describing: outcomes.first?.error))")
         #expect(outcomes.first?.counts.bytesUploaded == size + config.size)
+        let targetClient = RegistryClient(endpoint: RegistryEndpoint(url: target.baseURL))
         #expect(try targetClient.manifestDescriptor("mirror/big", reference: "big")?.digest == manifestDigest)
         #expect(try targetClient.blobExists("mirror/big", layer.digest) == size)
         #expect(growth < Self.limit, "peak RSS grew by \(growth >> 20) MiB copying a \(size >> 20) MiB layer")

@@ -4,6 +4,8 @@ import Planner
 import Registry
 import Testing
 @testable import Pusher
+@testable import Run
+@testable import RegistrySource
 
 /// The replication pieces that need no registry: the rate-limit gate and book, the bounded pipe
 /// between a download and an upload, and per-tag sharding.
