@@ -70,12 +70,13 @@ public final class Executor: Sendable {
                 if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
                 var target = job.target
                 target.host = endpoint.host
-                // The first lines of a push name the endpoint in use; a fallback names the next.
-                if announced.withLock({ $0?.host }) != target.host {
+                // The first line of a push names the endpoint in use, once it has answered (so an
+                // endpoint abandoned at the first request is never named as the one pushed to).
+                return try push(job, via: destination, endpoint: endpoint.url, target: target) { [sink] in
+                    guard announced.withLock({ $0?.host }) != target.host else { return }
                     sink.emit(.pushStart(target))
                     announced.withLock { $0 = target }
                 }
-                return try push(job, via: destination, endpoint: endpoint.url, target: target)
             }
             final = .success(result)
         } catch let failure as StepFailure {
@@ -128,7 +129,8 @@ public final class Executor: Sendable {
     }
 
     /// Everything a push does at one endpoint.
-    private func push(_ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget) throws(StepFailure) -> EndpointResult {
+    private func push(_ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget,
+                      answered: () -> Void) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
         let root = job.image.root
         let step = StepRunner(destination: destination, cancellation: cancellation)
@@ -138,6 +140,7 @@ public final class Executor: Sendable {
         let needs = try PushDecider(job: job, destination: destination, state: state).tagNeeds(step)
         let tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
         guard tags.contains(where: { $0.status == .pushed }) else {
+            answered()
             return EndpointResult(endpoint: endpoint, tags: tags, counts: BlobCounts())
         }
 
@@ -153,6 +156,7 @@ public final class Executor: Sendable {
 
         // 2. The endpoint must pass the `/v2/` check before anything is written to it.
         try step.run(.request("")) { try destination.ping() }
+        answered()
 
         // 3. Blobs: configs and layers, each present, mounted or uploaded.
         let counts = Mutex(BlobCounts())
@@ -207,7 +211,7 @@ public final class Executor: Sendable {
 }
 
 /// A failure of one step of a push, with what it means for endpoint fallback.
-struct StepFailure: Error, EndpointVerdictProviding {
+struct StepFailure: Error, EndpointVerdictProviding, CustomStringConvertible {
     var failure: PushFailure
     var kind: FailureKind
     var counts = BlobCounts()
@@ -216,6 +220,8 @@ struct StepFailure: Error, EndpointVerdictProviding {
         self.failure = failure
         self.kind = kind
     }
+
+    var description: String { failure.description }
 
     var endpointVerdict: EndpointVerdict {
         if case .endpointUnavailable(let tls) = kind { return .unusable(tlsHandshake: tls) }

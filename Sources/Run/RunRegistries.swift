@@ -84,7 +84,7 @@ public final class RunRegistries: Sendable {
         let tls = TLSOptions(caFile: registry.ca, clientCert: registry.cert, clientKey: registry.key)
         let made = make(name: registry.name, registryKey: registry.url.hostPort, credentials: credentials, members: members,
                         tls: tls, retries: job.defaults.retries) { member in insecure || member.isHTTPTwin }
-        return connections.withLock { $0[key, default: made] }
+        return remember(made, as: key)
     }
 
     /// Access to the registry of a `docker://` source, as seen from `job`: the entry that
@@ -111,10 +111,19 @@ public final class RunRegistries: Sendable {
             let made = make(name: host, registryKey: RegistrySourceAccess.registryKey(for: reference, in: job),
                             credentials: try dockerCredentials(for: host), members: members, tls: TLSOptions(),
                             retries: job.defaults.retries) { !$0.isHTTPS }
-            connection = connections.withLock { $0[key, default: made] }
+            connection = remember(made, as: key)
         }
         return RegistrySourceAccess(registryKey: connection.registryKey, registryName: nil,
                                     endpoints: connection.endpoints, rateLimits: rateLimits)
+    }
+
+    /// Keeps the first connection made for `key` (two threads may have made one each).
+    private func remember(_ made: RegistryConnection, as key: ConnectionKey) -> RegistryConnection {
+        connections.withLock { connections in
+            if let known = connections[key] { return known }
+            connections[key] = made
+            return made
+        }
     }
 
     private func dockerCredentials(for host: String) throws(RegistryError) -> Credentials {

@@ -20,6 +20,7 @@ enum StateJSON {
             "pid": Int(r.pid),
             "pushctlVersion": r.version,
             "exitCode": r.exitCode.map { Int($0) } ?? NSNull(),
+            "error": r.error ?? NSNull(),
         ]
     }
 

@@ -82,6 +82,21 @@ public final class LayoutWriter {
         return manifest
     }
 
+    /// Writes an OCI index over `manifests` (each with its platform) and tags it in `index.json`.
+    @discardableResult
+    public func addIndex(tag: String, manifests: [(descriptor: Descriptor, architecture: String)]) throws -> Descriptor {
+        let entries = manifests.map {
+            #"{"mediaType":"\#($0.descriptor.mediaType)","digest":"\#($0.descriptor.digest)","size":\#($0.descriptor.size),"platform":{"architecture":"\#($0.architecture)","os":"linux"}}"#
+        }
+        let bytes = Array(#"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":[\#(entries.joined(separator: ","))]}"#.utf8)
+        var entry = try addBlob(bytes, mediaType: MediaType.ociIndex)
+        entry.annotations = [Descriptor.refNameAnnotation: tag]
+        self.entries.append(entry)
+        try writeIndex()
+        entry.annotations = nil
+        return entry
+    }
+
     private func writeIndex() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

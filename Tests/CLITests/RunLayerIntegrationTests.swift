@@ -1,0 +1,237 @@
+import Foundation
+import OCI
+import RegistryHarness
+import Testing
+
+/// The run layer against real registries (docs/run.md): one fallback rule whose rerun works, a
+/// source that cannot be read failing only its own items, every run recorded, manifests shared
+/// between concurrent pushes put once, and `verify` naming the host it asked.
+@Suite(.serialized) struct RunLayerIntegrationTests {
+    /// A primary that cannot be reached: a host that does not resolve, or a refused port.
+    enum DeadPrimary: String, CaseIterable, CustomTestStringConvertible {
+        case unresolvable, refused
+        var testDescription: String { rawValue }
+        func url() throws -> String {
+            switch self {
+            case .unresolvable: "http://pushctl-primary.invalid:5000"
+            case .refused: "http://127.0.0.1:\(try Sockets.freePort())"
+            }
+        }
+    }
+
+    /// The second night of a mirror fallback crashed (exit 132/139) in the unchanged-tag check:
+    /// three applies in a row must all succeed, the reruns cheaply, every record naming the mirror.
+    @Test(arguments: DeadPrimary.allCases)
+    func mirrorFallbackWorksOnEveryRerun(_ primary: DeadPrimary) throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let one = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 40_000)])
+        let two = try writer.addImage(tag: "2", layers: [try writer.addRandomLayer(size: 30_000)])
+        let primaryURL = try primary.url()
+        let primaryHost = String(primaryURL.dropFirst("http://".count))
+        let job = try scratch.job("mirror", """
+            version: 1
+            name: mirror
+            registries:
+              main:
+                url: \(primaryURL)
+                insecure: true
+                mirrors: [\(registry.baseURL)]
+            images:
+              - source: oci:image:1
+                repository: team/one
+                tags: ["1", "latest"]
+                targets: [main]
+              - source: oci:image:2
+                repository: team/two
+                tags: ["2"]
+                targets: [main]
+            """)
+        var statuses: [[String]] = []
+        for night in 1...3 {
+            let started = Date()
+            let r = try apply(job, scratch: scratch, output: "plain", arguments: ["--images", "1"])
+            let seconds = Date().timeIntervalSince(started)
+            #expect(r.status == 0, "night \(night): \(r.stderr)\n\(r.stdout)")
+            // Every line names the endpoint actually used.
+            #expect(!r.stdout.contains("[\(primaryHost)/"), "night \(night): \(r.stdout)")
+            if night == 1 { #expect(r.stdout.contains("The push refers to repository [\(registry.host)/team/one]"), "\(r.stdout)") }
+            // The fallback is said once per registry and run, not once per image.
+            #expect(r.stderr.components(separatedBy: "note: registry main:").count - 1 == 1, "night \(night): \(r.stderr)")
+            if night > 1 { #expect(seconds < 3, "rerun \(night) took \(seconds) s") }
+            let shown = try pushctlJSON(["show", "last"], scratch: scratch)
+            let pushes = try #require(shown["pushes"] as? [[String: Any]])
+            #expect(pushes.allSatisfy { $0["endpoint"] as? String == registry.baseURL }, "\(pushes)")
+            statuses.append(pushes.compactMap { $0["status"] as? String }.sorted())
+        }
+        #expect(statuses == [["pushed", "pushed", "pushed"], ["unchanged", "unchanged", "unchanged"],
+                             ["unchanged", "unchanged", "unchanged"]])
+        #expect(try pushedDigest(registry, "team/one", "latest") == one.digest)
+        #expect(try pushedDigest(registry, "team/two", "2") == two.digest)
+    }
+
+    /// A source that cannot be read fails its own item (exit 1, recorded); the others are pushed;
+    /// the rerun does the same without pushing the good one again.
+    @Test func anUnreadableSourceFailsOnlyItsOwnItem() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let good = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let job = try scratch.job("mixed", """
+            version: 1
+            name: mixed
+            registries:
+              lab:
+                url: \(registry.baseURL)
+            images:
+              - source: oci:missing-layout:1
+                repository: team/missing
+                tags: ["1"]
+                targets: [lab]
+              - source: oci:image:1
+                repository: team/good
+                tags: ["1"]
+                targets: [lab]
+            """)
+        for (night, expected) in [(1, "pushed"), (2, "unchanged")] {
+            let r = try apply(job, scratch: scratch)
+            #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
+            let ends = Dictionary(uniqueKeysWithValues: r.pushEnds().map { ($0.repository ?? "", $0) })
+            #expect(ends["team/good"]?.status == expected)
+            #expect(ends["team/missing"]?.status == "failed")
+            #expect((ends["team/missing"]?.object["error"] as? String)?.contains("missing-layout") == true, "\(r.stdout)")
+            let shown = try pushctlJSON(["show", "last"], scratch: scratch)
+            let run = try #require(shown["run"] as? [String: Any])
+            #expect(run["status"] as? String == "failed")
+            #expect(run["exitCode"] as? Int == 1)
+            #expect((run["error"] as? String)?.contains("1 push failed") == true, "\(run)")
+        }
+        #expect(try pushedDigest(registry, "team/good", "1") == good.digest)
+    }
+
+    /// A run whose every source is gone fails before its first push and is still recorded, so
+    /// monitoring reads this night's failure, not last night's success.
+    @Test func aRunThatFailsBeforeItsFirstPushIsRecorded() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let job = try scratch.job("nightly", """
+            version: 1
+            name: nightly
+            registries:
+              lab:
+                url: \(registry.baseURL)
+            images:
+              - source: oci:image:1
+                repository: team/app
+                tags: ["1"]
+                targets: [lab]
+            """)
+        #expect(try apply(job, scratch: scratch).status == 0)
+        try FileManager.default.removeItem(atPath: scratch.sub("image"))
+        let failed = try apply(job, scratch: scratch)
+        #expect(failed.status == 1, "\(failed.stderr)")
+        let prometheus = try run(pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state],
+                                 environment: scratch.environment, directory: scratch.path)
+        #expect(prometheus.stdout.contains("pushctl_run_success{job=\"nightly\"} 0"), "\(prometheus.stdout)")
+        #expect(prometheus.stdout.contains("pushctl_run_exit_code{job=\"nightly\"} 1"), "\(prometheus.stdout)")
+    }
+
+    /// 16 indexes sharing two child manifests, pushed 8 at once into one repository: each child is
+    /// put once and a parent waits for a child in flight, so the registry never sees an index
+    /// whose child it lacks (it answered `MANIFEST_BLOB_UNKNOWN` in 4 of 10 runs before).
+    @Test func indexesSharingChildrenPushedEightAtOnceNeverFail() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let amd = try writer.addImage(tag: "amd", layers: [try writer.addRandomLayer(size: 20_000)])
+        let arm = try writer.addImage(tag: "arm", layers: [try writer.addRandomLayer(size: 20_000)], architecture: "arm64")
+        var entries = ""
+        var indexes: [String: Digest] = [:]
+        for n in 0..<16 {
+            // Each index differs (its own third child), and all share `amd` and `arm`.
+            let own = try writer.addImage(tag: "own-\(n)", layers: [try writer.addRandomLayer(size: 1_000)], architecture: "s390x")
+            let index = try writer.addIndex(tag: "multi-\(n)", manifests: [(amd, "amd64"), (arm, "arm64"), (own, "s390x")])
+            indexes["multi-\(n)"] = index.digest
+            entries += """
+              - source: oci:image:multi-\(n)
+                repository: team/shared-\("REPO")
+                targets: [lab]
+
+            """
+        }
+        for round in 1...3 {
+            let repository = "round\(round)"
+            let job = try scratch.job("indexes-\(round)", """
+                version: 1
+                name: indexes
+                registries:
+                  lab:
+                    url: \(registry.baseURL)
+                images:
+                \(entries.replacingOccurrences(of: "REPO", with: repository))
+                """)
+            let r = try apply(job, scratch: scratch, arguments: ["--images", "8"])
+            #expect(r.status == 0, "round \(round): \(r.stderr)\n\(r.stdout)")
+            #expect(r.pushEnds().filter { $0.status == "pushed" }.count == 16, "round \(round)")
+            #expect(try pushedDigest(registry, "team/shared-\(repository)", "multi-7") == indexes["multi-7"])
+            let puts = registry.accessLog().filter {
+                $0.method == "PUT" && $0.path.hasSuffix("/manifests/\(amd.digest)") && $0.path.contains("shared-\(repository)")
+            }
+            #expect(puts.count == 1, "the shared child is put once per repository and run, not \(puts.count) times")
+        }
+    }
+
+    /// `verify` names the host it asked (the mirror when the url cannot be reached), and a push
+    /// to a registry the job no longer targets is reported as such, not as gone.
+    @Test func verifyNamesTheHostItAskedAndKnowsARetargetedRegistry() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let other = try RegistryServer.start()
+        // The registry's url is a proxy in front of it; its mirror is the registry itself.
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        func job(url: String) throws -> String {
+            try scratch.job("verify", """
+                version: 1
+                name: verify
+                registries:
+                  main:
+                    url: \(url)
+                    mirrors: [\(registry.baseURL)]
+                images:
+                  - source: oci:image:1
+                    repository: team/app
+                    tags: ["1"]
+                    targets: [main]
+                """)
+        }
+        func verify(_ file: String) throws -> (status: Int32, checks: [[String: Any]], stderr: String) {
+            let r = try run(pushctlBinary, ["verify", "--output", "json", "--state", scratch.state, file],
+                            environment: scratch.environment, directory: scratch.path)
+            let document = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return (r.status, document?["checks"] as? [[String: Any]] ?? [], r.stderr)
+        }
+        let file = try job(url: proxy.baseURL)
+        #expect(try apply(file, scratch: scratch).status == 0)
+        var checked = try verify(file)
+        #expect(checked.status == 0)
+        #expect(checked.checks.map { $0["host"] as? String } == [proxy.host])
+
+        // The url no longer answers: the mirror is asked, and the result says so.
+        proxy.stop()
+        checked = try verify(file)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(checked.checks.map { $0["status"] as? String } == ["ok"])
+        #expect(checked.checks.map { $0["host"] as? String } == [registry.host], "\(checked.checks)")
+        #expect(checked.checks.map { $0["endpoint"] as? String } == [registry.baseURL])
+
+        // The registry entry now points at another host: the old push is not this job's to judge.
+        checked = try verify(try job(url: other.baseURL))
+        #expect(checked.status == 0, "a push to the old host is not drift: \(checked.checks)")
+        #expect(checked.checks.map { $0["status"] as? String } == ["not-in-job"], "\(checked.checks)")
+    }
+}
