@@ -20,6 +20,8 @@ public struct ApplyRequest: Sendable {
     public var images: Int?
     public var retries: Int?
     public var environment: [String: String]
+    /// `apply --plan`: the saved plan to execute exactly, and where it was read from.
+    public var savedPlan: (plan: SavedPlan, path: String)?
 
     public init(jobs: [Job], work: [(job: Job, items: [PlanItem])], shard: Shard?, concurrency: Int?, images: Int?,
                 retries: Int?, environment: [String: String]) {
@@ -37,14 +39,27 @@ public struct ApplyRequest: Sendable {
 public enum ApplyStop: Error, Equatable, CustomStringConvertible {
     /// A source registry's rate limit leaves too little for this run (exit 1).
     case rateLimited(String)
+    /// `apply --plan`: a source digest or a selected tag set moved since the plan (exit 2).
+    case planMoved(SavedPlanError)
     case interrupted
 
     public var description: String {
         switch self {
         case .rateLimited(let message): message
+        case .planMoved(let error): error.description
         case .interrupted: "interrupted"
         }
     }
+
+    var exitCode: Int32 {
+        switch self {
+        case .rateLimited: 1
+        case .planMoved: 2
+        case .interrupted: 130
+        }
+    }
+
+    public static func == (a: ApplyStop, b: ApplyStop) -> Bool { a.description == b.description }
 }
 
 /// One `apply`: everything between the validated jobs and the rendered events (docs/run.md).
@@ -80,7 +95,7 @@ public struct ApplyRun {
         do {
             summary = try execute(request, runIDs: runIDs, started: started)
         } catch {
-            summary.exitCode = error == .interrupted ? 130 : 1
+            summary.exitCode = error.exitCode
             summary.interrupted = error == .interrupted
             summary.error = error.description
         }
@@ -109,6 +124,12 @@ public struct ApplyRun {
                                        rateLimits: rateLimits.book) { [notice] fallback in notice("note: \(fallback)") }
         let prepared = RunPreparation.prepare(request.work, registries: registries, concurrencyOverride: request.concurrency,
                                               state: store, sourceOptions: sourceOptions, shard: request.shard)
+        if let (plan, path) = request.savedPlan {
+            // Executes exactly the saved plan: anything that moved stops the run before a push.
+            var problems = plan.drift(pushes: prepared.pushes)
+            problems += prepared.failures.map { "\($0.item.source.written): \($0.failed.error)" }
+            if !problems.isEmpty { throw .planMoved(.moved(path: path, problems: problems)) }
+        }
         try rateLimits.check(prepared)
 
         let pushes = prepared.pushes

@@ -45,11 +45,23 @@ struct Apply: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Push only the plan items of shard I of N (0-based I).", valueName: "I/N"))
     var shard: String?
 
+    @Option(name: .long, help: ArgumentHelp("Apply only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
+    var only: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Execute exactly this saved plan (from `pushctl plan --out`); exit 2, nothing pushed, when a job file, source digest or selected tag set moved.", valueName: "path"),
+            completion: .file(extensions: ["json"]))
+    var plan: String?
+
     @Argument(help: "Job files to apply.", completion: .file(extensions: ["yaml", "yml"]))
-    var files: [String]
+    var files: [String] = []
 
     func validate() throws {
-        if files.isEmpty { throw ValidationError("name at least one job file") }
+        if plan != nil {
+            if !files.isEmpty { throw ValidationError("--plan names the job files itself; give no job files with it") }
+            if shard != nil || !only.isEmpty { throw ValidationError("--plan applies the plan as saved; --shard and --only go with `pushctl plan --out`") }
+        } else if files.isEmpty {
+            throw ValidationError("name at least one job file (or --plan PLAN.json)")
+        }
         if let concurrency, !Defaults.concurrencyRange.contains(concurrency) { throw ValidationError("--concurrency must be in 1...64") }
         if let images, !Defaults.imagesRange.contains(images) { throw ValidationError("--images must be in 1...32") }
         if let retries, !Defaults.retriesRange.contains(retries) { throw ValidationError("--retries must be in 1...20") }
@@ -58,12 +70,22 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let (jobs, failed) = JobLoading.loadAll(files)
+        var savedPlan: (plan: SavedPlan, path: String)?
+        if let plan {
+            do { savedPlan = (try SavedPlan.read(path: plan), plan) } catch { throw CommandFailure.invalidInput(error.description).reported() }
+        }
+        let (jobs, failed) = JobLoading.loadAll(savedPlan?.plan.jobs.map(\.file) ?? files)
         if !failed.isEmpty { throw PushctlExit.invalidInput }
+        if let (saved, path) = savedPlan {
+            let moved = saved.drift(jobs: jobs)
+            if !moved.isEmpty { throw CommandFailure.invalidInput(SavedPlanError.moved(path: path, problems: moved).description).reported() }
+        }
+        let only = savedPlan?.plan.only ?? self.only
         let shard = try self.shard.map { try Shard(parsing: $0) }
         // Items with a tag selector are sharded per selected tag during preparation instead.
         let work = jobs.map { job in
             (job: job, items: Planner.plan(job).items.filter { item in
+                guard item.matches(only: only) else { return false }
                 if case .selector = item.tags { return true }
                 return shard.map { item.inShard($0.index, of: $0.count) } ?? true
             })
@@ -92,8 +114,10 @@ struct Apply: ParsableCommand {
         let run = ApplyRun(store: store, sink: makeSink(), cancellation: cancellation) { StandardError.write($0) }
         let summary: RunSummary
         do {
-            summary = try run.run(ApplyRequest(jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
-                                               retries: retries, environment: environment))
+            var request = ApplyRequest(jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
+                                       retries: retries, environment: environment)
+            request.savedPlan = savedPlan
+            summary = try run.run(request)
         } catch {
             throw CommandFailure(error).reported()
         }

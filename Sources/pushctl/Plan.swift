@@ -28,18 +28,30 @@ struct PlanCommand: ParsableCommand {
     @Flag(name: .long, help: "Plan without contacting registries.")
     var offline = false
 
+    @Option(name: .long, help: ArgumentHelp("Write the resolved plan here for `pushctl apply --plan` (schemas/saved-plan-v1.schema.json).", valueName: "path"),
+            completion: .file(extensions: ["json"]))
+    var out: String?
+
+    @Option(name: .long, help: ArgumentHelp("Plan only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
+    var only: [String] = []
+
     @Argument(help: "Job files to plan.", completion: .file(extensions: ["yaml", "yml"]))
     var files: [String]
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("name at least one job file") }
+        if out != nil && offline { throw ValidationError("--out saves an online plan (source digests, decisions); drop --offline") }
     }
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let (jobs, failed) = JobLoading.loadAll(files)
         if !failed.isEmpty { throw PushctlExit.invalidInput }
-        let plans = jobs.map(Planner.plan)
+        let plans = jobs.map(Planner.plan).map { plan in
+            var plan = plan
+            plan.items = plan.items.filter { $0.matches(only: only) }
+            return plan
+        }
 
         // Read-only use of the state database: an absent one is not created.
         let statePath = global.statePath(environment: environment)
@@ -57,6 +69,7 @@ struct PlanCommand: ParsableCommand {
         let prepared = RunPreparation.prepare(work, registries: registries, concurrencyOverride: nil, state: store,
                                               sourceOptions: SourceOptions())
         var details: [String: PlanRendering.ItemDetail] = [:]
+        var saved: [SavedPlan.Push] = []
         let state = ReadOnlyPushState(store: store)
         for prepared in prepared.items {
             let id = prepared.item.id
@@ -68,9 +81,18 @@ struct PlanCommand: ParsableCommand {
                 guard !offline else { continue }
                 for push in ready.pushes {
                     let (endpoint, preview) = PushPreviewer.preview(push, state: state)
+                    saved.append(SavedPlan.push(push, item: prepared.item, endpoint: endpoint, preview: preview))
                     details[id, default: .init()].previews.append(
                         .init(endpoint: endpoint, preview: preview, replication: push.image.loadContent != nil))
                 }
+            }
+        }
+
+        if let out, prepared.failures.isEmpty {
+            do {
+                try SavedPlan(jobs: jobs, only: only, pushes: saved).encoded().write(to: URL(fileURLWithPath: out))
+            } catch {
+                throw CommandFailure.invalidInput("writing the plan to \(out): \(error.localizedDescription)").reported()
             }
         }
 

@@ -115,7 +115,24 @@ enum PlanRendering {
             }
             out += "\n"
         }
+        out += summary(plans, details: details) + "\n"
         return out
+    }
+
+    /// The closing line: what the whole plan would do (online), or how many items it has (offline).
+    static func summary(_ plans: [Plan], details: [String: ItemDetail]) -> String {
+        let items = plans.reduce(0) { $0 + $1.items.count }
+        let previews = details.values.flatMap(\.previews).map(\.preview)
+        guard !previews.isEmpty else { return "Plan: \(items) item\(items == 1 ? "" : "s"); registries not asked" }
+        let tags = previews.flatMap(\.tags)
+        let unchanged = tags.filter { $0.need == .unchanged }.count
+        let upload = previews.reduce(0) { $0 + $1.blobsToUpload }, mount = previews.reduce(0) { $0 + $1.blobsToMount }
+        let present = previews.reduce(0) { $0 + $1.blobsPresent }
+        let bytes = previews.reduce(Int64(0)) { $0 + $1.bytesToUpload }, mountBytes = previews.reduce(Int64(0)) { $0 + $1.bytesToMount }
+        let failed = previews.filter { $0.error != nil }.count
+        return "Plan: \(previews.count) push\(previews.count == 1 ? "" : "es"); tags: \(tags.count - unchanged) to push, \(unchanged) unchanged; "
+            + "blobs: \(upload) to upload (\(byteText(bytes))), \(mount) to mount (\(byteText(mountBytes))), \(present) present"
+            + (failed > 0 ? "; \(failed) could not be planned" : "")
     }
 }
 
