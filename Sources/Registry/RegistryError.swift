@@ -15,10 +15,12 @@ public struct RegistryErrorCode: Sendable, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// Code, message and detail as one line; the registry's text has its control characters
+    /// escaped, so it cannot drive the terminal it is printed on.
     public var description: String {
         var text = message.isEmpty ? code : "\(code): \(message)"
         if let detail, !detail.isEmpty, detail != "null" { text += " (\(detail))" }
-        return text
+        return DisplayText.escapingControlCharacters(text)
     }
 }
 
@@ -85,7 +87,11 @@ public enum RegistryError: Error, Sendable, Equatable {
 }
 
 extension RegistryError: CustomStringConvertible {
-    public var description: String {
+    /// The user-facing message. Registry-supplied text in it (error messages, bodies, URLs) is
+    /// neutralised: control characters escaped, query strings of URLs removed (`DisplayText`).
+    public var description: String { DisplayText.safe(rawDescription) }
+
+    private var rawDescription: String {
         switch self {
         case .unreachable(let registry, let operation, let message):
             "\(operation): registry \(registry) unreachable: \(message)"
