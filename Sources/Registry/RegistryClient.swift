@@ -23,16 +23,19 @@ public final class RegistryClient: Sendable {
     /// Largest JSON response kept in memory (manifests, tag lists, error bodies).
     static let jsonLimit = 8 << 20
 
+    /// `limits` set the time limits of the libcurl transport made here (a `transport` passed
+    /// in keeps its own).
     public init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none,
                 retryPolicy: RetryPolicy = RetryPolicy(), cancellation: CancellationFlag? = nil,
-                transport: (any HTTPTransport)? = nil) {
+                transport: (any HTTPTransport)? = nil, limits: TransferLimits = TransferLimits()) {
         self.endpoint = endpoint
         self.retryPolicy = retryPolicy
         self.cancellation = cancellation
         let transport = transport ?? CurlTransport(configuration: CurlConfiguration(
             caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
             insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
-            cancellation: cancellation))
+            lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
+            cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds))
         self.transport = transport
         self.authenticator = Authenticator(credentials: credentials, registry: endpoint.host,
                                            registryUsesTLS: !endpoint.isPlainHTTP) { request, sink throws(TransportError) in
@@ -43,11 +46,12 @@ public final class RegistryClient: Sendable {
     /// Looks the credentials up (job `auth` or Docker's config) for this endpoint's host.
     public convenience init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(),
                             credentialProvider: any CredentialProvider, retryPolicy: RetryPolicy = RetryPolicy(),
-                            cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil) throws(RegistryError) {
+                            cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil,
+                            limits: TransferLimits = TransferLimits()) throws(RegistryError) {
         let credentials: Credentials
         do { credentials = try credentialProvider.credentials(for: endpoint.host) } catch { throw .credentials(error) }
         self.init(endpoint: endpoint, tls: tls, credentials: credentials, retryPolicy: retryPolicy,
-                  cancellation: cancellation, transport: transport)
+                  cancellation: cancellation, transport: transport, limits: limits)
     }
 
     /// Requests sent to the registry so far (token-service requests not included; see
