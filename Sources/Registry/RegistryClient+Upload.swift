@@ -72,7 +72,7 @@ extension RegistryClient {
                 }
                 if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts {
                     // A gateway may answer 5xx after the registry stored the blob.
-                    if try isStored(repository, payload, operation: operation) {
+                    if try isStoredIfReachable(repository, payload, operation: operation) {
                         progress(size)
                         return
                     }
@@ -92,7 +92,7 @@ extension RegistryClient {
                 guard case .unreachable = error, attempt < retryPolicy.attempts else { throw error }
                 // The whole body may have arrived and only the answer got lost: if the registry
                 // has the blob, the upload is done and sending it again would be waste.
-                if try isStored(repository, payload, operation: operation) {
+                if try isStoredIfReachable(repository, payload, operation: operation) {
                     progress(size)
                     return
                 }
@@ -225,7 +225,7 @@ extension RegistryClient {
                 guard case .unreachable = error else { throw error }
                 problem = error.description
             }
-            if try isStored(repository, payload, operation: operation) { return }
+            if try isStoredIfReachable(repository, payload, operation: operation) { return }
             if let final { throw final }
             guard attempt < retryPolicy.attempts else {
                 throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(attempt) attempts)")
@@ -234,12 +234,28 @@ extension RegistryClient {
         }
     }
 
-    /// Whether the repository holds the blob with the payload's digest and size (`HEAD`, with
-    /// the client's usual retries). A blob of the same digest but another size is a registry
-    /// fault worth reporting, not a finished upload.
-    private func isStored(_ repository: String, _ payload: BlobPayload, operation: String) throws(RegistryError) -> Bool {
+    /// `isStored` asked once, where a registry that cannot answer (unreachable, 5xx, 408, 429)
+    /// counts as "not known to be stored": the caller's own retry loop (a new PUT or a new
+    /// session, with its backoff) then deals with the outage as it did before.
+    private func isStoredIfReachable(_ repository: String, _ payload: BlobPayload, operation: String) throws(RegistryError) -> Bool {
+        do {
+            return try isStored(repository, payload, operation: operation, retry: false)
+        } catch {
+            switch error {
+            case .unreachable: return false
+            case .http(let status, _, _, _, _) where Self.isRetryableStatus(status): return false
+            case .registry(let status, _, _, _, _) where Self.isRetryableStatus(status): return false
+            default: throw error
+            }
+        }
+    }
+
+    /// Whether the repository holds the blob with the payload's digest and size (`HEAD`). A blob
+    /// of the same digest but another size is a registry fault worth reporting, not a finished
+    /// upload.
+    private func isStored(_ repository: String, _ payload: BlobPayload, operation: String, retry: Bool) throws(RegistryError) -> Bool {
         let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
-                        sink: .discard, followRedirects: true)
+                        sink: .discard, retry: retry, followRedirects: true)
         let digest = payload.descriptor.digest
         let response = try execute(call) { HTTPRequest(method: "HEAD", url: url(repository, "blobs/\(digest)")) }
         switch response.status {

@@ -32,6 +32,25 @@ import Testing
         #expect(opens.all == [0])
     }
 
+    /// The answer is lost and the first HEAD fails too (503): the PUT is repeated, meets the
+    /// closed session (404), and the next HEAD settles it.
+    @Test func aFailedCheckAfterALostAnswerIsRetriedNotFatal() throws {
+        let server = try RegistryServer.start(.plain)
+        defer { server.stop() }
+        let proxy = try FaultProxy(upstreamPort: server.port)
+        defer { proxy.stop() }
+        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        proxy.add(.init(method: "HEAD", pathContains: "/blobs/", fault: .status(503, retryAfter: nil)))
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
+        let blob = TestBlob.random(size: 25_000)
+
+        try client.uploadBlob("team/app", blob.payload(), chunkSize: 10_000)
+
+        #expect(try client.blobExists("team/app", blob.digest) == 25_000)
+        #expect(proxy.entries.filter { $0.method == "PUT" }.count == 2)
+        #expect(proxy.entries.filter { $0.method == "POST" }.count == 1)
+    }
+
     /// The final PUT fails before the registry saw it: the HEAD finds nothing, so the PUT is
     /// repeated on the still-open session.
     @Test func aFinalPutThatNeverArrivedIsRepeated() throws {
