@@ -13,9 +13,17 @@ public struct CurlConfiguration: Sendable {
     /// Skip certificate and host-name verification (only for registries marked `insecure`).
     public var insecureSkipVerify: Bool
     public var connectTimeoutSeconds: Int
-    /// A transfer slower than `lowSpeedLimit` bytes/s for `lowSpeedTimeSeconds` is abandoned.
+    /// A transfer slower than `lowSpeedLimit` bytes/s for `lowSpeedTimeSeconds` is abandoned:
+    /// the minimum-throughput rule for blob transfers, which may take as long as they keep moving.
     public var lowSpeedLimit: Int
     public var lowSpeedTimeSeconds: Int
+    /// Overall deadline of every request that is not a blob transfer (nil: none). Pings, HEADs,
+    /// manifests, tag lists, tokens and upload-session steps are small: one that has not
+    /// finished in this time is stuck (a server that trickles its answer, a half-dead proxy), and
+    /// the low-speed rule alone would let a trickle of a byte a second go on for ever. A blob
+    /// transfer is a request that streams its body (`HTTPRequest.Body.stream`) or its response
+    /// (`ResponseSink.stream`). `HTTPRequest.timeoutSeconds` overrides both rules.
+    public var requestTimeoutSeconds: Double?
     public var userAgent: String
     public var cancellation: CancellationFlag?
     /// The system CA directory kept trusted next to `caFile`.
@@ -25,7 +33,7 @@ public struct CurlConfiguration: Sendable {
                 insecureSkipVerify: Bool = false, connectTimeoutSeconds: Int = 30,
                 lowSpeedLimit: Int = 1, lowSpeedTimeSeconds: Int = 60,
                 userAgent: String = "pushctl", cancellation: CancellationFlag? = nil,
-                systemCAPath: String = "/etc/ssl/certs") {
+                systemCAPath: String = "/etc/ssl/certs", requestTimeoutSeconds: Double? = 60) {
         self.caFile = caFile
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
@@ -36,6 +44,7 @@ public struct CurlConfiguration: Sendable {
         self.userAgent = userAgent
         self.cancellation = cancellation
         self.systemCAPath = systemCAPath
+        self.requestTimeoutSeconds = requestTimeoutSeconds
     }
 }
 
@@ -104,7 +113,11 @@ public final class CurlTransport: HTTPTransport {
             _ = pushctl_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
             _ = pushctl_curl_setopt_long(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
             _ = pushctl_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT, configuration.connectTimeoutSeconds)
-            if let limit = request.timeoutSeconds { _ = pushctl_curl_setopt_long(h, CURLOPT_TIMEOUT, limit) }
+            if let limit = request.timeoutSeconds {
+                _ = pushctl_curl_setopt_long(h, CURLOPT_TIMEOUT, limit)
+            } else if !Self.isBlobTransfer(request, sink: sink), let limit = configuration.requestTimeoutSeconds {
+                _ = pushctl_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, max(1, Int(limit * 1000)))
+            }
             _ = pushctl_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit)
             _ = pushctl_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, configuration.lowSpeedTimeSeconds)
             _ = pushctl_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
@@ -174,6 +187,14 @@ public final class CurlTransport: HTTPTransport {
         var status = 0
         _ = pushctl_curl_getinfo_long(handle.raw, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: context.headers, body: context.body, url: request.url)
+    }
+
+    /// Whether a request moves a blob (streams its body or its response): those are bounded by
+    /// the minimum-throughput rule only, everything else also by `requestTimeoutSeconds`.
+    static func isBlobTransfer(_ request: HTTPRequest, sink: ResponseSink) -> Bool {
+        if case .stream = request.body { return true }
+        if case .stream = sink { return true }
+        return false
     }
 
     private func applyTLS(_ h: UnsafeMutableRawPointer) {

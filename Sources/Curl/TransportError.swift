@@ -38,7 +38,11 @@ public enum TransportError: Error, Sendable, Equatable {
 }
 
 extension TransportError: CustomStringConvertible {
-    public var description: String {
+    /// The failure in one line; URLs lose their query strings (upload state, signatures) and
+    /// control characters from the server are escaped (see `DisplayText`).
+    public var description: String { DisplayText.safe(rawDescription) }
+
+    private var rawDescription: String {
         switch self {
         case .connect(let u, let m): "cannot connect to \(u): \(m)"
         case .tls(let u, let m): "TLS failure talking to \(u): \(m)"

@@ -8,7 +8,8 @@ public enum JobLoader {
     /// Loads the job file at `path`. `environment` supplies `${VAR}` values (pass
     /// `ProcessInfo.processInfo.environment` in the CLI, a literal dictionary in tests).
     public static func load(path: String, environment: [String: String]) -> Result<Job, JobFileErrors> {
-        guard let bytes = YAMLParser.readFile(path) else {
+        // Read one byte past the limit at most: a huge file is reported, not loaded.
+        guard let bytes = YAMLParser.readFile(path, limit: YAMLParser.Limits().maxBytes) else {
             let reason = String(cString: strerror(errno))
             return .failure(JobFileErrors(problems: [JobFileProblem(location: Location(file: path, line: 1, column: 1),
                                                                     message: "cannot read job file: \(reason)")]))
@@ -19,6 +20,12 @@ public enum JobLoader {
     /// Loads a job from bytes already read; `path` names the file in messages and anchors relative paths.
     public static func load(bytes: [UInt8], path: String, environment: [String: String]) -> Result<Job, JobFileErrors> {
         let start = Location(file: path, line: 1, column: 1)
+        // Before the UTF-8 check: a file cut off at the limit may end inside a character.
+        let limit = YAMLParser.Limits().maxBytes
+        if bytes.count > limit {
+            let error = YAMLError.tooLarge(file: path, size: bytes.count, limit: limit)
+            return .failure(JobFileErrors(problems: [JobFileProblem(location: error.location, message: error.message)]))
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             return .failure(JobFileErrors(problems: [JobFileProblem(location: start, message: "the job file is not valid UTF-8")]))
         }

@@ -28,10 +28,14 @@ final class Authenticator: Sendable {
     /// the first fetch and then find its token in the cache, rather than each asking the service.
     private let fetching = Mutex(())
 
-    init(credentials: Credentials, registry: String,
+    /// The registry is reached over https: its token service must be too.
+    let registryUsesTLS: Bool
+
+    init(credentials: Credentials, registry: String, registryUsesTLS: Bool = false,
          send: @escaping @Sendable (HTTPRequest, ResponseSink) throws(TransportError) -> HTTPResponse) {
         self.credentials = credentials
         self.registry = registry
+        self.registryUsesTLS = registryUsesTLS
         self.send = send
     }
 
@@ -112,6 +116,11 @@ final class Authenticator: Sendable {
     private func fetchToken(scopes: [String], challenge: AuthChallenge) throws(RegistryError) -> (token: String, expiresIn: Int) {
         guard let realm = challenge.realm, !realm.isEmpty else {
             throw .invalidResponse(operation: "authenticate", registry: registry, message: "Bearer challenge without a realm")
+        }
+        // A challenge from an https registry pointing at a plain-http realm would send the
+        // credentials (and bring back the token) in clear text: refused, as docker refuses it.
+        if registryUsesTLS && !realm.lowercased().hasPrefix("https://") {
+            throw .insecureTokenRealm(registry: registry, realm: DisplayText.withoutQuery(realm))
         }
         var request: HTTPRequest
         switch credentials {

@@ -6,17 +6,33 @@ extension RegistryClient {
         var tags: [String]?
     }
 
+    /// Bounds on one tag listing, so a registry that paginates forever cannot keep pushctl busy
+    /// (or growing) without end.
+    struct TagListLimits {
+        var pages = 10_000
+        var tags = 1_000_000
+    }
+
     /// `GET /v2/NAME/tags/list`, following `Link: <…>; rel="next"` pages. `pageSize` sets `?n=`
-    /// (tests use it to force several pages).
+    /// (tests use it to force several pages). A `next` link back to a page already fetched, more
+    /// than 10,000 pages or more than 1,000,000 tags are errors (`invalidResponse`).
     public func listTags(_ repository: String, pageSize: Int? = nil) throws(RegistryError) -> [String] {
-        let operation = "list tags"
+        try listTags(repository, pageSize: pageSize, limits: TagListLimits())
+    }
+
+    func listTags(_ repository: String, pageSize: Int?, limits: TagListLimits) throws(RegistryError) -> [String] {
+        let operation = "list tags of \(repository)"
         var next: String? = url(repository, "tags/list") + (pageSize.map { "?n=\($0)" } ?? "")
         var tags: [String] = []
-        var pages = 0
+        var fetched: Set<String> = []
         while let pageURL = next {
-            pages += 1
-            guard pages <= 10_000 else {
-                throw .invalidResponse(operation: operation, registry: endpoint.host, message: "tag list pagination does not end")
+            guard fetched.insert(pageURL).inserted else {
+                throw .invalidResponse(operation: operation, registry: endpoint.host,
+                                       message: "tag list pagination loops: the Link header after page \(fetched.count) points back to a page already fetched (\(DisplayText.withoutQuery(pageURL)))")
+            }
+            guard fetched.count <= limits.pages else {
+                throw .invalidResponse(operation: operation, registry: endpoint.host,
+                                       message: "tag list pagination does not end: more than \(limits.pages) pages (\(tags.count) tags so far)")
             }
             let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)])
             let response = try execute(call) { HTTPRequest(method: "GET", url: pageURL) }
@@ -25,6 +41,10 @@ extension RegistryClient {
                 throw .invalidResponse(operation: operation, registry: endpoint.host, message: "tag list is not valid JSON")
             }
             tags += page.tags ?? []
+            guard tags.count <= limits.tags else {
+                throw .invalidResponse(operation: operation, registry: endpoint.host,
+                                       message: "the repository lists more than \(limits.tags) tags, more than pushctl will select from")
+            }
             next = Self.nextLink(response.headers.values(for: "Link")).map { Self.resolve($0, against: pageURL) }
         }
         return tags

@@ -71,6 +71,11 @@ extension RegistryClient {
                                        body: .stream(stream, length: size))
                 }
                 if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts {
+                    // A gateway may answer 5xx after the registry stored the blob.
+                    if try isStoredIfReachable(repository, payload, operation: operation) {
+                        progress(size)
+                        return
+                    }
                     cancelUpload(repository, location: session.location)
                     try pause(operation: operation, attempt: attempt,
                               retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
@@ -85,6 +90,12 @@ extension RegistryClient {
                 if case .cancelled = error { cancelUpload(repository, location: session.location, afterInterrupt: true) }
                 // The session may hold part of the bytes: start over from the source in a new one.
                 guard case .unreachable = error, attempt < retryPolicy.attempts else { throw error }
+                // The whole body may have arrived and only the answer got lost: if the registry
+                // has the blob, the upload is done and sending it again would be waste.
+                if try isStoredIfReachable(repository, payload, operation: operation) {
+                    progress(size)
+                    return
+                }
                 cancelUpload(repository, location: session.location)
                 try pause(operation: operation, attempt: attempt, retryAfter: nil, reason: error.description)
             }
@@ -174,16 +185,93 @@ extension RegistryClient {
                 }
             }
 
-            let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
-            let target = Self.appendQuery(location, "digest", payload.descriptor.digest.string)
-            let response = try execute(call) {
-                HTTPRequest(method: "PUT", url: target, headers: ["Content-Type": "application/octet-stream"], body: .bytes([]))
-            }
-            try checkCommitted(response, payload, repository: repository, operation: operation)
+            try commitUpload(repository, payload, location: location, operation: operation)
             progress(size)
         } catch {
             if case .cancelled = error, !location.isEmpty { cancelUpload(repository, location: location, afterInterrupt: true) }
             throw error
+        }
+    }
+
+    /// The closing `PUT …?digest=` of a session, made idempotent. A PUT whose answer is lost
+    /// (dropped connection, gateway 5xx) may still have completed the upload, and a repeated PUT
+    /// then reaches a session that no longer exists (`404 BLOB_UPLOAD_UNKNOWN`). So after any
+    /// such outcome the blob itself is asked for (`HEAD`): present with our digest and size means
+    /// done; otherwise the PUT is repeated (a lost answer) or the failure reported.
+    private func commitUpload(_ repository: String, _ payload: BlobPayload, location: String, operation: String) throws(RegistryError) {
+        let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)], retry: false)
+        let target = Self.appendQuery(location, "digest", payload.descriptor.digest.string)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let problem: String
+            var retryAfter: Double?
+            var final: RegistryError?
+            do throws(RegistryError) {
+                let response = try execute(call) {
+                    HTTPRequest(method: "PUT", url: target, headers: ["Content-Type": "application/octet-stream"], body: .bytes([]))
+                }
+                if response.status == 201 || response.status == 204 {
+                    return try checkCommitted(response, payload, repository: repository, operation: operation)
+                }
+                guard Self.isRetryableStatus(response.status) || response.status == 404 else {
+                    throw failure(response, operation: operation, repository: repository)
+                }
+                problem = "HTTP \(response.status)"
+                retryAfter = RetryPolicy.parseRetryAfter(response.headers["Retry-After"])
+                // 404: the session is gone. Unless the blob is there, nothing can be repeated.
+                if response.status == 404 { final = failure(response, operation: operation, repository: repository) }
+            } catch {
+                guard case .unreachable = error else { throw error }
+                problem = error.description
+            }
+            if try isStoredIfReachable(repository, payload, operation: operation) { return }
+            if let final { throw final }
+            guard attempt < retryPolicy.attempts else {
+                throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(attempt) attempts)")
+            }
+            try pause(operation: operation, attempt: attempt, retryAfter: retryAfter, reason: problem)
+        }
+    }
+
+    /// `isStored` asked once, where a registry that cannot answer (unreachable, 5xx, 408, 429)
+    /// counts as "not known to be stored": the caller's own retry loop (a new PUT or a new
+    /// session, with its backoff) then deals with the outage as it did before.
+    private func isStoredIfReachable(_ repository: String, _ payload: BlobPayload, operation: String) throws(RegistryError) -> Bool {
+        do {
+            return try isStored(repository, payload, operation: operation, retry: false)
+        } catch {
+            switch error {
+            case .unreachable: return false
+            case .http(let status, _, _, _, _) where Self.isRetryableStatus(status): return false
+            case .registry(let status, _, _, _, _) where Self.isRetryableStatus(status): return false
+            default: throw error
+            }
+        }
+    }
+
+    /// Whether the repository holds the blob with the payload's digest and size (`HEAD`). A blob
+    /// of the same digest but another size is a registry fault worth reporting, not a finished
+    /// upload.
+    private func isStored(_ repository: String, _ payload: BlobPayload, operation: String, retry: Bool) throws(RegistryError) -> Bool {
+        let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
+                        sink: .discard, retry: retry, followRedirects: true)
+        let digest = payload.descriptor.digest
+        let response = try execute(call) { HTTPRequest(method: "HEAD", url: url(repository, "blobs/\(digest)")) }
+        switch response.status {
+        case 200:
+            if let reported = response.headers["Docker-Content-Digest"], reported != digest.string {
+                throw .digestMismatch(expected: digest, actual: reported, operation: operation, registry: endpoint.host, repository: repository)
+            }
+            if let length = response.headers["Content-Length"].flatMap({ Int64($0) }), length != payload.descriptor.size {
+                throw .invalidResponse(operation: operation, registry: endpoint.host,
+                                       message: "the registry holds \(digest) with \(length) bytes, expected \(payload.descriptor.size)")
+            }
+            return true
+        case 404:
+            return false
+        default:
+            throw failure(response, operation: operation, repository: repository)
         }
     }
 

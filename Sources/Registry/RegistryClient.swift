@@ -23,18 +23,22 @@ public final class RegistryClient: Sendable {
     /// Largest JSON response kept in memory (manifests, tag lists, error bodies).
     static let jsonLimit = 8 << 20
 
+    /// `limits` set the time limits of the libcurl transport made here (a `transport` passed
+    /// in keeps its own).
     public init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none,
                 retryPolicy: RetryPolicy = RetryPolicy(), cancellation: CancellationFlag? = nil,
-                transport: (any HTTPTransport)? = nil) {
+                transport: (any HTTPTransport)? = nil, limits: TransferLimits = TransferLimits()) {
         self.endpoint = endpoint
         self.retryPolicy = retryPolicy
         self.cancellation = cancellation
         let transport = transport ?? CurlTransport(configuration: CurlConfiguration(
             caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
             insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
-            cancellation: cancellation))
+            lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
+            cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds))
         self.transport = transport
-        self.authenticator = Authenticator(credentials: credentials, registry: endpoint.host) { request, sink throws(TransportError) in
+        self.authenticator = Authenticator(credentials: credentials, registry: endpoint.host,
+                                           registryUsesTLS: !endpoint.isPlainHTTP) { request, sink throws(TransportError) in
             try transport.perform(request, sink: sink, progress: nil)
         }
     }
@@ -64,11 +68,12 @@ public final class RegistryClient: Sendable {
     /// Looks the credentials up (job `auth` or Docker's config) for this endpoint's host.
     public convenience init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(),
                             credentialProvider: any CredentialProvider, retryPolicy: RetryPolicy = RetryPolicy(),
-                            cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil) throws(RegistryError) {
+                            cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil,
+                            limits: TransferLimits = TransferLimits()) throws(RegistryError) {
         let credentials: Credentials
         do { credentials = try credentialProvider.credentials(for: endpoint.host) } catch { throw .credentials(error) }
         self.init(endpoint: endpoint, tls: tls, credentials: credentials, retryPolicy: retryPolicy,
-                  cancellation: cancellation, transport: transport)
+                  cancellation: cancellation, transport: transport, limits: limits)
     }
 
     /// Requests sent to the registry so far (token-service requests not included; see
@@ -135,7 +140,12 @@ public final class RegistryClient: Sendable {
                 request.ignoresCancellation = true
                 request.timeoutSeconds = 5
             }
-            if call.authenticate {
+            // Checked before anything is sent: an https registry's session, link or redirect must
+            // not move the exchange to plain http, with or without credentials.
+            if let refusal = downgradeRefusal(to: request.url, from: endpoint.url, operation: call.operation) { throw refusal }
+            // Credentials go to the registry's own origin only: an upload `Location` elsewhere
+            // (storage, a pre-signed URL, a misconfigured proxy) gets the request without them.
+            if call.authenticate && Self.sameOrigin(request.url, endpoint.url) {
                 if let fresh = freshAuthorization {
                     request.headers.set("Authorization", fresh)
                 } else if let authorization = try authenticator.authorization(for: call.scopes) {
@@ -146,6 +156,12 @@ public final class RegistryClient: Sendable {
             do {
                 response = try send(request, call: call)
             } catch {
+                let caught = error
+                let error: TransportError
+                switch caught {
+                case .refused(let refusal): throw refusal
+                case .transport(let failure): error = failure
+                }
                 if case .cancelled = error { throw .cancelled }
                 let connectFailure = if case .connect = error { true } else { false }
                 if call.retry, error.isRetryable, attempt < retryPolicy.attempts,
@@ -155,7 +171,9 @@ public final class RegistryClient: Sendable {
                 }
                 throw map(error, operation: call.operation)
             }
-            if response.status == 401 && call.authenticate {
+            // Only the registry's own 401 may teach a challenge: one from another origin (where an
+            // upload `Location` pointed) could name a token realm that collects credentials.
+            if response.status == 401 && call.authenticate && Self.sameOrigin(request.url, endpoint.url) {
                 if !reauthorized {
                     // A 401 mid-run (expired or missing token): re-read the challenge, retry once.
                     reauthorized = true
@@ -183,22 +201,38 @@ public final class RegistryClient: Sendable {
         status == 408 || status == 429 || (500...599).contains(status)
     }
 
-    /// One HTTP exchange, following redirects for GET/HEAD when asked (dropping `Authorization`
-    /// when the host changes: credentials never leave the registry's host).
-    func send(_ request: HTTPRequest, call: Call) throws(TransportError) -> HTTPResponse {
+    /// Why `send` returned no response: the transport failed, or a redirect was refused.
+    enum SendFailure: Error {
+        case transport(TransportError)
+        case refused(RegistryError)
+    }
+
+    /// One HTTP exchange, following redirects for GET/HEAD when asked. `Authorization` is dropped
+    /// as soon as a hop leaves the registry's origin (and not restored later), and a redirect
+    /// from https to plain http is refused: credentials and data never leave TLS or the registry.
+    func send(_ request: HTTPRequest, call: Call) throws(SendFailure) -> HTTPResponse {
         var request = request
         var hops = 0
         while true {
             sentRequests.add(1, ordering: .relaxed)
-            let response = try transport.perform(request, sink: call.sink, progress: call.progress)
+            let response: HTTPResponse
+            do { response = try transport.perform(request, sink: call.sink, progress: call.progress) } catch { throw .transport(error) }
             guard call.followRedirects, request.method == "GET" || request.method == "HEAD",
                   [301, 302, 303, 307, 308].contains(response.status),
                   let location = response.headers["Location"], hops < 5 else { return response }
             hops += 1
             let next = Self.resolve(location, against: request.url)
-            if Self.origin(of: next) != Self.origin(of: request.url) { request.headers.remove("Authorization") }
+            if let refusal = downgradeRefusal(to: next, from: request.url, operation: call.operation) { throw .refused(refusal) }
+            if !Self.sameOrigin(next, endpoint.url) { request.headers.remove("Authorization") }
             request.url = next
         }
+    }
+
+    /// The error for moving from an https URL (the registry, or the hop before) to a plain-http
+    /// one; nil when the move keeps TLS or never had it.
+    func downgradeRefusal(to target: String, from previous: String, operation: String) -> RegistryError? {
+        guard Self.scheme(of: previous) == "https", Self.scheme(of: target) != "https" else { return nil }
+        return .insecureRedirect(registry: endpoint.host, operation: operation, target: DisplayText.withoutQuery(target))
     }
 
     /// Waits before a retry, announcing it, and gives up early when cancelled.
@@ -245,6 +279,29 @@ public final class RegistryClient: Sendable {
 
     func url(_ repository: String, _ path: String) -> String {
         "\(endpoint.url)/v2/\(repository)/\(path)"
+    }
+
+    /// The lower-cased scheme of a URL ("" when it has none).
+    static func scheme(of url: String) -> String {
+        guard let r = url.range(of: "://") else { return "" }
+        return url[..<r.lowerBound].lowercased()
+    }
+
+    /// Whether two URLs share scheme, host and port (RFC 6454 origin; a default port written
+    /// out, as in `https://r.test:443`, is the same origin as none).
+    static func sameOrigin(_ a: String, _ b: String) -> Bool {
+        normalizedOrigin(a) == normalizedOrigin(b)
+    }
+
+    static func normalizedOrigin(_ url: String) -> String {
+        var origin = origin(of: url).lowercased()
+        // Userinfo (`user:pass@host`) is not part of the origin.
+        if let r = origin.range(of: "://"), let at = origin[r.upperBound...].lastIndex(of: "@") {
+            origin = String(origin[..<r.upperBound]) + origin[origin.index(after: at)...]
+        }
+        if origin.hasPrefix("https://"), origin.hasSuffix(":443") { origin.removeLast(4) }
+        if origin.hasPrefix("http://"), origin.hasSuffix(":80") { origin.removeLast(3) }
+        return origin
     }
 
     /// `scheme://host[:port]` of a URL.

@@ -39,3 +39,20 @@ public struct TLSOptions: Sendable, Hashable {
         self.insecureSkipVerify = insecureSkipVerify
     }
 }
+
+/// Time limits of one client's requests (see `CurlConfiguration`).
+public struct TransferLimits: Sendable, Hashable {
+    /// Overall deadline of a request that moves no blob (ping, HEAD, manifest, tag list, token,
+    /// upload-session step); nil for none.
+    public var requestTimeoutSeconds: Double?
+    /// A blob upload or download that moves fewer than `blobMinimumBytesPerSecond` bytes a
+    /// second, averaged over `blobSpeedWindowSeconds`, is abandoned (and retried as usual).
+    public var blobMinimumBytesPerSecond: Int
+    public var blobSpeedWindowSeconds: Int
+
+    public init(requestTimeoutSeconds: Double? = 60, blobMinimumBytesPerSecond: Int = 1, blobSpeedWindowSeconds: Int = 60) {
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.blobMinimumBytesPerSecond = blobMinimumBytesPerSecond
+        self.blobSpeedWindowSeconds = blobSpeedWindowSeconds
+    }
+}

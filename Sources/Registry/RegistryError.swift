@@ -15,10 +15,12 @@ public struct RegistryErrorCode: Sendable, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
+    /// Code, message and detail as one line; the registry's text has its control characters
+    /// escaped, so it cannot drive the terminal it is printed on.
     public var description: String {
         var text = message.isEmpty ? code : "\(code): \(message)"
         if let detail, !detail.isEmpty, detail != "null" { text += " (\(detail))" }
-        return text
+        return DisplayText.escapingControlCharacters(text)
     }
 }
 
@@ -45,6 +47,12 @@ public enum RegistryError: Error, Sendable, Equatable {
     case source(operation: String, message: String)
     case credentials(CredentialError)
     case cancelled
+    /// An https registry sent pushctl to a plain-http URL (an upload `Location`, a redirect, a
+    /// pagination link): refused, so nothing (credentials, layers) travels without TLS.
+    case insecureRedirect(registry: String, operation: String, target: String)
+    /// An https registry named a plain-http token service: refused, so no credentials (and no
+    /// token) travel without TLS.
+    case insecureTokenRealm(registry: String, realm: String)
 
     /// The endpoint failed (not the registry's verdict): try the next endpoint of the registry.
     public var isEndpointFailure: Bool {
@@ -85,7 +93,11 @@ public enum RegistryError: Error, Sendable, Equatable {
 }
 
 extension RegistryError: CustomStringConvertible {
-    public var description: String {
+    /// The user-facing message. Registry-supplied text in it (error messages, bodies, URLs) is
+    /// neutralised: control characters escaped, query strings of URLs removed (`DisplayText`).
+    public var description: String { DisplayText.safe(rawDescription) }
+
+    private var rawDescription: String {
         switch self {
         case .unreachable(let registry, let operation, let message):
             "\(operation): registry \(registry) unreachable: \(message)"
@@ -113,6 +125,13 @@ extension RegistryError: CustomStringConvertible {
             error.description
         case .cancelled:
             "cancelled"
+        case .insecureRedirect(let registry, let operation, let target):
+            "\(operation): registry \(registry) (https) sent pushctl to the plain-http URL \(target); refused, "
+                + "because credentials and image data must not leave TLS (fix the registry's configured external URL, "
+                + "e.g. distribution's `http.host`, or its proxy's forwarded headers)"
+        case .insecureTokenRealm(let registry, let realm):
+            "registry \(registry) (https) names the plain-http token service \(realm); refused, because credentials "
+                + "and tokens must not leave TLS (configure the registry's token realm with https)"
         }
     }
 }

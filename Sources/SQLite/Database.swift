@@ -16,10 +16,24 @@ public final class Database: @unchecked Sendable {
     /// Opens (creating if needed) the database at `path`, sets `busy_timeout` so that writers from
     /// other processes wait instead of failing at once, and — unless `wal` is false — switches to
     /// WAL journal mode, so readers never block the writer.
-    public init(path: String, busyTimeoutMilliseconds: Int32 = 10_000, wal: Bool = true) throws(SQLiteError) {
+    ///
+    /// `readOnly` opens an existing file without ever writing to it (SQLITE_OPEN_READONLY, no
+    /// journal-mode switch): for reading history from a file without write permission.
+    /// `immutable` additionally tells sqlite that nobody changes the file while it is open, so it
+    /// needs no `-shm` file and takes no locks: the only way to read a WAL database on a
+    /// read-only file system. It implies `readOnly`.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 10_000, wal: Bool = true,
+                readOnly: Bool = false, immutable: Bool = false) throws(SQLiteError) {
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let readOnly = readOnly || immutable
+        var flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        flags |= SQLITE_OPEN_FULLMUTEX
+        var name = path
+        if immutable {
+            flags |= SQLITE_OPEN_URI
+            name = "file:" + Self.uriPath(path) + "?immutable=1"
+        }
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
@@ -32,7 +46,7 @@ public final class Database: @unchecked Sendable {
         do {
             let connection = Connection(handle: db)
             try connection.exec("PRAGMA foreign_keys = ON")
-            if wal { _ = try connection.query("PRAGMA journal_mode = WAL") { row throws(SQLiteError) in try row.string(0) } }
+            if wal && !readOnly { _ = try connection.query("PRAGMA journal_mode = WAL") { row throws(SQLiteError) in try row.string(0) } }
         } catch {
             sqlite3_close_v2(db)
             throw error
@@ -40,6 +54,20 @@ public final class Database: @unchecked Sendable {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// `path` percent-encoded for a `file:` URI (only what URI syntax reserves).
+    static func uriPath(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0...0x20, 0x7F...0xFF:
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            default:
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return out
+    }
 
     /// Runs `body` with exclusive use of the connection.
     public func withConnection<T, E: Error>(_ body: (Connection) throws(E) -> T) throws(E) -> T {
@@ -114,5 +142,11 @@ public struct Connection {
 
     public func setUserVersion(_ version: Int) throws(SQLiteError) {
         try exec("PRAGMA user_version = \(version)")
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

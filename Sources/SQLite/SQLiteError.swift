@@ -21,6 +21,9 @@ public enum SQLiteError: Error, Equatable, Sendable {
         }
     }
 
+    /// SQLITE_CANTOPEN, for open failures found before sqlite is asked.
+    public static let cantOpenCode: Int32 = SQLITE_CANTOPEN
+
     /// True when another connection held a lock longer than the busy timeout.
     public var isBusy: Bool { (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED }
     /// True for constraint violations (unique, check, foreign key, not null).

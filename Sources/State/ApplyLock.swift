@@ -49,8 +49,32 @@ public final class StateLock: Sendable {
     }
 
     static func acquire(lockFile: String) throws(StateError) -> StateLock {
-        let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .lockFile(path: lockFile, reason: String(cString: strerror(errno))) }
+        // O_NOFOLLOW: a symlink planted under the lock file's name must not make apply lock and
+        // rewrite (truncate) the file it points to. No O_TRUNC: the file is only emptied once the
+        // flock is ours and it has proved to be our own plain file.
+        let fd = open(lockFile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
+        guard fd >= 0 else {
+            let failure = errno
+            if failure == ELOOP {
+                throw .lockFile(path: lockFile, reason: "it is a symbolic link; remove it (pushctl creates the lock file itself)")
+            }
+            throw .lockFile(path: lockFile, reason: String(cString: strerror(failure)))
+        }
+        // O_NONBLOCK only kept open() from hanging on a FIFO; the lock file itself is plain.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw .lockFile(path: lockFile, reason: reason)
+        }
+        // A hard link to another file, or a device or FIFO, would be rewritten just like a symlink's target.
+        if (info.st_mode & S_IFMT) != S_IFREG || info.st_nlink > 1 {
+            close(fd)
+            throw .lockFile(path: lockFile, reason: (info.st_mode & S_IFMT) != S_IFREG
+                ? "it is not a regular file; remove it (pushctl creates the lock file itself)"
+                : "it has \(info.st_nlink) hard links; remove it (pushctl creates the lock file itself)")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let failure = errno
             let holder = readHolder(fd)

@@ -12,6 +12,8 @@ public enum StateError: Error, Sendable {
     /// Another `apply` holds the database's lock (→ exit 3). `holder` is nil when the lock file
     /// could not be read (e.g. the holder is still writing it).
     case locked(lockFile: String, holder: LockHolder?)
+    /// A read-only open found a file an older pushctl wrote; migrating it needs write access.
+    case olderSchemaReadOnly(path: String, found: Int, current: Int)
     /// The lock file could not be opened or written.
     case lockFile(path: String, reason: String)
     /// `show RUN` named a run the database does not have.
@@ -39,6 +41,8 @@ extension StateError: CustomStringConvertible {
             } else {
                 "the state database is locked by another pushctl apply (holder unknown); lock file \(lockFile)"
             }
+        case .olderSchemaReadOnly(let path, let found, let current):
+            "state database \(path) has schema version \(found) and needs migrating to \(current), which a read-only open cannot do; run pushctl once with write access to it"
         case .lockFile(let path, let reason):
             "cannot use the state lock file \(path): \(reason)"
         case .unknownRun(let path, let run):

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import OCI
 import SQLite
@@ -24,19 +27,94 @@ public final class StateStore: Sendable {
     /// Opens the database at `path`, creating its folder and the file if needed, and migrates it
     /// to the current schema.
     public static func open(path: String) throws(StateError) -> StateStore {
+        try open(path: path, readOnly: false)
+    }
+
+    /// Opens the database at `path`.
+    ///
+    /// Read-write (the default) creates missing folders owner-only (0700) and a missing file
+    /// owner-only (0600): the file records registry hosts, repositories and credential
+    /// identities, which other users of the machine have no business reading. sqlite gives its
+    /// `-wal` and `-shm` files the database file's permissions.
+    ///
+    /// `readOnly` opens an existing, fully migrated file for reading only (`history`, `show`):
+    /// it never creates, migrates or writes anything, so it works on a file without write
+    /// permission and on a read-only file system. Writing through such a store fails with a
+    /// `.database` error.
+    public static func open(path: String, readOnly: Bool) throws(StateError) -> StateStore {
+        if readOnly { return try openReadOnly(path: path) }
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw .cannotCreateDirectory(path: folder, reason: (error as NSError).localizedDescription)
-            }
-        }
+        if !folder.isEmpty { try createPrivateDirectories(folder) }
+        try createPrivateFile(path)
         let database: Database
         do { database = try Database(path: path) } catch { throw .database(path: path, error) }
         try StateSchema.migrate(database)
         let key = try loadOrCreateIdentityKey(database)
         return StateStore(path: path, database: database, identityKey: key)
+    }
+
+    private static func openReadOnly(path: String) throws(StateError) -> StateStore {
+        guard access(path, F_OK) == 0 else {
+            throw .database(path: path, .open(path: path, code: SQLiteError.cantOpenCode,
+                                              message: "no state database at this path (\(String(cString: strerror(errno))))"))
+        }
+        // A WAL database needs its `-shm` index; where sqlite can neither find nor create one
+        // (a read-only directory or file system), the file is read as immutable instead: nobody
+        // can be writing to it there.
+        do {
+            return try openReadOnly(path: path, immutable: false)
+        } catch .database {
+            return try openReadOnly(path: path, immutable: true)
+        }
+    }
+
+    private static func openReadOnly(path: String, immutable: Bool) throws(StateError) -> StateStore {
+        let database: Database
+        do { database = try Database(path: path, readOnly: true, immutable: immutable) } catch { throw .database(path: path, error) }
+        let version: Int
+        do {
+            version = try database.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
+        } catch { throw .database(path: path, error) }
+        if version > StateSchema.currentVersion {
+            throw .newerSchema(path: path, found: version, supported: StateSchema.currentVersion)
+        }
+        if version < StateSchema.currentVersion {
+            throw .olderSchemaReadOnly(path: path, found: version, current: StateSchema.currentVersion)
+        }
+        let hex: String?
+        do {
+            hex = try database.withConnection { (c: Connection) throws(SQLiteError) in
+                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0) }.first
+            }
+        } catch { throw .database(path: path, error) }
+        // Reading never needs the key; a file without one gets a throwaway key.
+        let key = hex.flatMap { bytes(fromHex: $0) }.flatMap { $0.count == 32 ? $0 : nil }
+            ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
+        return StateStore(path: path, database: database, identityKey: key)
+    }
+
+    /// Creates the missing folders of `folder` with mode 0700 (existing ones are left as they are).
+    private static func createPrivateDirectories(_ folder: String) throws(StateError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue { return }
+        let parent = (folder as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != folder { try createPrivateDirectories(parent) }
+        if mkdir(folder, 0o700) != 0 && errno != EEXIST {
+            throw .cannotCreateDirectory(path: folder, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Creates the database file with mode 0600 when it does not exist yet. An existing file
+    /// (or a symlink to one, which the user may have set up on purpose) is left alone.
+    private static func createPrivateFile(_ path: String) throws(StateError) {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            close(fd)
+            return
+        }
+        let failure = errno
+        if failure == EEXIST { return }
+        throw .database(path: path, .open(path: path, code: SQLiteError.cantOpenCode, message: String(cString: strerror(failure))))
     }
 
     /// The database path when `--state` is not given: `$PUSHCTL_STATE`, else

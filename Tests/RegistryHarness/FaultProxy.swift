@@ -20,6 +20,17 @@ public final class FaultProxy: Sendable {
         /// Forward everything, but the request body at most `bytesPerSecond`: a slow link, so a
         /// test can act (signal, start a second process) while an upload is under way.
         case throttle(bytesPerSecond: Int)
+        /// Forward the whole request and let the registry act on it, then close the client's
+        /// connection without relaying the answer: a response lost on the way back.
+        case dropResponse
+        /// Forward, but point the response's `Location` header at `baseURL` (scheme, host and
+        /// port replaced; path and query kept), e.g. at a second proxy that records whether
+        /// credentials followed the upload session there.
+        case rewriteLocation(to: String)
+        /// Forward, but relay the response head and then its body at most `bytesPerSecond`,
+        /// after first holding the head back for `headDelaySeconds`: a registry or network
+        /// that trickles.
+        case trickleResponse(bytesPerSecond: Int, headDelaySeconds: Double)
     }
 
     /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
@@ -47,6 +58,8 @@ public final class FaultProxy: Sendable {
         /// Whether a fault was injected instead of (or while) forwarding.
         public let faulted: Bool
         public let time: Date
+        /// The request's `Authorization` header, if it had one.
+        public let authorization: String?
     }
 
     public let upstreamPort: UInt16
@@ -106,7 +119,8 @@ public final class FaultProxy: Sendable {
             rules[index].times -= 1
             return rules[index].fault
         }
-        state.log.withLock { $0.append(Entry(method: head.method, target: head.target, faulted: fault != nil, time: Date())) }
+        state.log.withLock { $0.append(Entry(method: head.method, target: head.target, faulted: fault != nil, time: Date(),
+                                                authorization: head.header("Authorization"))) }
 
         if case .status(let status, let retryAfter) = fault {
             _ = head.readBody(from: client)
@@ -161,6 +175,26 @@ public final class FaultProxy: Sendable {
             shutdown(upstream, Int32(SHUT_RDWR))
             return
         }
+        if case .dropResponse = fault {
+            // Wait for the registry's answer (it has acted on the request), then drop it.
+            while Sockets.readSome(upstream) != nil {}
+            shutdown(client, Int32(SHUT_RDWR))
+            return
+        }
+        if case .rewriteLocation(let baseURL) = fault {
+            return relayRewritingLocation(from: upstream, to: client, baseURL: baseURL)
+        }
+        if case .trickleResponse(let bytesPerSecond, let headDelay) = fault {
+            usleep(UInt32(max(0, headDelay) * 1_000_000))
+            let rate = max(1, bytesPerSecond)
+            while let chunk = Sockets.readSome(upstream) {
+                for byte in chunk {
+                    guard Sockets.writeAll(client, [byte]) else { return }
+                    usleep(UInt32(1_000_000 / rate))
+                }
+            }
+            return
+        }
         let extra = state.responseHeaders.withLock { all in
             all.filter { ($0.method == nil || $0.method == head.method) && ($0.pathContains.isEmpty || head.target.contains($0.pathContains)) }
                 .flatMap(\.headers)
@@ -173,6 +207,35 @@ public final class FaultProxy: Sendable {
                 chunk.insert(contentsOf: Array(lines.utf8), at: lineEnd.upperBound)
                 injected = true
             }
+            guard Sockets.writeAll(client, chunk) else { return }
+        }
+    }
+
+    /// Relays a response with its `Location` header moved to `baseURL`.
+    private static func relayRewritingLocation(from upstream: Int32, to client: Int32, baseURL: String) {
+        var response: [UInt8] = []
+        let separator: [UInt8] = [13, 10, 13, 10]
+        while response.firstRange(of: separator) == nil {
+            guard let chunk = Sockets.readSome(upstream) else { break }
+            response += chunk
+        }
+        guard let end = response.firstRange(of: separator) else {
+            _ = Sockets.writeAll(client, response)
+            return
+        }
+        let head = String(decoding: response[..<end.lowerBound], as: UTF8.self)
+        let lines = head.components(separatedBy: "\r\n").map { line -> String in
+            guard line.lowercased().hasPrefix("location:") else { return line }
+            var value = line.dropFirst("location:".count).trimmingCharacters(in: .whitespaces)
+            // Absolute: drop scheme://host:port; relative (`/v2/…`): keep as is.
+            if let r = value.range(of: "://") {
+                let rest = value[r.upperBound...]
+                value = rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+            }
+            return "Location: \(baseURL)\(value)"
+        }
+        guard Sockets.writeAll(client, Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + Array(response[end.upperBound...])) else { return }
+        while let chunk = Sockets.readSome(upstream) {
             guard Sockets.writeAll(client, chunk) else { return }
         }
     }
