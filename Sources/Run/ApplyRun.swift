@@ -126,7 +126,7 @@ public struct ApplyRun {
                                               state: store, sourceOptions: sourceOptions, shard: request.shard)
         if let (plan, path) = request.savedPlan {
             // Executes exactly the saved plan: anything that moved stops the run before a push.
-            var problems = plan.drift(pushes: prepared.pushes)
+            var problems = plan.drift(pushes: prepared.pushes, failedItems: Set(prepared.failures.map(\.item.id)))
             problems += prepared.failures.map { "\($0.item.source.written): \($0.failed.error)" }
             if !problems.isEmpty { throw .planMoved(.moved(path: path, problems: problems)) }
         }

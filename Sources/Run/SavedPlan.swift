@@ -124,11 +124,11 @@ public struct SavedPlan: Codable, Sendable, Equatable {
 
     /// What moved between the plan's pushes and the pushes resolved now (source digests, the tag
     /// sets selectors chose, pushes that appeared or vanished).
-    public func drift(pushes now: [PushJob]) -> [String] {
+    public func drift(pushes now: [PushJob], failedItems: Set<String> = []) -> [String] {
         var problems: [String] = []
         let planned = Dictionary(grouping: pushes, by: \.item)
         let resolved = Dictionary(grouping: now, by: \.target.itemID)
-        for (item, saved) in planned.sorted(by: { $0.key < $1.key }) {
+        for (item, saved) in planned.sorted(by: { $0.key < $1.key }) where !failedItems.contains(item) {
             let current = resolved[item] ?? []
             let first = saved[0]
             if first.selected {
