@@ -93,6 +93,9 @@ public final class FaultProxy: Sendable {
 
     public func add(_ rule: Rule) { state.rules.withLock { $0.append(rule) } }
 
+    /// Forgets every fault rule not spent yet: requests pass through untouched again.
+    public func clearRules() { state.rules.withLock { $0.removeAll() } }
+
     /// Adds `headers` to every forwarded response to a request with `method` (any when nil) whose
     /// target contains `pathContains` (all when empty), e.g. rate-limit headers as Docker Hub sends them.
     public func addResponseHeaders(_ headers: [(String, String)], method: String? = nil, pathContains: String = "") {
