@@ -32,16 +32,21 @@ public struct StatePushRecorder: PushState {
         try store.mountCandidates(registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
     }
 
-    /// One row per tag, all in one transaction.
+    /// One row per tag, all in one transaction. The blob and byte counts belong to the image
+    /// push, not to each tag: they are recorded on the push's first tag row and as zero on the
+    /// others, so any sum over rows (`show`, `history`, prometheus) agrees with the apply summary
+    /// (docs/state.md "Counts").
     public func recordPush(_ push: CompletedPush) throws {
-        let records = push.tags.map { tag in
+        let records = push.tags.enumerated().map { index, tag in
+            let counts = index == 0 ? push.counts : BlobCounts()
+            return
             PushRecord(runID: runID, planItemID: push.target.itemID, source: push.target.source, sourceDigest: push.sourceDigest,
                        registryName: push.target.registry, registryHost: push.registryKey, endpoint: push.endpoint ?? "",
                        repository: push.target.repository, tag: tag.name,
                        pushedDigest: tag.status == .failed ? nil : push.sourceDigest,
                        mediaType: push.mediaType, size: push.size, status: PushStatus(rawValue: tag.status.rawValue) ?? .failed,
-                       bytesUploaded: push.counts.bytesUploaded, blobsUploaded: push.counts.uploaded,
-                       blobsMounted: push.counts.mounted, blobsPresent: push.counts.present,
+                       bytesUploaded: counts.bytesUploaded, blobsUploaded: counts.uploaded,
+                       blobsMounted: counts.mounted, blobsPresent: counts.present,
                        attempts: push.attempts, error: push.error, started: push.started, ended: push.ended)
         }
         try store.recordPushes(records)

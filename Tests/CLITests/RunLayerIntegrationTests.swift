@@ -234,4 +234,44 @@ import Testing
         #expect(checked.status == 0, "a push to the old host is not drift: \(checked.checks)")
         #expect(checked.checks.map { $0["status"] as? String } == ["not-in-job"], "\(checked.checks)")
     }
+
+    /// Counts belong to the image push, not to each tag row: the summary, `show`, `history` and
+    /// prometheus all report the image's bytes once.
+    @Test func countsArePerImagePushEverywhere() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let layer = try writer.addRandomLayer(size: 300_000)
+        _ = try writer.addImage(tag: "1", layers: [layer])
+        let job = try scratch.job("counts", """
+            version: 1
+            name: counts
+            registries:
+              lab:
+                url: \(registry.baseURL)
+            images:
+              - source: oci:image:1
+                repository: team/app
+                tags: ["1", "1.0", "latest"]
+                targets: [lab]
+            """)
+        let r = try apply(job, scratch: scratch)
+        #expect(r.status == 0, "\(r.stderr)")
+        let summaryBytes = try #require(r.runEnd?.int("bytesUploaded"))
+        #expect(summaryBytes > 300_000 && summaryBytes < 301_000, "one layer and a config: \(summaryBytes)")
+
+        let shown = try pushctlJSON(["show", "last"], scratch: scratch)
+        let pushes = try #require(shown["pushes"] as? [[String: Any]])
+        #expect(pushes.count == 3)
+        #expect(pushes.reduce(0) { $0 + (($1["bytesUploaded"] as? Int) ?? 0) } == summaryBytes)
+        #expect(pushes.reduce(0) { $0 + ((($1["blobs"] as? [String: Any])?["uploaded"] as? Int) ?? 0) } == r.runEnd?.int("blobsUploaded"))
+
+        let history = try pushctlJSON(["history"], scratch: scratch)
+        let rows = (history["entries"] as? [[String: Any]] ?? []).compactMap { $0["push"] as? [String: Any] }
+        #expect(rows.reduce(0) { $0 + (($1["bytesUploaded"] as? Int) ?? 0) } == summaryBytes)
+
+        let prometheus = try run(pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state],
+                                 environment: scratch.environment, directory: scratch.path)
+        #expect(prometheus.stdout.contains("pushctl_run_bytes_uploaded{job=\"counts\"} \(summaryBytes)\n"), "\(prometheus.stdout)")
+    }
 }
