@@ -46,7 +46,7 @@ struct History: ParsableCommand {
     func run() throws {
         try reportingFailures { () throws(CommandFailure) in
             let filter = try makeFilter()
-            let stores = try state.openExisting()
+            let stores = try state.openExisting(readingOnly: true)
             let rows: [HistoryRow]
             do throws(StateError) { rows = try StateStore.history(filter, in: stores) } catch { throw CommandFailure(error) }
             switch output {

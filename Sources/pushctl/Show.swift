@@ -24,7 +24,7 @@ struct Show: ParsableCommand {
             guard let reference = RunReference(runArgument) else {
                 throw .invalidInput("invalid run \"\(runArgument)\": expected a run number or `last`")
             }
-            let store = try state.openSingle(command: "show")
+            let store = try state.openSingle(command: "show", readingOnly: true)
             let detail: RunDetail
             do throws(StateError) { detail = try store.run(reference) } catch { throw CommandFailure(error) }
             switch output {

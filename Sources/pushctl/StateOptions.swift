@@ -16,20 +16,28 @@ struct StateOptions: ParsableArguments {
     }
 
     /// Opens every database. Read commands never create one: a missing file is reported (exit 2)
-    /// rather than silently answered with an empty history.
-    func openExisting() throws(CommandFailure) -> [StateStore] {
+    /// rather than silently answered with an empty history. With `readingOnly`, a database this
+    /// process cannot write (a read-only file or file system, someone else's file) is opened
+    /// read-only instead of failing.
+    func openExisting(readingOnly: Bool = false) throws(CommandFailure) -> [StateStore] {
         try resolvedPaths.map { path throws(CommandFailure) in
             guard FileManager.default.fileExists(atPath: path) else {
                 throw .invalidInput("no state database at \(path) (nothing has been applied with it yet)")
             }
-            do throws(StateError) { return try StateStore.open(path: path) } catch { throw CommandFailure(error) }
+            let folder = (path as NSString).deletingLastPathComponent
+            let writable = access(path, W_OK) == 0 && access(folder.isEmpty ? "." : folder, W_OK) == 0
+            do throws(StateError) {
+                return try StateStore.open(path: path, readOnly: readingOnly && !writable)
+            } catch {
+                throw CommandFailure(error)
+            }
         }
     }
 
     /// The single database of commands that take one.
-    func openSingle(command: String) throws(CommandFailure) -> StateStore {
+    func openSingle(command: String, readingOnly: Bool = false) throws(CommandFailure) -> StateStore {
         guard paths.count <= 1 else { throw .invalidInput("\(command) takes one --state, got \(paths.count)") }
-        return try openExisting()[0]
+        return try openExisting(readingOnly: readingOnly)[0]
     }
 }
 
