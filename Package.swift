@@ -28,7 +28,7 @@ let package = Package(
 
         // MARK: thin Swift wrappers over the C libraries
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "OCI"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim"]),
         .target(name: "SQLite", dependencies: ["CSQLite"]),
 
         // MARK: the stages

@@ -1,6 +1,5 @@
 import CCurl
 import CCurlShim
-import OCI
 import Synchronization
 
 /// Connection and TLS settings shared by every request of one transport.
@@ -241,7 +240,7 @@ final class TransferContext {
     let sink: ResponseSink
     let progress: (@Sendable (Int64) -> Void)?
     let cancellation: CancellationFlag?
-    private var stream: (any BlobStream)?
+    private var stream: (any RequestBodyStream)?
     private var remaining: Int64
 
     var headers = HTTPHeaders()
@@ -258,7 +257,7 @@ final class TransferContext {
         self.cancellation = cancellation
         switch request.body {
         case .none: stream = nil
-        case .bytes(let bytes): stream = MemoryBlobStream(bytes)
+        case .bytes(let bytes): stream = MemoryBodyStream(bytes)
         case .stream(let s, _): stream = s
         }
         remaining = request.body.length

@@ -1,4 +1,3 @@
-import OCI
 
 /// One HTTP request, as data. Bodies are either small byte arrays (manifests, forms) or a
 /// stream read piece by piece through CURLOPT_READFUNCTION, so a layer never sits in memory.
@@ -7,7 +6,7 @@ public struct HTTPRequest {
         case none
         case bytes([UInt8])
         /// A stream of exactly `length` bytes.
-        case stream(any BlobStream, length: Int64)
+        case stream(any RequestBodyStream, length: Int64)
 
         public var length: Int64 {
             switch self {
@@ -74,4 +73,29 @@ public protocol HTTPTransport: Sendable {
     /// `progress` receives the number of request-body bytes sent so far.
     func perform(_ request: HTTPRequest, sink: ResponseSink,
                  progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse
+}
+
+/// A request body read in pieces (an upload streamed from its source), so memory never grows
+/// with the size of a blob. The registry client adapts its blob streams to this.
+public protocol RequestBodyStream: AnyObject {
+    /// Reads up to `buffer.count` bytes; returns 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// A body already in memory.
+final class MemoryBodyStream: RequestBodyStream {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - position)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { source in
+            buffer.baseAddress!.copyMemory(from: source.baseAddress! + position, byteCount: n)
+        }
+        position += n
+        return n
+    }
 }

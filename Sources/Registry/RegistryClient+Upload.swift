@@ -68,7 +68,7 @@ extension RegistryClient {
                     let stream = try openSource(payload, at: 0, operation: operation)
                     return HTTPRequest(method: "PUT", url: target,
                                        headers: ["Content-Type": "application/octet-stream"],
-                                       body: .stream(stream, length: size))
+                                       body: .stream(BlobBodyStream(stream), length: size))
                 }
                 if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts {
                     // A gateway may answer 5xx after the registry stored the blob.
@@ -140,7 +140,7 @@ extension RegistryClient {
                         HTTPRequest(method: "PATCH", url: target,
                                     headers: ["Content-Type": "application/octet-stream",
                                               "Content-Range": "\(start)-\(start + length - 1)"],
-                                    body: .stream(currentStream, length: length))
+                                    body: .stream(BlobBodyStream(currentStream), length: length))
                     }
                     if response.status == 202 {
                         if let next = response.headers["Location"] { location = Self.resolve(next, against: response.url) }
@@ -301,4 +301,11 @@ extension RegistryClient {
         guard let end = Int64(value[value.index(after: dash)...]) else { return nil }
         return end < 0 ? nil : end
     }
+}
+
+/// A blob stream as an HTTP request body (the transport knows bodies, not blobs).
+final class BlobBodyStream: RequestBodyStream {
+    private let blob: any BlobStream
+    init(_ blob: any BlobStream) { self.blob = blob }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try blob.read(into: buffer) }
 }
