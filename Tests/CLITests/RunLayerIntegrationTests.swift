@@ -274,4 +274,112 @@ import Testing
                                  environment: scratch.environment, directory: scratch.path)
         #expect(prometheus.stdout.contains("pushctl_run_bytes_uploaded{job=\"counts\"} \(summaryBytes)\n"), "\(prometheus.stdout)")
     }
+
+    /// One client per registry endpoint for the whole run: pushes into one repository share its
+    /// connections and its token (one token request for the push scope, not one per push).
+    @Test func pushesShareTheRunsClientAndToken() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start(.tokenAuth)
+        let issuer = try #require(registry.tokenIssuer)
+        let username = try #require(registry.username), password = try #require(registry.password)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        var entries = ""
+        for n in 1...4 {
+            _ = try writer.addImage(tag: "\(n)", layers: [try writer.addRandomLayer(size: 5_000)])
+            entries += "  - {source: 'oci:image:\(n)', repository: team/app, tags: ['\(n)'], targets: [tokens]}\n"
+        }
+        let job = try scratch.job("shared", """
+            version: 1
+            name: shared
+            registries:
+              tokens:
+                url: \(registry.baseURL)
+                auth: {username: \(username), password: \(password)}
+            images:
+            \(entries)
+            """)
+        let r = try apply(job, scratch: scratch, arguments: ["--images", "1"])
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(r.pushEnds().map(\.status) == ["pushed", "pushed", "pushed", "pushed"])
+        let pushScope = issuer.requests.filter { $0.scopes.contains { $0.contains("team/app") && $0.contains("push") } }
+        #expect(pushScope.count == 1, "token requests for team/app: \(issuer.requests)")
+    }
+
+    /// `plan` and `apply` decide with the same function: what the plan counts (upload, mount,
+    /// present) is what apply then does.
+    @Test func planPredictsWhatApplyDoes() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let shared = try writer.addRandomLayer(size: 20_000)
+        _ = try writer.addImage(tag: "base", layers: [shared])
+        _ = try writer.addImage(tag: "app", layers: [shared, try writer.addRandomLayer(size: 10_000)])
+        func job(_ name: String, _ entries: String) throws -> String {
+            try scratch.job(name, """
+                version: 1
+                name: \(name)
+                registries:
+                  lab:
+                    url: \(registry.baseURL)
+                images:
+                \(entries)
+                """)
+        }
+        #expect(try apply(try job("base", "  - {source: 'oci:image:base', repository: team/base, tags: ['1'], targets: [lab]}"),
+                          scratch: scratch).status == 0)
+        // team/app: the shared layer can be mounted from team/base; the rest is new.
+        let app = try job("app", """
+              - {source: 'oci:image:app', repository: team/app, tags: ['1'], targets: [lab]}
+              - {source: 'oci:image:base', repository: team/base, tags: ['1', '2'], targets: [lab]}
+            """)
+        let planned = try run(pushctlBinary, ["plan", "--output", "json", "--state", scratch.state, app],
+                              environment: scratch.environment, directory: scratch.path)
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
+        let items = ((document["plans"] as? [[String: Any]])?.first?["items"] as? [[String: Any]]) ?? []
+        let blobs = items.compactMap { ($0["actions"] as? [String: Any])?["blobs"] as? [String: Any] }
+        func total(_ key: String) -> Int { blobs.reduce(0) { $0 + (($1[key] as? Int) ?? 0) } }
+
+        let applied = try apply(app, scratch: scratch)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let end = try #require(applied.runEnd)
+        #expect(total("upload") == end.int("blobsUploaded"), "\(blobs) vs \(end.line)")
+        #expect(total("mount") == end.int("blobsMounted"), "\(blobs) vs \(end.line)")
+        #expect(total("present") == end.int("blobsPresent"), "\(blobs) vs \(end.line)")
+        #expect(total("mount") == 1 && total("upload") == 2, "the shared layer mounted; config and new layer uploaded: \(blobs)")
+    }
+
+    /// An unreachable `docker://` upstream fails only the items that read it; the job's other
+    /// items are pushed (it used to stop the whole job with exit 2).
+    @Test func anUnreachableUpstreamFailsOnlyItsItems() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let dead = try Sockets.freePort()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let job = try scratch.job("upstream", """
+            version: 1
+            name: upstream
+            defaults: {retries: 1}
+            registries:
+              lab:
+                url: \(registry.baseURL)
+            images:
+              - source: docker://127.0.0.1:\(dead)/library/app:1
+                repository: mirror/app
+                targets: [lab]
+              - source: oci:image:1
+                repository: team/app
+                tags: ["1"]
+                targets: [lab]
+            """)
+        for night in 1...2 {
+            let r = try apply(job, scratch: scratch)
+            #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
+            let ends = Dictionary(uniqueKeysWithValues: r.pushEnds().map { ($0.repository ?? "", $0) })
+            #expect(ends["mirror/app"]?.status == "failed")
+            #expect(ends["team/app"]?.status == (night == 1 ? "pushed" : "unchanged"))
+        }
+        #expect(try pushedDigest(registry, "team/app", "1") == image.digest)
+    }
 }
