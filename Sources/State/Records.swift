@@ -155,6 +155,32 @@ public struct RunDetail: Hashable, Sendable {
     public var database: String
     public var run: RunRecord
     public var pushes: [PushRecord]
+    /// What a `verify` run found, per tag.
+    public var checks: [VerifyCheckRecord] = []
+}
+
+/// One tag a `verify` run checked: what pushctl pushed there, what the registry holds now.
+public struct VerifyCheckRecord: Hashable, Sendable {
+    public var registryName: String
+    /// `host[:port]` actually asked (a mirror when the url could not be reached).
+    public var host: String
+    public var endpoint: String?
+    public var repository: String
+    public var tag: String
+    public var expected: String
+    public var current: String?
+    /// `ok`, `changed`, `gone`, `error`, `not-in-job`.
+    public var status: String
+    public var error: String?
+    /// The run that pushed what was expected.
+    public var pushedInRun: Int64
+
+    public init(registryName: String, host: String, endpoint: String?, repository: String, tag: String, expected: String,
+                current: String?, status: String, error: String?, pushedInRun: Int64) {
+        self.registryName = registryName; self.host = host; self.endpoint = endpoint; self.repository = repository
+        self.tag = tag; self.expected = expected; self.current = current; self.status = status; self.error = error
+        self.pushedInRun = pushedInRun
+    }
 }
 
 /// `pushctl history` filters (cli.md). Every field narrows the result; nil means "any".
@@ -166,7 +192,15 @@ public struct HistoryFilter: Hashable, Sendable {
     /// A full digest, or a prefix (`sha256:abc…` or bare hex) that matches one digest only.
     public var digest: String?
     public var since: Date?
+    /// Only rows before this time.
+    public var until: Date?
     public var status: PushStatus?
+    /// Only runs that ended so (`interrupted`, `failed`, …): their pushes, or the run itself.
+    public var runStatus: RunStatus?
+    /// Only runs of this kind (`apply`, `verify`, …).
+    public var kind: RunKind?
+    /// Only pushes to this registry: its name in the job file or its `host[:port]`.
+    public var registry: String?
     public var limit: Int?
 
     public init(job: String? = nil, repository: String? = nil, tag: String? = nil, digest: String? = nil,
@@ -176,7 +210,7 @@ public struct HistoryFilter: Hashable, Sendable {
     }
 
     /// Filters that only pushes can match; with any of them, runs without pushes are left out.
-    var narrowsPushes: Bool { repository != nil || tag != nil || digest != nil || status != nil }
+    var narrowsPushes: Bool { repository != nil || tag != nil || digest != nil || status != nil || registry != nil }
 }
 
 /// One history line: a push with its run, or a run that recorded no push.

@@ -100,6 +100,24 @@ public enum StateSchema {
         """
         ALTER TABLE runs ADD COLUMN error TEXT;
         """,
+        // 5: what a `verify` run found, one row per tag checked (`show` of a verify run lists them).
+        """
+        CREATE TABLE verify_checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            registry_name TEXT NOT NULL,
+            host TEXT NOT NULL,
+            endpoint TEXT,
+            repository TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            expected TEXT NOT NULL,
+            current TEXT,
+            status TEXT NOT NULL,
+            error TEXT,
+            pushed_in_run INTEGER NOT NULL
+        );
+        CREATE INDEX verify_checks_by_run ON verify_checks (run_id);
+        """,
     ]
 
     /// The version a fully migrated file has.

@@ -81,6 +81,12 @@ extension StateStore {
         }
         if let since = filter.since { conditions.append("p.started >= ?"); values.append(since.timeIntervalSince1970) }
         if let status = filter.status { conditions.append("p.status = ?"); values.append(status.rawValue) }
+        if let until = filter.until { conditions.append("p.started < ?"); values.append(until.timeIntervalSince1970) }
+        if let runStatus = filter.runStatus { conditions.append("r.status = ?"); values.append(runStatus.rawValue) }
+        if let kind = filter.kind { conditions.append("r.kind = ?"); values.append(kind.rawValue) }
+        if let registry = filter.registry {
+            conditions.append("(p.registry_name = ? OR p.registry_host = ?)"); values += [registry, registry]
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let limitClause = filter.limit.map { "LIMIT \(max(0, $0))" } ?? ""
         let path = self.path
@@ -97,6 +103,9 @@ extension StateStore {
             var runConditions = ["NOT EXISTS (SELECT 1 FROM pushes p WHERE p.run_id = r.id)"], runValues = [any SQLiteBindable]()
             if let job = filter.job { runConditions.append("r.job = ?"); runValues.append(job) }
             if let since = filter.since { runConditions.append("r.started >= ?"); runValues.append(since.timeIntervalSince1970) }
+            if let until = filter.until { runConditions.append("r.started < ?"); runValues.append(until.timeIntervalSince1970) }
+            if let runStatus = filter.runStatus { runConditions.append("r.status = ?"); runValues.append(runStatus.rawValue) }
+            if let kind = filter.kind { runConditions.append("r.kind = ?"); runValues.append(kind.rawValue) }
             rows += try read { c throws(SQLiteError) in
                 try c.query("""
                     SELECT \(Self.runColumns) FROM runs r WHERE \(runConditions.joined(separator: " AND "))
@@ -109,10 +118,24 @@ extension StateStore {
         return rows
     }
 
+    /// Records what a `verify` run found, all rows in one transaction.
+    public func recordVerifyChecks(_ checks: [VerifyCheckRecord], run: RunID) throws(StateError) {
+        try write { c in
+            let statement = try c.prepare("""
+                INSERT INTO verify_checks (run_id, registry_name, host, endpoint, repository, tag, expected, current,
+                    status, error, pushed_in_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for check in checks {
+                try statement.run([run.rawValue, check.registryName, check.host, check.endpoint, check.repository, check.tag,
+                                   check.expected, check.current, check.status, check.error, check.pushedInRun])
+            }
+        }
+    }
+
     /// One run with all its pushes, in the order they started.
     public func run(_ reference: RunReference) throws(StateError) -> RunDetail {
         let path = self.path
-        let found = try read { c throws(SQLiteError) -> (RunRecord, [PushRecord])? in
+        let found = try read { c throws(SQLiteError) -> (RunRecord, [PushRecord], [VerifyCheckRecord])? in
             let runs: [RunRecord]
             switch reference {
             case .id(let id):
@@ -127,10 +150,19 @@ extension StateStore {
             guard let run = runs.first else { return nil }
             let pushes = try c.query("SELECT \(Self.pushColumns) FROM pushes p WHERE p.run_id = ? ORDER BY p.started, p.id",
                                      [run.id.rawValue], Self.decodePush)
-            return (run, pushes)
+            let checks = try c.query("""
+                SELECT registry_name, host, endpoint, repository, tag, expected, current, status, error, pushed_in_run
+                FROM verify_checks WHERE run_id = ? ORDER BY id
+                """, [run.id.rawValue]) { row throws(SQLiteError) in
+                VerifyCheckRecord(registryName: try row.string(0), host: try row.string(1), endpoint: try row.optionalString(2),
+                                  repository: try row.string(3), tag: try row.string(4), expected: try row.string(5),
+                                  current: try row.optionalString(6), status: try row.string(7), error: try row.optionalString(8),
+                                  pushedInRun: try row.int64(9))
+            }
+            return (run, pushes, checks)
         }
-        guard let (run, pushes) = found else { throw .unknownRun(path: path, run: reference.description) }
-        return RunDetail(database: path, run: run, pushes: pushes)
+        guard let (run, pushes, checks) = found else { throw .unknownRun(path: path, run: reference.description) }
+        return RunDetail(database: path, run: run, pushes: pushes, checks: checks)
     }
 
     /// Removes old runs and their pushes in one transaction, then VACUUMs. A run is removed when

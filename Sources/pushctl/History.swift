@@ -34,8 +34,18 @@ struct History: ParsableCommand {
                                valueName: "duration|date"))
     var since: String?
 
-    @Option(help: ArgumentHelp("Only pushes with this outcome: ok (pushed), failed or unchanged.", valueName: "ok|failed|unchanged"))
+    @Option(help: ArgumentHelp("Only rows before a duration ago or a date (same forms as --since).", valueName: "duration|date"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("Only pushes with this outcome (ok/pushed, failed, unchanged), or runs that were interrupted.",
+                               valueName: "ok|failed|unchanged|interrupted"))
     var status: String?
+
+    @Option(help: ArgumentHelp("Only runs of this kind.", valueName: "apply|verify"))
+    var kind: String?
+
+    @Option(help: ArgumentHelp("Only pushes to this registry (its name in the job file, or HOST[:PORT]).", valueName: "name|host"))
+    var registry: String?
 
     @Option(help: "At most this many lines.")
     var limit: Int?
@@ -49,6 +59,8 @@ struct History: ParsableCommand {
             let stores = try state.openExisting(readingOnly: true)
             let rows: [HistoryRow]
             do throws(StateError) { rows = try StateStore.history(filter, in: stores) } catch { throw CommandFailure(error) }
+            // An empty answer is an answer, but say so where a person reads it (stdout stays data).
+            if rows.isEmpty { StandardError.write("no runs or pushes match") }
             switch output {
             case .text: writeOut(HistoryRendering.text(rows, terminal: standardOutputIsTerminal, showDatabase: stores.count > 1))
             case .json: writeOut(HistoryRendering.json(rows))
@@ -65,12 +77,24 @@ struct History: ParsableCommand {
             }
             filter.since = date
         }
+        if let until {
+            guard let date = TimeArgument.parse(until) else {
+                throw .invalidInput("invalid --until \"\(until)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
+            }
+            filter.until = date
+        }
+        if let kind {
+            guard ["apply", "verify"].contains(kind) else { throw .invalidInput("invalid --kind \"\(kind)\": expected apply or verify") }
+            filter.kind = RunKind(rawValue: kind)
+        }
+        filter.registry = registry
         if let status {
             switch status {
             case "ok", "pushed": filter.status = .pushed
             case "failed": filter.status = .failed
             case "unchanged": filter.status = .unchanged
-            default: throw .invalidInput("invalid --status \"\(status)\": expected ok, failed or unchanged")
+            case "interrupted": filter.runStatus = .interrupted
+            default: throw .invalidInput("invalid --status \"\(status)\": expected ok, failed, unchanged or interrupted")
             }
         }
         if let limit, limit < 1 { throw .invalidInput("invalid --limit \(limit): expected a positive number") }
@@ -81,7 +105,7 @@ struct History: ParsableCommand {
 /// The three renderings of history rows.
 enum HistoryRendering {
     static func text(_ rows: [HistoryRow], terminal: Bool, showDatabase: Bool, now: Date = Date()) -> String {
-        guard !rows.isEmpty else { return terminal ? "No runs or pushes match.\n" : "" }
+        guard !rows.isEmpty else { return "" }
         func when(_ date: Date) -> String { terminal ? HumanFormat.relative(date, now: now) : HumanFormat.timestamp(date) }
         var header = ["RUN", "WHEN", "JOB", "STATUS", "TARGET", "DIGEST", "UPLOADED", "BLOBS U/M/P", "ERROR"]
         if showDatabase { header.insert("STATE", at: 0) }
@@ -93,10 +117,12 @@ enum HistoryRendering {
                          digest.map { terminal ? $0.short : $0.string } ?? "-",
                          terminal ? HumanFormat.bytes(p.bytesUploaded) : String(p.bytesUploaded),
                          "\(p.blobsUploaded)/\(p.blobsMounted)/\(p.blobsPresent)",
-                         p.error.map { oneLine($0, max: terminal ? 60 : nil) } ?? ""]
+                         p.error.map { oneLine(causeFirst($0), max: terminal ? 60 : nil) } ?? ""]
             } else {
                 cells = [row.run.id.description, when(row.run.started), row.run.job, "run \(row.run.status.rawValue)",
-                         "(no pushes)", "-", "-", "-", row.run.exitCode.map { "exit \($0)" } ?? ""]
+                         "(no pushes)", "-", "-", "-",
+                         [row.run.error.map { oneLine(causeFirst($0), max: terminal ? 60 : nil) }, row.run.exitCode.map { "exit \($0)" }]
+                             .compactMap { $0 }.joined(separator: "; ")]
             }
             if showDatabase { cells.insert(row.database, at: 0) }
             return cells
@@ -140,6 +166,14 @@ enum HistoryRendering {
     static func csvField(_ value: String) -> String {
         guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Error messages are written outside in ("manifest 1.0: upload blob …: registry … answered 503:
+    /// …"); a narrow column shows the innermost cause first, then the context.
+    static func causeFirst(_ text: String) -> String {
+        let parts = text.components(separatedBy: ": ").filter { !$0.isEmpty }
+        guard parts.count > 1 else { return text }
+        return parts.last! + " (" + parts.dropLast().joined(separator: ": ") + ")"
     }
 
     static func oneLine(_ text: String, max: Int?) -> String {

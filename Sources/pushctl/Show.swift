@@ -14,7 +14,16 @@ struct Show: ParsableCommand {
     @Argument(help: ArgumentHelp("A run number (see `pushctl history`), or `last`.", valueName: "run"))
     var runArgument: String
 
-    @OptionGroup var state: StateOptions
+    @Option(name: .customLong("state"),
+            help: ArgumentHelp("State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
+                               valueName: "path"))
+    var statePath: String?
+
+    private var state: StateOptions {
+        var options = StateOptions()
+        options.paths = statePath.map { [$0] } ?? []
+        return options
+    }
 
     @Option(help: "text, json (schemas/show-v1.schema.json) or prometheus (text exposition format, for a textfile collector).")
     var output: Output = .text
@@ -79,6 +88,22 @@ enum ShowRendering {
             if let error = p.error { lines.append(("error", error)) }
             out += aligned(lines, indent: "  ")
         }
+        if !d.checks.isEmpty {
+            let counts = Dictionary(grouping: d.checks, by: \.status).mapValues(\.count)
+            out += "\nChecked \(d.checks.count) tag\(d.checks.count == 1 ? "" : "s"): "
+                + ["ok", "changed", "gone", "error", "not-in-job"].map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
+            for check in d.checks {
+                let target = "\(check.host)/\(check.repository):\(check.tag)"
+                var line = "  \(check.status.uppercased().padding(toLength: 10, withPad: " ", startingAt: 0)) \(target)"
+                switch check.status {
+                case "ok": line += " \(check.expected)"
+                case "changed": line += " pushed \(check.expected) (run \(check.pushedInRun)), now \(check.current ?? "?")"
+                case "gone": line += " pushed \(check.expected) (run \(check.pushedInRun)), the tag no longer exists"
+                default: line += ": \(check.error ?? "")"
+                }
+                out += line + "\n"
+            }
+        }
         return out
     }
 
@@ -95,6 +120,11 @@ enum ShowRendering {
             "state": d.database,
             "run": StateJSON.run(d.run),
             "pushes": d.pushes.map(StateJSON.push),
+            "checks": d.checks.map { c -> [String: Any] in
+                ["registry": c.registryName, "host": c.host, "endpoint": c.endpoint ?? NSNull(), "repository": c.repository,
+                 "tag": c.tag, "expected": c.expected, "current": c.current ?? NSNull(), "status": c.status,
+                 "error": c.error ?? NSNull(), "pushedInRun": c.pushedInRun]
+            },
         ])
     }
 

@@ -103,6 +103,12 @@ struct Verify: ParsableCommand {
             do {
                 let run = try store.beginRun(job: job.name, file: job.filePath, fileDigest: job.fileDigest, kind: .verify,
                                              pushctlVersion: PushctlVersion.current)
+                try store.recordVerifyChecks(checks.filter { $0.job == job.name }.map { check in
+                    VerifyCheckRecord(registryName: check.registry, host: check.host, endpoint: check.endpoint,
+                                      repository: check.repository, tag: check.tag, expected: check.expected,
+                                      current: check.current, status: check.status.rawValue, error: check.error,
+                                      pushedInRun: check.run)
+                }, run: run)
                 try store.finishRun(run, status: drift ? .drift : unreachable ? .failed : .verificationOK, exitCode: exitCode)
             } catch {
                 StandardError.write("error: recording the verification run: \(error)")

@@ -49,6 +49,35 @@ import Testing
         #expect(try tags(HistoryFilter(job: "nobody")).isEmpty)
     }
 
+    /// `--until`, `--registry`, `--kind` and `--status interrupted` (a run-level status).
+    @Test func filtersByTimeRegistryKindAndRunStatus() throws {
+        let (store, runs) = try populated()
+        func tags(_ f: HistoryFilter) throws -> [String?] { try store.history(f).map { $0.push?.tag } }
+        var until = HistoryFilter()
+        until.until = t0.addingTimeInterval(3602)
+        #expect(try tags(until) == ["2.0", "latest", "1.0"])
+        var registry = HistoryFilter()
+        registry.registry = "mirror.example"
+        #expect(try tags(registry) == ["2.1"])
+        registry.registry = "main"
+        #expect(try tags(registry).count == 5)
+
+        let verify = try store.testRun(job: "nightly", started: t0.addingTimeInterval(9000), kind: .verify)
+        try store.finishRun(verify, status: .verificationOK, exitCode: 0)
+        var kind = HistoryFilter()
+        kind.kind = .verify
+        #expect(try store.history(kind).map(\.run.id) == [verify])
+
+        let interrupted = try store.testRun(job: "nightly", started: t0.addingTimeInterval(9500))
+        try store.recordPush(push(run: interrupted, tag: "9", started: t0.addingTimeInterval(9501)))
+        try store.finishRun(interrupted, status: .interrupted, exitCode: 130)
+        var status = HistoryFilter()
+        status.runStatus = .interrupted
+        #expect(try store.history(status).map(\.run.id) == [interrupted])
+        #expect(try store.history(status).map { $0.push?.tag } == ["9"])
+        #expect(!runs.contains(interrupted))
+    }
+
     @Test func digestFilterAcceptsUnambiguousPrefixes() throws {
         let (store, _) = try populated()
         let full = try digest(hexPrefix: "abc1").string

@@ -1,0 +1,142 @@
+import Foundation
+import OCI
+import RegistryHarness
+import Testing
+
+/// The rough edges a first-time user met (issue 14), each pinned by a test against the built
+/// binary and a real registry where one is needed.
+@Suite(.serialized) struct FirstUseTests {
+    func simpleJob(_ scratch: Scratch, _ registry: RegistryServer, name: String = "first") throws -> (job: String, image: Descriptor) {
+        let writer = try LayoutWriter(path: scratch.sub("image-\(name)"))
+        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let job = try scratch.job(name, """
+            version: 1
+            name: \(name)
+            registries:
+              lab:
+                url: \(registry.baseURL)
+            images:
+              - source: oci:image-\(name):1
+                repository: team/\(name)
+                tags: ["1"]
+                targets: [lab]
+            """)
+        return (job, image)
+    }
+
+    func pushctl(_ arguments: [String], _ scratch: Scratch) throws -> ToolResult {
+        try run(pushctlBinary, arguments, environment: scratch.environment, directory: scratch.path)
+    }
+
+    @Test func historyFiltersAndSaysWhenNothingMatches() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let (job, _) = try simpleJob(scratch, registry)
+        #expect(try apply(job, scratch: scratch).status == 0)
+
+        let none = try pushctl(["history", "--state", scratch.state, "--tag", "no-such-tag"], scratch)
+        #expect(none.status == 0)
+        #expect(none.stdout.isEmpty)
+        #expect(none.stderr.contains("no runs or pushes match"), "\(none.stderr)")
+
+        let byRegistry = try pushctl(["history", "--state", scratch.state, "--registry", "lab", "--output", "csv"], scratch)
+        #expect(byRegistry.status == 0)
+        #expect(byRegistry.stdout.split(separator: "\r\n").count == 2, "header and one push: \(byRegistry.stdout)")
+        let byHost = try pushctl(["history", "--state", scratch.state, "--registry", registry.host, "--output", "csv"], scratch)
+        #expect(byHost.stdout == byRegistry.stdout)
+
+        let verify = try pushctl(["verify", "--state", scratch.state, job], scratch)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let verifyRuns = try pushctl(["history", "--state", scratch.state, "--kind", "verify", "--output", "csv"], scratch)
+        #expect(verifyRuns.stdout.contains(",verification-ok,verify,"), "\(verifyRuns.stdout)")
+        #expect(!verifyRuns.stdout.contains(",apply,"))
+
+        let until = try pushctl(["history", "--state", scratch.state, "--until", "2000-01-01"], scratch)
+        #expect(until.stdout.isEmpty && until.stderr.contains("no runs or pushes match"))
+        let bad = try pushctl(["history", "--state", scratch.state, "--kind", "prune-ish"], scratch)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("expected apply or verify"))
+    }
+
+    @Test func showOfAVerifyRunListsWhatItFound() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let (job, image) = try simpleJob(scratch, registry)
+        #expect(try apply(job, scratch: scratch).status == 0)
+        // Someone deletes the tag's manifest behind pushctl's back.
+        _ = try TestTools.run("skopeo", ["delete", "--tls-verify=false", "docker://\(registry.host)/team/first:1"])
+        let verify = try pushctl(["verify", "--state", scratch.state, job], scratch)
+        #expect(verify.status == 4)
+
+        let shown = try pushctl(["show", "last", "--state", scratch.state], scratch)
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("Checked 1 tag: 0 ok, 0 changed, 1 gone"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("GONE       \(registry.host)/team/first:1 pushed \(image.digest)"), "\(shown.stdout)")
+        let json = try pushctlJSON(["show", "last"], scratch: scratch)
+        let checks = try #require(json["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["status"] as? String } == ["gone"])
+
+        // `show` reads one database, and its usage says so (it used to offer `--state <path> ...`).
+        let help = try pushctl(["show", "--help"], scratch)
+        #expect(help.stdout.contains("--state <path>") && !help.stdout.contains("--state <path> ..."), "\(help.stdout)")
+    }
+
+    /// The schemas refer to each other by relative `$ref`s: they validate offline, side by side,
+    /// with no network and no schema store.
+    @Test func schemasResolveOffline() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let (job, _) = try simpleJob(scratch, registry)
+        #expect(try apply(job, scratch: scratch).status == 0)
+        let shown = try pushctl(["show", "last", "--output", "json", "--state", scratch.state], scratch)
+        let document = scratch.sub("show.json")
+        try shown.stdout.write(toFile: document, atomically: true, encoding: .utf8)
+        let script = """
+            import json, pathlib, sys, urllib.request
+            from jsonschema import Draft202012Validator, RefResolver
+            def refuse(url): raise SystemExit('network access attempted: ' + url)
+            folder = pathlib.Path(sys.argv[1]).resolve()
+            for path in sorted(folder.glob('*.schema.json')):
+                schema = json.loads(path.read_text())
+                assert not str(schema.get('$id', '')).startswith('http'), path.name + ' has a network $id'
+            schema = json.loads((folder / 'show-v1.schema.json').read_text())
+            resolver = RefResolver(base_uri=(folder / 'show-v1.schema.json').as_uri(), referrer=schema,
+                                   handlers={'http': refuse, 'https': refuse})
+            errors = list(Draft202012Validator(schema, resolver=resolver).iter_errors(json.load(open(sys.argv[2]))))
+            for e in errors: print(list(e.absolute_path), e.message)
+            sys.exit(1 if errors else 0)
+            """
+        let check = try run(python, ["-W", "ignore", "-c", script, packageRoot + "/schemas", document])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+    }
+
+    /// The summary's time is the run's wall time, not the time since the last push started.
+    @Test func summaryTimeIsTheRunsWallTime() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 200_000)])
+        proxy.add(.init(method: "PUT", pathContains: "/blobs/uploads/", fault: .throttle(bytesPerSecond: 150_000), times: 10))
+        let job = try scratch.job("slow", """
+            version: 1
+            name: slow
+            registries:
+              lab:
+                url: \(proxy.baseURL)
+            images:
+              - source: oci:image:1
+                repository: team/slow
+                tags: ["1"]
+                targets: [lab]
+            """)
+        let started = Date()
+        let r = try apply(job, scratch: scratch, output: "plain")
+        let wall = Date().timeIntervalSince(started)
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(r.stdout.split(separator: "\n").last { $0.hasPrefix("Summary:") })
+        let said = try #require(summary.split(separator: " ").last.flatMap { Double($0.dropLast()) })
+        #expect(wall > 1, "the throttle makes the run take a while: \(wall)")
+        #expect(said > 0.8 && said <= wall + 0.1, "summary says \(said) s, the run took \(wall) s: \(summary)")
+    }
+}
