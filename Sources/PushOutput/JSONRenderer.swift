@@ -37,6 +37,13 @@ public final class JSONRenderer: PushEventSink {
             object["what"] = what
             object["delaySeconds"] = delay
             object["attempt"] = attempt
+        case .notice(let text):
+            object["event"] = "notice"
+            object["message"] = text
+        case .error(let message, let exitCode):
+            object["event"] = "error"
+            object["message"] = message
+            object["exitCode"] = exitCode
         case .manifest(let target, let tag, let digest, let size):
             object["event"] = "manifest"
             object.merge(fields(target)) { $1 }

@@ -37,7 +37,7 @@ public final class PlainRenderer: PushEventSink {
         case .manifest(let target, let tag, let digest, let size):
             if let tag { append(target, "\(tag): digest: \(digest) size: \(size)") }
         case .pushEnd(let target, let outcome):
-            var lines = blocks.withLock { $0.removeValue(forKey: target.itemID) } ?? []
+            var lines = blocks.withLock { $0.removeValue(forKey: target.pushKey) } ?? []
             switch outcome.status {
             case .pushed: break
             case .unchanged:
@@ -48,11 +48,15 @@ public final class PlainRenderer: PushEventSink {
             if !quiet, !lines.isEmpty { out(lines.joined(separator: "\n") + "\n") }
         case .runEnd(let summary):
             out(SummaryText.line(summary) + "\n")
+        case .notice(let text):
+            err(text.hasSuffix("\n") ? text : text + "\n")
+        case .error(let message, _):
+            err("error: \(message)\n")
         }
     }
 
     private func append(_ target: PushTarget, _ line: String) {
-        blocks.withLock { $0[target.itemID, default: []].append(line) }
+        blocks.withLock { $0[target.pushKey, default: []].append(line) }
     }
 }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// Finished pushes are written once, in the same lines as the plain output, above a live area that
 /// is redrawn in place (ANSI cursor-up and erase-line) at most ten times a second.
 public final class TTYRenderer: PushEventSink {
-    private struct BlobLine {
+    struct BlobLine {
         var digest: Digest
         var size: Int64
         var bytes: Int64 = 0
@@ -28,16 +28,20 @@ public final class TTYRenderer: PushEventSink {
     }
 
     private let out: TextSink
+    private let err: TextSink
     private let plain: PlainRenderer
-    private let width: Int
+    private let width: @Sendable () -> Int
     private let redrawInterval: TimeInterval
     private let state = Mutex(State())
 
-    public init(out: TextSink = .standardOutput, err: TextSink = .standardError, quiet: Bool = false, width: Int = TTYRenderer.terminalWidth(),
-                redrawInterval: TimeInterval = 0.1) {
+    /// - Parameter width: the terminal's columns, asked at every redraw (a resized terminal is
+    ///   followed).
+    public init(out: TextSink = .standardOutput, err: TextSink = .standardError, quiet: Bool = false,
+                width: @escaping @Sendable () -> Int = TTYRenderer.terminalWidth, redrawInterval: TimeInterval = 0.1) {
         self.out = out
+        self.err = err
         self.redrawInterval = redrawInterval
-        self.width = max(40, width)
+        self.width = { max(20, width()) }
         // Permanent lines are exactly the plain renderer's, written through `self.out` so that they
         // land above the live area.
         self.plain = PlainRenderer(out: out, err: err, quiet: quiet)
@@ -46,12 +50,19 @@ public final class TTYRenderer: PushEventSink {
     public func emit(_ event: PushEvent) {
         switch event {
         case .pushStart(let target):
-            state.withLock { $0.live.append(LivePush(target: target)) }
+            state.withLock { s in
+                // A fallback announces the push again, at another endpoint: one live entry per push.
+                if let i = s.live.firstIndex(where: { $0.target.pushKey == target.pushKey }) {
+                    s.live[i].target = target
+                } else {
+                    s.live.append(LivePush(target: target))
+                }
+            }
             plain.emit(event)
             redraw(force: true)
         case .blob(let target, let blob):
             state.withLock { s in
-                guard let p = s.live.firstIndex(where: { $0.target.itemID == target.itemID }) else { return }
+                guard let p = s.live.firstIndex(where: { $0.target.pushKey == target.pushKey }) else { return }
                 var line = s.live[p].blobs.first(where: { $0.digest == blob.digest }) ?? BlobLine(digest: blob.digest, size: blob.size)
                 line.bytes = blob.bytes
                 switch blob.status {
@@ -73,12 +84,18 @@ public final class TTYRenderer: PushEventSink {
             redraw(force: blob.status != .uploading)
         case .pushEnd(let target, _):
             clearLiveArea()
-            state.withLock { $0.live.removeAll { $0.target.itemID == target.itemID } }
+            state.withLock { $0.live.removeAll { $0.target.pushKey == target.pushKey } }
             plain.emit(event)
             redraw(force: true)
-        case .runEnd:
+        case .runEnd, .error:
             clearLiveArea()
             plain.emit(event)
+        case .notice:
+            // Written where the live area was, which is then drawn again below it: the notice
+            // stays on screen instead of being overwritten by the next redraw.
+            clearLiveArea()
+            plain.emit(event)
+            redraw(force: true)
         case .runStart, .manifest, .retrying:
             clearLiveArea()
             plain.emit(event)
@@ -99,30 +116,42 @@ public final class TTYRenderer: PushEventSink {
             let now = Date()
             guard force || now.timeIntervalSince(s.lastDraw) >= redrawInterval else { return }
             s.lastDraw = now
+            let columns = width()
             var lines: [String] = []
             for push in s.live {
                 lines.append("\(push.target.host)/\(push.target.repository)")
-                for blob in push.blobs { lines.append(render(blob, now: now)) }
+                for blob in push.blobs { lines.append(render(blob, now: now, columns: columns - 1)) }
             }
             var text = s.drawnLines > 0 ? "\u{1B}[\(s.drawnLines)A" : ""
-            for line in lines { text += "\u{1B}[2K" + String(line.prefix(width - 1)) + "\n" }
+            for line in lines { text += "\u{1B}[2K" + String(line.prefix(columns - 1)) + "\n" }
             if lines.count < s.drawnLines { text += "\u{1B}[J" }
             out(text)
             s.drawnLines = lines.count
         }
     }
 
-    private func render(_ blob: BlobLine, now: Date) -> String {
+    /// One blob's line within `columns`: the bar shrinks with the terminal, and what does not fit
+    /// is dropped in order — speed, then the bar — never cut in the middle.
+    func render(_ blob: BlobLine, now: Date, columns: Int) -> String {
         let head = "  \(blob.digest.short): \(blob.status)"
         guard blob.status == "Pushing", blob.size > 0 else { return head }
-        let barWidth = 30
-        let filled = Int(Double(barWidth) * Double(blob.bytes) / Double(blob.size))
-        let bar = String(repeating: "=", count: max(0, filled - 1)) + (filled > 0 ? ">" : "") + String(repeating: " ", count: max(0, barWidth - filled))
-        var text = "\(head) [\(bar)] \(Format.bytes(blob.bytes))/\(Format.bytes(blob.size))"
+        let sizes = " \(Format.bytes(blob.bytes))/\(Format.bytes(blob.size))"
+        var speed = ""
         if let started = blob.startedAt, now.timeIntervalSince(started) > 0.5 {
-            text += " \(Format.bytes(Int64(Double(blob.bytes) / now.timeIntervalSince(started))))/s"
+            speed = " \(Format.bytes(Int64(Double(blob.bytes) / now.timeIntervalSince(started))))/s"
         }
-        return text
+        func bar(_ width: Int) -> String {
+            let filled = Int(Double(width) * Double(blob.bytes) / Double(blob.size))
+            return " [" + String(repeating: "=", count: max(0, filled - 1)) + (filled > 0 ? ">" : "")
+                + String(repeating: " ", count: max(0, width - filled)) + "]"
+        }
+        let minimumBar = 10, fullBar = 30
+        for candidate in [speed, ""] {
+            let room = columns - head.count - sizes.count - candidate.count - 3
+            if room >= minimumBar { return head + bar(min(fullBar, room)) + sizes + candidate }
+        }
+        if head.count + sizes.count <= columns { return head + sizes }
+        return head
     }
 
     /// Columns of the terminal on standard output, or 80.

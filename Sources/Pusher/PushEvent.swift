@@ -12,6 +12,11 @@ public enum PushEvent: Sendable {
     case manifest(PushTarget, tag: String?, digest: Digest, size: Int64)
     case pushEnd(PushTarget, PushOutcome)
     case runEnd(RunSummary)
+    /// Something a person should read that is not part of a push (an endpoint abandoned, a wait for
+    /// a rate limit, an interrupt): renderers print it without breaking their own lines.
+    case notice(String)
+    /// The run could not start: invalid input (exit 2) in a machine-readable form.
+    case error(message: String, exitCode: Int32)
 }
 
 public struct RunInfo: Sendable {
@@ -30,6 +35,10 @@ public struct RunInfo: Sendable {
 
 /// One image pushed to one repository of one registry (a plan item).
 public struct PushTarget: Sendable, Hashable {
+    /// One push's identity in output: an item with a tag selector makes one push per tag, so the
+    /// item id alone does not tell two pushes apart.
+    public var pushKey: String { itemID + "\u{0}" + source + "\u{0}" + tags.joined(separator: ",") }
+
     public var itemID: String
     public var job: String
     public var source: String

@@ -98,6 +98,9 @@ public struct ApplyRun {
             summary.exitCode = error.exitCode
             summary.interrupted = error == .interrupted
             summary.error = error.description
+            // Why the run stopped before its pushes, said by the renderer (stderr, or an `error`
+            // event in json output) before the summary.
+            if error != .interrupted { sink.emit(.error(message: error.description, exitCode: error.exitCode)) }
         }
         summary.duration = Date().timeIntervalSince(started)
         let status: RunStatus = summary.interrupted ? .interrupted : summary.exitCode != 0 ? .failed : .ok

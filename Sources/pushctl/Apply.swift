@@ -70,15 +70,22 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
+        let sink = makeSink()
+        /// Invalid input (exit 2): said on stderr, and in json output as an `error` event too.
+        func invalid(_ message: String, alreadyPrinted: Bool = false) -> ExitCode {
+            if output == .json { sink.emit(.error(message: message, exitCode: 2)) }
+            if !alreadyPrinted { StandardError.write("error: \(message)") }
+            return PushctlExit.invalidInput
+        }
         var savedPlan: (plan: SavedPlan, path: String)?
         if let plan {
-            do { savedPlan = (try SavedPlan.read(path: plan), plan) } catch { throw CommandFailure.invalidInput(error.description).reported() }
+            do { savedPlan = (try SavedPlan.read(path: plan), plan) } catch { throw invalid(error.description) }
         }
-        let (jobs, failed) = JobLoading.loadAll(savedPlan?.plan.jobs.map(\.file) ?? files)
-        if !failed.isEmpty { throw PushctlExit.invalidInput }
+        let (jobs, failed, problems) = JobLoading.loadAllWithProblems(savedPlan?.plan.jobs.map(\.file) ?? files)
+        if !failed.isEmpty { throw invalid(problems.joined(separator: "\n"), alreadyPrinted: true) }
         if let (saved, path) = savedPlan {
             let moved = saved.drift(jobs: jobs)
-            if !moved.isEmpty { throw CommandFailure.invalidInput(SavedPlanError.moved(path: path, problems: moved).description).reported() }
+            if !moved.isEmpty { throw invalid(SavedPlanError.moved(path: path, problems: moved).description) }
         }
         let only = savedPlan?.plan.only ?? self.only
         let shard = try self.shard.map { try Shard(parsing: $0) }
@@ -107,11 +114,13 @@ struct Apply: ParsableCommand {
         }
 
         let cancellation = CancellationFlag()
+        // Notices go through the renderer, so a live area on a terminal is cleared around them
+        // instead of overwriting them.
         let interrupts = InterruptHandler(cancellation: cancellation) { number in
-            StandardError.write("\n\(number == SIGINT ? "interrupt" : "terminated"): stopping; finished pushes stay recorded (again to quit at once)")
+            sink.emit(.notice("\(number == SIGINT ? "interrupt" : "terminated"): stopping; finished pushes stay recorded (again to quit at once)"))
         }
         defer { interrupts.stop() }
-        let run = ApplyRun(store: store, sink: makeSink(), cancellation: cancellation) { StandardError.write($0) }
+        let run = ApplyRun(store: store, sink: sink, cancellation: cancellation) { sink.emit(.notice($0)) }
         let summary: RunSummary
         do {
             var request = ApplyRequest(jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
@@ -121,18 +130,22 @@ struct Apply: ParsableCommand {
         } catch {
             throw CommandFailure(error).reported()
         }
-        if summary.pushed + summary.unchanged + summary.failed == 0, let error = summary.error {
-            StandardError.write("error: \(error)")
-        }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+
+    /// Live bars move the cursor: not on a dumb terminal, nor when NO_COLOR asks for plain text
+    /// (https://no-color.org); then the plain lines are written instead.
+    static var terminalCanRedraw: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["TERM"] != "dumb" && (environment["NO_COLOR"] ?? "").isEmpty
     }
 
     private func makeSink() -> any PushEventSink {
         switch output {
         case .json: JSONRenderer()
         case .plain, .text: PlainRenderer(quiet: quiet)
-        case .tty: TTYRenderer(quiet: quiet)
-        case .auto: isatty(STDOUT_FILENO) == 1 ? TTYRenderer(quiet: quiet) : PlainRenderer(quiet: quiet)
+        case .tty: Self.terminalCanRedraw ? TTYRenderer(quiet: quiet) : PlainRenderer(quiet: quiet)
+        case .auto: isatty(STDOUT_FILENO) == 1 && Self.terminalCanRedraw ? TTYRenderer(quiet: quiet) : PlainRenderer(quiet: quiet)
         }
     }
 }

@@ -139,4 +139,52 @@ import Testing
         #expect(wall > 1, "the throttle makes the run take a while: \(wall)")
         #expect(said > 0.8 && said <= wall + 0.1, "summary says \(said) s, the run took \(wall) s: \(summary)")
     }
+
+    /// Every line of `apply --output json` is an event the schema describes, and invalid input is
+    /// an `error` event too (exit 2), not only text on stderr.
+    @Test func jsonEventsFollowTheirSchemaAndInvalidInputIsAnEvent() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let (job, _) = try simpleJob(scratch, registry)
+        let good = try apply(job, scratch: scratch)
+        #expect(good.status == 0)
+        let broken = try scratch.job("broken", "version: 1\nname: broken\nimages: [\n")
+        let bad = try apply(broken, scratch: scratch)
+        #expect(bad.status == 2)
+        #expect(bad.events.map(\.name) == ["error"], "\(bad.stdout)")
+        #expect(bad.events.first?.int("exitCode") == 2)
+        #expect((bad.events.first?.object["message"] as? String)?.contains("broken.yaml") == true)
+
+        let lines = scratch.sub("events.ndjson")
+        try (good.stdout + bad.stdout).write(toFile: lines, atomically: true, encoding: .utf8)
+        let script = """
+            import json, sys
+            from jsonschema import Draft202012Validator
+            schema = json.load(open(sys.argv[1]))
+            Draft202012Validator.check_schema(schema)
+            validator = Draft202012Validator(schema)
+            bad = 0
+            for n, line in enumerate(open(sys.argv[2]), 1):
+                errors = list(validator.iter_errors(json.loads(line)))
+                if errors: bad += 1; print(n, line.strip()[:200], errors[0].message[:300])
+            sys.exit(1 if bad else 0)
+            """
+        let check = try run(python, ["-c", script, packageRoot + "/schemas/apply-events-v1.schema.json", lines])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+    }
+
+    /// `--output tty` on a dumb terminal, or with NO_COLOR, writes plain lines: no cursor movement.
+    @Test(arguments: [("TERM", "dumb"), ("NO_COLOR", "1")])
+    func noCursorMovementOnADumbTerminal(_ variable: String, _ value: String) throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let (job, _) = try simpleJob(scratch, registry)
+        var environment = scratch.environment
+        environment[variable] = value
+        let r = try run(pushctlBinary, ["apply", "--output", "tty", "--state", scratch.state, job], environment: environment,
+                        directory: scratch.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("\u{1B}"), "\(r.stdout.debugDescription)")
+        #expect(r.stdout.contains("The push refers to repository [\(registry.host)/team/first]"))
+    }
 }

@@ -81,7 +81,7 @@ private func samplePush(into sink: some PushEventSink) {
     @Test func ttyDrawsABarWhileUploadingAndTheSameFinalLines() {
         let (out, text) = TextSink.memory()
         let (err, _) = TextSink.memory()
-        samplePush(into: TTYRenderer(out: out, err: err, width: 120, redrawInterval: 0))
+        samplePush(into: TTYRenderer(out: out, err: err, width: { 120 }, redrawInterval: 0))
         let output = text()
         #expect(output.contains("\(layer.short): Pushing [==============>               ] 500 B/1.0 kB"))
         #expect(output.contains("\u{1B}[2K"), "the live area is redrawn in place")
