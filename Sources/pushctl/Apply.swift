@@ -16,8 +16,12 @@ struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Push what the job files say, and record it in the state database.",
         discussion: """
-            Exit codes: 0 success (also when nothing needed pushing), 1 at least one push failed,
-            2 invalid input, 3 another apply holds the state database's lock, 130 interrupted.
+            Exit codes:
+              0    success (also when nothing needed pushing)
+              1    a push failed or a source could not be read (the others completed)
+              2    invalid input: usage, job file, a saved plan that no longer matches
+              3    another apply holds the state database's lock
+              130  interrupted (finished pushes stay recorded)
             """)
 
     enum Output: String, ExpressibleByArgument, CaseIterable {
@@ -33,13 +37,13 @@ struct Apply: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("State database path.", valueName: "path"))
     var state: String?
 
-    @Option(name: .long, help: "Blob transfers at once within one image push (overrides the job's defaults).")
+    @Option(name: .long, help: ArgumentHelp("Blob transfers at once within one image push (overrides the job's defaults).", valueName: "n"))
     var concurrency: Int?
 
-    @Option(name: .long, help: "Image pushes at once (overrides the job's defaults).")
+    @Option(name: .long, help: ArgumentHelp("Image pushes at once (overrides the job's defaults).", valueName: "n"))
     var images: Int?
 
-    @Option(name: .long, help: "Attempts per request for retryable failures (overrides the job's defaults).")
+    @Option(name: .long, help: ArgumentHelp("Attempts per request for retryable failures (overrides the job's defaults).", valueName: "n"))
     var retries: Int?
 
     @Option(name: .long, help: ArgumentHelp("Push only the plan items of shard I of N (0-based I).", valueName: "I/N"))
@@ -52,7 +56,7 @@ struct Apply: ParsableCommand {
             completion: .file(extensions: ["json"]))
     var plan: String?
 
-    @Argument(help: "Job files to apply.", completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(help: ArgumentHelp("Job files to apply.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
     var files: [String] = []
 
     func validate() throws {

@@ -47,7 +47,7 @@ struct History: ParsableCommand {
     @Option(help: ArgumentHelp("Only pushes to this registry (its name in the job file, or HOST[:PORT]).", valueName: "name|host"))
     var registry: String?
 
-    @Option(help: "At most this many lines.")
+    @Option(help: ArgumentHelp("At most this many lines.", valueName: "n"))
     var limit: Int?
 
     @Option(help: "text (a table), json (one document, schemas/history-v1.schema.json) or csv.")

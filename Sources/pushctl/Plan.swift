@@ -35,7 +35,7 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Plan only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
     var only: [String] = []
 
-    @Argument(help: "Job files to plan.", completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(help: ArgumentHelp("Job files to plan.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
     var files: [String]
 
     func validate() throws {

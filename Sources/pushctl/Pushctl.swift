@@ -18,12 +18,42 @@ struct Pushctl: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            if let suggestion = suggestion(for: CommandLine.arguments.dropFirst().first) {
+                StandardError.write(suggestion)
+                Foundation.exit(PushctlExit.invalidInput.rawValue)
+            }
             if exitCode(for: error) == .validationFailure {
                 StandardError.write(fullMessage(for: error))
                 Foundation.exit(PushctlExit.invalidInput.rawValue)
             }
             exit(withError: error)
         }
+    }
+
+    /// "did you mean" for a mistyped subcommand (`pushctl aply`): the closest subcommand name
+    /// within two edits.
+    static func suggestion(for word: String?) -> String? {
+        guard let word, !word.hasPrefix("-") else { return nil }
+        let names = configuration.subcommands.map { $0._commandName }
+        guard !names.contains(word) else { return nil }
+        let ranked = names.map { ($0, editDistance(word, $0)) }.sorted { $0.1 < $1.1 }
+        guard let best = ranked.first, best.1 <= 2 else { return nil }
+        return "error: unknown command '\(word)'; did you mean '\(best.0)'?\n       See 'pushctl --help' for the commands."
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 }
 

@@ -8,7 +8,7 @@ struct Validate: ParsableCommand {
         abstract: "Check job files and report every problem with its file, line and column.",
         discussion: "Prints 'FILE: ok' for each valid file. Exits 2 when any file is invalid.")
 
-    @Argument(help: "Job files to check.", completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(help: ArgumentHelp("Job files to check." + " (`-` reads one from standard input).", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
     var files: [String]
 
     func validate() throws {
@@ -19,7 +19,15 @@ struct Validate: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var invalid = 0
         for path in files {
-            switch JobLoader.load(path: path, environment: environment) {
+            let loaded: Result<Job, JobFileErrors>
+            if path == "-" {
+                // Named as if it sat in the current folder, so relative source paths resolve there.
+                let bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+                loaded = JobLoader.load(bytes: bytes, path: FileManager.default.currentDirectoryPath + "/<stdin>", environment: environment)
+            } else {
+                loaded = JobLoader.load(path: path, environment: environment)
+            }
+            switch loaded {
             case .success:
                 print("\(path): ok")
             case .failure(let errors):

@@ -19,7 +19,7 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Job files whose pushes to verify.", completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(help: ArgumentHelp("Job files whose pushes to verify.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
     var files: [String]
 
     func validate() throws {

@@ -187,4 +187,41 @@ import Testing
         #expect(!r.stdout.contains("\u{1B}"), "\(r.stdout.debugDescription)")
         #expect(r.stdout.contains("The push refers to repository [\(registry.host)/team/first]"))
     }
+
+    /// Help that reads well: placeholders say what goes there, a mistyped command gets a
+    /// suggestion, and `validate -` reads a job file from standard input.
+    @Test func helpSuggestionsAndStandardInput() throws {
+        for command in ["apply", "plan", "verify", "validate", "history", "show"] {
+            let help = try run(pushctlBinary, [command, "--help"])
+            let usage = help.stdout.split(separator: "\n").first { $0.hasPrefix("USAGE:") } ?? ""
+            #expect(!usage.contains("<state>") && !usage.contains("<files>") && !usage.contains("<concurrency>"), "\(usage)")
+            #expect(usage.contains("<path>"), "\(command): \(usage)")
+        }
+        let apply = try run(pushctlBinary, ["apply", "--help"])
+        // Each exit code on a line of its own (the help text used to break mid-sentence).
+        #expect(apply.stdout.contains("\n  2    invalid input"), "\(apply.stdout)")
+        #expect(apply.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 || $0.hasPrefix("USAGE:") })
+
+        let typo = try run(pushctlBinary, ["aply", "jobs/release.yaml"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.contains("did you mean 'apply'?"), "\(typo.stderr)")
+        let unknown = try run(pushctlBinary, ["frobnicate"])
+        #expect(unknown.status == 2)
+        #expect(!unknown.stderr.contains("did you mean"), "no suggestion when nothing is close: \(unknown.stderr)")
+
+        let scratch = try Scratch()
+        let valid = try run(pushctlBinary, ["validate", "-"], stdin: """
+            version: 1
+            name: piped
+            registries:
+              lab: {url: "http://127.0.0.1:5000"}
+            images:
+              - {source: "oci:image:1", repository: team/app, tags: ["1"], targets: [lab]}
+            """, directory: scratch.path)
+        #expect(valid.status == 0, "\(valid.stderr)")
+        #expect(valid.stdout == "-: ok\n")
+        let invalid = try run(pushctlBinary, ["validate", "-"], stdin: "version: 1\nname: piped\n", directory: scratch.path)
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("<stdin>:1:1: error"), "\(invalid.stderr)")
+    }
 }
