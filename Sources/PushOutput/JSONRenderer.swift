@@ -73,6 +73,7 @@ public final class JSONRenderer: PushEventSink {
             object["bytesUploaded"] = s.blobs.bytesUploaded
             object["durationSeconds"] = s.duration
             object["interrupted"] = s.interrupted
+            object["interruptedPushes"] = s.interruptedPushes
             object["exitCode"] = Int(s.exitCode)
         }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }

@@ -42,6 +42,8 @@ public final class PlainRenderer: PushEventSink {
             case .pushed: break
             case .unchanged:
                 lines.append("\(target.tags.joined(separator: ", ")): unchanged, digest: \(outcome.digest.map(\.string) ?? "?")")
+            case .interrupted:
+                lines.append("\(target.tags.joined(separator: ", ")): interrupted, not recorded")
             case .failed:
                 err("error: push of \(target.source) to \(target.host)/\(target.repository) failed: \(outcome.error ?? "unknown error")\n")
             }
@@ -62,7 +64,9 @@ public final class PlainRenderer: PushEventSink {
 
 enum SummaryText {
     static func line(_ s: RunSummary) -> String {
-        var text = "Summary: \(s.pushed) pushed, \(s.unchanged) unchanged, \(s.failed) failed; "
+        var text = "Summary: \(s.pushed) pushed, \(s.unchanged) unchanged, \(s.failed) failed"
+        if s.interruptedPushes > 0 { text += ", \(s.interruptedPushes) interrupted" }
+        text += "; "
         text += "blobs: \(s.blobs.uploaded) uploaded, \(s.blobs.mounted) mounted, \(s.blobs.present) present; "
         text += "\(Format.bytes(s.blobs.bytesUploaded)) uploaded in \(Format.seconds(s.duration))"
         if s.interrupted { text += " (interrupted)" }

@@ -93,7 +93,9 @@ public final class Executor: Sendable {
                                   digest: job.image.root.digest, endpoint: r.endpoint, error: nil, counts: r.counts)
             tags = r.tags
         case .failure(let f):
-            outcome = PushOutcome(status: .failed, digest: nil, endpoint: nil, error: f.failure.description, counts: f.counts)
+            var status = PushOutcome.Status.failed
+            if case .cancelled = f.failure { status = .interrupted }
+            outcome = PushOutcome(status: status, digest: nil, endpoint: nil, error: f.failure.description, counts: f.counts)
             tags = job.target.tags.map { CompletedPush.Tag(name: $0, status: .failed) }
         }
         var target = job.target

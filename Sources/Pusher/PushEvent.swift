@@ -91,6 +91,9 @@ public struct BlobProgress: Sendable {
 public struct PushOutcome: Sendable {
     public enum Status: String, Sendable, Codable {
         case pushed, unchanged, failed
+        /// Stopped by SIGINT/SIGTERM before it completed: not recorded (a push is recorded only
+        /// once it completed or failed), and not counted as failed.
+        case interrupted
     }
 
     public var status: Status
@@ -136,6 +139,8 @@ public struct RunSummary: Sendable {
     public var blobs = BlobCounts()
     public var duration: TimeInterval = 0
     public var interrupted = false
+    /// Pushes stopped by the interrupt (not recorded, so not in `show`'s counts either).
+    public var interruptedPushes = 0
     public var exitCode: Int32 = 0
     /// Why the run failed as a whole, if it did (recorded with the run).
     public var error: String?

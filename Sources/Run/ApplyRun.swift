@@ -163,6 +163,7 @@ public struct ApplyRun {
             case .pushed: summary.pushed += 1
             case .unchanged: summary.unchanged += 1
             case .failed: summary.failed += 1
+            case .interrupted: summary.interruptedPushes += 1
             }
             summary.blobs = summary.blobs + outcome.counts
         }

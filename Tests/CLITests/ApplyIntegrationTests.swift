@@ -310,6 +310,11 @@ import Testing
         #expect(runEnd?.name == "run-end")
         #expect(runEnd?.int("exitCode") == 130)
         #expect(runEnd?.object["interrupted"] as? Bool == true)
+        // The push cut short is counted as interrupted, not failed — as `show` (which has no row
+        // for it) counts it.
+        #expect(runEnd?.int("failed") == 0, "\(running.stdout)")
+        #expect(runEnd?.int("interruptedPushes") == 1, "\(running.stdout)")
+        #expect(running.events.contains { $0.name == "push-end" && $0.repository == "team/big" && $0.status == "interrupted" })
         #expect(!running.events.contains { $0.name == "manifest" && $0.repository == "team/big" })
 
         // The run is recorded as interrupted, with no push rows that claim success.
