@@ -44,6 +44,21 @@ struct GraphBuilder {
                           platforms: walk.platforms, diffIDs: diffIDs)
     }
 
+    /// What a blob that is not a manifest looks like: an image config, other JSON, or bytes (a
+    /// layer); nil when it looks like a (broken) manifest.
+    static func nonManifestKind(_ bytes: [UInt8]) -> String? {
+        let text = String(decoding: bytes.prefix(1 << 20), as: UTF8.self)
+        guard text.first(where: { !$0.isWhitespace }) == "{" else {
+            return "a blob of \(bytes.count) bytes that is not JSON (a layer?)"
+        }
+        // An image config has "config" (the runtime settings) too, but never "layers".
+        // (As keys: a config's rootfs says `"type":"layers"`.)
+        func hasKey(_ key: String) -> Bool { text.contains("\"\(key)\":") || text.contains("\"\(key)\" :") }
+        if hasKey("manifests") || hasKey("layers") { return nil }
+        if text.contains("\"rootfs\"") || text.contains("\"architecture\"") { return "an image configuration" }
+        return hasKey("config") ? nil : "a JSON document of another kind"
+    }
+
     /// Visits one manifest; returns its descriptor with the resolved media type, or nil when it is
     /// missing (recorded in `walk.missing`).
     private func visit(_ descriptor: Descriptor, parent: Digest?, walk: Walk) throws(SourceError) -> Descriptor? {
@@ -63,6 +78,11 @@ struct GraphBuilder {
         do {
             parsed = try ManifestDocument.parse(bytes)
         } catch {
+            // The root chosen by digest may be any blob: say what it is rather than how JSON
+            // decoding of a manifest failed.
+            if parent == nil, let what = Self.nonManifestKind(bytes) {
+                throw .notAManifest(source: source, digest: descriptor.digest, what: what)
+            }
             throw .invalidManifest(source: source, digest: descriptor.digest, reason: error.description)
         }
         switch parsed.document {

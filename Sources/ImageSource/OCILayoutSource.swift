@@ -87,7 +87,7 @@ struct OCILayoutSource: ImageSource {
             if let region = try files.region(files.blobPath(digest)) {
                 return (Descriptor(mediaType: "", digest: digest, size: region.length), [])
             }
-            throw .unknownRef(source: description, ref: ref, available: available)
+            throw .digestNotInLayout(source: description, digest: digest)
         }
 
         let matches = entries.filter { refName($0) == ref }

@@ -33,6 +33,10 @@ public enum SourceError: Error, Sendable, Equatable {
     case severalImages(source: String, available: [String])
     /// The REF names no image of the source.
     case unknownRef(source: String, ref: String, available: [String])
+    /// `@DIGEST` names no blob of the layout.
+    case digestNotInLayout(source: String, digest: Digest)
+    /// The image chosen by digest is a blob, not a manifest or index (`what` says what it looks like).
+    case notAManifest(source: String, digest: Digest, what: String)
     /// Several images carry the same REF.
     case ambiguousRef(source: String, ref: String, digests: [Digest])
     /// The REF cannot be used (e.g. `@` followed by an invalid digest).
@@ -115,6 +119,10 @@ extension SourceError: CustomStringConvertible {
             "\(source): the source holds no image"
         case .severalImages(let source, let available):
             "\(source): the source holds several images; choose one with :REF (available: \(available.joined(separator: ", ")))"
+        case .digestNotInLayout(let source, let digest):
+            "\(source): the layout has no blob \(digest) (neither index.json nor blobs/ list it)"
+        case .notAManifest(let source, let digest, let what):
+            "\(source): \(digest) is \(what), not an image manifest or index; choose a manifest's digest or a tag"
         case .unknownRef(let source, let ref, let available):
             "\(source): no image named \"\(ref)\"" +
                 (available.isEmpty ? " (the source names none of its images)" : " (available: \(available.joined(separator: ", ")))")

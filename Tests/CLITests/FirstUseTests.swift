@@ -224,4 +224,39 @@ import Testing
         #expect(invalid.status == 2)
         #expect(invalid.stderr.contains("<stdin>:1:1: error"), "\(invalid.stderr)")
     }
+
+    /// Errors about sources name the source once and say what is wrong in the user's terms.
+    @Test func sourceErrorsSayWhatIsWrong() throws {
+        let scratch = try Scratch()
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let layer = try writer.addRandomLayer(size: 1_000)
+        let image = try writer.addImage(tag: "1", layers: [layer])
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: writer.blobPath(image.digest))))
+                                  as? [String: Any])
+        let configDigest = try #require((config["config"] as? [String: Any])?["digest"] as? String)
+        let absent = Digest.of(Array("nothing".utf8))
+        func plan(_ source: String) throws -> ToolResult {
+            let job = try scratch.job("sources", """
+                version: 1
+                name: sources
+                registries:
+                  lab: {url: "http://127.0.0.1:9"}
+                images:
+                  - {source: "\(source)", repository: team/app, tags: ["1"], targets: [lab]}
+                """)
+            return try run(pushctlBinary, ["plan", "--offline", job], environment: scratch.environment, directory: scratch.path)
+        }
+        let missing = try plan("oci:image@\(absent)")
+        #expect(missing.stderr.contains("the layout has no blob \(absent)"), "\(missing.stderr)")
+        #expect(!missing.stderr.contains("no image named"))
+        let configPicked = try plan("oci:image@\(configDigest)")
+        #expect(configPicked.stderr.contains("\(configDigest) is an image configuration, not an image manifest or index"),
+                "\(configPicked.stderr)")
+        let layerPicked = try plan("oci:image@\(layer.digest)")
+        #expect(layerPicked.stderr.contains("is a blob of 1000 bytes that is not JSON"), "\(layerPicked.stderr)")
+        #expect(!layerPicked.stderr.contains("DecodingError"))
+        // Named once: the resolved source starts the message, the written form is not repeated.
+        let line = layerPicked.stderr.split(separator: "\n").first { $0.contains("not JSON") } ?? ""
+        #expect(line.components(separatedBy: "oci:").count == 2, "\(line)")
+    }
 }
