@@ -5,9 +5,12 @@ import Pusher
 /// `event` and `time`.
 public final class JSONRenderer: PushEventSink {
     private let out: TextSink
+    /// Notices and errors are also said on stderr, for the person watching a machine's run.
+    private let err: TextSink
 
-    public init(out: TextSink = .standardOutput) {
+    public init(out: TextSink = .standardOutput, err: TextSink = .standardError) {
         self.out = out
+        self.err = err
     }
 
     public func emit(_ event: PushEvent) {
@@ -40,7 +43,9 @@ public final class JSONRenderer: PushEventSink {
         case .notice(let text):
             object["event"] = "notice"
             object["message"] = text
+            err(text + "\n")
         case .error(let message, let exitCode):
+            err("error: \(message)\n")
             object["event"] = "error"
             object["message"] = message
             object["exitCode"] = exitCode

@@ -193,11 +193,24 @@ public final class Executor: Sendable {
                 throw error
             }
         }
+        // The tags go up together (up to the push's concurrency): an image under 20 tags is 20
+        // independent PUTs of the same bytes. Their lines are written in the tags' order.
         let rootBytes = job.image.manifests.last { $0.descriptor.digest == root.digest }?.bytes ?? []
-        for tag in tags where tag.status == .pushed {
-            try putManifest(step, destination, repository, reference: tag.name, descriptor: root, bytes: rootBytes)
-            sink.emit(.manifest(target, tag: tag.name, digest: root.digest, size: root.size))
+        let toPut = tags.filter { $0.status == .pushed }.map(\.name)
+        let putFailures = Locked<[Int: StepFailure]>([:])
+        forEachConcurrently(Array(toPut.enumerated()), width: job.concurrency) { [self] index, tag in
+            do throws(StepFailure) {
+                try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
+            } catch {
+                putFailures.withLock { $0[index] = error }
+            }
         }
+        if let (_, failure) = putFailures.withLock({ $0.min { $0.key < $1.key } }) {
+            var failure = failure
+            failure.counts = counts.withLock { $0 }
+            throw failure
+        }
+        for tag in toPut { sink.emit(.manifest(target, tag: tag, digest: root.digest, size: root.size)) }
         return EndpointResult(endpoint: endpoint, tags: tags, counts: counts.withLock { $0 })
     }
 

@@ -37,23 +37,38 @@ public struct PushDecider: Sendable {
     }
 
     /// Per tag: unchanged when the state database says pushctl last pushed this very digest there
-    /// and one `HEAD` shows the tag still holds it; push otherwise. A rerun costs one `HEAD` per tag.
+    /// and one `HEAD` shows the tag still holds it; push otherwise. A rerun costs one `HEAD` per tag,
+    /// and the `HEAD`s of a push's tags go out together (up to the push's concurrency).
     func tagNeeds(_ step: StepRunner) throws(StepFailure) -> [(tag: String, need: TagNeed)] {
         let repository = job.target.repository
         let root = job.image.root.digest
-        var needs: [(tag: String, need: TagNeed)] = []
-        for tag in job.target.tags {
-            let last = try step.run(.state("reading the last push of \(tag)")) {
-                try state.lastPushedDigest(registry: job.registryKey, repository: repository, tag: tag)
-            }
-            var need = TagNeed.push
-            if last == root {
-                let current = try step.run(.manifest(reference: tag, error: "")) {
-                    try destination.manifestDigest(repository: repository, reference: tag)
+        let tags = job.target.tags
+        let results = Locked<[Int: Result<TagNeed, StepFailure>]>([:])
+        forEachConcurrently(Array(tags.enumerated()), width: job.concurrency) { [self] index, tag in
+            let result: Result<TagNeed, StepFailure>
+            do throws(StepFailure) {
+                let last = try step.run(.state("reading the last push of \(tag)")) {
+                    try state.lastPushedDigest(registry: job.registryKey, repository: repository, tag: tag)
                 }
-                if current == root { need = .unchanged }
+                var need = TagNeed.push
+                if last == root {
+                    let current = try step.run(.manifest(reference: tag, error: "")) {
+                        try destination.manifestDigest(repository: repository, reference: tag)
+                    }
+                    if current == root { need = .unchanged }
+                }
+                result = .success(need)
+            } catch {
+                result = .failure(error)
             }
-            needs.append((tag, need))
+            results.withLock { $0[index] = result }
+        }
+        var needs: [(tag: String, need: TagNeed)] = []
+        for (index, tag) in tags.enumerated() {
+            switch results.withLock({ $0[index]! }) {
+            case .success(let need): needs.append((tag, need))
+            case .failure(let failure): throw failure
+            }
         }
         return needs
     }

@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// The work is blocking I/O (libcurl, files, SQLite), so it runs on threads of its own rather than
 /// on Swift's cooperative pool, which has one thread per core and would stall.
-func forEachConcurrently<Element: Sendable>(_ elements: [Element], width: Int, _ body: @escaping @Sendable (Element) -> Void) {
+public func forEachConcurrently<Element: Sendable>(_ elements: [Element], width: Int, _ body: @escaping @Sendable (Element) -> Void) {
     guard !elements.isEmpty else { return }
     let workers = max(1, min(width, elements.count))
     if workers == 1 {
@@ -45,8 +45,8 @@ final class SendableBox<Value: Sendable>: Sendable {
 
 /// A value shared by closures that outlive the scope that made it (a `Mutex` cannot be captured
 /// by an escaping closure).
-final class Locked<Value: Sendable>: Sendable {
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }

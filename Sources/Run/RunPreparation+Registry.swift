@@ -70,6 +70,10 @@ extension RunPreparation {
             reads = [(reference.digest?.string ?? tag, [tag], false)]
         }
 
+        // The source HEADs of a selector's tags go out together (a 1,000-tag replication rerun is
+        // 1,000 HEADs here): up to the job's concurrency, then read from the cache below.
+        try prefetchHeads(source, repository, reads.map(\.reference), width: concurrencyOverride ?? job.defaults.concurrency,
+                          written: written)
         let target = try targetConnection(item, job: job, registries: registries)
         let identity = Self.credentialIdentity(target, state: state)
         let sameRegistry = source.registryKey == target.registryKey
@@ -113,6 +117,39 @@ extension RunPreparation {
             return tags
         } catch {
             throw .registrySource(written, error)
+        }
+    }
+
+    /// Fills the HEAD cache for `references` with concurrent requests; the first failure (in
+    /// `references` order) is thrown as `head` would throw it.
+    private mutating func prefetchHeads(_ source: RegistrySourceAccess, _ repository: String, _ references: [String],
+                                        width: Int, written: String) throws(PreparationError) {
+        let missing = references.filter {
+            registryCache.heads[RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository, reference: $0)] == nil
+        }
+        guard missing.count > 1 else { return }
+        let found = Locked<[String: Result<Descriptor?, RegistryError>]>([:])
+        forEachConcurrently(missing, width: width) { reference in
+            let result: Result<Descriptor?, RegistryError>
+            do throws(RegistryError) {
+                result = .success(try source.read { client throws(RegistryError) in
+                    try client.manifestDescriptor(repository, reference: reference)
+                })
+            } catch {
+                result = .failure(error)
+            }
+            found.withLock { $0[reference] = result }
+        }
+        for reference in missing {
+            switch found.withLock({ $0[reference]! }) {
+            case .success(let descriptor?):
+                registryCache.heads[RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository,
+                                                               reference: reference)] = descriptor
+            case .success(nil):
+                continue // `head` reports it with the push's own description
+            case .failure(let error):
+                throw .registrySource(written, error)
+            }
         }
     }
 

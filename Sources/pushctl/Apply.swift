@@ -77,8 +77,11 @@ struct Apply: ParsableCommand {
         let sink = makeSink()
         /// Invalid input (exit 2): said on stderr, and in json output as an `error` event too.
         func invalid(_ message: String, alreadyPrinted: Bool = false) -> ExitCode {
-            if output == .json { sink.emit(.error(message: message, exitCode: 2)) }
-            if !alreadyPrinted { StandardError.write("error: \(message)") }
+            if output == .json {
+                JSONRenderer(err: alreadyPrinted ? TextSink { _ in } : .standardError).emit(.error(message: message, exitCode: 2))
+            } else if !alreadyPrinted {
+                StandardError.write("error: \(message)")
+            }
             return PushctlExit.invalidInput
         }
         var savedPlan: (plan: SavedPlan, path: String)?

@@ -28,6 +28,13 @@ struct Show: ParsableCommand {
     @Option(help: "text, json (schemas/show-v1.schema.json) or prometheus (text exposition format, for a textfile collector).")
     var output: Output = .text
 
+    func validate() throws {
+        // One database: a second `--state` would otherwise silently win over the first.
+        if CommandLine.arguments.filter({ $0 == "--state" || $0.hasPrefix("--state=") }).count > 1 {
+            throw ValidationError("show takes one --state")
+        }
+    }
+
     func run() throws {
         try reportingFailures { () throws(CommandFailure) in
             guard let reference = RunReference(runArgument) else {

@@ -141,7 +141,7 @@ import Testing
         let events = EventLog()
         let outcome = executor(["http://127.0.0.1:5000": registry], state: state, events: events, cancellation: cancel)
             .run([makeJob(makeImage())], images: 1)[0]
-        #expect(outcome.status == .failed)
+        #expect(outcome.status == .interrupted)
         #expect(state.pushes.isEmpty)
         #expect(registry.requestLog.isEmpty)
     }
