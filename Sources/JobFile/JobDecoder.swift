@@ -14,7 +14,7 @@ struct JobDecoder {
     static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth"]
     static let authKeys = ["username", "password", "token"]
     static let imageKeys = ["source", "repository", "tags", "targets"]
-    static let selectorKeys = ["match", "exclude", "semver", "latest"]
+    static let selectorKeys = ["match", "exclude", "semver", "latest", "prerelease"]
 
     /// `[a-z0-9][a-z0-9._-]*` (spec "Top level": `name`).
     static func isValidJobName(_ s: String) -> Bool {
@@ -338,6 +338,9 @@ struct JobDecoder {
                     } else { selector.exclude.append(pattern) }
                 }
             } else { ok = false }
+        }
+        if let n = f["prerelease"] {
+            if let v = context.bool(n, "'tags.prerelease' of \(what)") { selector.prerelease = v } else { ok = false }
         }
         if let n = f["semver"] {
             if let text = context.string(n, "'tags.semver' of \(what)") {
