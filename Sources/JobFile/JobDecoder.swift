@@ -241,6 +241,9 @@ struct JobDecoder {
         } else if let source, source.certainlyHasNoTag {
             if case .registry = source {
                 context.error(f.location, "\(what) has no 'tags' and its source names no tag; add ':TAG' to the source, list 'tags', or use a tag selector")
+            } else if let ref = source.ociRefName {
+                // Located at the REF's `source:` (the fix is there or in a `tags:` list).
+                context.error(f["source"]?.location ?? f.location, "\(what) has no 'tags' and its source REF '\(ref)' names no tag (a tag follows the last ':', as in 'team/app:1.4', and matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}); list 'tags'")
             } else {
                 context.error(f.location, "\(what) has no 'tags' and its source is selected by digest, which carries no tag; list 'tags'")
             }
