@@ -78,17 +78,25 @@ final class DockerArchiveSource: ImageSource {
         return list
     }
 
+    /// A RepoTag a job file accepts as REF: a reference without a digest (`app`, `app:1`,
+    /// `registry:5000/team/app:1`).
+    static func isUsableRef(_ repoTag: String) -> Bool {
+        guard let parsed = try? ImageReference(parsing: repoTag) else { return false }
+        return parsed.digest == nil
+    }
+
     /// Picks the image by REF: a RepoTag (exactly, or equal after docker's normalisation, e.g.
     /// `app` = `app:latest` = `docker.io/library/app:latest`), or `@sha256:…` naming the image ID
     /// (its config digest).
     private func select(_ list: [ImageEntry]) throws(SourceError) -> (ImageEntry, [String]) {
-        // What to offer in messages: the RepoTags, or for untagged images their ID as `@sha256:…`
-        // (a REF that selects them).
-        let available = list.flatMap { entry -> [String] in
-            if let tags = entry.repoTags, !tags.isEmpty { return tags }
+        // What to offer in messages: names a job file can use as REF — the RepoTags that are valid
+        // references (a job file refuses the others), else the image ID as `@sha256:…`.
+        let available = uniqued(list.flatMap { entry -> [String] in
+            let usable = (entry.repoTags ?? []).filter(Self.isUsableRef)
+            if !usable.isEmpty { return usable }
             guard let bytes = try? archive.region(entry.config)?.readAll() else { return ["(untagged image, config \(entry.config) missing)"] }
             return ["@\(Digest.of(bytes))"]
-        }
+        })
         guard let ref else {
             guard list.count == 1 else { throw .severalImages(source: description, available: available) }
             let tags = uniqued((list[0].repoTags ?? []).compactMap { tagPart(of: $0, bareNameIsTag: false) })

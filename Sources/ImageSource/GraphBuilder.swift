@@ -127,35 +127,9 @@ struct GraphBuilder {
 /// The tag a reference names, for default target tags: `registry/repo:tag` → `tag`; a bare
 /// `name` means `latest` in docker archives (docker's rule) and is the tag itself in OCI layouts
 /// (`ref.name` is usually just a tag). Nil when it names no usable tag (e.g. digest only).
+/// The rule lives in `OCI.SourceRefTag`, shared with the job file's `SourceSpec.ownTag`.
 func tagPart(of reference: String, bareNameIsTag: Bool) -> String? {
-    var ref = reference
-    if let at = ref.firstIndex(of: "@") {
-        ref = String(ref[..<at])
-        if ref.isEmpty { return nil }
-        let lastSlash = ref.lastIndex(of: "/")
-        if let colon = ref.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
-            return validTag(String(ref[ref.index(after: colon)...]))
-        }
-        return nil
-    }
-    let lastSlash = ref.lastIndex(of: "/")
-    if let colon = ref.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
-        return validTag(String(ref[ref.index(after: colon)...]))
-    }
-    if bareNameIsTag && lastSlash == nil { return validTag(ref) }
-    return bareNameIsTag ? nil : "latest"
-}
-
-/// jobfile-v1.md "Tags": `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-func validTag(_ tag: String) -> String? {
-    let bytes = Array(tag.utf8)
-    guard let first = bytes.first, bytes.count <= 128 else { return nil }
-    func word(_ b: UInt8) -> Bool {
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b == UInt8(ascii: "_")
-    }
-    guard word(first) else { return nil }
-    guard bytes.dropFirst().allSatisfy({ word($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }) else { return nil }
-    return tag
+    SourceRefTag.tag(of: reference, bareName: bareNameIsTag ? .isTheTag : .meansLatest)
 }
 
 func uniqued(_ items: [String]) -> [String] {

@@ -108,7 +108,7 @@ public enum TagSpec: Sendable, Hashable {
     case fromSource
 }
 
-/// A tag selector (spec "Tags"): `match`, `exclude`, `semver`, `latest`.
+/// A tag selector (spec "Tags"): `match`, `exclude`, `semver`, `latest`, `prerelease`.
 public struct TagSelector: Sendable, Hashable {
     /// Anchored regular expression; `nil` selects all tags.
     public var match: String?
@@ -118,11 +118,15 @@ public struct TagSelector: Sendable, Hashable {
     public var semver: String?
     /// Keep the highest N by semantic-version order.
     public var latest: Int?
+    /// Let pre-releases (`2.1.0-rc1`) into `semver` and `latest`; they are left out by default.
+    public var prerelease: Bool
 
-    public init(match: String? = nil, exclude: [String] = [], semver: String? = nil, latest: Int? = nil) {
+    public init(match: String? = nil, exclude: [String] = [], semver: String? = nil, latest: Int? = nil,
+                prerelease: Bool = false) {
         self.match = match
         self.exclude = exclude
         self.semver = semver
         self.latest = latest
+        self.prerelease = prerelease
     }
 }

@@ -14,7 +14,7 @@ struct JobDecoder {
     static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth"]
     static let authKeys = ["username", "password", "token"]
     static let imageKeys = ["source", "repository", "tags", "targets"]
-    static let selectorKeys = ["match", "exclude", "semver", "latest"]
+    static let selectorKeys = ["match", "exclude", "semver", "latest", "prerelease"]
 
     /// `[a-z0-9][a-z0-9._-]*` (spec "Top level": `name`).
     static func isValidJobName(_ s: String) -> Bool {
@@ -241,6 +241,9 @@ struct JobDecoder {
         } else if let source, source.certainlyHasNoTag {
             if case .registry = source {
                 context.error(f.location, "\(what) has no 'tags' and its source names no tag; add ':TAG' to the source, list 'tags', or use a tag selector")
+            } else if let ref = source.ociRefName {
+                // Located at the REF's `source:` (the fix is there or in a `tags:` list).
+                context.error(f["source"]?.location ?? f.location, "\(what) has no 'tags' and its source REF '\(ref)' names no tag (a tag follows the last ':', as in 'team/app:1.4', and matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}); list 'tags'")
             } else {
                 context.error(f.location, "\(what) has no 'tags' and its source is selected by digest, which carries no tag; list 'tags'")
             }
@@ -338,6 +341,9 @@ struct JobDecoder {
                     } else { selector.exclude.append(pattern) }
                 }
             } else { ok = false }
+        }
+        if let n = f["prerelease"] {
+            if let v = context.bool(n, "'tags.prerelease' of \(what)") { selector.prerelease = v } else { ok = false }
         }
         if let n = f["semver"] {
             if let text = context.string(n, "'tags.semver' of \(what)") {

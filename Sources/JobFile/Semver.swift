@@ -121,29 +121,38 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
     /// Each inner array is a set of comparators that must all hold; any set may match.
     var sets: [[Comparator]]
     public let text: String
+    /// The selector's `prerelease: true` (npm's `includePrerelease`): pre-releases are tested
+    /// against the comparators like any other version.
+    public let includesPrereleases: Bool
     public var description: String { text }
 
     public init(parsing text: String) throws(SemverRangeError) {
+        try self.init(parsing: text, includePrereleases: false)
+    }
+
+    public init(parsing text: String, includePrereleases: Bool) throws(SemverRangeError) {
         self.text = text
+        self.includesPrereleases = includePrereleases
         var sets: [[Comparator]] = []
         for alternative in text.split(separator: "||", omittingEmptySubsequences: false).map({ $0.split(separator: "|", omittingEmptySubsequences: false) }) {
             guard alternative.count == 1 else { throw .invalid(text, reason: "use '||' to join alternatives") }
-            sets.append(try SemverRange.parseSet(alternative[0], whole: text))
+            sets.append(try SemverRange.parseSet(alternative[0], whole: text, includePrereleases: includePrereleases))
         }
         self.sets = sets
     }
 
     /// npm's rule: a version with a pre-release only matches a set that names a pre-release of the
-    /// same major.minor.patch, so `>=3.18` never picks `3.21.0-rc1`.
+    /// same major.minor.patch, so `>=3.18` never picks `3.21.0-rc1` — unless the range includes
+    /// pre-releases (`prerelease: true`), when every version is simply tested against the set.
     public func contains(_ v: SemanticVersion) -> Bool {
         sets.contains { set in
             guard set.allSatisfy({ $0.test(v) }) else { return false }
-            if v.prerelease.isEmpty { return true }
+            if v.prerelease.isEmpty || includesPrereleases { return true }
             return set.contains { !$0.version.prerelease.isEmpty && $0.version.triple == v.triple }
         }
     }
 
-    private static func parseSet(_ raw: Substring, whole: String) throws(SemverRangeError) -> [Comparator] {
+    private static func parseSet(_ raw: Substring, whole: String, includePrereleases: Bool) throws(SemverRangeError) -> [Comparator] {
         // Join an operator separated from its version by spaces (`>= 3.18`).
         var tokens: [Substring] = []
         for token in raw.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
@@ -166,12 +175,12 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
         var out: [Comparator] = []
         for token in tokens {
             guard token != "-" else { throw .invalid(whole, reason: "a hyphen range needs exactly one version on each side of ' - '") }
-            out.append(contentsOf: try parseComparator(token, whole: whole))
+            out.append(contentsOf: try parseComparator(token, whole: whole, includePrereleases: includePrereleases))
         }
         return out
     }
 
-    private static func parseComparator(_ token: Substring, whole: String) throws(SemverRangeError) -> [Comparator] {
+    private static func parseComparator(_ token: Substring, whole: String, includePrereleases: Bool) throws(SemverRangeError) -> [Comparator] {
         var opText = ""
         var rest = token
         for candidate in ["<=", ">=", "~>", "<", ">", "=", "~", "^"] where rest.hasPrefix(candidate) {
@@ -199,6 +208,12 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
         case ">=":
             return [Comparator(op: .ge, version: floor)]
         case "<":
+            // With pre-releases included, `<4` must still stop below 4's pre-releases (`4.0.0-rc1`
+            // sorts below `4.0.0`), as npm's includePrerelease reads it: `<4.0.0-0`. A full version
+            // (`<4.0.0`) is taken literally.
+            if includePrereleases && !v.isFull {
+                return [Comparator(op: .lt, version: SemanticVersion(floor.major, floor.minor, floor.patch, prerelease: ["0"]))]
+            }
             return [Comparator(op: .lt, version: floor)]
         case ">":
             if v.isFull { return [Comparator(op: .gt, version: floor)] }

@@ -7,6 +7,15 @@ import OCI
 /// contain `:`, as in `docker-archive:app.tar:team/app:1.0`). For the OCI forms a REF of
 /// `@sha256:…` selects a manifest by digest; `oci:DIR@sha256:…` (no `:` before `@`) is accepted
 /// too, so for the OCI forms PATH also cannot contain `@`.
+///
+/// REF rules (README "Sources", docs/image-sources.md), checked here so that `validate` reports a
+/// bad REF at its file, line and column instead of the run finding it later:
+/// - OCI: an `org.opencontainers.image.ref.name` (its grammar), matched exactly against
+///   `index.json`, or `@sha256:…`.
+/// - docker-archive: a RepoTag, `NAME[:TAG]` with docker's normalisation (`app` = `app:latest`),
+///   or `@sha256:…`, the image ID (config digest). `NAME@sha256:…` is refused: a RepoTag has no digest.
+/// - The default tag (no `tags:`) is the REF's tag part, by `OCI.SourceRefTag`, the same rule the
+///   layout and archive lookups use: `registry.example.com/team/app:1.4` gives `1.4`.
 public enum SourceSpec: Sendable, Hashable {
     case ociLayout(path: String, ref: SourceRef?)
     case ociArchive(path: String, ref: SourceRef?)
@@ -23,22 +32,35 @@ public enum SourceSpec: Sendable, Hashable {
         }
     }
 
-    /// The tag the source itself names, if known without reading it.
+    /// The tag the source itself names, if known without reading it: the tag part of REF
+    /// (`oci:dir:registry.example.com/team/app:1.4` → `1.4`, `oci:dir:1.4` → `1.4`,
+    /// `docker-archive:a.tar:app` → `latest`), or of a `docker://` reference.
     public var ownTag: String? {
         switch self {
-        case .ociLayout(_, .name(let n)), .ociArchive(_, .name(let n)): n
-        case .dockerArchive(_, let ref?): (try? ImageReference(parsing: ref))?.tag
+        case .ociLayout(_, .name(let n)), .ociArchive(_, .name(let n)): SourceRefTag.tag(of: n, bareName: .isTheTag)
+        case .dockerArchive(_, let ref?) where !ref.hasPrefix("@"): SourceRefTag.tag(of: ref, bareName: .meansLatest)
         case .registry(let r): r.tag
         default: nil
         }
     }
 
-    /// True when the source cannot have a tag of its own (so `tags:` must be given).
+    /// True when the source cannot have a tag of its own (so `tags:` must be given): selected by
+    /// digest, or by an OCI `ref.name` without a tag part (`team/app`).
     public var certainlyHasNoTag: Bool {
         switch self {
         case .ociLayout(_, .digest), .ociArchive(_, .digest): true
+        case .ociLayout(_, .name), .ociArchive(_, .name): ownTag == nil
+        case .dockerArchive(_, let ref?): ref.hasPrefix("@")
         case .registry(let r): r.tag == nil
         default: false
+        }
+    }
+
+    /// The `ref.name` REF of an OCI layout or archive, if it has one.
+    public var ociRefName: String? {
+        switch self {
+        case .ociLayout(_, .name(let n)), .ociArchive(_, .name(let n)): n
+        default: nil
         }
     }
 
@@ -76,11 +98,17 @@ public enum SourceSpec: Sendable, Hashable {
             guard !path.isEmpty else { return .failure(.missingPath(transport)) }
             if let ref {
                 guard !ref.isEmpty else { return .failure(.emptyRef) }
-                do {
-                    let parsed = try ImageReference(parsing: ref)
-                    guard parsed.tag != nil, parsed.digest == nil else { return .failure(.archiveRefNeedsTag(ref)) }
-                } catch {
-                    return .failure(.reference(error))
+                if ref.hasPrefix("@") {
+                    // The image ID (config digest), as the archive lookup accepts it.
+                    do { _ = try Digest(parsing: String(ref.dropFirst())) } catch { return .failure(.digest(error)) }
+                } else {
+                    do {
+                        // A RepoTag: NAME[:TAG]; without a tag it means NAME:latest, as in docker.
+                        let parsed = try ImageReference(parsing: ref)
+                        guard parsed.digest == nil else { return .failure(.archiveRefNeedsTag(ref)) }
+                    } catch {
+                        return .failure(.reference(error))
+                    }
                 }
             }
             return .success(.dockerArchive(path: resolve(String(path), in: directory), ref: ref))
@@ -163,6 +191,8 @@ public enum SourceSpecError: Error, Sendable, Equatable {
     case invalidRefName(String)
     case digest(DigestError)
     case reference(ReferenceError)
+    /// A docker-archive REF that is a reference with a digest (`app@sha256:…`), which no RepoTag
+    /// is. (The name predates untagged REFs, which now mean `:latest`.)
     case archiveRefNeedsTag(String)
 }
 
@@ -177,7 +207,8 @@ extension SourceSpecError: CustomStringConvertible {
         case .invalidRefName(let r): "'\(r)' is not a valid OCI reference name (org.opencontainers.image.ref.name)"
         case .digest(let e): "invalid REF digest: \(e)"
         case .reference(let e): e.description
-        case .archiveRefNeedsTag(let r): "docker-archive REF '\(r)' must be one of the archive's RepoTags, NAME:TAG"
+        case .archiveRefNeedsTag(let r):
+            "docker-archive REF '\(r)' must be one of the archive's RepoTags, NAME[:TAG] (a RepoTag carries no digest), or @sha256:… naming the image ID"
         }
     }
 }

@@ -19,6 +19,12 @@ public enum TagSelection {
 
     /// The selected tags, in the source's order; with `latest`, the highest N by semantic-version
     /// order, highest first. Tags that are not versions are dropped when `semver` or `latest` is set.
+    ///
+    /// Pre-releases (`2.1.0-rc1`) are left out by `semver` and `latest` unless the selector says
+    /// `prerelease: true`: `latest: 1` over `2.0.0` and `2.1.0-rc1` is `2.0.0`. A `semver` range that
+    /// names a pre-release itself (`>=2.1.0-rc0`) still admits that version's pre-releases (npm's
+    /// rule), and `latest` then ranks what the range admitted. `match`/`exclude` alone take
+    /// pre-release tags like any other tag.
     public static func select(_ selector: TagSelector, from tags: [String]) throws(TagSelectionError) -> [String] {
         func compile(_ p: String) throws(TagSelectionError) -> NSRegularExpression {
             do { return try NSRegularExpression(pattern: anchored(p)) } catch { throw .invalidPattern(p) }
@@ -31,7 +37,7 @@ public enum TagSelection {
         for p in selector.exclude { excludes.append(try compile(p)) }
         var range: SemverRange?
         if let text = selector.semver {
-            do { range = try SemverRange(parsing: text) } catch { throw .invalidRange(error) }
+            do { range = try SemverRange(parsing: text, includePrereleases: selector.prerelease) } catch { throw .invalidRange(error) }
         }
 
         var picked = tags.filter { tag in
@@ -42,7 +48,10 @@ public enum TagSelection {
             picked = picked.filter { SemanticVersion(tag: $0).map(range.contains) ?? false }
         }
         if let latest = selector.latest {
-            let versioned = picked.compactMap { tag in SemanticVersion(tag: tag).map { (tag, $0) } }
+            var versioned = picked.compactMap { tag in SemanticVersion(tag: tag).map { (tag, $0) } }
+            // Without a range, `latest` alone would otherwise crown a release candidate over the
+            // release before it; a range already decided which pre-releases may stay.
+            if !selector.prerelease && range == nil { versioned.removeAll { !$0.1.prerelease.isEmpty } }
             picked = versioned.sorted { a, b in a.1 != b.1 ? a.1 > b.1 : a.0 > b.0 }.prefix(latest).map(\.0)
         }
         return picked

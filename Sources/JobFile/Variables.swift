@@ -3,7 +3,9 @@
 /// - `${NAME}`: the variable's value; unset is an error.
 /// - `${NAME:-default}`: the default when NAME is unset **or empty** (as in the shell and compose).
 /// - `$$`: a literal `$`.
-/// - Any other `$` is an error, so that a mistyped `$NAME` is never taken literally.
+/// - Any other `$` (one not followed by `{` or `$`) is a literal `$` too, so that a regular
+///   expression such as `'^v[0-9]+$'` needs no escaping (jobfile-v1.md "Variables"). `$NAME`
+///   without braces is therefore plain text, not a variable.
 /// NAME is `[A-Za-z_][A-Za-z0-9_]*`; a default is taken literally and cannot contain `}`.
 public enum Variables {
     public struct Problem: Sendable, Equatable {
@@ -29,11 +31,7 @@ public enum Variables {
             guard c == "$" else { out.append(c); i += 1; continue }
             let next = i + 1 < chars.count ? chars[i + 1] : nil
             if next == "$" { out.append("$"); i += 2; continue }
-            guard next == "{" else {
-                problems.append(Problem(offset: i, message: "'$' must start '${NAME}' or '${NAME:-default}'; write '$$' for a literal '$'"))
-                i += 1
-                continue
-            }
+            guard next == "{" else { out.append("$"); i += 1; continue }
             guard let close = chars[(i + 2)...].firstIndex(of: "}") else {
                 problems.append(Problem(offset: i, message: "unterminated variable: '${' without a closing '}'"))
                 break

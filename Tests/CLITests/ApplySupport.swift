@@ -32,6 +32,9 @@ final class Scratch {
         var environment = ProcessInfo.processInfo.environment
         for name in ["REGISTRY_AUTH_FILE", "PUSHCTL_STATE", "XDG_STATE_HOME"] { environment[name] = nil }
         environment["DOCKER_CONFIG"] = sub("no-docker-config")
+        // Nor the containers auth files (podman's login) of whoever runs the tests.
+        environment["XDG_RUNTIME_DIR"] = sub("no-runtime-dir")
+        environment["XDG_CONFIG_HOME"] = sub("no-config-home")
         environment["XDG_CACHE_HOME"] = cache
         return environment
     }

@@ -356,6 +356,20 @@ import OCI
         #expect(selector("{match: '3\\.[0-9]+', exclude: ['.*-rc.*'], semver: '>=3.18 <4 || 5.x', latest: 3}") == [])
     }
 
+    @Test func selectorPrereleaseKey() throws {
+        func loaded(_ s: String, environment: [String: String] = [:]) -> Result<Job, JobFileErrors> {
+            loadJob(job(image: "  - source: docker://alpine\n    repository: a\n    tags: \(s)\n    targets: [prod]"), environment: environment)
+        }
+        #expect(try loaded("{latest: 1, prerelease: true}").get().images[0].tags == .selector(TagSelector(latest: 1, prerelease: true)))
+        #expect(try loaded("{latest: 1}").get().images[0].tags == .selector(TagSelector(latest: 1, prerelease: false)))
+        #expect(try loaded("{semver: '>=1', prerelease: '${PRE:-false}'}", environment: ["PRE": "true"]).get().images[0].tags
+                == .selector(TagSelector(semver: ">=1", prerelease: true)))
+        #expect(problems(job(image: "  - source: docker://alpine\n    repository: a\n    tags: {latest: 1, prerelease: yes}\n    targets: [prod]"))
+                == ["9:35: 'tags.prerelease' of image #1 must be true or false, found 'yes'"])
+        #expect(problems(job(image: "  - source: docker://alpine\n    repository: a\n    tags: {latest: 1, prerelase: true}\n    targets: [prod]"))
+                == ["9:23: unknown key 'prerelase' in the tag selector of image #1; did you mean 'prerelease'?"])
+    }
+
     @Test func targetsRules() {
         func targets(_ t: String) -> [String] {
             problems(job(image: "  - {source: 'oci:a:1', repository: a, targets: \(t)}"))

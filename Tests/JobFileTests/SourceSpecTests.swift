@@ -21,7 +21,10 @@ import OCI
         #expect(try parse("docker-archive:w.tar").get() == .dockerArchive(path: "/jobs/w.tar", ref: nil))
         #expect(try parse("docker-archive:w.tar:team/worker:1.2").get() == .dockerArchive(path: "/jobs/w.tar", ref: "team/worker:1.2"))
         #expect(try parse("docker-archive:w.tar:team/worker:1.2").get().ownTag == "1.2")
-        #expect(parse("docker-archive:w.tar:team/worker") == .failure(.archiveRefNeedsTag("team/worker")))
+        // A RepoTag without a tag means NAME:latest (issue 12), as in docker.
+        #expect(try parse("docker-archive:w.tar:team/worker").get() == .dockerArchive(path: "/jobs/w.tar", ref: "team/worker"))
+        #expect(try parse("docker-archive:w.tar:team/worker").get().ownTag == "latest")
+        #expect(parse("docker-archive:w.tar:team/worker@\(Self.digest)") == .failure(.archiveRefNeedsTag("team/worker@\(Self.digest)")))
         #expect(parse("docker-archive:w.tar:Team:1") == .failure(.reference(.uppercaseRepository(input: "Team:1", repository: "library/Team"))))
     }
 

@@ -63,11 +63,14 @@ import Testing
 
     @Test func latestOrdersBySemanticVersionNotText() throws {
         let tags = ["v1.9.0", "v1.10.0", "1.10.0-rc.2", "1.10.0-rc.10", "1.2", "0.99.0", "nightly"]
-        // 1.10 > 1.9 (numeric, not text); a release outranks its pre-releases; numeric pre-release
-        // identifiers compare as numbers (rc.10 > rc.2); non-versions are dropped.
-        #expect(try TagSelection.select(TagSelector(latest: 4), from: tags) == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0"])
+        // 1.10 > 1.9 (numeric, not text); non-versions are dropped; pre-releases too, by default.
+        #expect(try TagSelection.select(TagSelector(latest: 2), from: tags) == ["v1.10.0", "v1.9.0"])
+        // With prerelease: true, a release outranks its pre-releases and numeric pre-release
+        // identifiers compare as numbers (rc.10 > rc.2).
+        #expect(try TagSelection.select(TagSelector(latest: 4, prerelease: true), from: tags)
+                == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0"])
         // Asking for more than there are keeps them all, highest first.
-        #expect(try TagSelection.select(TagSelector(latest: 50), from: tags)
+        #expect(try TagSelection.select(TagSelector(latest: 50, prerelease: true), from: tags)
                 == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0", "1.2", "0.99.0"])
         // latest applies after match, exclude and semver.
         #expect(try TagSelection.select(TagSelector(exclude: ["v.*"], semver: "<1.10", latest: 2), from: tags) == ["1.2", "0.99.0"])
@@ -78,5 +81,44 @@ import Testing
         // so the same tag list always gives the same selection.
         #expect(try TagSelection.select(TagSelector(latest: 1), from: ["1.2", "1.2.0"]) == ["1.2.0"])
         #expect(try TagSelection.select(TagSelector(latest: 1), from: ["1.2.0", "1.2"]) == ["1.2.0"])
+    }
+
+    // MARK: issue 12: pre-releases only on request
+
+    @Test func latestSkipsPrereleasesUnlessAsked() throws {
+        let tags = ["2.0.0", "2.1.0-rc1", "1.9.3"]
+        // The issue's case: a release candidate must not win over the release before it.
+        #expect(try TagSelection.select(TagSelector(latest: 1), from: tags) == ["2.0.0"])
+        #expect(try TagSelection.select(TagSelector(latest: 2), from: tags) == ["2.0.0", "1.9.3"])
+        #expect(try TagSelection.select(TagSelector(latest: 1, prerelease: true), from: tags) == ["2.1.0-rc1"])
+        // Only pre-releases: nothing is selected rather than a release candidate.
+        #expect(try TagSelection.select(TagSelector(latest: 1), from: ["3.0.0-beta.1", "3.0.0-rc.1"]) == [])
+        // A match alone takes pre-release tags like any other tag.
+        #expect(try TagSelection.select(TagSelector(match: "2\\..*"), from: tags) == ["2.0.0", "2.1.0-rc1"])
+    }
+
+    @Test func semverWithPrereleaseTestsPrereleasesLikeAnyVersion() throws {
+        let tags = ["3.20.9", "3.21.0-rc1", "3.21.0", "3.21.6-beta", "3.22.0-rc1", "4.0.0-rc1", "4.0.0"]
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21"), from: tags) == ["3.21.0", "4.0.0"])
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21", prerelease: true), from: tags)
+                == ["3.21.0", "3.21.6-beta", "3.22.0-rc1", "4.0.0-rc1", "4.0.0"])
+        // A partial upper bound stops below its pre-releases: `<4` does not pick 4.0.0-rc1.
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <4", prerelease: true), from: tags)
+                == ["3.21.0", "3.21.6-beta", "3.22.0-rc1"])
+        // A full one is taken literally: 4.0.0-rc1 sorts below 4.0.0.
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <4.0.0", prerelease: true), from: tags)
+                == ["3.21.0", "3.21.6-beta", "3.22.0-rc1", "4.0.0-rc1"])
+        // Caret and tilde ranges already end below the next version's pre-releases.
+        #expect(try TagSelection.select(TagSelector(semver: "^3.21", prerelease: true), from: tags)
+                == ["3.21.0", "3.21.6-beta", "3.22.0-rc1"])
+        #expect(try TagSelection.select(TagSelector(semver: "~3.21", prerelease: true), from: tags) == ["3.21.0", "3.21.6-beta"])
+    }
+
+    @Test func latestRanksWhatTheRangeAdmitted() throws {
+        let tags = ["3.21.0-rc1", "3.21.0-rc2", "3.20.1", "3.22.0-rc1"]
+        // A range that names a pre-release keeps npm's rule, and latest ranks what it admitted.
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.21.0-rc0", latest: 1), from: tags) == ["3.21.0-rc2"])
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.20", latest: 1), from: tags) == ["3.20.1"])
+        #expect(try TagSelection.select(TagSelector(semver: ">=3.20", latest: 1, prerelease: true), from: tags) == ["3.22.0-rc1"])
     }
 }

@@ -19,6 +19,14 @@ import Testing
         ("$${TAG}", "${TAG}"),
         ("${MISSING:-a:-b}", "a:-b"),
         ("${TAG}${TAG}", "1.4.21.4.2"),
+        // A `$` not followed by `{` or `$` is itself (issue 12): regular expressions need no escaping.
+        ("^v[0-9]+$", "^v[0-9]+$"),
+        ("$X", "$X"),
+        ("trailing $", "trailing $"),
+        ("a$b$", "a$b$"),
+        ("$$$", "$$"),
+        ("$$${TAG}", "$1.4.2"),
+        ("$HOME-${TAG}$", "$HOME-1.4.2$"),
     ])
     func substitutes(input: String, expected: String) throws {
         #expect(try sub(input).get() == expected)
@@ -30,10 +38,11 @@ import Testing
 
     @Test func everyProblemInAScalarIsReported() throws {
         guard case .failure(let p) = sub("${A} $B ${1x}") else { Issue.record("expected failure"); return }
-        #expect(p.list.map(\.offset) == [0, 5, 8])
+        // `$B` is literal text now; `${A}` and `${1x}` are the problems.
+        #expect(p.list.map(\.offset) == [0, 8])
     }
 
-    @Test(arguments: ["$X", "${", "${}", "${A B}", "${A:?err}", "trailing $"])
+    @Test(arguments: ["${", "${}", "${A B}", "${A:?err}", "x ${TAG"])
     func malformedReferences(_ input: String) {
         guard case .failure = sub(input) else { Issue.record("expected failure for \(input)"); return }
     }
@@ -65,5 +74,16 @@ import Testing
     @Test func registryNamesMaySubstituteToo() throws {
         let text = job().replacingOccurrences(of: "  prod:", with: "  ${REG:-prod}:")
         #expect(try loadJob(text).get().registries.map(\.name) == ["prod"])
+    }
+
+    @Test func aRegexEndingInDollarLoads() throws {
+        let text = job(image: """
+              - source: docker://registry.example.com/team/app
+                repository: team/app
+                tags: {match: '^v[0-9]+$', exclude: ['v0$'], latest: 2}
+                targets: [prod]
+            """)
+        let j = try loadJob(text).get()
+        #expect(j.images[0].tags == .selector(TagSelector(match: "^v[0-9]+$", exclude: ["v0$"], latest: 2)))
     }
 }
