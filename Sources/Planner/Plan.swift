@@ -119,7 +119,7 @@ public enum PlanTags: Sendable, Hashable, Codable {
     /// Tags picked from the source repository when the plan is applied (or planned online).
     case selector(TagSelector)
 
-    private enum CodingKeys: String, CodingKey { case kind, tags, sourceTag, match, exclude, semver, latest }
+    private enum CodingKeys: String, CodingKey { case kind, tags, sourceTag, match, exclude, semver, latest, prerelease }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -137,6 +137,7 @@ public enum PlanTags: Sendable, Hashable, Codable {
             try c.encode(s.exclude, forKey: .exclude)
             try c.encodeIfPresent(s.semver, forKey: .semver)
             try c.encodeIfPresent(s.latest, forKey: .latest)
+            if s.prerelease { try c.encode(true, forKey: .prerelease) }
         }
     }
 
@@ -149,7 +150,8 @@ public enum PlanTags: Sendable, Hashable, Codable {
             self = .selector(TagSelector(match: try c.decodeIfPresent(String.self, forKey: .match),
                                          exclude: try c.decodeIfPresent([String].self, forKey: .exclude) ?? [],
                                          semver: try c.decodeIfPresent(String.self, forKey: .semver),
-                                         latest: try c.decodeIfPresent(Int.self, forKey: .latest)))
+                                         latest: try c.decodeIfPresent(Int.self, forKey: .latest),
+                                         prerelease: try c.decodeIfPresent(Bool.self, forKey: .prerelease) ?? false))
         }
     }
 
@@ -169,6 +171,7 @@ public enum PlanTags: Sendable, Hashable, Codable {
         if !s.exclude.isEmpty { parts.append("exclude " + s.exclude.map { "'\($0)'" }.joined(separator: ", ")) }
         if let semver = s.semver { parts.append("semver '\(semver)'") }
         if let latest = s.latest { parts.append("latest \(latest)") }
+        if s.prerelease { parts.append("pre-releases included") }
         return "selector: " + parts.joined(separator: ", ")
     }
 }

@@ -36,6 +36,8 @@ public enum Planner {
         case .fromSource: tags = "from-source"
         case .selector(let s):
             tags = "selector:\(s.match ?? "")|\(s.exclude.joined(separator: ","))|\(s.semver ?? "")|\(s.latest.map(String.init) ?? "")"
+                // Appended only when set, so existing items keep their ids (and shards).
+                + (s.prerelease ? "|prerelease" : "")
         }
         let key = ["pushctl-plan-item-v1", job, image.sourceText, registry, repository, tags].joined(separator: "\u{0}")
         return String(Digest.of(Array(key.utf8)).hex.prefix(16))
