@@ -1,15 +1,12 @@
 import Foundation
 import Testing
 import OCI
+import TestImages
 @testable import ImageSource
 
-/// The shared fixtures, used in place: `../shared/fixtures` from the package root.
-let fixtures: String = {
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return packageRoot.appendingPathComponent("../shared/fixtures").standardizedFileURL.path
-}()
-
-func fixture(_ relative: String) -> String { fixtures + "/" + relative }
+/// The edge-case images (docker save archives, OCI layouts), written once per test process into a
+/// temporary directory. Read-only by convention: copy one before changing it.
+let testImages = TestImages.shared
 
 struct ToolResult {
     var status: Int32
