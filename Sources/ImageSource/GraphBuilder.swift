@@ -126,7 +126,7 @@ func tagPart(of reference: String, bareNameIsTag: Bool) -> String? {
     return bareNameIsTag ? nil : "latest"
 }
 
-/// jobfile-v1.md "Tags": `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+/// docs/jobfile.md "Tags": `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
 func validTag(_ tag: String) -> String? {
     let bytes = Array(tag.utf8)
     guard let first = bytes.first, bytes.count <= 128 else { return nil }

@@ -1,4 +1,4 @@
-/// Variable substitution in scalars (spec "Variables").
+/// Variable substitution in scalars (docs/jobfile.md "Variables").
 ///
 /// - `${NAME}`: the variable's value; unset is an error.
 /// - `${NAME:-default}`: the default when NAME is unset **or empty** (as in the shell and compose).
