@@ -140,11 +140,6 @@ func sourceError(_ body: () throws -> Void) -> SourceError? {
     do { try body(); return nil } catch let error as SourceError { return error } catch { return nil }
 }
 
-extension Descriptor {
-    /// The first 6 hex digits, to name fixture blobs readably in expectations.
-    var hex6: String { String(digest.hex.prefix(6)) }
-}
-
 /// `skopeo copy --all NAME dir:TMP` writes every blob and child manifest skopeo considers part of
 /// the image; the graph must hold exactly those, and the root's exact bytes.
 func compareWithSkopeoCopy(_ graph: ImageGraph, name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
