@@ -22,8 +22,8 @@ public final class TestImages: Sendable {
     /// Two images in one archive, tagged `test_image_2` (listed first; it also has a `LayerSources`
     /// entry that is not foreign, which must be ignored) and `test_image_1`.
     public let bundleArchive: String
-    /// `fixtures/tarball:test_image_1` and `fixtures/tarball:test_image_3`; image 3's first layer
-    /// file is a symbolic link to image 1's, and image 4's only layer a hard link to it.
+    /// `fixtures/tarball:test_image_1`, `:test_image_3` and `:test_image_4`: image 3's first layer
+    /// file is a symbolic link to image 1's layer file, and image 4's only layer a hard link to it.
     public let linkArchive: String
     /// Three layers: two files, a whiteout of one of them, an empty layer.
     public let whiteoutArchive: String
@@ -94,18 +94,18 @@ public final class TestImages: Sendable {
     /// Writes every image into a new temporary directory.
     public init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-test-images-\(UUID().uuidString)").path
-        imageOneArchive = directory + "/docker-archive/test_image_1.tar"
-        imageTwoArchive = directory + "/docker-archive/test_image_2.tar"
-        bundleArchive = directory + "/docker-archive/test_bundle.tar"
-        linkArchive = directory + "/docker-archive/test_link.tar"
-        whiteoutArchive = directory + "/docker-archive/whiteout_image.tar"
-        almostEmptyArchive = directory + "/docker-archive/almostempty.tar"
+        imageOneArchive = directory + "/docker-archive/image-1.tar"
+        imageTwoArchive = directory + "/docker-archive/image-2.tar"
+        bundleArchive = directory + "/docker-archive/two-images.tar"
+        linkArchive = directory + "/docker-archive/linked-layers.tar"
+        whiteoutArchive = directory + "/docker-archive/whiteouts.tar"
+        almostEmptyArchive = directory + "/docker-archive/almost-empty.tar"
         docker25Archive = directory + "/docker-archive/docker-v25.tar"
-        nullManifestArchive = directory + "/docker-archive/null_manifest.tar"
-        noManifestArchive = directory + "/docker-archive/no_manifest.tar"
-        oneImageLayout = directory + "/oci-layout/test_index_one_image"
-        nestedIndexLayout = directory + "/oci-layout/test_index"
-        missingBlobLayout = directory + "/oci-layout/test_gc_image_unknown_mediatype"
+        nullManifestArchive = directory + "/docker-archive/null-manifest.tar"
+        noManifestArchive = directory + "/docker-archive/no-manifest.tar"
+        oneImageLayout = directory + "/oci-layout/one-image"
+        nestedIndexLayout = directory + "/oci-layout/nested-index"
+        missingBlobLayout = directory + "/oci-layout/missing-manifest"
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory + "/docker-archive", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: directory + "/oci-layout", withIntermediateDirectories: true)
