@@ -57,16 +57,18 @@ let package = Package(
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
         .target(name: "RegistryHarness", dependencies: ["OCI", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/RegistryHarness"),
+        // Writes small edge-case images (docker save archives, OCI layouts) for tests, deterministically.
+        .target(name: "TestImages", dependencies: ["OCI"], path: "Tests/TestImages"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 // The ImageSource module: reads images from local sources (OCI layouts, OCI archives, docker-save
 // archives) into one model, `ImageGraph`, and streams their blobs verified.
-// Contract: /work/shared/spec/jobfile-v1.md "Sources". User documentation: docs/image-sources.md.
+// Contract: docs/jobfile.md "Sources". User documentation: docs/image-sources.md.
 import OCI
 
 /// A local image source. Implementations are immutable or lock their mutable state, so one source

@@ -62,7 +62,7 @@ struct OCILayoutSource: ImageSource {
         return index.manifests ?? []
     }
 
-    /// Picks the root by REF (jobfile-v1.md "Sources") and the default tags that go with it.
+    /// Picks the root by REF (docs/jobfile.md "Sources") and the default tags that go with it.
     private func select(from entries: [Descriptor]) throws(SourceError) -> (Descriptor, [String]) {
         func refName(_ d: Descriptor) -> String? { d.annotations?[Descriptor.refNameAnnotation] }
         let available = uniqued(entries.map { refName($0) ?? "@\($0.digest)" })

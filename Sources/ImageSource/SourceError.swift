@@ -1,7 +1,7 @@
 import OCI
 
 /// Why a source cannot be read. Every case is an "invalid input" error (exit code 2 in
-/// /work/shared/spec/cli.md) and its description names the source, file, reference or blob at fault.
+/// docs/cli.md) and its description names the source, file, reference or blob at fault.
 public enum SourceError: Error, Sendable, Equatable {
     /// The path does not exist.
     case notFound(path: String)
@@ -60,7 +60,7 @@ public enum SourceError: Error, Sendable, Equatable {
     /// zlib failed while compressing a layer.
     case compression(source: String, layer: String, reason: String)
 
-    /// The exit code class of every source error (cli.md: invalid input).
+    /// The exit code class of every source error (docs/cli.md: invalid input).
     public var exitCode: Int32 { 2 }
 }
 

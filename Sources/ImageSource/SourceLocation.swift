@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 
-/// Where an image comes from (jobfile-v1.md "Sources"). `ref` is an
+/// Where an image comes from (docs/jobfile.md "Sources"). `ref` is an
 /// `org.opencontainers.image.ref.name` (OCI) or a `RepoTag` (docker archive), or `@sha256:…` to
 /// select by digest; nil means "the only image there".
 public enum ImageSourceLocation: Sendable, Hashable, CustomStringConvertible {

@@ -1,8 +1,8 @@
 import OCI
 import YAML
 
-/// A validated job file (/work/shared/spec/jobfile-v1.md). Every value here already passed every
-/// rule of the spec, variables are substituted, and paths are absolute.
+/// A validated job file (docs/jobfile.md). Every value here already passed every
+/// rule of docs/jobfile.md, variables are substituted, and paths are absolute.
 public struct Job: Sendable {
     public var version: Int
     public var name: String
@@ -22,7 +22,7 @@ public struct Job: Sendable {
     }
 }
 
-/// `defaults:` (spec "Top level"): ranges are checked when the file is loaded.
+/// `defaults:` (docs/jobfile.md "Top level"): ranges are checked when the file is loaded.
 public struct Defaults: Sendable, Hashable {
     /// Blob transfers at once within one image push (1–64).
     public var concurrency: Int
@@ -43,7 +43,7 @@ public struct Defaults: Sendable, Hashable {
     }
 }
 
-/// One entry of `registries:` (spec "Registries").
+/// One entry of `registries:` (docs/jobfile.md "Registries").
 public struct Registry: Sendable {
     public var name: String
     public var url: RegistryURL
@@ -83,7 +83,7 @@ public enum Auth: Sendable, Hashable, CustomStringConvertible, CustomDebugString
     public var debugDescription: String { description }
 }
 
-/// One entry of `images:` (spec "Images").
+/// One entry of `images:` (docs/jobfile.md "Images").
 public struct ImageEntry: Sendable {
     /// 0-based position in `images:`.
     public var index: Int
@@ -108,7 +108,7 @@ public enum TagSpec: Sendable, Hashable {
     case fromSource
 }
 
-/// A tag selector (spec "Tags"): `match`, `exclude`, `semver`, `latest`, `prerelease`.
+/// A tag selector (docs/jobfile.md "Tags"): `match`, `exclude`, `semver`, `latest`, `prerelease`.
 public struct TagSelector: Sendable, Hashable {
     /// Anchored regular expression; `nil` selects all tags.
     public var match: String?

@@ -2,8 +2,8 @@ import Foundation
 import OCI
 import YAML
 
-/// Turns the YAML node tree into a `Job`, checking every rule of the spec on the way.
-/// Keys and their meaning: /work/shared/spec/jobfile-v1.md ("Top level", "Registries", "Images", "Tags").
+/// Turns the YAML node tree into a `Job`, checking every rule of docs/jobfile.md on the way.
+/// Keys and their meaning: docs/jobfile.md ("Top level", "Registries", "Images", "Tags").
 struct JobDecoder {
     var context: DecodingContext
     /// Absolute directory of the job file; relative paths are resolved against it.
@@ -16,7 +16,7 @@ struct JobDecoder {
     static let imageKeys = ["source", "repository", "tags", "targets"]
     static let selectorKeys = ["match", "exclude", "semver", "latest", "prerelease"]
 
-    /// `[a-z0-9][a-z0-9._-]*` (spec "Top level": `name`).
+    /// `[a-z0-9][a-z0-9._-]*` (docs/jobfile.md "Top level": `name`).
     static func isValidJobName(_ s: String) -> Bool {
         guard let first = s.unicodeScalars.first, isLowerAlnum(first) else { return false }
         return s.unicodeScalars.allSatisfy { isLowerAlnum($0) || $0 == "." || $0 == "_" || $0 == "-" }
@@ -32,7 +32,7 @@ struct JobDecoder {
     private static func isLowerAlnum(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("0"..."9").contains(c) }
     private static func isAlnum(_ c: Unicode.Scalar) -> Bool { isLowerAlnum(c) || ("A"..."Z").contains(c) }
 
-    /// Spec "Tags": `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+    /// docs/jobfile.md "Tags": `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
     static func isValidTag(_ s: String) -> Bool { ImageReference.isValidTag(s) }
 
     mutating func decode(_ root: Node) -> Job? {

@@ -1,6 +1,6 @@
 import YAML
 
-/// One problem in a job file, printed as `FILE:LINE:COLUMN: error: MESSAGE` (spec "Errors in job files").
+/// One problem in a job file, printed as `FILE:LINE:COLUMN: error: MESSAGE` (docs/jobfile.md "Errors in job files").
 public struct JobFileProblem: Sendable, Hashable, CustomStringConvertible {
     public var location: Location
     public var message: String

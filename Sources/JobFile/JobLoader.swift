@@ -3,7 +3,7 @@ import OCI
 import YAML
 
 /// Loads job files: reads the bytes, parses YAML, decodes and checks every rule of
-/// /work/shared/spec/jobfile-v1.md, and reports every problem with its location.
+/// docs/jobfile.md, and reports every problem with its location.
 public enum JobLoader {
     /// Loads the job file at `path`. `environment` supplies `${VAR}` values (pass
     /// `ProcessInfo.processInfo.environment` in the CLI, a literal dictionary in tests).

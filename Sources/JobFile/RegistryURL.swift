@@ -1,7 +1,7 @@
 import OCI
 
 /// A registry endpoint URL: `https://host[:port]` or `http://host[:port]`, nothing else
-/// (spec "Registries": no path, query or credentials). A single trailing `/` is accepted.
+/// (docs/jobfile.md "Registries": no path, query or credentials). A single trailing `/` is accepted.
 public struct RegistryURL: Sendable, Hashable, CustomStringConvertible {
     public enum Scheme: String, Sendable, Hashable {
         case http, https

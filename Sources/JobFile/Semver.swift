@@ -1,4 +1,4 @@
-/// Semantic versions and npm-style ranges for tag selectors (spec "Tags": `semver`, `latest`).
+/// Semantic versions and npm-style ranges for tag selectors (docs/jobfile.md "Tags": `semver`, `latest`).
 ///
 /// Tags are read leniently, as registries name them: an optional leading `v`, and a partial version
 /// such as `3.18` or `3` means `3.18.0` / `3.0.0`. Build metadata (`+…`) is ignored for ordering.

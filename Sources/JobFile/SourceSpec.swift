@@ -1,6 +1,6 @@
 import OCI
 
-/// Where an image comes from (spec "Sources").
+/// Where an image comes from (docs/jobfile.md "Sources").
 ///
 /// Splitting rule for the file forms (`oci:`, `oci-archive:`, `docker-archive:`): PATH ends at the
 /// first `:` — so a PATH cannot contain `:` — and everything after it is REF (which may itself

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Applies a `TagSelector` to a source repository's tag list (spec "Tags").
+/// Applies a `TagSelector` to a source repository's tag list (docs/jobfile.md "Tags").
 ///
 /// `match` and every `exclude` pattern are anchored: they must match the whole tag
 /// (`^(?:PATTERN)$`), so `3\.[0-9]+` does not pick `3.19-alpine`.

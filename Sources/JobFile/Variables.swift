@@ -1,10 +1,10 @@
-/// Variable substitution in scalars (spec "Variables").
+/// Variable substitution in scalars (docs/jobfile.md "Variables").
 ///
 /// - `${NAME}`: the variable's value; unset is an error.
 /// - `${NAME:-default}`: the default when NAME is unset **or empty** (as in the shell and compose).
 /// - `$$`: a literal `$`.
 /// - Any other `$` (one not followed by `{` or `$`) is a literal `$` too, so that a regular
-///   expression such as `'^v[0-9]+$'` needs no escaping (jobfile-v1.md "Variables"). `$NAME`
+///   expression such as `'^v[0-9]+$'` needs no escaping (docs/jobfile.md "Variables"). `$NAME`
 ///   without braces is therefore plain text, not a variable.
 /// NAME is `[A-Za-z_][A-Za-z0-9_]*`; a default is taken literally and cannot contain `}`.
 public enum Variables {

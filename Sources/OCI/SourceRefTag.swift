@@ -1,4 +1,4 @@
-/// The tag a local source's REF stands for (jobfile-v1.md "Tags": omitted `tags:` means the
+/// The tag a local source's REF stands for (docs/jobfile.md "Tags": omitted `tags:` means the
 /// source's own tag). One rule, used both when a job is validated and planned (`SourceSpec.ownTag`)
 /// and when the source is read (the layout or archive lookup), so the two can never disagree.
 public enum SourceRefTag {

@@ -1,4 +1,4 @@
-/// `--shard I/N` (cli.md): run only the plan items whose stable hash falls in shard I of N.
+/// `--shard I/N` (docs/cli.md): run only the plan items whose stable hash falls in shard I of N.
 /// I is 0-based, matching Kubernetes Indexed Jobs' `JOB_COMPLETION_INDEX`: N runners given
 /// `0/N` … `N-1/N` split a job without overlap or gaps.
 public struct Shard: Sendable, Hashable, CustomStringConvertible {

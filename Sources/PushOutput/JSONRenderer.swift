@@ -1,7 +1,7 @@
 import Foundation
 import Pusher
 
-/// NDJSON events for machines (cli.md "Output", `json`): one object per line, each with
+/// NDJSON events for machines (docs/cli.md "Output", `json`): one object per line, each with
 /// `event` and `time`.
 public final class JSONRenderer: PushEventSink {
     private let out: TextSink
@@ -33,7 +33,7 @@ public final class JSONRenderer: PushEventSink {
             object["bytes"] = blob.bytes
             if let from = blob.mountedFrom { object["from"] = from }
         case .retrying(let target, let what, let delay, let attempt):
-            // cli.md lists `retrying` as a blob status; retries of other requests use the same shape.
+            // docs/cli.md lists `retrying` as a blob status; retries of other requests use the same shape.
             object["event"] = "blob"
             object.merge(fields(target)) { $1 }
             object["status"] = "retrying"

@@ -2,7 +2,7 @@ import Foundation
 import Pusher
 import Synchronization
 
-/// Docker-like plain lines for logs and cron (cli.md "Output", `text`/`plain`).
+/// Docker-like plain lines for logs and cron (docs/cli.md "Output", `text`/`plain`).
 ///
 /// Each push's lines are written as one block when the push ends, so pushes running at the same
 /// time never interleave in a log; `Retrying in N seconds` lines are written at once, prefixed with

@@ -3,7 +3,7 @@ import OCI
 import Pusher
 import Synchronization
 
-/// Live per-blob progress bars on a terminal (cli.md "Output", `tty`).
+/// Live per-blob progress bars on a terminal (docs/cli.md "Output", `tty`).
 ///
 /// Finished pushes are written once, in the same lines as the plain output, above a live area that
 /// is redrawn in place (ANSI cursor-up and erase-line) at most ten times a second.

@@ -35,7 +35,7 @@ public struct SourceImage: Sendable {
     }
 }
 
-/// How a failure at an endpoint bears on endpoint fallback (jobfile-v1.md, "Endpoint fallback order").
+/// How a failure at an endpoint bears on endpoint fallback (docs/jobfile.md, "Endpoint fallback order").
 public enum FailureKind: Sendable, Equatable {
     /// Could not be reached or kept failing (DNS, connect, TLS, timeout, 5xx after retries):
     /// try the next endpoint. `tlsHandshake` says whether the TLS handshake itself failed,

@@ -4,7 +4,7 @@ import OCI
 
 /// What one push job would do, found out with reads only (`HEAD`s on the target, the state
 /// database, and for tags that need pushing the source's manifests): the online plan's view
-/// (cli.md `plan`: "what each tag needs (push, unchanged) and how many blobs/bytes would be
+/// (docs/cli.md `plan`: "what each tag needs (push, unchanged) and how many blobs/bytes would be
 /// uploaded, mounted or found present"; for replication, docs/replication.md).
 public struct PushPreview: Sendable {
     /// What a tag needs.

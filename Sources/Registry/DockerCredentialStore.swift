@@ -2,7 +2,7 @@ import Foundation
 import OCI
 
 /// Credentials from the user's container tool configuration, found as podman/skopeo and docker
-/// find them (jobfile-v1.md "Credentials when `auth` is absent"; containers-auth.json(5)).
+/// find them (docs/jobfile.md "Credentials when `auth` is absent"; containers-auth.json(5)).
 ///
 /// Files are searched in this order (`searchPath`); the first one with an entry for the host wins:
 ///

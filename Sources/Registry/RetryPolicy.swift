@@ -21,7 +21,7 @@ public struct RetryPolicy: Sendable {
     public var onRetry: (@Sendable (Event) -> Void)?
     /// Whether a request that cannot connect (DNS failure, connection refused, connect timeout)
     /// is tried again here. False when the caller has another endpoint of the same registry to
-    /// fall back to: jobfile-v1.md abandons an endpoint that "cannot be reached" for the next one,
+    /// fall back to: docs/jobfile.md abandons an endpoint that "cannot be reached" for the next one,
     /// and retrying with backoff first only delays the fallback by many seconds.
     public var retriesConnectFailures = true
 

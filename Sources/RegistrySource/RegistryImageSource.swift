@@ -5,7 +5,7 @@ import Registry
 import Synchronization
 
 /// A `docker://` source: one image (or multi-platform index) in a registry, read with the same
-/// client as pushes (jobfile-v1.md "Sources"; docs/replication.md).
+/// client as pushes (docs/jobfile.md "Sources"; docs/replication.md).
 ///
 /// It lives in Pusher rather than ImageSource because it needs the registry client, the job's
 /// registry settings (`RegistrySourceAccess`) and the run's rate-limit book; ImageSource stays a

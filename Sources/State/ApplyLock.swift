@@ -12,7 +12,7 @@ public struct LockHolder: Codable, Hashable, Sendable {
     var startedText: String { started.formatted(.iso8601) }
 }
 
-/// The exclusive lock an `apply` holds on a state database (cli.md exit code 3).
+/// The exclusive lock an `apply` holds on a state database (docs/cli.md exit code 3).
 ///
 /// Mechanism: the file `DATABASE.lock`, locked with `flock(LOCK_EX | LOCK_NB)` and holding the
 /// holder's `{pid, host, started}` as JSON. The kernel releases a flock when its process dies

@@ -56,7 +56,7 @@ public struct RunStatus: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public var description: String { rawValue }
 }
 
-/// The outcome of one tag push (cli.md `push-end` statuses).
+/// The outcome of one tag push (docs/cli.md `push-end` statuses).
 public enum PushStatus: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case pushed, unchanged, failed
     public var description: String { rawValue }
@@ -88,7 +88,7 @@ public struct RunRecord: Hashable, Sendable {
     }
 }
 
-/// One tag push, recorded once it completed or failed — never half-way (cli.md "State database").
+/// One tag push, recorded once it completed or failed — never half-way (docs/cli.md "State database").
 public struct PushRecord: Hashable, Sendable {
     /// Assigned by the database; ignored by `recordPush`.
     public var id: Int64?
@@ -183,7 +183,7 @@ public struct VerifyCheckRecord: Hashable, Sendable {
     }
 }
 
-/// `pushctl history` filters (cli.md). Every field narrows the result; nil means "any".
+/// `pushctl history` filters (docs/cli.md). Every field narrows the result; nil means "any".
 public struct HistoryFilter: Hashable, Sendable {
     public var job: String?
     /// `REPO` or `HOST/REPO`.

@@ -5,7 +5,7 @@ import SQLite
 /// `PRAGMA user_version` holds how many migrations a file has had. Opening a file applies the
 /// missing ones in order, each in its own transaction together with the version bump, so a crash
 /// leaves the file at a whole version. Never edit a shipped migration: append a new one.
-/// (cli.md "State database": "schema versioned and migrated forward automatically".)
+/// (docs/cli.md "State database": the schema carries a version and is migrated forward automatically.)
 public enum StateSchema {
     public static let migrations: [String] = [
         // 1: runs, pushes, blob locations and the meta table holding the identity key.

@@ -1,7 +1,7 @@
 import Foundation
 import SQLite
 
-/// Everything that can go wrong with the state database (cli.md "State database").
+/// Everything that can go wrong with the state database (docs/cli.md "State database").
 public enum StateError: Error, Sendable {
     /// sqlite reported an error on the database at `path`.
     case database(path: String, SQLiteError)

@@ -6,7 +6,7 @@ import OCI
 import SQLite
 
 /// Distribution metadata that makes reruns cheap: where blobs are known to be, and which
-/// compressed digest an archive layer's diffID was pushed as (cli.md "State database").
+/// compressed digest an archive layer's diffID was pushed as (docs/cli.md "State database").
 extension StateStore {
     /// A keyed hash (HMAC-SHA256 with this database's random key) of credential material, as
     /// `hmac-sha256:HEX`. The same credentials give the same identity in this database only, and

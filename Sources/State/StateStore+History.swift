@@ -2,7 +2,7 @@ import Foundation
 import OCI
 import SQLite
 
-/// The audit side: `pushctl history`, `show` and `prune-history` (cli.md; issue 6).
+/// The audit side: `pushctl history`, `show` and `prune-history` (docs/cli.md; issue 6).
 extension StateStore {
     /// Pushes (with their runs), and runs that recorded no push, newest first. A `digest` filter
     /// matches pushed and source digests; a prefix must match exactly one digest.

@@ -5,7 +5,7 @@ import Foundation
 import OCI
 import SQLite
 
-/// The state database of cli.md ("State database"): runs, pushes, blob locations and diffID
+/// The state database of docs/cli.md ("State database"): runs, pushes, blob locations and diffID
 /// mappings, in one SQLite file (WAL mode, busy timeout, schema migrated forward on open).
 ///
 /// Thread safety: all access goes through `Database`, which serializes use of the one connection;
@@ -118,7 +118,7 @@ public final class StateStore: Sendable {
     }
 
     /// The database path when `--state` is not given: `$PUSHCTL_STATE`, else
-    /// `$XDG_STATE_HOME/pushctl/state.db`, else `~/.local/state/pushctl/state.db` (cli.md).
+    /// `$XDG_STATE_HOME/pushctl/state.db`, else `~/.local/state/pushctl/state.db` (docs/cli.md).
     public static func defaultPath(environment: [String: String]) -> String {
         if let path = environment["PUSHCTL_STATE"], !path.isEmpty { return path }
         if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty, xdg.hasPrefix("/") {

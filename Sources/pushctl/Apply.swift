@@ -11,7 +11,7 @@ import Registry
 import State
 
 /// `pushctl apply FILE...`: executes the plans, pushes what is needed, records everything in the
-/// state database (cli.md "Commands", "Exit codes", "Output").
+/// state database (docs/cli.md "Commands", "Exit codes", "Output").
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Push what the job files say, and record it in the state database.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import State
 
-/// Options shared by the commands that load jobs or use the state database (cli.md "Common options").
+/// Options shared by the commands that load jobs or use the state database (docs/cli.md "Common options").
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
@@ -11,7 +11,7 @@ struct GlobalOptions: ParsableArguments {
             completion: .file())
     var state: String?
 
-    /// The state database path per cli.md: `--state`, else `StateStore.defaultPath`.
+    /// The state database path per docs/cli.md: `--state`, else `StateStore.defaultPath`.
     func statePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let state, !state.isEmpty { return state }
         return StateStore.defaultPath(environment: environment)
@@ -30,7 +30,7 @@ enum StandardError {
     }
 }
 
-/// Exit statuses of cli.md "Exit codes".
+/// Exit statuses of docs/cli.md "Exit codes".
 enum PushctlExit {
     static let invalidInput = ExitCode(2)
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import State
 
-/// `pushctl history` (cli.md "Commands", issue 6): past runs and pushes, newest first.
+/// `pushctl history` (docs/cli.md "Commands", issue 6): past runs and pushes, newest first.
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List past runs and pushes from the state database, newest first.",

@@ -9,7 +9,7 @@ import Registry
 import Run
 import State
 
-/// `pushctl plan FILE...`: resolves jobs into push plans (cli.md "Commands").
+/// `pushctl plan FILE...`: resolves jobs into push plans (docs/cli.md "Commands").
 ///
 /// `--offline` contacts no registry: it shows per item the source, tags and endpoint order, and
 /// for local sources that can be read, their digest, media type, platforms and size (a source not

@@ -12,7 +12,7 @@ struct Pushctl: ParsableCommand {
     )
 
     /// Runs the command, mapping ArgumentParser's usage errors (status 64) to status 2, which
-    /// cli.md reserves for invalid input of every kind.
+    /// docs/cli.md reserves for invalid input of every kind.
     static func main() {
         do {
             var command = try parseAsRoot()

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import State
 
-/// `pushctl show RUN|last` (cli.md "Commands", issue 6): one run in full.
+/// `pushctl show RUN|last` (docs/cli.md "Commands", issue 6): one run in full.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one run in full: every tag pushed, digests, endpoint used, blobs, bytes, time and errors.")
@@ -167,7 +167,7 @@ enum ShowRendering {
         metric("pushctl_run_timestamp_seconds", "When the run ended (started, if it has not ended), in seconds since the Unix epoch.",
                [("", number((r.ended ?? r.started).timeIntervalSince1970))])
         if let exitCode = r.exitCode {
-            metric("pushctl_run_exit_code", "The run's exit code (cli.md).", [("", String(exitCode))])
+            metric("pushctl_run_exit_code", "The run's exit code (docs/cli.md).", [("", String(exitCode))])
         }
         return out
     }

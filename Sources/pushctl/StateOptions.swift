@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import State
 
-/// `--state PATH` (cli.md "Common options"): repeatable for `history`, which reads several
+/// `--state PATH` (docs/cli.md "Common options"): repeatable for `history`, which reads several
 /// databases as one; `show` and `prune-history` take one.
 struct StateOptions: ParsableArguments {
     @Option(name: .customLong("state"),
@@ -41,7 +41,7 @@ struct StateOptions: ParsableArguments {
     }
 }
 
-/// A failure a subcommand reports on stderr, with its cli.md exit code.
+/// A failure a subcommand reports on stderr, with its docs/cli.md exit code.
 enum CommandFailure: Error, CustomStringConvertible {
     /// Exit 2: usage, unknown run, ambiguous digest prefix, unreadable state database.
     case invalidInput(String)

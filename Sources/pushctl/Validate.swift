@@ -2,7 +2,7 @@ import Foundation
 import ArgumentParser
 import JobFile
 
-/// `pushctl validate FILE...`: loads and checks job files; no network (cli.md "Commands").
+/// `pushctl validate FILE...`: loads and checks job files; no network (docs/cli.md "Commands").
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check job files and report every problem with its file, line and column.",

@@ -9,7 +9,7 @@ import Run
 import Curl
 import State
 
-/// `pushctl verify FILE...`: drift check (cli.md "Commands"). For every tag pushctl last pushed for
+/// `pushctl verify FILE...`: drift check (docs/cli.md "Commands"). For every tag pushctl last pushed for
 /// these jobs, one `HEAD` on the registry; tags that now point elsewhere or are gone are drift
 /// (exit 4). The check is recorded as a run of kind `verify`.
 struct Verify: ParsableCommand {

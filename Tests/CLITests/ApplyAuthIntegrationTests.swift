@@ -96,7 +96,7 @@ import Testing
     }
 }
 
-/// `insecure: true` (jobfile-v1.md "Endpoint fallback order"): TLS without verification, and the
+/// `insecure: true` (docs/jobfile.md "Endpoint fallback order"): TLS without verification, and the
 /// plain-http twin of an https endpoint whose TLS handshake fails.
 @Suite(.serialized) struct ApplyInsecureIntegrationTests {
     @Test func insecureSkipsVerificationOfAnUnknownCA() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import RegistryHarness
+import TestImages
 import Testing
 
 /// `pushctl apply` against real registries (Debian's docker-registry), read back with skopeo:
@@ -467,8 +468,7 @@ import Testing
     @Test func dockerArchiveIsNotCompressedAgainOnTheSecondApply() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let archive = URL(fileURLWithPath: packageRoot + "/../shared/fixtures/docker-archive/test_image_1.tar").standardizedFileURL.path
-        #expect(FileManager.default.fileExists(atPath: archive), "fixture \(archive)")
+        let archive = TestImages.shared.imageOneArchive
         let job = try scratch.job("archive", """
             version: 1
             name: archive
@@ -533,7 +533,7 @@ import Testing
     @Test func sharedLayerOfTwoArchiveImagesIsUploadedOnceAndDecompressesToItsDiffID() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let archive = URL(fileURLWithPath: packageRoot + "/../shared/fixtures/docker-archive/test_link.tar").standardizedFileURL.path
+        let archive = TestImages.shared.linkArchive
         let job = try scratch.job("link", """
             version: 1
             name: link
@@ -543,11 +543,11 @@ import Testing
               local:
                 url: \(registry.baseURL)
             images:
-              - source: docker-archive:\(archive):bazel/v1/tarball:test_image_1
+              - source: docker-archive:\(archive):fixtures/tarball:test_image_1
                 repository: team/link
                 tags: ["one"]
                 targets: [local]
-              - source: docker-archive:\(archive):bazel/v1/tarball:test_image_3
+              - source: docker-archive:\(archive):fixtures/tarball:test_image_3
                 repository: team/link
                 tags: ["three"]
                 targets: [local]

@@ -1,5 +1,6 @@
 import Foundation
 import RegistryHarness
+import TestImages
 import Testing
 
 /// Issue 7, end to end through the built binary: `docker://` sources with tag selectors between
@@ -8,7 +9,7 @@ import Testing
 /// Needs Debian's docker-registry, apache2-utils (htpasswd) and skopeo.
 @Suite(.serialized) struct ReplicationTests {
     static let skopeo = "/usr/bin/skopeo"
-    static let fixtures = packageRoot + "/../shared/fixtures"
+    static let images = TestImages.shared
 
     /// A temporary directory for a job file and state databases.
     final class Workspace {
@@ -37,7 +38,7 @@ import Testing
 
     // MARK: helpers
 
-    /// Copies a fixture image into `registry` as `repository:tag` with skopeo (`--all`: indexes whole).
+    /// Copies a test image (`TestImages`) into `registry` as `repository:tag` with skopeo (`--all`: indexes whole).
     static func seed(_ registry: RegistryServer, _ source: String, _ repository: String, _ tag: String) throws {
         var arguments = ["copy", "--all", "--dest-tls-verify=false"]
         if let user = registry.username, let password = registry.password { arguments += ["--dest-creds", "\(user):\(password)"] }
@@ -111,12 +112,12 @@ import Testing
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
         defer { target.stop() }
-        try Self.seed(source, "oci:\(Self.fixtures)/oci-layout/test_index_one_image", "upstream/app", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/app", "1.1.0")
-        try Self.seed(source, "oci:\(Self.fixtures)/oci-layout/test_index:3", "upstream/app", "1.2.0")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "2.0.0-rc1")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "edge")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "0.9.0")
+        try Self.seed(source, "oci:\(Self.images.oneImageLayout)", "upstream/app", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/app", "1.1.0")
+        try Self.seed(source, "oci:\(Self.images.nestedIndexLayout):3", "upstream/app", "1.2.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "2.0.0-rc1")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "edge")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "0.9.0")
 
         let workspace = try Workspace()
         let job = try workspace.write("replicate.yaml", """
@@ -147,7 +148,7 @@ import Testing
             #expect(try Self.rawDigest(target, "mirror/app", tag) == Self.rawDigest(source, "upstream/app", tag), "raw manifest of \(tag)")
         }
         // The index (1.2.0) arrived whole: its digest is the source's.
-        #expect(try Self.rawDigest(target, "mirror/app", "1.2.0") == "sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5")
+        #expect(try Self.rawDigest(target, "mirror/app", "1.2.0") == Self.images.nestedIndexThree.digest.string)
 
         // Second run: all unchanged, at most one request per tag to each registry. The source also
         // gets the tag-list request (and, the client being new, the 401 challenge that precedes
@@ -171,7 +172,7 @@ import Testing
         #expect(targetRequests.allSatisfy { $0.method == "HEAD" }, "target: \(targetRequests)")
 
         // A new upstream tag is picked up by the next run, and nothing else is copied.
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "1.3.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "1.3.0")
         let third = try Self.apply(workspace, job)
         #expect(third.status == 0, "\(third.stderr)")
         let ends = Self.pushEnds(third.stdout)
@@ -184,8 +185,8 @@ import Testing
     @Test func sameRegistryReplicationMountsInsteadOfCopying() throws {
         let registry = try RegistryServer.start(.basicAuth)
         defer { registry.stop() }
-        try Self.seed(registry, "oci:\(Self.fixtures)/oci-layout/test_index_one_image", "upstream/app", "1.0.0")
-        try Self.seed(registry, "docker-archive:\(Self.fixtures)/docker-archive/test_link.tar:bazel/v1/tarball:test_image_3", "upstream/app", "1.1.0")
+        try Self.seed(registry, "oci:\(Self.images.oneImageLayout)", "upstream/app", "1.0.0")
+        try Self.seed(registry, "docker-archive:\(Self.images.linkArchive):fixtures/tarball:test_image_3", "upstream/app", "1.1.0")
         let workspace = try Workspace()
         let job = try workspace.write("same.yaml", """
             version: 1
@@ -223,9 +224,9 @@ import Testing
         defer { target.stop() }
         let selected = (0..<7).map { "1.\($0).0" }
         for tag in selected {
-            try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/tool", tag)
+            try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/tool", tag)
         }
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/tool", "nightly")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/tool", "nightly")
         let workspace = try Workspace()
         let job = try workspace.write("sharded.yaml", """
             version: 1
@@ -267,8 +268,8 @@ import Testing
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
         defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "library/tool", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "library/tool", "1.1.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "library/tool", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "library/tool", "1.1.0")
         let proxy = try FaultProxy(upstreamPort: source.port)
         defer { proxy.stop() }
         // Docker Hub's form: a window and what is left in it, no reset time; plus the draft's reset.
@@ -316,7 +317,7 @@ import Testing
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
         defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "library/tool", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "library/tool", "1.0.0")
         let proxy = try FaultProxy(upstreamPort: source.port)
         defer { proxy.stop() }
         proxy.addResponseHeaders([("RateLimit", "limit=100, remaining=0, reset=2")], pathContains: "/tags/list")
@@ -348,9 +349,9 @@ import Testing
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
         defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/app", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "1.1.0")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "upstream/app", "edge")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/app", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "1.1.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "edge")
         let workspace = try Workspace()
         let job = try workspace.write("plan.yaml", """
             version: 1
@@ -398,10 +399,10 @@ import Testing
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
         defer { target.stop() }
-        try Self.seed(source, "oci:\(Self.fixtures)/oci-layout/test_index:3", "upstream/multi", "moving")
+        try Self.seed(source, "oci:\(Self.images.nestedIndexLayout):3", "upstream/multi", "moving")
         let pinned = try Self.rawDigest(source, "upstream/multi", "moving")
         // The tag moves on upstream afterwards; the pinned digest is what gets copied.
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "upstream/multi", "moving")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/multi", "moving")
         let workspace = try Workspace()
         let job = try workspace.write("pinned.yaml", """
             version: 1
@@ -437,8 +438,8 @@ import Testing
         defer { source.stop() }
         let target = try RegistryServer.start(.plain)
         defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_1.tar", "library/tool", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.fixtures)/docker-archive/test_image_2.tar", "library/tool", "1.1.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "library/tool", "1.0.0")
+        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "library/tool", "1.1.0")
         let proxy = try FaultProxy(upstreamPort: source.port)
         defer { proxy.stop() }
         // The tag list and HEADs say nothing; the first manifest GET (a counted pull) says it was the last.

@@ -1,12 +1,12 @@
 import Foundation
 import OCI
 import RegistryHarness
+import TestImages
 import Testing
 
 /// Issue 12, source REF rules end to end: `validate` refuses bad REFs with located errors (exit 2),
 /// `plan` shows the tag a REF gives, and `apply` pushes under exactly that tag.
 @Suite(.serialized) struct SourceRefCLITests {
-    static let fixtures = packageRoot + "/../shared/fixtures"
     static let fullReference = "registry.example.com/team/app:1.4"
 
     @Test func invalidREFsFailValidateWithLocatedErrors() throws {
@@ -82,7 +82,7 @@ import Testing
         defer { registry.stop() }
         let writer = try LayoutWriter(path: scratch.sub("layout"))
         let image = try writer.addImage(tag: Self.fullReference, layers: [try writer.addRandomLayer(size: 10_000)])
-        let bundle = Self.fixtures + "/docker-archive/test_bundle.tar"
+        let bundle = TestImages.shared.bundleArchive
         let file = try scratch.job("apply-ref", """
             version: 1
             name: apply-ref
@@ -107,7 +107,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
-        let bundle = Self.fixtures + "/docker-archive/test_bundle.tar"
+        let bundle = TestImages.shared.bundleArchive
         let file = try scratch.job("unknown-ref", """
             version: 1
             name: unknown-ref

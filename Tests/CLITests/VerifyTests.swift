@@ -1,5 +1,6 @@
 import Foundation
 import RegistryHarness
+import TestImages
 import Testing
 
 /// The audit commands after a real push: `history`, `history --digest PREFIX`, `show last` and
@@ -44,7 +45,7 @@ import Testing
 
         // Another client overwrites `latest`: drift, exit 4.
         let other = try run("/usr/bin/skopeo", ["copy", "-q", "--dest-tls-verify=false",
-                                                "oci:" + packageRoot + "/../shared/fixtures/oci-layout/test_index_one_image",
+                                                "oci:" + TestImages.shared.oneImageLayout,
                                                 "docker://\(registry.host)/quickstart/hello:latest"])
         #expect(other.status == 0, "\(other.stderr)")
         let drift = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)

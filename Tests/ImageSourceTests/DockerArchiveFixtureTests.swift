@@ -3,7 +3,7 @@ import Testing
 import OCI
 @testable import ImageSource
 
-/// The docker-save fixtures. skopeo generates its own manifest for docker archives with the
+/// The docker-save archives of `TestImages`. skopeo generates its own manifest for docker archives with the
 /// *uncompressed* layers (it pushes them as they are), while pushctl pushes gzip layers, so the
 /// compressed layer digests legitimately differ. What must agree: the config (digest and bytes)
 /// and the diffIDs, i.e. `skopeo inspect --config`'s rootfs.diff_ids and skopeo's layer digests
@@ -62,33 +62,38 @@ import OCI
 
     @Test func classicArchives() throws {
         let cache = try TempDir()
-        let one = try compareWithSkopeo(fixture("docker-archive/test_image_1.tar"), ref: nil, cache: cache.path)
+        let one = try compareWithSkopeo(testImages.imageOneArchive, ref: nil, cache: cache.path)
         #expect(one.sourceTags == ["test_image_1"])
-        try compareWithSkopeo(fixture("docker-archive/test_image_2.tar"), ref: nil, cache: cache.path)
-        try compareWithSkopeo(fixture("docker-archive/whiteout_image.tar"), ref: nil, cache: cache.path)
-        let empty = try compareWithSkopeo(fixture("docker-archive/almostempty.tar"), ref: nil, cache: cache.path)
+        #expect(one.blobs.first == testImages.imageOne.config)
+        #expect(one.diffIDs.values.sorted() == [testImages.imageOne.layers[0].diffID])
+        try compareWithSkopeo(testImages.imageTwoArchive, ref: nil, cache: cache.path)
+        let whiteout = try compareWithSkopeo(testImages.whiteoutArchive, ref: nil, cache: cache.path)
+        #expect(whiteout.blobs.count == 1 + 3)
+        let empty = try compareWithSkopeo(testImages.almostEmptyArchive, ref: nil, cache: cache.path)
         #expect(empty.sourceTags == ["latest"])
     }
 
     @Test func dockerV25ArchiveTrustsManifestJSON() throws {
         let cache = try TempDir()
-        let graph = try compareWithSkopeo(fixture("docker-archive/hello-world-v25.tar"), ref: nil, cache: cache.path)
+        let graph = try compareWithSkopeo(testImages.docker25Archive, ref: nil, cache: cache.path)
         #expect(graph.sourceTags.isEmpty) // RepoTags is null
-        #expect(graph.blobs.first?.digest.hex == "ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44")
+        #expect(graph.blobs.first?.digest == testImages.docker25.config.digest)
+        #expect(graph.diffIDs.values.sorted() == [testImages.docker25.layers[0].diffID])
     }
 
     @Test func bundleNeedsRefAndPicksByRepoTag() throws {
         let cache = try TempDir()
-        let file = fixture("docker-archive/test_bundle.tar")
+        let file = testImages.bundleArchive
         let two = try compareWithSkopeo(file, ref: "test_image_2", skopeoRef: "@0", cache: cache.path)
         #expect(two.sourceTags == ["latest"]) // a RepoTag without a tag means latest, as in docker
         let one = try compareWithSkopeo(file, ref: "test_image_1", skopeoRef: "@1", cache: cache.path)
-        #expect(one.blobs[0].digest.hex.hasPrefix("6e0b05"))
+        #expect(one.blobs[0].digest == testImages.imageOne.config.digest)
+        #expect(two.blobs[0].digest == testImages.imageTwo.config.digest)
         // docker's normalisation: test_image_1 = docker.io/library/test_image_1:latest
         let (_, normalized) = try load(.dockerArchive(path: file, ref: "docker.io/library/test_image_1:latest"), cache: cache.path)
         #expect(normalized.root == one.root)
         // By image ID (config digest).
-        let (_, byID) = try load(.dockerArchive(path: file, ref: "@sha256:930705ce23e3b6ed4c08746b6fe880089c864fbaf62482702ae3fdd66b8c7fe9"), cache: cache.path)
+        let (_, byID) = try load(.dockerArchive(path: file, ref: "@\(testImages.imageTwo.config.digest)"), cache: cache.path)
         #expect(byID.root == two.root)
 
         let several = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: cache.path) }
@@ -97,24 +102,30 @@ import OCI
         #expect(unknown == .unknownRef(source: "docker-archive:\(file):test_image_3", ref: "test_image_3", available: ["test_image_2", "test_image_1"]))
     }
 
-    @Test func sharedLayerThroughSymlink() throws {
+    @Test func sharedLayerThroughSymlinkAndHardLink() throws {
         let cache = try TempDir()
-        let file = fixture("docker-archive/test_link.tar")
-        let first = try compareWithSkopeo(file, ref: "bazel/v1/tarball:test_image_1", cache: cache.path)
-        let third = try compareWithSkopeo(file, ref: "bazel/v1/tarball:test_image_3", cache: cache.path)
+        let file = testImages.linkArchive
+        let first = try compareWithSkopeo(file, ref: "fixtures/tarball:test_image_1", cache: cache.path)
+        let third = try compareWithSkopeo(file, ref: "fixtures/tarball:test_image_3", cache: cache.path)
         #expect(third.sourceTags == ["test_image_3"])
+        #expect(third.blobs.first == testImages.imageThree.config)
         // image 3's first layer is a symlink to image 1's layer: same compressed blob.
         let firstLayer = try #require(first.blobs.last)
+        #expect(first.diffIDs[firstLayer.digest] == testImages.imageOne.layers[0].diffID)
         #expect(third.blobs.contains(firstLayer))
+        #expect(third.blobs.count == 3)
+        // image 4's only layer is a hard link to it: the same blob again.
+        let fourth = try compareWithSkopeo(file, ref: "fixtures/tarball:test_image_4", cache: cache.path)
+        #expect(fourth.blobs.last == firstLayer)
     }
 
     @Test func invalidArchivesFailClearly() throws {
         let cache = try TempDir()
-        let null = fixture("docker-archive/null_manifest.tar")
+        let null = testImages.nullManifestArchive
         let nullError = sourceError { _ = try load(.dockerArchive(path: null, ref: nil), cache: cache.path) }
         #expect(nullError == .invalidDocument(source: "docker-archive:\(null)", file: "manifest.json",
                                               reason: "it is null, so the archive holds no image"))
-        let none = fixture("docker-archive/no_manifest.tar")
+        let none = testImages.noManifestArchive
         let noneError = sourceError { _ = try load(.dockerArchive(path: none, ref: nil), cache: cache.path) }
         #expect(noneError == .missingArchiveMembers(archive: none, members: ["manifest.json"], hint: "not a docker save archive"))
         #expect(noneError?.description == "\(none): the archive has no manifest.json (not a docker save archive)")
@@ -122,7 +133,7 @@ import OCI
 
     @Test func secondLoadUsesTheCacheAndIsDeterministic() throws {
         let cacheA = try TempDir(), cacheB = try TempDir()
-        let file = fixture("docker-archive/whiteout_image.tar")
+        let file = testImages.whiteoutArchive
         let (_, first) = try load(.dockerArchive(path: file, ref: nil), cache: cacheA.path)
         let cached = try FileManager.default.contentsOfDirectory(atPath: cacheA.sub("layers")).sorted()
         #expect(cached.filter { $0.hasSuffix(".gz") }.count == 3)
@@ -147,7 +158,7 @@ import OCI
 
     @Test func knownCompressionSkipsCompressingUntilOpened() throws {
         let warm = try TempDir(), cold = try TempDir()
-        let file = fixture("docker-archive/test_image_1.tar")
+        let file = testImages.imageOneArchive
         let (_, reference) = try load(.dockerArchive(path: file, ref: nil), cache: warm.path)
         let layer = try #require(reference.blobs.last)
         let diffID = try #require(reference.diffIDs[layer.digest])
@@ -177,7 +188,7 @@ import OCI
 
     @Test func unknownBlobIsRefused() throws {
         let cache = try TempDir()
-        let (source, _) = try load(.dockerArchive(path: fixture("docker-archive/test_image_1.tar"), ref: nil), cache: cache.path)
+        let (source, _) = try load(.dockerArchive(path: testImages.imageOneArchive, ref: nil), cache: cache.path)
         let stranger = Descriptor(mediaType: MediaType.dockerLayerGzip, digest: Digest.of([1, 2, 3]), size: 3)
         #expect(throws: SourceError.unknownBlob(source: source.description, digest: stranger.digest)) {
             _ = try source.payload(for: stranger).open(0)
@@ -185,7 +196,7 @@ import OCI
     }
 }
 
-/// Archives written here to reach cases the fixtures do not have.
+/// Archives written here, member by member, to reach cases `TestImages` does not have.
 @Suite struct DockerArchiveMadeTests {
     /// Writes a docker-save style archive from `files` with GNU tar.
     func makeArchive(_ files: [String: [UInt8]], in tmp: TempDir) throws -> String {
@@ -202,8 +213,9 @@ import OCI
 
     @Test func foreignAndGzipLayers() throws {
         let tmp = try TempDir()
-        let plain = Array(try Data(contentsOf: URL(fileURLWithPath: fixture("oci-layout/test_index_one_image/blobs/sha256/492b89b9dd3cda4596f94916d17f6901455fb8bd7f4c5a2a90df8d39c90f48a0"))))
-        let gzipDiffID = try Digest(parsing: "sha256:59cd31f50f7442a662d7c31b7a12079ade16892bfb465b33da49918e7d13e747")
+        let gzipLayer = testImages.oneImage.layers[0]
+        let plain = gzipLayer.bytes
+        let gzipDiffID = gzipLayer.diffID
         let foreignDiffID = Digest.of(Array("foreign".utf8))
         let foreign = Descriptor(mediaType: MediaType.dockerForeignLayerGzip, digest: Digest.of(Array("foreign.gz".utf8)), size: 10,
                                  urls: ["https://example.com/layer"])
@@ -214,11 +226,11 @@ import OCI
         let file = try makeArchive(["manifest.json": Array(manifest.utf8), "c.json": config, "g/layer.tar": plain], in: tmp)
         let (source, graph) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache"))
         let ours = try decodeManifest(#require(graph.manifestBytes(graph.root.digest)))
-        #expect(ours.layers?.map(\.digest) == [foreign.digest.string, "sha256:492b89b9dd3cda4596f94916d17f6901455fb8bd7f4c5a2a90df8d39c90f48a0"])
+        #expect(ours.layers?.map(\.digest) == [foreign.digest.string, gzipLayer.descriptor.digest.string])
         #expect(ours.layers?.first?.urls == ["https://example.com/layer"])
         #expect(ours.layers?.first?.mediaType == MediaType.dockerForeignLayerGzip)
         // The foreign layer is never a blob to push; the gzip layer passes through unchanged.
-        #expect(graph.blobs.map(\.hex6) == [sha256(config).hex.prefix(6).description, "492b89"])
+        #expect(graph.blobs.map(\.digest) == [sha256(config), gzipLayer.descriptor.digest])
         #expect(try readAll(source.payload(for: graph.blobs[1])) == plain)
         #expect(graph.diffIDs[graph.blobs[1].digest] == gzipDiffID)
     }
@@ -258,13 +270,13 @@ extension DockerArchiveMadeTests {
     /// A gzip layer passes through only when it really decompresses to the config's diffID.
     @Test func gzipLayerWithWrongDiffIDIsRefused() throws {
         let tmp = try TempDir()
-        let gz = Array(try Data(contentsOf: URL(fileURLWithPath: fixture("oci-layout/test_index_one_image/blobs/sha256/492b89b9dd3cda4596f94916d17f6901455fb8bd7f4c5a2a90df8d39c90f48a0"))))
+        let gz = testImages.oneImage.layers[0].bytes
         let claimed = Digest.of(Array("not this layer".utf8))
         let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
         let file = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
                                     "c.json": config, "l/layer.tar": gz], in: tmp)
         let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
         #expect(error == .diffIDMismatch(source: "docker-archive:\(file)", layer: "\(file):l/layer.tar", expected: claimed,
-                                         actual: try Digest(parsing: "sha256:59cd31f50f7442a662d7c31b7a12079ade16892bfb465b33da49918e7d13e747")))
+                                         actual: testImages.oneImage.layers[0].diffID))
     }
 }

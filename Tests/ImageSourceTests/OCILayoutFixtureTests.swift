@@ -3,7 +3,7 @@ import Testing
 import OCI
 @testable import ImageSource
 
-/// The go-containerregistry layout fixtures, compared with what skopeo reads from the same files.
+/// The OCI layouts of `TestImages`, compared with what skopeo reads from the same files.
 @Suite struct OCILayoutFixtureTests {
     /// Root digest and exact bytes equal `skopeo inspect --raw`; the blobs equal the manifest's.
     func compareWithSkopeo(layout: String, ref: String?) throws -> ImageGraph {
@@ -25,37 +25,42 @@ import OCI
     }
 
     @Test func oneImageLayoutWithoutRef() throws {
-        let graph = try compareWithSkopeo(layout: fixture("oci-layout/test_index_one_image"), ref: nil)
+        let image = testImages.oneImage
+        let graph = try compareWithSkopeo(layout: testImages.oneImageLayout, ref: nil)
+        #expect(graph.root == image.manifest)
         #expect(graph.root.mediaType == MediaType.ociManifest)
         #expect(graph.sourceTags.isEmpty)
         #expect(graph.platforms.isEmpty)
-        #expect(graph.totalSize == 344 + 452 + 114)
+        #expect(graph.totalSize == image.manifest.size + image.config.size + image.layers[0].descriptor.size)
     }
 
     @Test func imageManifestByRefName() throws {
-        let graph = try compareWithSkopeo(layout: fixture("oci-layout/test_index"), ref: "1")
+        let graph = try compareWithSkopeo(layout: testImages.nestedIndexLayout, ref: "1")
+        #expect(graph.root.digest == testImages.nestedImageOne.manifest.digest)
         // The entry says OCI manifest; the document says Docker schema 2, and that wins.
         #expect(graph.root.mediaType == MediaType.dockerManifest)
         #expect(graph.sourceTags == ["1"])
     }
 
     @Test func nestedIndexByRefName() throws {
-        let graph = try compareWithSkopeo(layout: fixture("oci-layout/test_index"), ref: "3")
+        let image = testImages.nestedImageOne
+        let graph = try compareWithSkopeo(layout: testImages.nestedIndexLayout, ref: "3")
         #expect(graph.root.mediaType == MediaType.ociIndex)
         #expect(graph.isIndex)
-        #expect(graph.manifestsChildrenFirst.map(\.hex6) == ["eebff6", "05f95b"])
+        #expect(graph.manifestsChildrenFirst.map(\.digest) == [image.manifest.digest, testImages.nestedIndexThree.digest])
         #expect(graph.manifestsChildrenFirst[0].mediaType == MediaType.dockerManifest)
-        #expect(graph.blobs.map(\.hex6) == ["6e0b05", "dc52c6"])
+        #expect(graph.blobs.map(\.digest) == [image.config.digest, image.layers[0].descriptor.digest])
     }
 
     /// Entries skopeo 1.9 refuses ("no descriptor found") because of their index media types:
     /// pushctl trusts the documents (see GraphBuilder).
     @Test func entriesWithMismatchingMediaTypes() throws {
-        let layout = fixture("oci-layout/test_index")
+        let layout = testImages.nestedIndexLayout
+        let image = testImages.nestedImageTwo
         let (_, two) = try load(.ociLayout(path: layout, ref: "2"))
-        #expect(two.root.digest.hex.hasPrefix("32589985"))
+        #expect(two.root.digest == image.manifest.digest)
         #expect(two.root.mediaType == MediaType.dockerManifest)
-        #expect(two.blobs.map(\.hex6) == ["930705", "321460"])
+        #expect(two.blobs.map(\.digest) == [image.config.digest, image.layers[0].descriptor.digest])
         let bytes = try #require(two.manifestBytes(two.root.digest))
         #expect(sha256(bytes) == two.root.digest)
         #expect(bytes == Array(try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + two.root.digest.hex))))
@@ -64,31 +69,34 @@ import OCI
         // Docker list must carry: it is an OCI index (and a registry accepts it as one).
         let (_, four) = try load(.ociLayout(path: layout, ref: "4"))
         #expect(four.root.mediaType == MediaType.ociIndex)
-        #expect(four.manifestsChildrenFirst.map(\.hex6) == ["eebff6", "2b29a2"])
+        #expect(four.manifestsChildrenFirst.map(\.digest) == [testImages.nestedImageOne.manifest.digest, testImages.nestedIndexFour.digest])
     }
 
     @Test func selectionByDigest() throws {
-        let layout = fixture("oci-layout/test_index")
+        let layout = testImages.nestedIndexLayout
         // Listed in index.json.
-        let (_, listed) = try load(.ociLayout(path: layout, ref: "@sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5"))
-        #expect(listed.root.digest.hex.hasPrefix("05f95b"))
+        let (_, listed) = try load(.ociLayout(path: layout, ref: "@\(testImages.nestedIndexThree.digest)"))
+        #expect(listed.root.digest == testImages.nestedIndexThree.digest)
         #expect(listed.sourceTags.isEmpty)
-        // Not listed (a child of an index): found as a blob; media type from the document.
-        let (_, child) = try load(.ociLayout(path: fixture("oci-layout/test_index_one_image"),
-                                             ref: "@sha256:98ceaf93e482fe91b9bfd6bba07137c098e49ee2d55e69f09fb6c951e75e0e46"))
-        #expect(child.root.mediaType == MediaType.ociManifest)
+        // Listed with an entry media type (OCI manifest) the document contradicts: the document's wins.
+        let (_, mislabelled) = try load(.ociLayout(path: layout, ref: "@\(testImages.nestedImageOne.manifest.digest)"))
+        #expect(mislabelled.root.digest == testImages.nestedImageOne.manifest.digest)
+        #expect(mislabelled.root.mediaType == MediaType.dockerManifest)
+        // The only image of a layout, listed without a ref name.
+        let (_, only) = try load(.ociLayout(path: testImages.oneImageLayout, ref: "@\(testImages.oneImage.manifest.digest)"))
+        #expect(only.root == testImages.oneImage.manifest)
         let error = sourceError { _ = try load(.ociLayout(path: layout, ref: "@sha256:nothex")) }
         guard case .invalidRef? = error else { Issue.record("expected invalidRef, got \(String(describing: error))"); return }
     }
 
     @Test func severalImagesWithoutRefListsThem() throws {
-        let error = sourceError { _ = try load(.ociLayout(path: fixture("oci-layout/test_index"), ref: nil)) }
-        #expect(error == .severalImages(source: "oci:\(fixture("oci-layout/test_index"))", available: ["1", "2", "3", "4"]))
+        let error = sourceError { _ = try load(.ociLayout(path: testImages.nestedIndexLayout, ref: nil)) }
+        #expect(error == .severalImages(source: "oci:\(testImages.nestedIndexLayout)", available: ["1", "2", "3", "4"]))
         #expect(error?.description.contains("choose one with :REF (available: 1, 2, 3, 4)") == true)
     }
 
     @Test func unknownRefListsTheRefs() throws {
-        let error = sourceError { _ = try load(.ociLayout(path: fixture("oci-layout/test_index"), ref: "nope")) }
+        let error = sourceError { _ = try load(.ociLayout(path: testImages.nestedIndexLayout, ref: "nope")) }
         guard case .unknownRef(_, let ref, let available)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(ref == "nope")
         #expect(available == ["1", "2", "3", "4"])
@@ -96,11 +104,11 @@ import OCI
     }
 
     @Test func incompleteLayoutReportsMissingManifest() throws {
-        let layout = fixture("oci-layout/test_gc_image_unknown_mediatype")
+        let layout = testImages.missingBlobLayout
         let error = sourceError { _ = try load(.ociLayout(path: layout, ref: nil)) }
         guard case .missingBlobs(let source, let blobs)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(source == "oci:\(layout)")
-        #expect(blobs.map { String($0.digest.hex.prefix(8)) } == ["32589985"])
+        #expect(blobs.map(\.digest) == [testImages.nestedImageTwo.manifest.digest])
         #expect(blobs.first?.foundSize == nil)
         // skopeo fails on the same layout too.
         #expect(try run("skopeo", ["inspect", "--raw", "oci:\(layout)"]).status != 0)
@@ -112,7 +120,7 @@ import OCI
         let error = sourceError { _ = try load(.ociLayout(path: tmp.path, ref: nil)) }
         #expect(error == .notALayout(path: tmp.path, reason: "it has neither an oci-layout file nor an index.json"))
         // A tar given as oci: is not a layout.
-        let file = fixture("docker-archive/test_image_1.tar")
+        let file = testImages.imageOneArchive
         guard case .notALayout? = sourceError({ _ = try load(.ociLayout(path: file, ref: nil)) }) else {
             Issue.record("a file is not a layout"); return
         }
@@ -121,7 +129,7 @@ import OCI
     @Test func layoutVersionIsChecked() throws {
         let tmp = try TempDir()
         let layout = tmp.sub("layout")
-        try copyItem(fixture("oci-layout/test_index_one_image"), layout)
+        try copyItem(testImages.oneImageLayout, layout)
         try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: layout)
         try? FileManager.default.removeItem(atPath: layout + "/oci-layout")
         try write(Array(#"{"imageLayoutVersion": "2.0.0"}"#.utf8), to: layout + "/oci-layout")

@@ -54,22 +54,23 @@ import OCI
     @Test func truncatedArchiveIsReported() throws {
         let tmp = try TempDir()
         let file = tmp.sub("short.tar")
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture("docker-archive/test_image_1.tar"))))
+        // 3000 bytes end inside the layer: docker puts the config (under 512 bytes) and VERSION first.
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: testImages.imageOneArchive)))
         try write(Array(bytes.prefix(3000)), to: file)
         let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
         guard case .truncatedArchive(let path, let member, let declared, let available)? = error else {
             Issue.record("got \(String(describing: error))"); return
         }
         #expect(path == file)
-        #expect(member == "555b1001d54ed229f56990845856f080b0707348b26b3aa85aaf58d5570cdee0/layer.tar")
-        #expect(declared == 10240)
+        #expect(member == testImages.imageOne.layerMember)
+        #expect(declared == testImages.imageOne.layers[0].descriptor.size)
         #expect(available < declared)
     }
 
     @Test func compressedAndForeignFilesAreRefused() throws {
         let tmp = try TempDir()
         let gz = tmp.sub("image.tar.gz")
-        try write(try mustRun("gzip", ["-c", fixture("docker-archive/test_image_1.tar")]).stdout, to: gz)
+        try write(try mustRun("gzip", ["-c", testImages.imageOneArchive]).stdout, to: gz)
         #expect(sourceError { _ = try load(.dockerArchive(path: gz, ref: nil)) } == .compressedArchive(path: gz, format: "gzip"))
         let junk = tmp.sub("junk")
         try write((0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 1) }, to: junk)
@@ -85,7 +86,7 @@ import OCI
     /// as its directory.
     @Test func ociArchiveWithDotSlashNames() throws {
         let tmp = try TempDir()
-        let layout = fixture("oci-layout/test_index_one_image")
+        let layout = testImages.oneImageLayout
         let file = tmp.sub("layout.tar")
         try mustRun("tar", ["--format=pax", "-cf", file, "-C", layout, "."])
         let (_, fromTar) = try load(.ociArchive(path: file, ref: nil))
@@ -93,7 +94,7 @@ import OCI
         #expect(fromTar.root == fromDir.root)
         #expect(fromTar.blobs == fromDir.blobs)
         // A docker archive given as oci-archive: says what is missing.
-        let docker = fixture("docker-archive/test_image_1.tar")
+        let docker = testImages.imageOneArchive
         #expect(sourceError { _ = try load(.ociArchive(path: docker, ref: nil)) }
             == .notALayout(path: docker, reason: "it has neither an oci-layout file nor an index.json"))
     }

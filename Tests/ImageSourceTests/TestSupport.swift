@@ -1,15 +1,12 @@
 import Foundation
 import Testing
 import OCI
+import TestImages
 @testable import ImageSource
 
-/// The shared fixtures, used in place: `../shared/fixtures` from the package root.
-let fixtures: String = {
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return packageRoot.appendingPathComponent("../shared/fixtures").standardizedFileURL.path
-}()
-
-func fixture(_ relative: String) -> String { fixtures + "/" + relative }
+/// The edge-case images (docker save archives, OCI layouts), written once per test process into a
+/// temporary directory. Read-only by convention: copy one before changing it.
+let testImages = TestImages.shared
 
 struct ToolResult {
     var status: Int32
@@ -141,11 +138,6 @@ func copyItem(_ from: String, _ to: String) throws {
 /// Runs a source call expected to fail and returns its error.
 func sourceError(_ body: () throws -> Void) -> SourceError? {
     do { try body(); return nil } catch let error as SourceError { return error } catch { return nil }
-}
-
-extension Descriptor {
-    /// The first 6 hex digits, to name fixture blobs readably in expectations.
-    var hex6: String { String(digest.hex.prefix(6)) }
 }
 
 /// `skopeo copy --all NAME dir:TMP` writes every blob and child manifest skopeo considers part of

@@ -193,7 +193,7 @@ import Testing
             (["history", "--state", path + ".missing"], "no state database"),
             (["prune-history", "--state", path], "--older-than"),
             (["show", "last", "--state", path, "--state", path], "one --state"),
-            // ArgumentParser's own usage errors are mapped from 64 to cli.md's 2.
+            // ArgumentParser's own usage errors are mapped from 64 to docs/cli.md's 2.
             (["history", "--state", path, "--output", "xml"], "'xml' is invalid"),
             (["history", "--no-such-option"], "Unknown option"),
         ]
