@@ -139,8 +139,9 @@ public final class Executor: Sendable {
 
         // 1. What each tag needs: unchanged tags cost one HEAD each and nothing else (the "rerun
         //    does almost nothing" promise).
-        let needs = try PushDecider(job: job, destination: destination, state: state).tagNeeds(step)
+        let needs = try PushDecider(job: job, destination: destination, state: state).tagStates(step)
         let tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
+        let firstPushes = Set(needs.filter { !$0.everPushed }.map(\.tag))
         guard tags.contains(where: { $0.status == .pushed }) else {
             answered()
             return EndpointResult(endpoint: endpoint, tags: tags, counts: BlobCounts())
@@ -201,6 +202,18 @@ public final class Executor: Sendable {
         forEachConcurrently(Array(toPut.enumerated()), width: job.concurrency) { [self] index, tag in
             do throws(StepFailure) {
                 try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
+                // Trust, but verify the first push of a tag: a registry (or a proxy before it) that
+                // answers 201 without storing the manifest must not get the push recorded.
+                if firstPushes.contains(tag) {
+                    let held = try step.run(.manifest(reference: tag, error: "")) {
+                        try destination.manifestDigest(repository: repository, reference: tag)
+                    }
+                    guard held == root.digest else {
+                        throw StepFailure(.manifest(reference: tag, error: "the registry accepted the manifest but "
+                            + (held.map { "the tag points to \($0)" } ?? "does not hold it") + " (checked with a HEAD)"),
+                            kind: .registryAnswer)
+                    }
+                }
             } catch {
                 putFailures.withLock { $0[index] = error }
             }

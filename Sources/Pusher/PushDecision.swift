@@ -40,12 +40,18 @@ public struct PushDecider: Sendable {
     /// and one `HEAD` shows the tag still holds it; push otherwise. A rerun costs one `HEAD` per tag,
     /// and the `HEAD`s of a push's tags go out together (up to the push's concurrency).
     func tagNeeds(_ step: StepRunner) throws(StepFailure) -> [(tag: String, need: TagNeed)] {
+        try tagStates(step).map { ($0.tag, $0.need) }
+    }
+
+    /// `tagNeeds`, also saying per tag whether pushctl ever pushed it there (the first push of a
+    /// tag is confirmed with a `HEAD` before it is recorded).
+    func tagStates(_ step: StepRunner) throws(StepFailure) -> [(tag: String, need: TagNeed, everPushed: Bool)] {
         let repository = job.target.repository
         let root = job.image.root.digest
         let tags = job.target.tags
-        let results = Locked<[Int: Result<TagNeed, StepFailure>]>([:])
+        let results = Locked<[Int: Result<(TagNeed, Bool), StepFailure>]>([:])
         forEachConcurrently(Array(tags.enumerated()), width: job.concurrency) { [self] index, tag in
-            let result: Result<TagNeed, StepFailure>
+            let result: Result<(TagNeed, Bool), StepFailure>
             do throws(StepFailure) {
                 let last = try step.run(.state("reading the last push of \(tag)")) {
                     try state.lastPushedDigest(registry: job.registryKey, repository: repository, tag: tag)
@@ -57,16 +63,16 @@ public struct PushDecider: Sendable {
                     }
                     if current == root { need = .unchanged }
                 }
-                result = .success(need)
+                result = .success((need, last != nil))
             } catch {
                 result = .failure(error)
             }
             results.withLock { $0[index] = result }
         }
-        var needs: [(tag: String, need: TagNeed)] = []
+        var needs: [(tag: String, need: TagNeed, everPushed: Bool)] = []
         for (index, tag) in tags.enumerated() {
             switch results.withLock({ $0[index]! }) {
-            case .success(let need): needs.append((tag, need))
+            case .success(let (need, everPushed)): needs.append((tag, need, everPushed))
             case .failure(let failure): throw failure
             }
         }

@@ -127,6 +127,9 @@ public struct ApplyRun {
                                        rateLimits: rateLimits.book) { [notice] fallback in notice("note: \(fallback)") }
         let prepared = RunPreparation.prepare(request.work, registries: registries, concurrencyOverride: request.concurrency,
                                               state: store, sourceOptions: sourceOptions, shard: request.shard)
+        // An interrupt during preparation (reading sources, tag lists, tokens) ends the run as
+        // interrupted, not as items whose sources "failed".
+        if cancellation.isCancelled { throw .interrupted }
         if let (plan, path) = request.savedPlan {
             // Executes exactly the saved plan: anything that moved stops the run before a push.
             var problems = plan.drift(pushes: prepared.pushes, failedItems: Set(prepared.failures.map(\.item.id)))

@@ -197,4 +197,23 @@ import Testing
             }
         }
     }
+
+    /// A registry (or a proxy before it) that answers 201 to a tag's PUT without storing it: the
+    /// first push of the tag is confirmed with a HEAD, so the push fails instead of being recorded,
+    /// and the rerun puts it.
+    @Test func aManifestAcceptedButNotStoredIsNotRecorded() throws {
+        let setup = try Setup()
+        let job = try setup.job("lost", tag: "fresh", repository: "team/lost")
+        setup.proxy.add(.init(method: "PUT", pathContains: "/team/lost/manifests/1", fault: .status(201, retryAfter: nil)))
+        let first = try apply(job, scratch: setup.scratch)
+        #expect(first.status == 1, "\(first.stdout)")
+        #expect(first.pushEnds().map(\.status) == ["failed"])
+        #expect((first.pushEnds().first?.object["error"] as? String)?.contains("does not hold it") == true, "\(first.stdout)")
+        #expect(try setup.lastPush("team/lost")?["status"] as? String == "failed")
+
+        let rerun = try apply(job, scratch: setup.scratch)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.pushEnds().map(\.status) == ["pushed"])
+        #expect(try pushedDigest(setup.registry, "team/lost", "1") == setup.fresh.digest)
+    }
 }
