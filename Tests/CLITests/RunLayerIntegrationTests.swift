@@ -382,4 +382,52 @@ import Testing
         }
         #expect(try pushedDigest(registry, "team/app", "1") == image.digest)
     }
+
+    /// SIGINT while the run is still preparing (here: a source registry trickling its tag list)
+    /// ends it at once with exit 130, recorded as interrupted — not as items that failed.
+    @Test func anInterruptDuringPreparationEndsTheRunAsInterrupted() throws {
+        let scratch = try Scratch()
+        let upstream = try RegistryServer.start()
+        let target = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: upstream.port)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
+        let seed = try scratch.job("seed", """
+            version: 1
+            name: seed
+            registries:
+              upstream: {url: \(upstream.baseURL)}
+            images:
+              - {source: 'oci:image:1', repository: src/app, tags: ['v1'], targets: [upstream]}
+            """)
+        #expect(try apply(seed, scratch: scratch).status == 0)
+        proxy.add(.init(method: "GET", pathContains: "/tags/list", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 30), times: 10))
+        let job = try scratch.job("slow-upstream", """
+            version: 1
+            name: slow-upstream
+            registries:
+              upstream: {url: \(proxy.baseURL)}
+              lab: {url: \(target.baseURL)}
+            images:
+              - source: docker://\(proxy.host)/src/app
+                repository: mirror/app
+                tags: {match: 'v[0-9]+'}
+                targets: [lab]
+            """)
+        let running = try RunningApply([job], scratch: scratch)
+        // Wait until the tag list request is held by the proxy, then interrupt.
+        let deadline = Date().addingTimeInterval(20)
+        while !proxy.entries.contains(where: { $0.target.contains("/tags/list") }), Date() < deadline { usleep(50_000) }
+        #expect(proxy.entries.contains { $0.target.contains("/tags/list") }, "the tag list was asked for")
+        let interrupted = Date()
+        running.signal(SIGINT)
+        let status = running.wait(timeout: 20)
+        #expect(status == 130, "\(running.stderr)\n\(running.stdout)")
+        #expect(Date().timeIntervalSince(interrupted) < 10, "the interrupt ended the tag listing promptly")
+        let shown = try pushctlJSON(["show", "last"], scratch: scratch)
+        let run = try #require(shown["run"] as? [String: Any])
+        #expect(run["status"] as? String == "interrupted")
+        #expect(run["exitCode"] as? Int == 130)
+        #expect((shown["pushes"] as? [[String: Any]])?.isEmpty == true)
+    }
 }
