@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"]),

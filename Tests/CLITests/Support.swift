@@ -1,4 +1,5 @@
 import Foundation
+import RegistryHarness
 import Testing
 
 /// The package root, found from this file's path (Tests/CLITests/Support.swift).
@@ -13,46 +14,13 @@ var pushctlBinary: String {
     ProcessInfo.processInfo.environment["PUSHCTL_BIN"] ?? packageRoot + "/.build/debug/pushctl"
 }
 
-struct ToolResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias ToolResult = ProcessResult
+typealias ToolError = ProcessRunnerError
 
-enum ToolError: Error, CustomStringConvertible {
-    case missing(String)
-    var description: String {
-        switch self {
-        case .missing(let path): "required tool not found or not executable: \(path) (build pushctl / install the Debian package)"
-        }
-    }
-}
-
-/// Runs a program to completion with output captured in temporary files (no pipe-buffer stalls).
-/// The CLI suites are serialized, so at most one test thread waits here at a time.
+/// `runProcess` (RegistryHarness) with the package root as the default working directory.
 func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
          environment: [String: String]? = nil, directory: String = packageRoot) throws -> ToolResult {
-    guard FileManager.default.isExecutableFile(atPath: executable) else { throw ToolError.missing(executable) }
-    let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: tmp) }
-    let out = tmp.appendingPathComponent("out"), err = tmp.appendingPathComponent("err"), input = tmp.appendingPathComponent("in")
-    try Data().write(to: out)
-    try Data().write(to: err)
-    try Data((stdin ?? "").utf8).write(to: input)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    if let environment { process.environment = environment }
-    process.standardOutput = try FileHandle(forWritingTo: out)
-    process.standardError = try FileHandle(forWritingTo: err)
-    process.standardInput = try FileHandle(forReadingFrom: input)
-    try process.run()
-    process.waitUntilExit()
-    return ToolResult(status: process.terminationStatus,
-                      stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    try runProcess(executable, arguments, stdin: stdin, environment: environment, directory: directory)
 }
 
 func pushctl(_ arguments: String..., environment: [String: String]? = nil) throws -> ToolResult {

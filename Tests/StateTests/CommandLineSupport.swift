@@ -1,4 +1,5 @@
 import Foundation
+import RegistryHarness
 import Testing
 
 /// Runs the built `pushctl` binary: `$PUSHCTL_BIN`, else the one next to the test bundle, else
@@ -47,34 +48,13 @@ enum PushctlBinary {
         return result
     }
 
+    /// The suites' one process runner (RegistryHarness), with `environment` added to this
+    /// process's own.
     static func runProcess(_ executable: String, _ arguments: [String], stdin: String? = nil,
                            environment: [String: String]? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a large output cannot dead-lock the child.
-        let errData = DataBox(), errDone = DispatchSemaphore(value: 0)
-        Thread { errData.data = err.fileHandleForReading.readDataToEndOfFile(); errDone.signal() }.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.data, as: UTF8.self))
+        let result = try RegistryHarness.runProcess(executable, arguments, stdin: stdin, addingEnvironment: environment ?? [:])
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
-
-    /// Written by the reader thread before it signals, read only after the wait: the semaphore
-    /// orders the accesses, hence `@unchecked Sendable`.
-    final class DataBox: @unchecked Sendable { var data = Data() }
 
     static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }
