@@ -7,20 +7,10 @@ import Testing
 /// faults, tags moved behind pushctl's back, shards, SIGTERM.
 @Suite(.serialized) struct ApplyResilienceIntegrationTests {
     func singleImageJob(_ scratch: Scratch, name: String, url: String, repository: String = "team/app",
-                        tags: [String] = ["1"], extra: String = "") throws -> String {
-        try scratch.job(name, """
-            version: 1
-            name: \(name)
-            \(extra)
-            registries:
-              target:
-                url: \(url)
-            images:
-              - source: oci:image:1
-                repository: \(repository)
-                tags: [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                targets: [target]
-            """)
+                        tags: [String] = ["1"]) throws -> String {
+        try scratch.job(JobSpec(name)
+            .registry("target", url: url)
+            .image("oci:image:1", repository: repository, tags: tags, targets: ["target"]))
     }
 
     @Test func a503AndADroppedUploadAreRetriedAndThePushLands() throws {

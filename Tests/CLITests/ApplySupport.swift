@@ -218,3 +218,59 @@ final class RunningApply {
         return process.terminationStatus
     }
 }
+
+// MARK: - Job files
+
+/// A job file for a test, built from its parts and rendered as YAML — the one scenario builder
+/// the integration suites share instead of each writing its own YAML templates.
+struct JobSpec {
+    var name: String
+    var defaults: [String: String] = [:]
+    private var registries: [String] = []
+    private var images: [String] = []
+
+    init(_ name: String, defaults: [String: String] = [:]) {
+        self.name = name
+        self.defaults = defaults
+    }
+
+    /// A target (or source) registry; `extra` lines such as `insecure: true` go into its entry.
+    func registry(_ name: String, url: String, mirrors: [String] = [], extra: [String] = []) -> JobSpec {
+        var copy = self
+        var entry = "  \(name):\n    url: \(url)\n"
+        if !mirrors.isEmpty { entry += "    mirrors: [\(mirrors.joined(separator: ", "))]\n" }
+        for line in extra { entry += "    \(line)\n" }
+        copy.registries.append(entry)
+        return copy
+    }
+
+    /// An image entry; `tags` nil leaves the source's own tag, `selector` is a flow mapping such
+    /// as `{match: 'v[0-9]+'}`.
+    func image(_ source: String, repository: String, tags: [String]? = nil, selector: String? = nil,
+               targets: [String], extra: [String] = []) -> JobSpec {
+        var copy = self
+        var entry = "  - source: '\(source)'\n    repository: \(repository)\n"
+        if let tags { entry += "    tags: [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]\n" }
+        if let selector { entry += "    tags: \(selector)\n" }
+        entry += "    targets: [\(targets.joined(separator: ", "))]\n"
+        for line in extra { entry += "    \(line)\n" }
+        copy.images.append(entry)
+        return copy
+    }
+
+    var yaml: String {
+        var text = "version: 1\nname: \(name)\n"
+        if !defaults.isEmpty {
+            text += "defaults: {" + defaults.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}\n"
+        }
+        text += "registries:\n" + registries.joined() + "images:\n" + images.joined()
+        return text
+    }
+}
+
+extension Scratch {
+    /// Writes `spec` as `NAME.yaml` and returns its path.
+    func job(_ spec: JobSpec, file: String? = nil) throws -> String {
+        try job(file ?? spec.name, spec.yaml)
+    }
+}

@@ -74,19 +74,9 @@ import Testing
         }
 
         func job(_ name: String, tag: String, repository: String) throws -> String {
-            try scratch.job(name, """
-                version: 1
-                name: \(name)
-                defaults: {retries: 2}
-                registries:
-                  lab:
-                    url: \(proxy.baseURL)
-                images:
-                  - source: oci:image:\(tag)
-                    repository: \(repository)
-                    tags: ["1"]
-                    targets: [lab]
-                """)
+            try scratch.job(JobSpec(name, defaults: ["retries": "2"])
+                .registry("lab", url: proxy.baseURL)
+                .image("oci:image:\(tag)", repository: repository, tags: ["1"], targets: ["lab"]))
         }
 
         /// The last push of `repository:1` in the state database.
@@ -162,21 +152,10 @@ import Testing
         }
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let job = try scratch.job("unusable", """
-            version: 1
-            name: unusable
-            defaults: {retries: 2}
-            registries:
-              main:
-                url: \(url)
-                \(failure == .unresolvable ? "insecure: true" : "")
-                mirrors: [\(withMirror ? registry.baseURL : "")]
-            images:
-              - source: oci:image:1
-                repository: team/app
-                tags: ["1"]
-                targets: [main]
-            """)
+        let job = try scratch.job(JobSpec("unusable", defaults: ["retries": "2"])
+            .registry("main", url: url, mirrors: withMirror ? [registry.baseURL] : [],
+                      extra: failure == .unresolvable ? ["insecure: true"] : [])
+            .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["main"]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             let shown = try pushctlJSON(["show", "last"], scratch: scratch)

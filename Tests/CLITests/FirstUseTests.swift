@@ -9,18 +9,9 @@ import Testing
     func simpleJob(_ scratch: Scratch, _ registry: RegistryServer, name: String = "first") throws -> (job: String, image: Descriptor) {
         let writer = try LayoutWriter(path: scratch.sub("image-\(name)"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let job = try scratch.job(name, """
-            version: 1
-            name: \(name)
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image-\(name):1
-                repository: team/\(name)
-                tags: ["1"]
-                targets: [lab]
-            """)
+        let job = try scratch.job(JobSpec(name)
+            .registry("lab", url: registry.baseURL)
+            .image("oci:image-\(name):1", repository: "team/\(name)", tags: ["1"], targets: ["lab"]))
         return (job, image)
     }
 
@@ -118,18 +109,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 200_000)])
         proxy.add(.init(method: "PUT", pathContains: "/blobs/uploads/", fault: .throttle(bytesPerSecond: 150_000), times: 10))
-        let job = try scratch.job("slow", """
-            version: 1
-            name: slow
-            registries:
-              lab:
-                url: \(proxy.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/slow
-                tags: ["1"]
-                targets: [lab]
-            """)
+        let job = try scratch.job(JobSpec("slow")
+            .registry("lab", url: proxy.baseURL)
+            .image("oci:image:1", repository: "team/slow", tags: ["1"], targets: ["lab"]))
         let started = Date()
         let r = try apply(job, scratch: scratch, output: "plain")
         let wall = Date().timeIntervalSince(started)

@@ -78,22 +78,10 @@ import Testing
         let registry = try RegistryServer.start()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let good = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let job = try scratch.job("mixed", """
-            version: 1
-            name: mixed
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:missing-layout:1
-                repository: team/missing
-                tags: ["1"]
-                targets: [lab]
-              - source: oci:image:1
-                repository: team/good
-                tags: ["1"]
-                targets: [lab]
-            """)
+        let job = try scratch.job(JobSpec("mixed")
+            .registry("lab", url: registry.baseURL)
+            .image("oci:missing-layout:1", repository: "team/missing", tags: ["1"], targets: ["lab"])
+            .image("oci:image:1", repository: "team/good", tags: ["1"], targets: ["lab"]))
         for (night, expected) in [(1, "pushed"), (2, "unchanged")] {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -117,18 +105,9 @@ import Testing
         let registry = try RegistryServer.start()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
-        let job = try scratch.job("nightly", """
-            version: 1
-            name: nightly
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/app
-                tags: ["1"]
-                targets: [lab]
-            """)
+        let job = try scratch.job(JobSpec("nightly")
+            .registry("lab", url: registry.baseURL)
+            .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]))
         #expect(try apply(job, scratch: scratch).status == 0)
         try FileManager.default.removeItem(atPath: scratch.sub("image"))
         let failed = try apply(job, scratch: scratch)
@@ -243,18 +222,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let layer = try writer.addRandomLayer(size: 300_000)
         _ = try writer.addImage(tag: "1", layers: [layer])
-        let job = try scratch.job("counts", """
-            version: 1
-            name: counts
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/app
-                tags: ["1", "1.0", "latest"]
-                targets: [lab]
-            """)
+        let job = try scratch.job(JobSpec("counts")
+            .registry("lab", url: registry.baseURL)
+            .image("oci:image:1", repository: "team/app", tags: ["1", "1.0", "latest"], targets: ["lab"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)")
         let summaryBytes = try #require(r.runEnd?.int("bytesUploaded"))
@@ -357,22 +327,10 @@ import Testing
         let dead = try Sockets.freePort()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
-        let job = try scratch.job("upstream", """
-            version: 1
-            name: upstream
-            defaults: {retries: 1}
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: docker://127.0.0.1:\(dead)/library/app:1
-                repository: mirror/app
-                targets: [lab]
-              - source: oci:image:1
-                repository: team/app
-                tags: ["1"]
-                targets: [lab]
-            """)
+        let job = try scratch.job(JobSpec("upstream", defaults: ["retries": "1"])
+            .registry("lab", url: registry.baseURL)
+            .image("docker://127.0.0.1:\(dead)/library/app:1", repository: "mirror/app", targets: ["lab"])
+            .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")

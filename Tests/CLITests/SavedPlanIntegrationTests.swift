@@ -24,22 +24,11 @@ import Testing
         }
 
         static func yaml(_ registry: RegistryServer, extraTag: String? = nil) -> String {
-            """
-            version: 1
-            name: release
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/one
-                tags: ["1", "latest"\(extraTag.map { ", \"\($0)\"" } ?? "")]
-                targets: [lab]
-              - source: oci:image:2
-                repository: team/two
-                tags: ["2"]
-                targets: [lab]
-            """
+            JobSpec("release")
+                .registry("lab", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/one", tags: ["1", "latest"] + (extraTag.map { [$0] } ?? []), targets: ["lab"])
+                .image("oci:image:2", repository: "team/two", tags: ["2"], targets: ["lab"])
+                .yaml
         }
 
         func plan(_ arguments: [String] = []) throws -> (status: Int32, stdout: String, stderr: String, path: String) {
