@@ -20,6 +20,13 @@ final class Scratch {
     var state: String { sub("state.db") }
     var cache: String { sub("cache") }
 
+    /// Writes a file under the workspace and returns its path.
+    func write(_ name: String, _ text: String) throws -> String {
+        let file = sub(name)
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     /// Writes a job file and returns its path.
     func job(_ name: String, _ yaml: String) throws -> String {
         let file = sub(name + ".yaml")

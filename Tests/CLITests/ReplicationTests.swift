@@ -12,29 +12,9 @@ import Testing
     static let images = TestImages.shared
 
     /// A temporary directory for a job file and state databases.
-    final class Workspace {
-        let path: String
-        init() throws {
-            path = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-repl-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: path + "/docker", withIntermediateDirectories: true)
-        }
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-
-        /// The environment for pushctl: no docker credentials of the user running the tests.
-        var environment: [String: String] {
-            var env = ProcessInfo.processInfo.environment
-            env["DOCKER_CONFIG"] = path + "/docker"
-            env.removeValue(forKey: "REGISTRY_AUTH_FILE")
-            env.removeValue(forKey: "PUSHCTL_STATE")
-            return env
-        }
-
-        func write(_ name: String, _ text: String) throws -> String {
-            let file = path + "/" + name
-            try text.write(toFile: file, atomically: true, encoding: .utf8)
-            return file
-        }
-    }
+    /// The suites share one scratch workspace type (ApplySupport.swift): its environment keeps
+    /// the tester's own credentials, state and cache out of the run.
+    typealias Workspace = Scratch
 
     // MARK: helpers
 
@@ -80,9 +60,7 @@ import Testing
 
     /// The NDJSON events of an apply.
     static func events(_ output: String) -> [[String: Any]] {
-        output.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-        }
+        parseEvents(output).map(\.object)
     }
 
     /// (tag, status) of every push-end event.
