@@ -17,6 +17,12 @@ public final class RegistryClient: Sendable {
     let authenticator: Authenticator
     let cancellation: CancellationFlag?
     private let sentRequests = Atomic<Int>(0)
+    /// Shared by the views of one client (`observingRetries`): whether `/v2/` answered once.
+    private let endpointChecked: EndpointCheck
+
+    final class EndpointCheck: Sendable {
+        let passed = Atomic<Bool>(false)
+    }
 
     /// Blobs up to this size go up in one PUT when no chunk size is asked for.
     public static let defaultChunkSize = 16 << 20
@@ -37,6 +43,7 @@ public final class RegistryClient: Sendable {
             lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
             cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds))
         self.transport = transport
+        endpointChecked = EndpointCheck()
         self.authenticator = Authenticator(credentials: credentials, registry: endpoint.host,
                                            registryUsesTLS: !endpoint.isPlainHTTP) { request, sink throws(TransportError) in
             try transport.perform(request, sink: sink, progress: nil)
@@ -52,6 +59,7 @@ public final class RegistryClient: Sendable {
         cancellation = other.cancellation
         transport = other.transport
         authenticator = other.authenticator
+        endpointChecked = other.endpointChecked
     }
 
     /// This client, reporting its retries to `observer` as well (connections and tokens shared).
@@ -82,6 +90,14 @@ public final class RegistryClient: Sendable {
 
     /// Tokens fetched from the registry's token service so far.
     public var tokenRequestCount: Int { authenticator.tokenRequestCount }
+
+    /// `ping()` once per client (and its views) for the run: every push checks the endpoint before
+    /// writing to it, and the first answer stands for the others (no per-image setup cost).
+    public func pingOnce() throws(RegistryError) {
+        if endpointChecked.passed.load(ordering: .acquiring) { return }
+        try ping()
+        endpointChecked.passed.store(true, ordering: .releasing)
+    }
 
     /// `GET /v2/`: checks the endpoint speaks the distribution API and learns its auth challenge.
     /// A 401 is a healthy answer here (authentication happens per repository scope).

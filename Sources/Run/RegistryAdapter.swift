@@ -11,7 +11,8 @@ public struct RegistryDestination: PushDestination {
         self.client = client
     }
 
-    public func ping() throws { try client.ping() }
+    /// Once per endpoint and run (the client remembers a passed check).
+    public func ping() throws { try client.pingOnce() }
 
     public func blobExists(repository: String, digest: Digest) throws -> Bool {
         try client.blobExists(repository, digest) != nil
