@@ -44,6 +44,12 @@ enum Format {
         return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
     }
 
+    /// A retry's wait as it will really be: whole seconds when it is one (`1`), else tenths
+    /// (`0.8`, `2.3`) — rounding a jittered 0.8 s up to "1" would not match the wait.
+    static func delay(_ t: TimeInterval) -> String {
+        abs(t - t.rounded()) < 0.05 ? String(Int(t.rounded())) : String(format: "%.1f", t)
+    }
+
     static func seconds(_ t: TimeInterval) -> String {
         t < 60 ? String(format: "%.1fs", t) : String(format: "%dm%02ds", Int(t) / 60, Int(t) % 60)
     }

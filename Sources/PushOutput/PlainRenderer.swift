@@ -33,7 +33,7 @@ public final class PlainRenderer: PushEventSink {
             case .uploading, .retrying: break
             }
         case .retrying(let target, let what, let delay, _):
-            if !quiet { out("[\(target.host)/\(target.repository)] \(what): Retrying in \(Int(delay.rounded(.up))) seconds\n") }
+            if !quiet { out("[\(target.host)/\(target.repository)] \(what): Retrying in \(Format.delay(delay)) seconds\n") }
         case .manifest(let target, let tag, let digest, let size):
             if let tag { append(target, "\(tag): digest: \(digest) size: \(size)") }
         case .pushEnd(let target, let outcome):

@@ -75,4 +75,15 @@ import Testing
             "1.0: digest: \(layer) size: 5",
         ])
     }
+
+    /// "Retrying in N seconds" says the wait that follows, not a rounded-up one.
+    @Test func retryLinesSayTheRealWait() {
+        let (out, text) = TextSink.memory()
+        let renderer = PlainRenderer(out: out, err: out)
+        renderer.emit(.retrying(target(), what: "upload blob", delaySeconds: 0.8, attempt: 1))
+        renderer.emit(.retrying(target(), what: "upload blob", delaySeconds: 2.0, attempt: 2))
+        renderer.emit(.retrying(target(), what: "upload blob", delaySeconds: 3.96, attempt: 3))
+        #expect(text().split(separator: "\n").map { $0.split(separator: ": ").last.map(String.init) ?? "" }
+                == ["Retrying in 0.8 seconds", "Retrying in 2 seconds", "Retrying in 4 seconds"])
+    }
 }
