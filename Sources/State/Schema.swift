@@ -100,6 +100,12 @@ public enum StateSchema {
         """
         ALTER TABLE runs ADD COLUMN error TEXT;
         """,
+        // 5: the manifest a push refers to: referrers brought along with `referrers:` and tag
+        //    attachments (`sha256-….sig`); `history --digest SUBJECT` finds them (README "Signatures and SBOMs").
+        """
+        ALTER TABLE pushes ADD COLUMN subject_digest TEXT;
+        CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
+        """,
     ]
 
     /// The version a fully migrated file has.

@@ -197,15 +197,15 @@ public final class StateStore: Sendable {
     private static let insertPushSQL = """
         INSERT INTO pushes (run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
             repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded,
-            blobs_mounted, blobs_present, attempts, error, started, ended)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            blobs_mounted, blobs_present, attempts, error, started, ended, subject_digest)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     private static func pushValues(_ r: PushRecord) -> [any SQLiteBindable] {
         [r.runID.rawValue, r.planItemID, r.source, r.sourceDigest?.string, r.registryName, r.registryHost,
          r.endpoint, r.repository, r.tag, r.pushedDigest?.string, r.mediaType, r.size, r.status.rawValue,
          r.bytesUploaded, r.blobsUploaded, r.blobsMounted, r.blobsPresent, r.attempts, r.error,
-         r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970]
+         r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970, r.subjectDigest?.string]
     }
 
     private func insertPush(_ record: PushRecord, into c: Connection) throws(SQLiteError) -> Int64 {
@@ -246,9 +246,9 @@ public final class StateStore: Sendable {
     static let pushColumns = """
         p.id, p.run_id, p.plan_item, p.source, p.source_digest, p.registry_name, p.registry_host, p.endpoint, \
         p.repository, p.tag, p.pushed_digest, p.media_type, p.size, p.status, p.bytes_uploaded, p.blobs_uploaded, \
-        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended
+        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended, p.subject_digest
         """
-    static let pushColumnCount = 22
+    static let pushColumnCount = 23
 
     /// Decodes `pushColumns` starting at column `offset`.
     static func decodePush(_ row: Row, offset o: Int) throws(SQLiteError) -> PushRecord {
@@ -273,7 +273,7 @@ public final class StateStore: Sendable {
             blobsUploaded: try row.int(o + 15), blobsMounted: try row.int(o + 16), blobsPresent: try row.int(o + 17),
             attempts: try row.int(o + 18), error: try row.optionalString(o + 19),
             started: Date(timeIntervalSince1970: try row.double(o + 20)),
-            ended: Date(timeIntervalSince1970: try row.double(o + 21)))
+            ended: Date(timeIntervalSince1970: try row.double(o + 21)), subjectDigest: try digest(o + 22))
     }
 
     static func decodePush(_ row: Row) throws(SQLiteError) -> PushRecord { try decodePush(row, offset: 0) }
