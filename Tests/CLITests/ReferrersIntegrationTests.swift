@@ -105,6 +105,12 @@ import Testing
             if night == 1 { firstFallback = [raw] } else { #expect(firstFallback == [raw], "a rerun rewrote the fallback tag") }
         }
 
+        // plan lists each referrer push with its decision.
+        let plan = try run(pushctlBinary, ["plan", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("@\(source.sbom.digest) (referrer of \(source.index.digest)): unchanged"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("@\(source.signature.digest) (referrer of \(source.sbom.digest)): unchanged"), "\(plan.stdout)")
+
         // Recorded with their subject: `history --digest INDEX` shows the SBOM push too.
         let history = try pushctlJSON(["history", "--digest", source.index.digest.string], scratch: scratch)
         let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap { ($0["push"] as? [String: Any])?["pushedDigest"] as? String }
