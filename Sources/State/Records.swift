@@ -34,6 +34,8 @@ public struct RunKind: RawRepresentable, Hashable, Sendable, Codable, CustomStri
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let apply = RunKind(rawValue: "apply")
     public static let verify = RunKind(rawValue: "verify")
+    /// `pushctl prune --confirm`: its rows are the tags it deleted (status `deleted`).
+    public static let prune = RunKind(rawValue: "prune")
     public var description: String { rawValue }
 }
 
@@ -58,7 +60,8 @@ public struct RunStatus: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
 /// The outcome of one tag push (cli.md `push-end` statuses).
 public enum PushStatus: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
-    case pushed, unchanged, failed
+    /// `deleted`: a tag `pushctl prune --confirm` deleted (schema 6).
+    case pushed, unchanged, failed, deleted
     public var description: String { rawValue }
 }
 

@@ -218,9 +218,28 @@ public final class StateStore: Sendable {
         try read { c throws(SQLiteError) in
             try c.query("""
                 SELECT \(Self.pushColumns) FROM pushes p
-                WHERE p.registry_host = ? AND p.repository = ? AND p.tag = ? AND p.status IN ('pushed', 'unchanged')
+                WHERE p.registry_host = ? AND p.repository = ? AND p.tag = ? AND p.status IN ('pushed', 'unchanged', 'deleted')
                 ORDER BY p.started DESC, p.id DESC LIMIT 1
                 """, [registryHost, repository, tag], Self.decodePush).first
+        }.flatMap { $0.status == .deleted ? nil : $0 }  // pruned since: pushctl no longer holds it
+    }
+
+    /// Per tag of a repository (tags pushed by digest left out), the newest push that put it
+    /// there, unless `prune` deleted the tag since: the tags `prune` may consider.
+    public func currentTags(registryHost: String, repository: String) throws(StateError) -> [PushRecord] {
+        try read { c throws(SQLiteError) in
+            try c.query("""
+                SELECT \(Self.pushColumns) FROM pushes p
+                WHERE p.id IN (
+                    SELECT (SELECT p2.id FROM pushes p2
+                            WHERE p2.registry_host = t.registry_host AND p2.repository = t.repository AND p2.tag = t.tag
+                              AND p2.status IN ('pushed', 'unchanged', 'deleted')
+                            ORDER BY p2.started DESC, p2.id DESC LIMIT 1)
+                    FROM (SELECT DISTINCT registry_host, repository, tag FROM pushes
+                          WHERE registry_host = ? AND repository = ? AND tag <> '' AND status IN ('pushed', 'unchanged')) t)
+                  AND p.status <> 'deleted'
+                ORDER BY p.tag
+                """, [registryHost, repository], Self.decodePush)
         }
     }
 
@@ -233,11 +252,12 @@ public final class StateStore: Sendable {
                 WHERE p.id IN (
                     SELECT (SELECT p2.id FROM pushes p2
                             WHERE p2.registry_host = t.registry_host AND p2.repository = t.repository
-                              AND p2.tag = t.tag AND p2.status IN ('pushed', 'unchanged')
+                              AND p2.tag = t.tag AND p2.status IN ('pushed', 'unchanged', 'deleted')
                             ORDER BY p2.started DESC, p2.id DESC LIMIT 1)
                     FROM (SELECT DISTINCT p1.registry_host, p1.repository, p1.tag FROM pushes p1
                           JOIN runs r ON r.id = p1.run_id
                           WHERE r.job = ? AND p1.status IN ('pushed', 'unchanged')) t)
+                  AND p.status <> 'deleted' AND p.tag <> ''
                 ORDER BY p.registry_host, p.repository, p.tag
                 """, [job], Self.decodePush)
         }
