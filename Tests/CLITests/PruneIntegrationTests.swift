@@ -116,4 +116,36 @@ import Testing
         #expect(invalid.status == 2)
         #expect(invalid.stderr.contains("bad.yaml:"), "\(invalid.stderr)")
     }
+
+    /// A deletion the registry refuses: exit 1, the tag kept and reported as failed, nothing
+    /// recorded as deleted; once the registry allows it, the rerun deletes.
+    @Test func aRefusedDeletionExitsOne() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        let writer = try LayoutWriter(path: scratch.sub("image"))
+        for name in ["1", "2"] { _ = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 2_000)]) }
+        func job(_ tags: [String]) throws -> String {
+            try scratch.job("job-\(tags.count)", """
+                version: 1
+                name: refused
+                registries:
+                  lab:
+                    url: \(proxy.baseURL)
+                images:
+                \(tags.map { "  - {source: \"oci:image:\($0)\", repository: team/app, tags: [\"\($0)\"], targets: [lab]}" }.joined(separator: "\n"))
+                """)
+        }
+        let both = try job(["1", "2"]), one = try job(["1"])
+        #expect(try apply(both, scratch: scratch).status == 0)
+        proxy.add(.init(method: "DELETE", pathContains: "/manifests/", fault: .status(405, retryAfter: nil), times: 100))
+        let refused = try prune(["--confirm", one], scratch: scratch)
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(actions(refused.document) == ["2": "failed"], "\(refused.document)")
+        #expect(try pushedManifest(registry, "team/app", "2").isEmpty == false)
+        proxy.clearRules()
+        let allowed = try prune(["--confirm", one], scratch: scratch)
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(actions(allowed.document) == ["2": "deleted"], "\(allowed.document)")
+    }
 }

@@ -182,4 +182,61 @@ import Testing
         let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap { ($0["push"] as? [String: Any])?["pushedDigest"] as? String }
         #expect(Set(pushed).isSuperset(of: [source.index.digest.string, source.sbom.digest.string, cosign.digest.string]), "\(pushed)")
     }
+
+    /// A registry that answers `OCI-Subject` keeps the listing itself: pushctl writes no fallback
+    /// tag (the header is added by the fault proxy in front of docker-registry).
+    @Test func aRegistryThatAcknowledgesTheSubjectGetsNoFallbackTag() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        proxy.addResponseHeaders([("OCI-Subject", "acknowledged")], method: "PUT", pathContains: "/manifests/")
+        let source = try Self.makeSource(scratch)
+        let job = try scratch.job("subject", """
+            version: 1
+            name: subject
+            registries:
+              lab:
+                url: \(proxy.baseURL)
+            images:
+              - source: oci:image:multi
+                repository: team/app
+                tags: ["1"]
+                targets: [lab]
+                referrers: true
+            """)
+        let r = try apply(job, scratch: scratch)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(r.pushEnds().count == 4 && r.pushEnds().allSatisfy { $0.status == "pushed" }, "\(r.stdout)")
+        #expect(try Self.exists(registry, "team/app", source.sbom.digest))
+        #expect(try Self.fallback(registry, "team/app", of: source.index) == nil)
+        #expect(!proxy.entries.contains { $0.method == "PUT" && $0.target.contains("/manifests/sha256-") }, "a fallback tag was written")
+    }
+
+    /// `plan --out` with referrers, then `apply --plan`: the referrer pushes (no tags) are told
+    /// apart by their sources, so the saved plan executes without a false drift.
+    @Test func aSavedPlanWithReferrersApplies() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let source = try Self.makeSource(scratch)
+        let job = try scratch.job("saved", """
+            version: 1
+            name: saved
+            registries:
+              lab:
+                url: \(registry.baseURL)
+            images:
+              - source: oci:image:multi
+                repository: team/app
+                tags: ["1"]
+                targets: [lab]
+                referrers: true
+            """)
+        let planned = try run(pushctlBinary, ["plan", "--state", scratch.state, "--out", scratch.sub("plan.json"), job],
+                              environment: scratch.environment, directory: scratch.path)
+        #expect(planned.status == 0, "\(planned.stderr)")
+        let r = try apply(scratch: scratch, arguments: ["--plan", scratch.sub("plan.json")])
+        #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        #expect(r.pushEnds().count == 4 && r.pushEnds().allSatisfy { $0.status == "pushed" }, "\(r.stdout)")
+        #expect(Self.digests(try Self.fallback(registry, "team/app", of: source.index)) == [source.sbom.digest.string])
+    }
 }
