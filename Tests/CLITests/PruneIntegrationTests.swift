@@ -72,6 +72,11 @@ import Testing
         #expect(actions(dry.document) == ["2": "moved", "3": "shared", "4": "would-delete", "4b": "would-delete",
                                           "5": "would-delete", "foreign": "foreign", "3-copy": "foreign"], "\(dry.document)")
         #expect(try pushedDigest(registry, "team/app", "5") == images["5"]!.digest)
+        let text = try run(pushctlBinary, ["prune", "--state", scratch.state, narrow], environment: scratch.environment, directory: scratch.path)
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("WOULD-DELETE \(registry.host)/team/app:5 \(images["5"]!.digest)"), "\(text.stdout)")
+        #expect(text.stdout.contains("MOVED        \(registry.host)/team/app:2"), "\(text.stdout)")
+        #expect(text.stdout.hasSuffix("Prune: 3 to delete (run again with --confirm), 4 kept, 0 already gone, 0 failed\n"), "\(text.stdout)")
 
         // --confirm: deleted by digest (4 and 4b share theirs, both unselected), recorded.
         let confirmed = try prune(["--confirm", narrow], scratch: scratch)

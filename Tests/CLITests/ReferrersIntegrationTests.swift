@@ -115,6 +115,9 @@ import Testing
         let history = try pushctlJSON(["history", "--digest", source.index.digest.string], scratch: scratch)
         let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap { ($0["push"] as? [String: Any])?["pushedDigest"] as? String }
         #expect(pushed.contains(source.sbom.digest.string), "\(pushed)")
+        let table = try run(pushctlBinary, ["history", "--state", scratch.state, "--digest", source.index.digest.string],
+                            environment: scratch.environment, directory: scratch.path)
+        #expect(table.stdout.contains("\(registry.host)/team/app@\(source.sbom.digest)"), "\(table.stdout)")
 
         // A referrer added since: pushed, and merged after the entry already listed.
         let report = try source.writer.addReferrer(to: source.index, artifactType: "application/vnd.example.report+json", content: "{}")
