@@ -25,7 +25,6 @@ enum ReferrerDiscovery {
         job.subject = subject
         job.target.source = source
         job.target.tags = tags
-        job.mountSources = push.mountSources
         return job
     }
 
