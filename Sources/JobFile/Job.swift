@@ -30,6 +30,10 @@ public struct Defaults: Sendable, Hashable {
     public var images: Int
     /// Attempts per request for retryable failures (1–20).
     public var retries: Int
+    /// `platforms:` for images that give none: push only these entries of an index (nil: all).
+    public var platforms: [PlatformSelector]? = nil
+    /// `referrers:` for images that give none.
+    public var referrers: ReferrerSelection? = nil
 
     public static let standard = Defaults(concurrency: 5, images: 2, retries: 5)
     public static let concurrencyRange = 1...64
@@ -96,6 +100,18 @@ public struct ImageEntry: Sendable {
     public var tags: TagSpec
     /// Names from `registries:`, in the order written.
     public var targets: [String]
+    /// `platforms:` as written on the image (nil: none written; see `effectivePlatforms`).
+    public var platforms: [PlatformSelector]? = nil
+    /// `referrers:` as written on the image (nil: not written; see `Job.referrers(of:)`).
+    public var referrers: ReferrerSelection? = nil
+}
+
+extension Job {
+    /// The platforms an image entry keeps: its own `platforms:`, else `defaults.platforms`; nil
+    /// means every platform (the source is pushed whole).
+    public func platforms(of image: ImageEntry) -> [PlatformSelector]? {
+        image.platforms ?? defaults.platforms
+    }
 }
 
 /// What `tags:` says.

@@ -10,10 +10,10 @@ struct JobDecoder {
     let directory: String
 
     static let topKeys = ["version", "name", "defaults", "registries", "images"]
-    static let defaultsKeys = ["concurrency", "images", "retries"]
+    static let defaultsKeys = ["concurrency", "images", "retries", "platforms", "referrers"]
     static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth"]
     static let authKeys = ["username", "password", "token"]
-    static let imageKeys = ["source", "repository", "tags", "targets"]
+    static let imageKeys = ["source", "repository", "tags", "targets", "platforms", "referrers"]
     static let selectorKeys = ["match", "exclude", "semver", "latest", "prerelease"]
 
     /// `[a-z0-9][a-z0-9._-]*` (docs/jobfile.md "Top level": `name`).
@@ -73,6 +73,8 @@ struct JobDecoder {
         if let n = f["concurrency"], let v = context.int(n, "'defaults.concurrency'", range: Defaults.concurrencyRange) { d.concurrency = v }
         if let n = f["images"], let v = context.int(n, "'defaults.images'", range: Defaults.imagesRange) { d.images = v }
         if let n = f["retries"], let v = context.int(n, "'defaults.retries'", range: Defaults.retriesRange) { d.retries = v }
+        if let n = f["platforms"] { d.platforms = decodePlatforms(n, "'defaults.platforms'") }
+        if let n = f["referrers"] { d.referrers = decodeReferrers(n, "'defaults.referrers'") }
         return d
     }
 
@@ -274,9 +276,20 @@ struct JobDecoder {
             ok = false
         }
 
+        var platforms: [PlatformSelector]?
+        if let n = f["platforms"] {
+            platforms = decodePlatforms(n, "'platforms' of \(what)")
+            if platforms == nil { ok = false }
+        }
+        var referrers: ReferrerSelection?
+        if let n = f["referrers"] {
+            referrers = decodeReferrers(n, "'referrers' of \(what)")
+            if referrers == nil { ok = false }
+        }
+
         guard ok, let sourceText, let source, let repository else { return nil }
         return ImageEntry(index: index, location: node.location, sourceText: sourceText, source: source,
-                          repository: repository, tags: tags, targets: targets)
+                          repository: repository, tags: tags, targets: targets, platforms: platforms, referrers: referrers)
     }
 
     mutating func decodeTags(_ node: Node, what: String, source: SourceSpec?) -> TagSpec? {

@@ -14,6 +14,9 @@ public final class Executor: Sendable {
     private let sink: any PushEventSink
     private let cancellation: CancellationFlag
     private let ledger = TransferLedger()
+    /// Referrers listings read on targets in this run, and the lock that serializes fallback-tag
+    /// updates (Referrers.swift).
+    let referrerListings = ReferrerListings()
 
     public init(state: any PushState, sink: any PushEventSink, cancellation: CancellationFlag) {
         self.state = state
@@ -108,8 +111,8 @@ public final class Executor: Sendable {
         if !interrupted {
             do {
                 try state.recordPush(CompletedPush(
-                    target: job.target, registryKey: job.registryKey, sourceDigest: job.image.root.digest,
-                    mediaType: job.image.root.mediaType, size: job.image.root.size, endpoint: outcome.endpoint,
+                    target: job.target, registryKey: job.registryKey, sourceDigest: job.image.sourceDigest ?? job.image.root.digest,
+                    pushedDigest: job.image.root.digest, subject: job.subject?.digest, mediaType: job.image.root.mediaType, size: job.image.root.size, endpoint: outcome.endpoint,
                     tags: tags, status: outcome.status, counts: outcome.counts,
                     attempts: max(1, endpointsTried.current) + retries.current,
                     error: outcome.error, started: started, ended: Date()))
@@ -140,8 +143,13 @@ public final class Executor: Sendable {
         // 1. What each tag needs: unchanged tags cost one HEAD each and nothing else (the "rerun
         //    does almost nothing" promise).
         let needs = try PushDecider(job: job, destination: destination, state: state).tagStates(step)
-        let tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
+        var tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
         let firstPushes = Set(needs.filter { !$0.everPushed }.map(\.tag))
+        // A referrer pushed by digest: its subject's listing on the target says whether it is there.
+        if job.target.tags.isEmpty, job.subject != nil {
+            let listed = try referrerIsListed(job, destination: destination, endpoint: endpoint, step: step)
+            tags = [CompletedPush.Tag(name: "", status: listed ? .unchanged : .pushed)]
+        }
         guard tags.contains(where: { $0.status == .pushed }) else {
             answered()
             return EndpointResult(endpoint: endpoint, tags: tags, counts: BlobCounts())
@@ -187,7 +195,14 @@ public final class Executor: Sendable {
             let key = TransferLedger.Key(endpoint: endpoint, repository: repository, digest: descriptor.digest)
             guard ledger.claim(key) else { continue }
             do throws(StepFailure) {
-                try putManifest(step, destination, repository, reference: descriptor.digest.string, descriptor: descriptor, bytes: bytes)
+                let acknowledged = try putManifest(step, destination, repository, reference: descriptor.digest.string,
+                                                   descriptor: descriptor, bytes: bytes)
+                // A manifest with a `subject` on a registry that did not take note of it: pushctl
+                // keeps the subject's fallback tag (distribution spec 1.1 "Referrers Tag Schema").
+                if !acknowledged, let referrer = ReferrerManifest.parse(bytes) {
+                    try maintainFallbackTag(referrer, descriptor: descriptor, repository: repository, destination: destination,
+                                            endpoint: endpoint, step: step)
+                }
                 ledger.finish(key, success: true)
             } catch {
                 ledger.finish(key, success: false)
@@ -197,7 +212,7 @@ public final class Executor: Sendable {
         // The tags go up together (up to the push's concurrency): an image under 20 tags is 20
         // independent PUTs of the same bytes. Their lines are written in the tags' order.
         let rootBytes = job.image.manifests.last { $0.descriptor.digest == root.digest }?.bytes ?? []
-        let toPut = tags.filter { $0.status == .pushed }.map(\.name)
+        let toPut = tags.filter { $0.status == .pushed && !$0.name.isEmpty }.map(\.name)
         let putFailures = Locked<[Int: StepFailure]>([:])
         forEachConcurrently(Array(toPut.enumerated()), width: job.concurrency) { [self] index, tag in
             do throws(StepFailure) {
@@ -227,14 +242,17 @@ public final class Executor: Sendable {
         return EndpointResult(endpoint: endpoint, tags: tags, counts: counts.withLock { $0 })
     }
 
+    /// Returns whether the registry acknowledged the manifest's `subject` (`OCI-Subject`).
+    @discardableResult
     private func putManifest(_ step: StepRunner, _ destination: any PushDestination, _ repository: String,
-                             reference: String, descriptor: Descriptor, bytes: [UInt8]) throws(StepFailure) {
-        let reported = try step.run(.manifest(reference: reference, error: "")) {
-            try destination.putManifest(repository: repository, reference: reference, bytes: bytes, mediaType: descriptor.mediaType)
+                             reference: String, descriptor: Descriptor, bytes: [UInt8]) throws(StepFailure) -> Bool {
+        let (reported, acknowledged) = try step.run(.manifest(reference: reference, error: "")) {
+            try destination.putManifestReportingSubject(repository: repository, reference: reference, bytes: bytes, mediaType: descriptor.mediaType)
         }
         guard reported == descriptor.digest else {
             throw StepFailure(.digestMismatch(reference: reference, expected: descriptor.digest, reported: reported), kind: .registryAnswer)
         }
+        return acknowledged
     }
 }
 

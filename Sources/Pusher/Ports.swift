@@ -23,6 +23,10 @@ public struct SourceImage: Sendable {
     /// the manifests and blobs. The executor calls it once a tag actually needs pushing, so a rerun
     /// whose tags are unchanged never reads the source beyond the `HEAD` that gave `root`.
     public var loadContent: (@Sendable () throws -> SourceImage)? = nil
+    /// The digest the source holds when `root` was derived from it (a platform subset of an
+    /// index): recorded as the push's source digest, while `root` is what is pushed. nil: `root`
+    /// is the source's own.
+    public var sourceDigest: Digest? = nil
 
     public init(description: String, root: Descriptor, manifests: [(descriptor: Descriptor, bytes: [UInt8])],
                 blobs: [Descriptor], payload: @escaping @Sendable (Descriptor) -> BlobPayload, diffIDs: [Digest: Digest] = [:]) {
@@ -61,6 +65,14 @@ public protocol PushDestination: Sendable {
     func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest
     /// How an error thrown by this destination bears on endpoint fallback.
     func classify(_ error: any Error) -> FailureKind
+    /// Puts exact bytes; also says whether the registry acknowledged the manifest's `subject`
+    /// (`OCI-Subject`). Referrers.swift has a default that says it did not.
+    func putManifestReportingSubject(repository: String, reference: String, bytes: [UInt8],
+                                     mediaType: String) throws -> (digest: Digest, subjectAcknowledged: Bool)
+    /// A manifest's exact bytes, nil when there is none (the referrers fallback tag).
+    func fetchManifest(repository: String, reference: String) throws -> [UInt8]?
+    /// The referrers API's listing of `subject`; nil when the registry has no referrers API.
+    func listReferrers(repository: String, subject: Digest) throws -> [Descriptor]?
 }
 
 /// The endpoints of one target registry for the run, as the executor uses them. The run layer
@@ -101,6 +113,10 @@ public struct CompletedPush: Sendable {
     /// The registry's identity in the state database (canonical `host[:port]` of its `url`).
     public var registryKey: String
     public var sourceDigest: Digest?
+    /// What the tags were set to, when it differs from `sourceDigest` (a platform subset).
+    public var pushedDigest: Digest? = nil
+    /// The manifest this push refers to, for referrers and tag attachments (`sha256-….sig`).
+    public var subject: Digest? = nil
     public var mediaType: String?
     public var size: Int64?
     public var endpoint: String?

@@ -20,6 +20,10 @@ public struct PushJob: Sendable {
     /// candidates: the source repository of a `docker://` source on the same registry, so
     /// same-registry replication mounts instead of copying.
     public var mountSources: [String] = []
+    /// Set for a referrer brought along with its subject (`referrers:`) or a tag attachment: the
+    /// manifest it refers to. A referrer with no tags is pushed by digest; whether it needs
+    /// pushing is read from its subject's referrers listing on the target (README "Signatures and SBOMs").
+    public var subject: Descriptor? = nil
 
     public init(target: PushTarget, registryKey: String, endpoints: any PushEndpoints, image: SourceImage,
                 credentialIdentity: String, concurrency: Int) {

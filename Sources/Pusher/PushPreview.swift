@@ -68,7 +68,14 @@ public enum PushPreviewer {
     private static func assess(_ job: PushJob, decider: PushDecider, _ step: StepRunner) throws(StepFailure) -> PushPreview {
         let root = job.image.root
         var preview = PushPreview(target: job.target, digest: root.digest, tags: [])
-        let needs = try decider.tagNeeds(step)
+        var needs = try decider.tagNeeds(step)
+        // A referrer pushed by digest (README "Signatures and SBOMs"): its subject's listing on the
+        // target says whether it is there, as in apply.
+        if job.target.tags.isEmpty, let subject = job.subject {
+            let listed = try Executor.referrerIsListed(job, destination: decider.destination, endpoint: "",
+                                                       step: step, listings: ReferrerListings())
+            needs = [("@\(root.digest) (referrer of \(subject.digest))", listed ? .unchanged : .push)]
+        }
         preview.tags = needs.map { ($0.tag, $0.need == .unchanged ? .unchanged : .copy) }
         guard needs.contains(where: { $0.need == .push }) else { return preview }
 

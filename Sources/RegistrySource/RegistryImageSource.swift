@@ -24,6 +24,9 @@ public final class RegistryImageSource: ImageSource {
     /// What the tag or digest resolved to (from the `HEAD`).
     public let root: Descriptor
     private let loaded = Mutex<ImageGraph?>(nil)
+    /// The root manifest's bytes once read by `rootManifestBytes` (a platform subset needs them at
+    /// preparation), so loading the graph later does not read them again.
+    private let rootBytes = Mutex<[UInt8]?>(nil)
     /// Serializes loading, so two pushes of the same source read its manifests once.
     private let loading = NSLock()
 
@@ -53,7 +56,7 @@ public final class RegistryImageSource: ImageSource {
                 throw .invalidManifest(source: description, digest: descriptor.digest, reason: "indexes nested more than 8 deep")
             }
             guard seenManifests.insert(descriptor.digest).inserted else { return }
-            let bytes = try fetchManifest(descriptor)
+            let bytes = try depth == 0 ? rootManifestBytes() : fetchManifest(descriptor)
             let parsed: (mediaType: String, document: ManifestDocument)
             do {
                 parsed = try ManifestDocument.parse(bytes)
@@ -77,6 +80,14 @@ public final class RegistryImageSource: ImageSource {
                                blobs: blobs, platforms: platforms, diffIDs: [:])
         loaded.withLock { $0 = graph }
         return graph
+    }
+
+    /// The root manifest's exact bytes (one `GET` by digest, then remembered).
+    public func rootManifestBytes() throws(SourceError) -> [UInt8] {
+        if let bytes = rootBytes.withLock({ $0 }) { return bytes }
+        let bytes = try fetchManifest(root)
+        rootBytes.withLock { $0 = bytes }
+        return bytes
     }
 
     /// `GET` by digest (a counted pull on Docker Hub: spent from the rate-limit budget first).

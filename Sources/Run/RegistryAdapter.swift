@@ -34,6 +34,25 @@ public struct RegistryDestination: PushDestination {
         try client.putManifest(repository, reference: reference, bytes: bytes, mediaType: mediaType)
     }
 
+    public func putManifestReportingSubject(repository: String, reference: String, bytes: [UInt8],
+                                            mediaType: String) throws -> (digest: Digest, subjectAcknowledged: Bool) {
+        try client.putManifestReportingSubject(repository, reference: reference, bytes: bytes, mediaType: mediaType)
+    }
+
+    /// One `GET`; a 404 (with or without an error body) is "no such manifest".
+    public func fetchManifest(repository: String, reference: String) throws -> [UInt8]? {
+        do throws(RegistryError) {
+            return try client.getManifest(repository, reference: reference).bytes
+        } catch {
+            if error.isNotFound { return nil }
+            throw error
+        }
+    }
+
+    public func listReferrers(repository: String, subject: Digest) throws -> [Descriptor]? {
+        try client.listReferrers(repository, of: subject)
+    }
+
     public func classify(_ error: any Error) -> FailureKind {
         guard let error = error as? RegistryError else { return .other }
         if error.isRegistryAnswer { return .registryAnswer }

@@ -85,17 +85,32 @@ extension RunPreparation {
             let image = registryCache.images[imageKey]
                 ?? RegistryImageSource(description: description, access: source, repository: repository, root: root)
             registryCache.images[imageKey] = image
+            var sourceImage = image.sourceImage
+            if let platforms = job.platforms(of: item) {
+                do { sourceImage = try PlatformSubset.apply(sourceImage, registrySource: image, platforms: platforms) } catch {
+                    throw .platforms(error)
+                }
+            }
             var push = PushJob(
                 target: PushTarget(itemID: item.id, job: job.name, source: description, registry: item.registry,
                                    host: target.preferredHost, repository: item.repository, tags: read.tags),
                 registryKey: target.registryKey, endpoints: target,
-                image: image.sourceImage, credentialIdentity: identity,
+                image: sourceImage, credentialIdentity: identity,
                 concurrency: concurrencyOverride ?? job.defaults.concurrency)
             if sameRegistry && repository != item.repository { push.mountSources = [repository] }
             ready.pushes.append(push)
             ready.registryReads.append(RegistrySourceRead(sourceRegistry: source.registryKey, sourceRepository: repository,
                                                           sourceReference: read.reference, selected: read.selected,
                                                           sameRegistry: sameRegistry, push: push))
+            if let selection = job.referrers(of: item) {
+                for referrer in try ReferrerDiscovery.registry(push, access: source, repository: repository, base: base,
+                                                               selection: selection) {
+                    ready.pushes.append(referrer)
+                    ready.registryReads.append(RegistrySourceRead(sourceRegistry: source.registryKey, sourceRepository: repository,
+                                                                  sourceReference: referrer.image.root.digest.string, selected: false,
+                                                                  sameRegistry: sameRegistry, push: referrer))
+                }
+            }
         }
         return ready
     }

@@ -124,10 +124,21 @@ public struct RunPreparation: Sendable {
         let connection = try targetConnection(item, job: job, registries: registries)
         let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
                                 host: connection.preferredHost, repository: item.repository, tags: tags)
+        var sourceImage = image.sourceImage
+        if let platforms = job.platforms(of: item) {
+            do { sourceImage = try PlatformSubset.apply(sourceImage, platforms: platforms) } catch {
+                throw .platforms(error)
+            }
+        }
         let push = PushJob(target: target, registryKey: connection.registryKey, endpoints: connection,
-                           image: image.sourceImage, credentialIdentity: Self.credentialIdentity(connection, state: state),
+                           image: sourceImage, credentialIdentity: Self.credentialIdentity(connection, state: state),
                            concurrency: concurrencyOverride ?? job.defaults.concurrency)
-        return Ready(pushes: [push], graph: image.graph)
+        var pushes = [push]
+        if let selection = job.referrers(of: item) {
+            pushes += try ReferrerDiscovery.local(push, location: image.location, written: item.source.written,
+                                                  selection: selection, options: sourceOptions)
+        }
+        return Ready(pushes: pushes, graph: image.graph)
     }
 
     /// The target registry's connection for `item`.
@@ -195,6 +206,8 @@ public enum PreparationError: Error, CustomStringConvertible {
     case sourceTagNotFound(String)
     /// A tag selector could not be applied.
     case selection(String, TagSelectionError)
+    /// `platforms:` cannot be applied (nothing selected, a single image of another platform).
+    case platforms(PlatformSubsetError)
 
     public var description: String {
         switch self {
@@ -210,6 +223,7 @@ public enum PreparationError: Error, CustomStringConvertible {
         case .registrySource(let source, let error): "\(source): \(error)"
         case .sourceTagNotFound(let source): "\(source): no such tag or digest in the source registry"
         case .selection(let source, let error): "\(source): tag selector: \(error)"
+        case .platforms(let error): error.description
         }
     }
 }

@@ -141,7 +141,9 @@ public struct SavedPlan: Codable, Sendable, Equatable {
                 }
             }
             for push in saved {
-                guard let match = current.first(where: { Set($0.target.tags) == Set(push.tags) }) else {
+                // Referrers of one item share its (empty) tag set: their sources, which name their
+                // digests, tell them apart.
+                guard let match = current.first(where: { Set($0.target.tags) == Set(push.tags) && ($0.subject == nil || $0.target.source == push.source) }) else {
                     if !first.selected { problems.append("\(push.source) → \(push.repository): no longer planned with tags \(push.tags.joined(separator: ", "))") }
                     continue
                 }

@@ -43,11 +43,12 @@ public struct StatePushRecorder: PushState {
             PushRecord(runID: runID, planItemID: push.target.itemID, source: push.target.source, sourceDigest: push.sourceDigest,
                        registryName: push.target.registry, registryHost: push.registryKey, endpoint: push.endpoint ?? "",
                        repository: push.target.repository, tag: tag.name,
-                       pushedDigest: tag.status == .failed ? nil : push.sourceDigest,
+                       pushedDigest: tag.status == .failed ? nil : push.pushedDigest ?? push.sourceDigest,
                        mediaType: push.mediaType, size: push.size, status: PushStatus(rawValue: tag.status.rawValue) ?? .failed,
                        bytesUploaded: counts.bytesUploaded, blobsUploaded: counts.uploaded,
                        blobsMounted: counts.mounted, blobsPresent: counts.present,
-                       attempts: push.attempts, error: push.error, started: push.started, ended: push.ended)
+                       attempts: push.attempts, error: push.error, started: push.started, ended: push.ended,
+                       subjectDigest: push.subject)
         }
         try store.recordPushes(records)
     }

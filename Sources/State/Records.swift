@@ -34,6 +34,8 @@ public struct RunKind: RawRepresentable, Hashable, Sendable, Codable, CustomStri
     public init(rawValue: String) { self.rawValue = rawValue }
     public static let apply = RunKind(rawValue: "apply")
     public static let verify = RunKind(rawValue: "verify")
+    /// `pushctl prune --confirm`: its rows are the tags it deleted (status `deleted`).
+    public static let prune = RunKind(rawValue: "prune")
     public var description: String { rawValue }
 }
 
@@ -58,7 +60,8 @@ public struct RunStatus: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
 /// The outcome of one tag push (docs/cli.md `push-end` statuses).
 public enum PushStatus: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
-    case pushed, unchanged, failed
+    /// `deleted`: a tag `pushctl prune --confirm` deleted (schema 6).
+    case pushed, unchanged, failed, deleted
     public var description: String { rawValue }
 }
 
@@ -118,22 +121,28 @@ public struct PushRecord: Hashable, Sendable {
     public var error: String?
     public var started: Date
     public var ended: Date
+    /// The manifest this push refers to (a referrer, or a `sha256-….sig` attachment); schema 5.
+    public var subjectDigest: Digest?
 
     public init(id: Int64? = nil, runID: RunID, planItemID: String, source: String, sourceDigest: Digest?,
                 registryName: String, registryHost: String, endpoint: String, repository: String, tag: String,
                 pushedDigest: Digest?, mediaType: String?, size: Int64?, status: PushStatus,
                 bytesUploaded: Int64 = 0, blobsUploaded: Int = 0, blobsMounted: Int = 0, blobsPresent: Int = 0,
-                attempts: Int = 1, error: String? = nil, started: Date, ended: Date) {
+                attempts: Int = 1, error: String? = nil, started: Date, ended: Date, subjectDigest: Digest? = nil) {
         self.id = id; self.runID = runID; self.planItemID = planItemID; self.source = source
         self.sourceDigest = sourceDigest; self.registryName = registryName; self.registryHost = registryHost
         self.endpoint = endpoint; self.repository = repository; self.tag = tag; self.pushedDigest = pushedDigest
         self.mediaType = mediaType; self.size = size; self.status = status; self.bytesUploaded = bytesUploaded
         self.blobsUploaded = blobsUploaded; self.blobsMounted = blobsMounted; self.blobsPresent = blobsPresent
         self.attempts = attempts; self.error = error; self.started = started; self.ended = ended
+        self.subjectDigest = subjectDigest
     }
 
-    /// `HOST/REPOSITORY:TAG`.
-    public var target: String { "\(registryHost)/\(repository):\(tag)" }
+    /// `HOST/REPOSITORY:TAG`, or `HOST/REPOSITORY@DIGEST` for a referrer pushed by digest (no tag).
+    public var target: String {
+        if tag.isEmpty, let pushedDigest { return "\(registryHost)/\(repository)@\(pushedDigest)" }
+        return "\(registryHost)/\(repository):\(tag)"
+    }
     public var duration: TimeInterval { ended.timeIntervalSince(started) }
 }
 

@@ -118,6 +118,59 @@ public enum StateSchema {
         );
         CREATE INDEX verify_checks_by_run ON verify_checks (run_id);
         """,
+        // 6: the manifest a push refers to: referrers brought along with `referrers:` and tag
+        //    attachments (`sha256-….sig`); `history --digest SUBJECT` finds them (README "Signatures and SBOMs").
+        """
+        ALTER TABLE pushes ADD COLUMN subject_digest TEXT;
+        CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
+        """,
+        // 7: `pushctl prune` records the tags it deleted as rows with status 'deleted'. SQLite
+        //    cannot change a CHECK constraint in place, so the table is rebuilt with the same
+        //    columns, rows and indexes.
+        """
+        CREATE TABLE pushes_v6 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            plan_item TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_digest TEXT,
+            registry_name TEXT NOT NULL,
+            registry_host TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            pushed_digest TEXT,
+            media_type TEXT,
+            size INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted')),
+            bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+            blobs_uploaded INTEGER NOT NULL DEFAULT 0,
+            blobs_mounted INTEGER NOT NULL DEFAULT 0,
+            blobs_present INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            error TEXT,
+            started REAL NOT NULL,
+            ended REAL NOT NULL,
+            subject_digest TEXT
+        );
+        INSERT INTO pushes_v6 (id, run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
+            repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded, blobs_mounted,
+            blobs_present, attempts, error, started, ended, subject_digest)
+        SELECT id, run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
+            repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded, blobs_mounted,
+            blobs_present, attempts, error, started, ended, subject_digest FROM pushes;
+        DROP TABLE pushes;
+        ALTER TABLE pushes_v6 RENAME TO pushes;
+        CREATE INDEX pushes_by_run ON pushes (run_id);
+        CREATE INDEX pushes_by_started ON pushes (started);
+        CREATE INDEX pushes_by_repository ON pushes (repository, started);
+        CREATE INDEX pushes_by_tag ON pushes (tag, started);
+        CREATE INDEX pushes_by_status ON pushes (status, started);
+        CREATE INDEX pushes_by_pushed_digest ON pushes (pushed_digest);
+        CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
+        CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
+        CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
+        """,
     ]
 
     /// The version a fully migrated file has.

@@ -77,7 +77,8 @@ extension StateStore {
         }
         if let tag = filter.tag { conditions.append("p.tag = ?"); values.append(tag) }
         if let digest = exactDigest {
-            conditions.append("(p.pushed_digest = ? OR p.source_digest = ?)"); values += [digest, digest]
+            // A subject's digest also finds its referrers and attachments (schema 5).
+            conditions.append("(p.pushed_digest = ? OR p.source_digest = ? OR p.subject_digest = ?)"); values += [digest, digest, digest]
         }
         if let since = filter.since { conditions.append("p.started >= ?"); values.append(since.timeIntervalSince1970) }
         if let status = filter.status { conditions.append("p.status = ?"); values.append(status.rawValue) }

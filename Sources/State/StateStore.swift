@@ -197,15 +197,15 @@ public final class StateStore: Sendable {
     private static let insertPushSQL = """
         INSERT INTO pushes (run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
             repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded,
-            blobs_mounted, blobs_present, attempts, error, started, ended)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            blobs_mounted, blobs_present, attempts, error, started, ended, subject_digest)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     private static func pushValues(_ r: PushRecord) -> [any SQLiteBindable] {
         [r.runID.rawValue, r.planItemID, r.source, r.sourceDigest?.string, r.registryName, r.registryHost,
          r.endpoint, r.repository, r.tag, r.pushedDigest?.string, r.mediaType, r.size, r.status.rawValue,
          r.bytesUploaded, r.blobsUploaded, r.blobsMounted, r.blobsPresent, r.attempts, r.error,
-         r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970]
+         r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970, r.subjectDigest?.string]
     }
 
     private func insertPush(_ record: PushRecord, into c: Connection) throws(SQLiteError) -> Int64 {
@@ -218,9 +218,28 @@ public final class StateStore: Sendable {
         try read { c throws(SQLiteError) in
             try c.query("""
                 SELECT \(Self.pushColumns) FROM pushes p
-                WHERE p.registry_host = ? AND p.repository = ? AND p.tag = ? AND p.status IN ('pushed', 'unchanged')
+                WHERE p.registry_host = ? AND p.repository = ? AND p.tag = ? AND p.status IN ('pushed', 'unchanged', 'deleted')
                 ORDER BY p.started DESC, p.id DESC LIMIT 1
                 """, [registryHost, repository, tag], Self.decodePush).first
+        }.flatMap { $0.status == .deleted ? nil : $0 }  // pruned since: pushctl no longer holds it
+    }
+
+    /// Per tag of a repository (tags pushed by digest left out), the newest push that put it
+    /// there, unless `prune` deleted the tag since: the tags `prune` may consider.
+    public func currentTags(registryHost: String, repository: String) throws(StateError) -> [PushRecord] {
+        try read { c throws(SQLiteError) in
+            try c.query("""
+                SELECT \(Self.pushColumns) FROM pushes p
+                WHERE p.id IN (
+                    SELECT (SELECT p2.id FROM pushes p2
+                            WHERE p2.registry_host = t.registry_host AND p2.repository = t.repository AND p2.tag = t.tag
+                              AND p2.status IN ('pushed', 'unchanged', 'deleted')
+                            ORDER BY p2.started DESC, p2.id DESC LIMIT 1)
+                    FROM (SELECT DISTINCT registry_host, repository, tag FROM pushes
+                          WHERE registry_host = ? AND repository = ? AND tag <> '' AND status IN ('pushed', 'unchanged')) t)
+                  AND p.status <> 'deleted'
+                ORDER BY p.tag
+                """, [registryHost, repository], Self.decodePush)
         }
     }
 
@@ -233,11 +252,12 @@ public final class StateStore: Sendable {
                 WHERE p.id IN (
                     SELECT (SELECT p2.id FROM pushes p2
                             WHERE p2.registry_host = t.registry_host AND p2.repository = t.repository
-                              AND p2.tag = t.tag AND p2.status IN ('pushed', 'unchanged')
+                              AND p2.tag = t.tag AND p2.status IN ('pushed', 'unchanged', 'deleted')
                             ORDER BY p2.started DESC, p2.id DESC LIMIT 1)
                     FROM (SELECT DISTINCT p1.registry_host, p1.repository, p1.tag FROM pushes p1
                           JOIN runs r ON r.id = p1.run_id
                           WHERE r.job = ? AND p1.status IN ('pushed', 'unchanged')) t)
+                  AND p.status <> 'deleted' AND p.tag <> ''
                 ORDER BY p.registry_host, p.repository, p.tag
                 """, [job], Self.decodePush)
         }
@@ -246,9 +266,9 @@ public final class StateStore: Sendable {
     static let pushColumns = """
         p.id, p.run_id, p.plan_item, p.source, p.source_digest, p.registry_name, p.registry_host, p.endpoint, \
         p.repository, p.tag, p.pushed_digest, p.media_type, p.size, p.status, p.bytes_uploaded, p.blobs_uploaded, \
-        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended
+        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended, p.subject_digest
         """
-    static let pushColumnCount = 22
+    static let pushColumnCount = 23
 
     /// Decodes `pushColumns` starting at column `offset`.
     static func decodePush(_ row: Row, offset o: Int) throws(SQLiteError) -> PushRecord {
@@ -273,7 +293,7 @@ public final class StateStore: Sendable {
             blobsUploaded: try row.int(o + 15), blobsMounted: try row.int(o + 16), blobsPresent: try row.int(o + 17),
             attempts: try row.int(o + 18), error: try row.optionalString(o + 19),
             started: Date(timeIntervalSince1970: try row.double(o + 20)),
-            ended: Date(timeIntervalSince1970: try row.double(o + 21)))
+            ended: Date(timeIntervalSince1970: try row.double(o + 21)), subjectDigest: try digest(o + 22))
     }
 
     static func decodePush(_ row: Row) throws(SQLiteError) -> PushRecord { try decodePush(row, offset: 0) }

@@ -97,6 +97,32 @@ public final class LayoutWriter {
         return entry
     }
 
+    /// Stores a manifest's bytes and lists it in `index.json`, tagged `refName` or untagged (as
+    /// oras and cosign list referrers in a layout).
+    @discardableResult
+    public func addManifest(_ bytes: [UInt8], mediaType: String = MediaType.ociManifest, refName: String? = nil) throws -> Descriptor {
+        let descriptor = try addBlob(bytes, mediaType: mediaType)
+        var entry = descriptor
+        if let refName { entry.annotations = [Descriptor.refNameAnnotation: refName] }
+        entries.append(entry)
+        try writeIndex()
+        return descriptor
+    }
+
+    /// An OCI artifact manifest (empty config, one layer of `content`) whose `subject` is
+    /// `subject`: an SBOM, a signature, an attestation.
+    @discardableResult
+    public func addReferrer(to subject: Descriptor, artifactType: String, content: String,
+                            annotations: [String: String] = [:], refName: String? = nil) throws -> Descriptor {
+        let empty = try addBlob(Array("{}".utf8), mediaType: "application/vnd.oci.empty.v1+json")
+        let layer = try addBlob(Array(content.utf8), mediaType: artifactType)
+        func descriptor(_ d: Descriptor) -> String { #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)}"# }
+        let notes = annotations.sorted { $0.key < $1.key }.map { #""\#($0.key)":"\#($0.value)""# }.joined(separator: ",")
+        let text = #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","artifactType":"\#(artifactType)","config":\#(descriptor(empty)),"layers":[\#(descriptor(layer))],"subject":\#(descriptor(subject))"#
+            + (annotations.isEmpty ? "" : #","annotations":{\#(notes)}"#) + "}"
+        return try addManifest(Array(text.utf8), refName: refName)
+    }
+
     private func writeIndex() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
