@@ -175,18 +175,9 @@ import Testing
 
     @Test func secondRepositoryOfTheSameRegistryMountsEveryBlob() throws {
         let p = try Pushed()
-        let job = try p.scratch.job("copy", """
-            version: 1
-            name: copy
-            registries:
-              one:
-                url: \(p.one.baseURL)
-            images:
-              - source: oci:multi:multi
-                repository: team/multi-copy
-                tags: ["1.0"]
-                targets: [one]
-            """)
+        let job = try p.scratch.job(JobSpec("copy")
+            .registry("one", url: p.one.baseURL)
+            .image("oci:multi:multi", repository: "team/multi-copy", tags: ["1.0"], targets: ["one"]))
         let before = p.one.accessLog().count
         let r = try apply(job, scratch: p.scratch)
         #expect(r.status == 0, "\(r.stderr)")
@@ -222,19 +213,9 @@ import Testing
         let closed = try Sockets.freePort()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 50_000)])
-        let job = try scratch.job("mirror", """
-            version: 1
-            name: mirror
-            registries:
-              main:
-                url: http://127.0.0.1:\(closed)
-                mirrors: [\(registry.baseURL)]
-            images:
-              - source: oci:image:1
-                repository: team/mirrored
-                tags: ["1", "one"]
-                targets: [main]
-            """)
+        let job = try scratch.job(JobSpec("mirror")
+            .registry("main", url: "http://127.0.0.1:\(closed)", mirrors: [registry.baseURL])
+            .image("oci:image:1", repository: "team/mirrored", tags: ["1", "one"], targets: ["main"]))
         let started = Date()
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
@@ -273,22 +254,10 @@ import Testing
         let chunked = layerSize > 16 << 20
         proxy.add(.init(method: chunked ? "PATCH" : "PUT", pathContains: chunked ? "/blobs/uploads/" : big.digest.hex,
                         fault: .throttle(bytesPerSecond: 3 << 20)))
-        let job = try scratch.job("big", """
-            version: 1
-            name: big
-            registries:
-              slow:
-                url: \(proxy.baseURL)
-            images:
-              - source: oci:big:1
-                repository: team/big
-                tags: ["1"]
-                targets: [slow]
-              - source: oci:small:1
-                repository: team/small
-                tags: ["1"]
-                targets: [slow]
-            """)
+        let job = try scratch.job(JobSpec("big")
+            .registry("slow", url: proxy.baseURL)
+            .image("oci:big:1", repository: "team/big", tags: ["1"], targets: ["slow"])
+            .image("oci:small:1", repository: "team/small", tags: ["1"], targets: ["slow"]))
 
         let running = try RunningApply([job], scratch: scratch)
         let runStart = try running.waitForEvent("run-start") { $0.name == "run-start" }
@@ -383,22 +352,10 @@ import Testing
         try handle.write(contentsOf: Data([byte ^ 0x01]))
         try handle.close()
 
-        let job = try scratch.job("corrupt", """
-            version: 1
-            name: corrupt
-            registries:
-              local:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:bad:1
-                repository: team/bad
-                tags: ["1", "latest"]
-                targets: [local]
-              - source: oci:good:1
-                repository: team/good
-                tags: ["1", "latest"]
-                targets: [local]
-            """)
+        let job = try scratch.job(JobSpec("corrupt")
+            .registry("local", url: registry.baseURL)
+            .image("oci:bad:1", repository: "team/bad", tags: ["1", "latest"], targets: ["local"])
+            .image("oci:good:1", repository: "team/good", tags: ["1", "latest"], targets: ["local"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 1, "\(r.stderr)\n\(r.stdout)")
         #expect(r.runEnd?.int("exitCode") == 1)
@@ -431,18 +388,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let layers = [try writer.addRandomLayer(size: 40_000), try writer.addRandomLayer(size: 60_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
-        let job = try scratch.job("plain", """
-            version: 1
-            name: plain
-            registries:
-              local:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/plain
-                tags: ["1", "latest"]
-                targets: [local]
-            """)
+        let job = try scratch.job(JobSpec("plain")
+            .registry("local", url: registry.baseURL)
+            .image("oci:image:1", repository: "team/plain", tags: ["1", "latest"], targets: ["local"]))
         let r = try apply(job, scratch: scratch, output: "plain")
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
@@ -469,18 +417,9 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let archive = TestImages.shared.imageOneArchive
-        let job = try scratch.job("archive", """
-            version: 1
-            name: archive
-            registries:
-              local:
-                url: \(registry.baseURL)
-            images:
-              - source: docker-archive:\(archive)
-                repository: team/archive
-                tags: ["t1"]
-                targets: [local]
-            """)
+        let job = try scratch.job(JobSpec("archive")
+            .registry("local", url: registry.baseURL)
+            .image("docker-archive:\(archive)", repository: "team/archive", tags: ["t1"], targets: ["local"]))
         let first = try apply(job, scratch: scratch)
         #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
         #expect(first.pushEnds().map(\.status) == ["pushed"])
