@@ -58,21 +58,7 @@ extension RegistryClient {
     /// Returns the manifest's digest after checking the registry computed the same one.
     @discardableResult
     public func putManifest(_ repository: String, reference: String, bytes: [UInt8], mediaType: String) throws(RegistryError) -> Digest {
-        let operation = "push manifest \(reference)"
-        let local = (try? Digest(parsing: reference)).map { Digest.of(bytes, algorithm: $0.algorithm) } ?? Digest.of(bytes)
-        let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
-        let response = try execute(call) {
-            HTTPRequest(method: "PUT", url: url(repository, "manifests/\(reference)"),
-                        headers: ["Content-Type": mediaType], body: .bytes(bytes))
-        }
-        guard response.status == 201 || response.status == 200 || response.status == 202 else {
-            throw failure(response, operation: operation, repository: repository)
-        }
-        if let reported = response.headers["Docker-Content-Digest"], reported != local.string {
-            throw .digestMismatch(expected: local, actual: reported, operation: operation,
-                                  registry: endpoint.host, repository: repository)
-        }
-        return local
+        try putManifestReportingSubject(repository, reference: reference, bytes: bytes, mediaType: mediaType).digest
     }
 
     /// `DELETE /v2/NAME/manifests/DIGEST` (registries must allow deletes). True when deleted,

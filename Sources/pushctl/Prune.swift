@@ -24,7 +24,7 @@ struct Prune: ParsableCommand {
     @Flag(name: .long, help: "Delete the tags listed (default: only list them).")
     var confirm = false
 
-    @Argument(help: "Job files whose target repositories to prune.", completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(help: ArgumentHelp("Job files whose target repositories to prune.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
     var files: [String] = []
 
     func validate() throws {
@@ -33,16 +33,11 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let (jobs, failed) = JobLoading.loadAll(files)
-        if !failed.isEmpty { throw PushctlExit.invalidInput }
-        let statePath = global.statePath(environment: environment)
-        guard FileManager.default.fileExists(atPath: statePath) else {
-            throw CommandFailure.invalidInput("no state database at \(statePath) (pushctl has pushed nothing with it, so there is nothing of its own to prune)").reported()
-        }
-        let store: StateStore
+        let (jobs, store) = try JobLoading.jobsAndExistingState(
+            files, statePath: global.statePath(environment: environment),
+            whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
         let lock: StateLock
         do {
-            store = try StateStore.open(path: statePath)
             // Deleting while an apply pushes the same repositories could delete what it just put.
             lock = try store.acquireApplyLock()
         } catch {

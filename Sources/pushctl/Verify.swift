@@ -47,14 +47,8 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let (jobs, failed) = JobLoading.loadAll(files)
-        if !failed.isEmpty { throw PushctlExit.invalidInput }
-        let statePath = global.statePath(environment: environment)
-        guard FileManager.default.fileExists(atPath: statePath) else {
-            throw CommandFailure.invalidInput("no state database at \(statePath) (nothing has been applied with it yet)").reported()
-        }
-        let store: StateStore
-        do { store = try StateStore.open(path: statePath) } catch { throw CommandFailure(error).reported() }
+        let (jobs, store) = try JobLoading.jobsAndExistingState(files, statePath: global.statePath(environment: environment),
+                                                                whenMissing: "nothing has been applied with it yet")
 
         var checks: [Check] = []
         let registries = RunRegistries(environment: environment, cancellation: CancellationFlag()) { notice in

@@ -173,7 +173,7 @@ import Testing
     /// Help that reads well: placeholders say what goes there, a mistyped command gets a
     /// suggestion, and `validate -` reads a job file from standard input.
     @Test func helpSuggestionsAndStandardInput() throws {
-        for command in ["apply", "plan", "verify", "validate", "history", "show"] {
+        for command in ["apply", "plan", "verify", "validate", "history", "show", "prune"] {
             let help = try run(pushctlBinary, [command, "--help"])
             let usage = help.stdout.split(separator: "\n").first { $0.hasPrefix("USAGE:") } ?? ""
             #expect(!usage.contains("<state>") && !usage.contains("<files>") && !usage.contains("<concurrency>"), "\(usage)")
