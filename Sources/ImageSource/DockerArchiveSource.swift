@@ -8,7 +8,7 @@ import Synchronization
 /// `"manifests": null`).
 ///
 /// Registries want compressed layers, and archives hold uncompressed ones, so `loadGraph` gzips
-/// every uncompressed layer (deterministically, see `GzipLayerWriter`; in parallel; into the
+/// every uncompressed layer (deterministically, see `BlockGzip`; in parallel; into the
 /// `LayerCache`) and generates a Docker schema 2 manifest over the config as-is and the gzip
 /// layers. Layers that are already gzip pass through unchanged. Foreign layers (a `LayerSources`
 /// entry with `urls`) keep their descriptor and are never read. Other `LayerSources` entries are
@@ -42,7 +42,8 @@ final class DockerArchiveSource: ImageSource {
         self.location = location
         self.ref = ref
         self.options = options
-        self.cache = LayerCache(directory: options.cacheDirectory, level: options.gzipLevel)
+        self.cache = LayerCache(directory: options.cacheDirectory, level: options.gzipLevel, settingsKey: options.settingsKey,
+                                threads: max(1, options.parallelism))
     }
 
     // MARK: manifest.json
@@ -190,7 +191,9 @@ final class DockerArchiveSource: ImageSource {
     }
 
     /// Turns layer plans into descriptors: cache hits and known compressions cost nothing, the
-    /// rest are compressed on `options.parallelism` threads (each distinct diffID once).
+    /// rest are compressed on `options.parallelism` threads (each distinct diffID once): as many
+    /// layers side by side as there are threads, each layer's blocks on its share of them, so one
+    /// big layer uses every thread and many layers do not oversubscribe.
     private func resolveLayers(_ plans: [LayerPlan], origins: inout [Digest: BlobOrigin]) throws(SourceError) -> [(Descriptor, Digest?)] {
         var results: [(Descriptor, Digest?)?] = Array(repeating: nil, count: plans.count)
         var toCompress: [(region: FileRegion, diffID: Digest)] = []
@@ -225,11 +228,14 @@ final class DockerArchiveSource: ImageSource {
             let cache = self.cache
             let source = description
             let jobs = toCompress
-            runBounded(count: jobs.count, parallelism: options.parallelism) { index in
+            let parallelism = max(1, options.parallelism)
+            let side = min(parallelism, jobs.count)
+            let perLayer = max(1, parallelism / side)
+            runBounded(count: jobs.count, parallelism: side) { index in
                 let job = jobs[index]
                 let outcome: Result<LayerCache.Entry, SourceError>
                 do throws(SourceError) {
-                    outcome = .success(try cache.compress(job.region, diffID: job.diffID, source: source))
+                    outcome = .success(try cache.compress(job.region, diffID: job.diffID, source: source, threads: perLayer))
                 } catch {
                     outcome = .failure(error)
                 }
