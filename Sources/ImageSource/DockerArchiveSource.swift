@@ -297,9 +297,37 @@ final class DockerArchiveSource: ImageSource {
                     }
                 }
                 let file = try ReadOnlyFile(path: path)
-                return try VerifyingFileStream(region: FileRegion(file: file, start: 0, length: file.size, name: path),
-                                               expected: blob, source: source, offset: offset)
+                let stream = try VerifyingFileStream(region: FileRegion(file: file, start: 0, length: file.size, name: path),
+                                                     expected: blob, source: source, offset: offset)
+                return CacheEntryStream(stream, cache: cache, diffID: diffID)
             }
+        }
+    }
+}
+
+/// A cached layer's bytes, dropped from the cache when they fail their size or digest check (a
+/// torn write, the disk), so that the upload's retry, or the next run, compresses the layer again
+/// instead of failing on the same entry for ever.
+final class CacheEntryStream: BlobStream {
+    private let inner: VerifyingFileStream
+    private let cache: LayerCache
+    private let diffID: Digest
+
+    init(_ inner: VerifyingFileStream, cache: LayerCache, diffID: Digest) {
+        self.inner = inner
+        self.cache = cache
+        self.diffID = diffID
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        do {
+            return try inner.read(into: buffer)
+        } catch let error as SourceError {
+            switch error {
+            case .blobDigestMismatch, .blobSizeMismatch: cache.remove(diffID)
+            default: break
+            }
+            throw error
         }
     }
 }

@@ -13,6 +13,7 @@ import Darwin
 /// `….json` its digest and size. Both are written to a temporary file and renamed into place,
 /// the data before the metadata, so a reader never sees a partial entry; two processes
 /// compressing the same layer at once both produce a whole file and the last rename wins.
+/// Entries are not fsynced (see `compress`); their bytes are checked on every upload.
 struct LayerCache: Sendable {
     let directory: String
     let level: Int32
@@ -72,7 +73,11 @@ struct LayerCache: Sendable {
         guard result.diffID == diffID else {
             throw .diffIDMismatch(source: source, layer: region.name, expected: diffID, actual: result.diffID)
         }
-        guard fsync(fd) == 0 else { throw .io(path: temp, operation: "fsync", reason: systemError(errno)) }
+        // No fsync: the entry is derived data, and waiting for the disk cost a cold push about a
+        // tenth of a second per 64 MiB. After a crash an entry whose data did not reach the disk
+        // shows up shorter (filesystems commit the size with the data), which `lookup` rejects;
+        // one with the right size but wrong bytes fails the digest check of every upload, which
+        // drops it (`remove`), so the next attempt compresses again.
         guard rename(temp, dataPath(diffID)) == 0 else {
             throw .io(path: dataPath(diffID), operation: "rename", reason: systemError(errno))
         }
@@ -80,6 +85,12 @@ struct LayerCache: Sendable {
         let entry = Entry(digest: result.digest, size: result.size, diffID: diffID)
         try writeMeta(entry)
         return entry
+    }
+
+    /// Forgets an entry whose bytes turned out not to be what its metadata says.
+    func remove(_ diffID: Digest) {
+        unlink(metaPath(diffID))
+        unlink(dataPath(diffID))
     }
 
     private func writeMeta(_ entry: Entry) throws(SourceError) {

@@ -162,3 +162,31 @@ extension DockerArchiveMadeTests {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: tmp2.sub("cache/layers")).filter { $0.hasSuffix(".gz") }) ?? [] == [])
     }
 }
+
+extension DockerArchiveMadeTests {
+    /// Cache entries are not fsynced: one whose bytes are wrong (a torn write after a crash) fails
+    /// its upload's digest check once, is dropped, and the next open compresses the layer again.
+    @Test func corruptCacheEntryIsDroppedAndRecompressed() throws {
+        let tmp = try TempDir()
+        let file = fixture("docker-archive/test_image_1.tar")
+        let (_, graph) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.path)
+        let layer = try #require(graph.blobs.last)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: tmp.sub("layers")).filter { $0.hasSuffix(".gz") }
+        var damaged: Digest?
+        for name in entries {
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)"))))
+            guard sha256(bytes) == layer.digest else { continue }
+            bytes[bytes.count / 2] ^= 0xff
+            try write(bytes, to: tmp.sub("layers/\(name)"))
+            damaged = sha256(bytes)
+        }
+        let actual = try #require(damaged)
+
+        let (source, again) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.path)
+        #expect(again.blobs.last == layer) // the metadata still says so
+        #expect(sourceError { _ = try readAll(source.payload(for: layer)) }
+            == .blobDigestMismatch(source: "docker-archive:\(file)", expected: layer.digest, actual: actual))
+        #expect(try readAll(source.payload(for: layer)).count == Int(layer.size))
+        #expect(sha256(try readAll(source.payload(for: layer))) == layer.digest)
+    }
+}
