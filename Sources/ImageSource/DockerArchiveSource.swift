@@ -8,7 +8,7 @@ import Synchronization
 /// `"manifests": null`).
 ///
 /// Registries want compressed layers, and archives hold uncompressed ones, so `loadGraph` gzips
-/// every uncompressed layer (deterministically, see `GzipLayerWriter`; in parallel; into the
+/// every uncompressed layer (deterministically, see `BlockGzip`; in parallel; into the
 /// `LayerCache`) and generates a Docker schema 2 manifest over the config as-is and the gzip
 /// layers. Layers that are already gzip pass through unchanged. Foreign layers (a `LayerSources`
 /// entry with `urls`) keep their descriptor and are never read. Other `LayerSources` entries are
@@ -42,7 +42,8 @@ final class DockerArchiveSource: ImageSource {
         self.location = location
         self.ref = ref
         self.options = options
-        self.cache = LayerCache(directory: options.cacheDirectory, level: options.gzipLevel)
+        self.cache = LayerCache(directory: options.cacheDirectory, level: options.gzipLevel, settingsKey: options.settingsKey,
+                                threads: max(1, options.parallelism))
     }
 
     // MARK: manifest.json
@@ -198,7 +199,9 @@ final class DockerArchiveSource: ImageSource {
     }
 
     /// Turns layer plans into descriptors: cache hits and known compressions cost nothing, the
-    /// rest are compressed on `options.parallelism` threads (each distinct diffID once).
+    /// rest are compressed on `options.parallelism` threads (each distinct diffID once): as many
+    /// layers side by side as there are threads, each layer's blocks on its share of them, so one
+    /// big layer uses every thread and many layers do not oversubscribe.
     private func resolveLayers(_ plans: [LayerPlan], origins: inout [Digest: BlobOrigin]) throws(SourceError) -> [(Descriptor, Digest?)] {
         var results: [(Descriptor, Digest?)?] = Array(repeating: nil, count: plans.count)
         var toCompress: [(region: FileRegion, diffID: Digest)] = []
@@ -233,11 +236,14 @@ final class DockerArchiveSource: ImageSource {
             let cache = self.cache
             let source = description
             let jobs = toCompress
-            runBounded(count: jobs.count, parallelism: options.parallelism) { index in
+            let parallelism = max(1, options.parallelism)
+            let side = min(parallelism, jobs.count)
+            let perLayer = max(1, parallelism / side)
+            runBounded(count: jobs.count, parallelism: side) { index in
                 let job = jobs[index]
                 let outcome: Result<LayerCache.Entry, SourceError>
                 do throws(SourceError) {
-                    outcome = .success(try cache.compress(job.region, diffID: job.diffID, source: source))
+                    outcome = .success(try cache.compress(job.region, diffID: job.diffID, source: source, threads: perLayer))
                 } catch {
                     outcome = .failure(error)
                 }
@@ -299,9 +305,37 @@ final class DockerArchiveSource: ImageSource {
                     }
                 }
                 let file = try ReadOnlyFile(path: path)
-                return try VerifyingFileStream(region: FileRegion(file: file, start: 0, length: file.size, name: path),
-                                               expected: blob, source: source, offset: offset)
+                let stream = try VerifyingFileStream(region: FileRegion(file: file, start: 0, length: file.size, name: path),
+                                                     expected: blob, source: source, offset: offset)
+                return CacheEntryStream(stream, cache: cache, diffID: diffID)
             }
+        }
+    }
+}
+
+/// A cached layer's bytes, dropped from the cache when they fail their size or digest check (a
+/// torn write, the disk), so that the upload's retry, or the next run, compresses the layer again
+/// instead of failing on the same entry for ever.
+final class CacheEntryStream: BlobStream {
+    private let inner: VerifyingFileStream
+    private let cache: LayerCache
+    private let diffID: Digest
+
+    init(_ inner: VerifyingFileStream, cache: LayerCache, diffID: Digest) {
+        self.inner = inner
+        self.cache = cache
+        self.diffID = diffID
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        do {
+            return try inner.read(into: buffer)
+        } catch let error as SourceError {
+            switch error {
+            case .blobDigestMismatch, .blobSizeMismatch: cache.remove(diffID)
+            default: break
+            }
+            throw error
         }
     }
 }

@@ -9,13 +9,19 @@ import Darwin
 /// Compressed docker-archive layers on disk, keyed by diffID and compression settings, so that
 /// loading the same archive again (or another archive sharing layers) compresses nothing.
 ///
-/// Layout: `CACHE/layers/gzip-<level>-<diffID hex>.gz` holds the compressed bytes and
+/// Layout: `CACHE/layers/<settings key>-<diffID algorithm>-<diffID hex>.gz` holds the compressed bytes and
 /// `….json` its digest and size. Both are written to a temporary file and renamed into place,
 /// the data before the metadata, so a reader never sees a partial entry; two processes
 /// compressing the same layer at once both produce a whole file and the last rename wins.
+/// Entries are not fsynced (see `compress`); their bytes are checked on every upload.
 struct LayerCache: Sendable {
     let directory: String
     let level: Int32
+    /// `SourceOptions.settingsKey`: names the bytes a level and format produce, so entries made by
+    /// other settings (or an older pushctl's single-stream gzip) are never taken for these.
+    let settingsKey: String
+    /// Threads compressing one layer's blocks.
+    let threads: Int
 
     struct Entry: Codable, Sendable, Equatable {
         var digest: Digest
@@ -23,13 +29,15 @@ struct LayerCache: Sendable {
         var diffID: Digest
     }
 
-    init(directory: String, level: Int32) {
+    init(directory: String, level: Int32, settingsKey: String, threads: Int) {
         self.directory = (directory as NSString).appendingPathComponent("layers")
         self.level = level
+        self.settingsKey = settingsKey
+        self.threads = threads
     }
 
     private func base(_ diffID: Digest) -> String {
-        (directory as NSString).appendingPathComponent("gzip-\(level)-\(diffID.algorithm.rawValue)-\(diffID.hex)")
+        (directory as NSString).appendingPathComponent("\(settingsKey)-\(diffID.algorithm.rawValue)-\(diffID.hex)")
     }
 
     func dataPath(_ diffID: Digest) -> String { base(diffID) + ".gz" }
@@ -46,8 +54,9 @@ struct LayerCache: Sendable {
     }
 
     /// Compresses `region` (an uncompressed layer tar) into the cache and checks that its content
-    /// hashes to `diffID`. Streams: memory does not grow with the layer.
-    func compress(_ region: FileRegion, diffID: Digest, source: String) throws(SourceError) -> Entry {
+    /// hashes to `diffID`, on `threads` threads unless told fewer (see `BlockGzip`). Streams: memory
+    /// does not grow with the layer.
+    func compress(_ region: FileRegion, diffID: Digest, source: String, threads: Int? = nil) throws(SourceError) -> Entry {
         try createDirectory()
         let temp = (directory as NSString).appendingPathComponent(".tmp-\(UUID().uuidString)")
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -57,28 +66,18 @@ struct LayerCache: Sendable {
             close(fd)
             if !keep { unlink(temp) }
         }
-        let writer = try GzipLayerWriter(
-            level: level,
+        let result = try BlockGzip.compress(
+            region, level: level, threads: threads ?? self.threads,
             failure: { SourceError.compression(source: source, layer: region.name, reason: $0) },
             sink: { (bytes) throws(SourceError) in try writeAll(fd: fd, bytes, path: temp) })
-        let chunk = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        var position: Int64 = 0
-        while position < region.length {
-            let want = Int(min(Int64(chunk), region.length - position))
-            let n = try region.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: region.start + position)
-            guard n > 0 else {
-                throw .truncatedArchive(path: region.file.path, member: region.name, declared: region.length, available: position)
-            }
-            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            position += Int64(n)
-        }
-        let result = try writer.finish()
         guard result.diffID == diffID else {
             throw .diffIDMismatch(source: source, layer: region.name, expected: diffID, actual: result.diffID)
         }
-        guard fsync(fd) == 0 else { throw .io(path: temp, operation: "fsync", reason: systemError(errno)) }
+        // No fsync: the entry is derived data, and waiting for the disk cost a cold push about a
+        // tenth of a second per 64 MiB. After a crash an entry whose data did not reach the disk
+        // shows up shorter (filesystems commit the size with the data), which `lookup` rejects;
+        // one with the right size but wrong bytes fails the digest check of every upload, which
+        // drops it (`remove`), so the next attempt compresses again.
         guard rename(temp, dataPath(diffID)) == 0 else {
             throw .io(path: dataPath(diffID), operation: "rename", reason: systemError(errno))
         }
@@ -86,6 +85,12 @@ struct LayerCache: Sendable {
         let entry = Entry(digest: result.digest, size: result.size, diffID: diffID)
         try writeMeta(entry)
         return entry
+    }
+
+    /// Forgets an entry whose bytes turned out not to be what its metadata says.
+    func remove(_ diffID: Digest) {
+        unlink(metaPath(diffID))
+        unlink(dataPath(diffID))
     }
 
     private func writeMeta(_ entry: Entry) throws(SourceError) {

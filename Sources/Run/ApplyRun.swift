@@ -117,7 +117,9 @@ public struct ApplyRun {
 
     private func execute(_ request: ApplyRequest, runIDs: [String: RunID], started: Date) throws(ApplyStop) -> RunSummary {
         let compression = SourceOptions()
-        let settings = "gzip-\(compression.gzipLevel)"
+        // The compression settings name the diffID → digest mappings: another level or block size
+        // must not reuse digests made the other way.
+        let settings = compression.settingsKey
         var sourceOptions = compression
         sourceOptions.knownCompression = { [store] diffID in try? store.compressedDigest(forDiffID: diffID, settings: settings) }
 
