@@ -26,28 +26,31 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
+        // MARK: a pthread lock ThreadSanitizer can see (Synchronization.Mutex uses raw futexes)
+        .target(name: "Locking"),
+
         // MARK: thin Swift wrappers over the C libraries
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "OCI"]),
-        .target(name: "SQLite", dependencies: ["CSQLite"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "OCI", "Locking"]),
+        .target(name: "SQLite", dependencies: ["CSQLite", "Locking"]),
 
         // MARK: the stages
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "JobFile", dependencies: ["YAML", "OCI"]),
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
-        .target(name: "ImageSource", dependencies: ["OCI", "CZlib"]),
-        .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Locking"]),
+        .target(name: "Registry", dependencies: ["Curl", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "State", dependencies: ["SQLite", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
-        .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI"]),
+        .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI", "Locking"]),
         // `docker://` sources: images read from a registry, rate-limit budgets.
-        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI"]),
+        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI", "Locking"]),
         // The run layer: one run's registries (endpoint sets, clients), preparation, and the
         // apply/plan/verify runs the CLI calls.
         .target(name: "Run", dependencies: ["JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
-                                            "State", "Pusher", "OCI"]),
+                                            "State", "Pusher", "OCI", "Locking"]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
-        .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
+        .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Locking"]),
         .executableTarget(name: "pushctl", dependencies: [
             "Run", "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "State", "Pusher", "OCI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -55,14 +58,15 @@ let package = Package(
 
         // MARK: tests
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
-        .target(name: "RegistryHarness", dependencies: ["OCI", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/RegistryHarness"),
+        .testTarget(name: "LockingTests", dependencies: ["Locking"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "Locking"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "Locking"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),

@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 import Pusher
-import Synchronization
+import Locking
 
 /// Live per-blob progress bars on a terminal (cli.md "Output", `tty`).
 ///
@@ -31,7 +31,7 @@ public final class TTYRenderer: PushEventSink {
     private let plain: PlainRenderer
     private let width: Int
     private let redrawInterval: TimeInterval
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     public init(out: TextSink = .standardOutput, err: TextSink = .standardError, quiet: Bool = false, width: Int = TTYRenderer.terminalWidth(),
                 redrawInterval: TimeInterval = 0.1) {
