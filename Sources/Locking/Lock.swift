@@ -79,6 +79,10 @@ public final class Lock: @unchecked Sendable {  // the pthread objects are the s
 /// A value only reachable while holding its lock: the drop-in for `Synchronization.LockedValue<Value>`
 /// (same `withLock { value in … }`, typed throws included), but a class, so it can also be captured
 /// by escaping closures. See `Lock` for why pthreads.
+///
+/// For a lock guarding no value use `Lock`, not `LockedValue<Void>`: TSan's Swift access checks
+/// place a zero-sized value's accesses at the object's own address, which other threads read
+/// (retain/release) without the lock, and report that as a race (seen in the TSan run).
 public final class LockedValue<Value> {
     @usableFromInline let lock = Lock()
     @usableFromInline var value: Value

@@ -5,14 +5,14 @@ import Locking
 /// strings under one lock so that lines from different threads never mix.
 public final class TextSink: Sendable {
     private let write: @Sendable (String) -> Void
-    private let lock = LockedValue(())
+    private let lock = Lock()
 
     public init(_ write: @escaping @Sendable (String) -> Void) {
         self.write = write
     }
 
     public func callAsFunction(_ text: String) {
-        lock.withLock { _ in write(text) }
+        lock.withLock { write(text) }
     }
 
     public static let standardOutput = TextSink { text in

@@ -27,7 +27,7 @@ final class Authenticator: Sendable {
     private let tokenFetches = Atomic<Int>(0)
     /// One token fetch at a time: threads that start together (a push's first blobs) wait for
     /// the first fetch and then find its token in the cache, rather than each asking the service.
-    private let fetching = LockedValue(())
+    private let fetching = Lock()
 
     /// The registry is reached over https: its token service must be too.
     let registryUsesTLS: Bool
@@ -89,7 +89,7 @@ final class Authenticator: Sendable {
             state.withLock { s in s.tokens.first { $0.expires > now && wanted.isSubset(of: $0.grants) }?.token }
         }
         if !forceFresh, let token = cached() { return token }
-        return try fetching.withLock { _ throws(RegistryError) -> String in
+        return try fetching.withLock { () throws(RegistryError) -> String in
             // Another thread may have fetched it while this one waited.
             if !forceFresh, let token = cached() { return token }
             return try fetchAndCache(scopes: scopes, challenge: challenge, wanted: wanted, now: now)
