@@ -13,6 +13,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pushctl", targets: ["pushctl"]),
+        // Fuzzing (scripts/fuzz): libFuzzer when built with -sanitize=fuzzer -DFUZZING, else a
+        // seeded mutation harness.
+        .executable(name: "pushctl-fuzz", targets: ["PushctlFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,6 +59,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // MARK: fuzzing: the parsers of untrusted bytes as fuzz targets, and the fuzzer binary
+        .target(name: "FuzzTargets", dependencies: ["JobFile", "OCI", "Registry"], path: "Fuzz/Sources/FuzzTargets"),
+        .executableTarget(name: "PushctlFuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Sources/PushctlFuzz"),
+
         // MARK: tests
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
         .target(name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
@@ -70,6 +77,8 @@ let package = Package(
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
+        // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
         .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
