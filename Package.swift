@@ -13,6 +13,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pushctl", targets: ["pushctl"]),
+        // Fuzzing (scripts/fuzz): libFuzzer when built with -sanitize=fuzzer -DFUZZING, else a
+        // seeded mutation harness.
+        .executable(name: "pushctl-fuzz", targets: ["PushctlFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,48 +29,58 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
+        // MARK: a pthread lock ThreadSanitizer can see (Synchronization.Mutex uses raw futexes)
+        .target(name: "Locking"),
+
         // MARK: thin Swift wrappers over the C libraries
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim"]),
-        .target(name: "SQLite", dependencies: ["CSQLite"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "Locking"]),
+        .target(name: "SQLite", dependencies: ["CSQLite", "Locking"]),
 
         // MARK: the stages
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "JobFile", dependencies: ["YAML", "OCI"]),
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
-        .target(name: "ImageSource", dependencies: ["OCI", "CZlib"]),
-        .target(name: "Registry", dependencies: ["Curl", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "State", dependencies: ["SQLite", "OCI", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Locking"]),
+        .target(name: "Registry", dependencies: ["Curl", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "State", dependencies: ["SQLite", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
-        .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI"]),
+        .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI", "Locking"]),
         // `docker://` sources: images read from a registry, rate-limit budgets.
-        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI"]),
+        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI", "Locking"]),
         // The run layer: one run's registries (endpoint sets, clients), preparation, and the
         // apply/plan/verify runs the CLI calls.
         .target(name: "Run", dependencies: ["JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
-                                            "State", "Pusher", "OCI"]),
+                                            "State", "Pusher", "OCI", "Locking"]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
-        .target(name: "PushOutput", dependencies: ["Pusher", "OCI"]),
+        .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Locking"]),
         .executableTarget(name: "pushctl", dependencies: [
             "Run", "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "State", "Pusher", "OCI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // MARK: fuzzing: the parsers of untrusted bytes as fuzz targets, and the fuzzer binary
+        .target(name: "FuzzTargets", dependencies: ["JobFile", "OCI", "Registry"], path: "Fuzz/Sources/FuzzTargets"),
+        .executableTarget(name: "PushctlFuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Sources/PushctlFuzz"),
+
         // MARK: tests
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
-        .target(name: "RegistryHarness", dependencies: ["OCI", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/RegistryHarness"),
         // Writes small edge-case images (docker save archives, OCI layouts) for tests, deterministically.
         .target(name: "TestImages", dependencies: ["OCI"], path: "Tests/TestImages"),
+        .testTarget(name: "LockingTests", dependencies: ["Locking"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages", "Locking"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "Locking"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness"]),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
+        // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
         .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

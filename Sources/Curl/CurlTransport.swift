@@ -1,5 +1,6 @@
 import CCurl
 import CCurlShim
+import Locking
 import Synchronization
 
 /// Connection and TLS settings shared by every request of one transport.
@@ -62,7 +63,7 @@ struct EasyHandle: @unchecked Sendable {  // the pool hands each handle to one t
 /// pool, so connections (and TLS sessions) are reused by later requests to the same host.
 public final class CurlTransport: HTTPTransport {
     public let configuration: CurlConfiguration
-    private let idle = Mutex<[EasyHandle]>([])
+    private let idle = LockedValue<[EasyHandle]>([])
     private let maxIdleHandles = 16
 
     public init(configuration: CurlConfiguration = CurlConfiguration()) {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Runs `body(0..<count)` on at most `parallelism` dedicated threads and waits for all of them.
 /// Dedicated `Thread`s, not Swift's cooperative pool: the bodies block on file I/O and zlib.
@@ -10,7 +10,7 @@ func runBounded(count: Int, parallelism: Int, _ body: @escaping @Sendable (Int) 
         for i in 0..<count { body(i) }
         return
     }
-    let next = Mutex(0)
+    let next = LockedValue(0)
     let done = DispatchGroup()
     for _ in 0..<threads {
         done.enter()

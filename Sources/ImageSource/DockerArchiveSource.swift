@@ -1,6 +1,6 @@
 import Foundation
 import OCI
-import Synchronization
+import Locking
 
 /// `docker-archive:FILE[:REF]`: a `docker save` tar, in the classic form (`manifest.json` with
 /// `Config`, `RepoTags`, `Layers`) or the Docker 25+ form that also carries an OCI layout
@@ -21,11 +21,11 @@ final class DockerArchiveSource: ImageSource {
     private let cache: LayerCache
     /// Serializes compressions started by `payload` (a layer known from the state database but no
     /// longer in the cache), so two pushes opening the same layer at once compress it once.
-    private let lazyCompression = NSLock()
+    private let lazyCompression = Lock()
     var description: String { location.description }
 
     /// Where each blob of the last loaded graph comes from, for `payload(for:)`.
-    private let blobOrigins = Mutex<[Digest: BlobOrigin]>([:])
+    private let blobOrigins = LockedValue<[Digest: BlobOrigin]>([:])
 
     enum BlobOrigin: Sendable {
         /// Bytes of the archive, streamed as they are (config, gzip layers).
@@ -232,7 +232,7 @@ final class DockerArchiveSource: ImageSource {
         }
 
         if !toCompress.isEmpty {
-            let outcomes = Mutex<[Digest: Result<LayerCache.Entry, SourceError>]>([:])
+            let outcomes = LockedValue<[Digest: Result<LayerCache.Entry, SourceError>]>([:])
             let cache = self.cache
             let source = description
             let jobs = toCompress

@@ -1,18 +1,18 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Where rendered text goes: standard output or error, or memory in tests. Writes are whole
 /// strings under one lock so that lines from different threads never mix.
 public final class TextSink: Sendable {
     private let write: @Sendable (String) -> Void
-    private let lock = Mutex(())
+    private let lock = Lock()
 
     public init(_ write: @escaping @Sendable (String) -> Void) {
         self.write = write
     }
 
     public func callAsFunction(_ text: String) {
-        lock.withLock { _ in write(text) }
+        lock.withLock { write(text) }
     }
 
     public static let standardOutput = TextSink { text in
@@ -25,7 +25,7 @@ public final class TextSink: Sendable {
 
     /// Collects text in memory (tests).
     public static func memory() -> (TextSink, @Sendable () -> String) {
-        let buffer = Mutex("")
+        let buffer = LockedValue("")
         let sink = TextSink { text in buffer.withLock { $0 += text } }
         return (sink, { buffer.withLock { $0 } })
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Pusher
-import Synchronization
+import Locking
 
 /// Docker-like plain lines for logs and cron (docs/cli.md "Output", `text`/`plain`).
 ///
@@ -11,7 +11,7 @@ public final class PlainRenderer: PushEventSink {
     private let out: TextSink
     private let err: TextSink
     private let quiet: Bool
-    private let blocks = Mutex<[String: [String]]>([:])
+    private let blocks = LockedValue<[String: [String]]>([:])
 
     public init(out: TextSink = .standardOutput, err: TextSink = .standardError, quiet: Bool = false) {
         self.out = out

@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 import Pusher
-import Synchronization
+import Locking
 
 /// Live per-blob progress bars on a terminal (docs/cli.md "Output", `tty`).
 ///
@@ -32,7 +32,7 @@ public final class TTYRenderer: PushEventSink {
     private let plain: PlainRenderer
     private let width: @Sendable () -> Int
     private let redrawInterval: TimeInterval
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// - Parameter width: the terminal's columns, asked at every redraw (a resized terminal is
     ///   followed).

@@ -1,7 +1,7 @@
 import Foundation
 import Curl
 import OCI
-import Synchronization
+import Locking
 
 /// Pushes one blob as docker's pusher does (moby `distribution/push_v2.go`, `pushLayer`), acting
 /// on `PushDecider.blob`:
@@ -100,7 +100,7 @@ struct BlobPusher: Sendable {
 /// and never the same count twice in a row (the `uploading` event with 0 bytes is emitted before
 /// the upload starts, and the transfer's first report is 0 again).
 final class ProgressThrottle: Sendable {
-    private let last = Mutex<(time: Date, bytes: Int64)>((.distantPast, 0))
+    private let last = LockedValue<(time: Date, bytes: Int64)>((.distantPast, 0))
     private let report: @Sendable (Int64) -> Void
 
     init(_ report: @escaping @Sendable (Int64) -> Void) {
@@ -131,30 +131,20 @@ final class TransferLedger: Sendable {
     }
 
     private enum Entry { case inProgress, done }
-    private let entries = Mutex<[Key: Entry]>([:])
-    private let changed = NSCondition()
+    private let entries = LockedValue<[Key: Entry]>([:])
 
     /// True when the caller should send it; false when it was already sent in this run.
     /// Waits while another thread is sending it.
     func claim(_ key: Key) -> Bool {
-        changed.lock()
-        defer { changed.unlock() }
-        while true {
-            let entry = entries.withLock { $0[key] }
-            switch entry {
-            case .done: return false
-            case .inProgress: changed.wait()
-            case nil:
-                entries.withLock { $0[key] = .inProgress }
-                return true
-            }
+        entries.withLock(whenReady: { $0[key] != .inProgress }) { entries in
+            if entries[key] == .done { return false }
+            entries[key] = .inProgress
+            return true
         }
     }
 
     func finish(_ key: Key, success: Bool) {
-        changed.lock()
         entries.withLock { $0[key] = success ? .done : nil }
-        changed.broadcast()
-        changed.unlock()
+        entries.broadcast()
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Curl
 import OCI
 import Registry
-import Synchronization
+import Locking
 
 /// Runs push jobs the way `docker push` does (moby `distribution/push_v2.go`), with the run's
 /// endpoint fallback (each job's `PushEndpoints`), and records what it did in the state database.
@@ -26,7 +26,7 @@ public final class Executor: Sendable {
 
     /// Runs every job; returns one outcome per job, in the jobs' order.
     public func run(_ jobs: [PushJob], images: Int) -> [PushOutcome] {
-        let outcomes = Mutex<[Int: PushOutcome]>([:])
+        let outcomes = LockedValue<[Int: PushOutcome]>([:])
         forEachConcurrently(Array(jobs.enumerated()), width: images) { [self] index, job in
             let outcome = push(job)
             outcomes.withLock { $0[index] = outcome }
@@ -60,7 +60,7 @@ public final class Executor: Sendable {
         let retries = AtomicCounter()
         let endpointsTried = AtomicCounter()
         // The target as last announced (its host is the endpoint in use).
-        let announced = Locked<PushTarget?>(nil)
+        let announced = LockedValue<PushTarget?>(nil)
         let final: Result<EndpointResult, StepFailure>
         do {
             let (result, _) = try job.endpoints.perform(retries: { [sink] event in
@@ -170,8 +170,8 @@ public final class Executor: Sendable {
         answered()
 
         // 3. Blobs: configs and layers, each present, mounted or uploaded.
-        let counts = Mutex(BlobCounts())
-        let failures = Mutex<[StepFailure]>([])
+        let counts = LockedValue(BlobCounts())
+        let failures = LockedValue<[StepFailure]>([])
         let blobPusher = BlobPusher(decider: PushDecider(job: job, destination: destination, state: state), target: target,
                                     endpoint: endpoint, sink: sink, ledger: ledger, cancellation: cancellation)
         forEachConcurrently(job.image.blobs, width: job.concurrency) { blob in
@@ -213,7 +213,7 @@ public final class Executor: Sendable {
         // independent PUTs of the same bytes. Their lines are written in the tags' order.
         let rootBytes = job.image.manifests.last { $0.descriptor.digest == root.digest }?.bytes ?? []
         let toPut = tags.filter { $0.status == .pushed && !$0.name.isEmpty }.map(\.name)
-        let putFailures = Locked<[Int: StepFailure]>([:])
+        let putFailures = LockedValue<[Int: StepFailure]>([:])
         forEachConcurrently(Array(toPut.enumerated()), width: job.concurrency) { [self] index, tag in
             do throws(StepFailure) {
                 try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)

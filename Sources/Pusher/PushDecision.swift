@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import OCI
 
 /// What a tag needs.
@@ -49,7 +50,7 @@ public struct PushDecider: Sendable {
         let repository = job.target.repository
         let root = job.image.root.digest
         let tags = job.target.tags
-        let results = Locked<[Int: Result<(TagNeed, Bool), StepFailure>]>([:])
+        let results = LockedValue<[Int: Result<(TagNeed, Bool), StepFailure>]>([:])
         forEachConcurrently(Array(tags.enumerated()), width: job.concurrency) { [self] index, tag in
             let result: Result<(TagNeed, Bool), StepFailure>
             do throws(StepFailure) {

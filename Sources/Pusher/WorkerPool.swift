@@ -42,11 +42,3 @@ final class SendableBox<Value: Sendable>: Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
-
-/// A value shared by closures that outlive the scope that made it (a `Mutex` cannot be captured
-/// by an escaping closure).
-public final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    public init(_ value: Value) { mutex = Mutex(value) }
-    public func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-}

@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import Locking
 import Synchronization
 
 /// Authorization for one registry host: remembers the registry's challenge, so later requests
@@ -22,11 +23,11 @@ final class Authenticator: Sendable {
     let credentials: Credentials
     let registry: String
     private let send: @Sendable (HTTPRequest, ResponseSink) throws(TransportError) -> HTTPResponse
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let tokenFetches = Atomic<Int>(0)
     /// One token fetch at a time: threads that start together (a push's first blobs) wait for
     /// the first fetch and then find its token in the cache, rather than each asking the service.
-    private let fetching = Mutex(())
+    private let fetching = Lock()
 
     /// The registry is reached over https: its token service must be too.
     let registryUsesTLS: Bool
@@ -88,7 +89,7 @@ final class Authenticator: Sendable {
             state.withLock { s in s.tokens.first { $0.expires > now && wanted.isSubset(of: $0.grants) }?.token }
         }
         if !forceFresh, let token = cached() { return token }
-        return try fetching.withLock { _ throws(RegistryError) -> String in
+        return try fetching.withLock { () throws(RegistryError) -> String in
             // Another thread may have fetched it while this one waited.
             if !forceFresh, let token = cached() { return token }
             return try fetchAndCache(scopes: scopes, challenge: challenge, wanted: wanted, now: now)

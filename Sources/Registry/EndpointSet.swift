@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// How a failure at one endpoint bears on endpoint fallback (docs/jobfile.md "Endpoint fallback
 /// order").
@@ -85,7 +85,7 @@ public final class EndpointSet<Client: Sendable>: Sendable {
     public let members: [EndpointMember]
     private let makeClient: @Sendable (_ member: EndpointMember, _ hasFallback: Bool) -> Client
     private let announce: @Sendable (EndpointFallbackNotice) -> Void
-    private let state = Mutex(RunState())
+    private let state = LockedValue(RunState())
 
     private struct RunState {
         var clients: [String: Client] = [:]

@@ -37,10 +37,10 @@ extension RegistryClient {
             let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)])
             let response = try execute(call) { HTTPRequest(method: "GET", url: pageURL) }
             guard response.status == 200 else { throw failure(response, operation: operation, repository: repository) }
-            guard let page = try? JSONDecoder().decode(TagList.self, from: Data(response.body)) else {
+            guard let page = Self.decodeTagPage(response.body) else {
                 throw .invalidResponse(operation: operation, registry: endpoint.host, message: "tag list is not valid JSON")
             }
-            tags += page.tags ?? []
+            tags += page
             guard tags.count <= limits.tags else {
                 throw .invalidResponse(operation: operation, registry: endpoint.host,
                                        message: "the repository lists more than \(limits.tags) tags, more than pushctl will select from")
@@ -50,8 +50,16 @@ extension RegistryClient {
         return tags
     }
 
+    /// The tags of one `tags/list` page (`{"name": …, "tags": [...]}`; `tags` may be null or
+    /// missing on an empty repository); nil when the body is not such JSON. Separate from
+    /// `listTags` so the fuzz target can reach the parsing of registry-controlled bytes.
+    package static func decodeTagPage(_ body: [UInt8]) -> [String]? {
+        guard let page = try? JSONDecoder().decode(TagList.self, from: Data(body)) else { return nil }
+        return page.tags ?? []
+    }
+
     /// The target of the `rel="next"` link among `Link` header values (RFC 8288).
-    static func nextLink(_ values: [String]) -> String? {
+    package static func nextLink(_ values: [String]) -> String? {
         for value in values {
             for link in value.split(separator: ",") {
                 let parts = link.split(separator: ";").map { String($0).trimmingSpaces() }

@@ -329,7 +329,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// Resolves a `Location` header: absolute, host-relative (`/v2/…`) or relative to the request.
-    static func resolve(_ location: String, against requestURL: String) -> String {
+    package static func resolve(_ location: String, against requestURL: String) -> String {
         if location.contains("://") { return location }
         if location.hasPrefix("/") { return origin(of: requestURL) + location }
         var base = requestURL

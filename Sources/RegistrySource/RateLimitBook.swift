@@ -1,14 +1,14 @@
 import Curl
 import Foundation
 import Registry
-import Synchronization
+import Locking
 
 /// The pull budgets of the source registries of a run, as their responses announce them
 /// (`RateLimitStatus`), keyed by registry (`host[:port]`). Filled by `RateLimitObservingTransport`,
 /// read by `RateLimitGate` before the run and by registry sources before each manifest `GET`
 /// (the request Docker Hub counts as a pull; `HEAD` is free).
 public final class RateLimitBook: Sendable {
-    private let statuses = Mutex<[String: RateLimitStatus]>([:])
+    private let statuses = LockedValue<[String: RateLimitStatus]>([:])
 
     public init() {}
 

@@ -2,6 +2,7 @@ import Foundation
 import ImageSource
 import OCI
 import Registry
+import Locking
 
 /// A blob read from a source registry while it is being uploaded to the target: a download runs on
 /// its own thread and hands its bytes through a bounded buffer (`BytePipe`) to the uploading
@@ -97,7 +98,7 @@ final class RegistryBlobStream: BlobStream {
 /// A bounded single-producer, single-consumer byte buffer between two threads. The writer blocks
 /// while it is full, the reader while it is empty; either side can end it.
 final class BytePipe: @unchecked Sendable {  // all state is guarded by `condition`
-    private let condition = NSCondition()
+    private let condition = Lock()
     private let capacity: Int
     private var chunks: [[UInt8]] = []
     private var headOffset = 0

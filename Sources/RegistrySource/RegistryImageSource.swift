@@ -2,7 +2,7 @@ import Foundation
 import ImageSource
 import OCI
 import Registry
-import Synchronization
+import Locking
 
 /// A `docker://` source: one image (or multi-platform index) in a registry, read with the same
 /// client as pushes (docs/jobfile.md "Sources"; docs/replication.md).
@@ -23,12 +23,12 @@ public final class RegistryImageSource: ImageSource {
     public let repository: String
     /// What the tag or digest resolved to (from the `HEAD`).
     public let root: Descriptor
-    private let loaded = Mutex<ImageGraph?>(nil)
+    private let loaded = LockedValue<ImageGraph?>(nil)
     /// The root manifest's bytes once read by `rootManifestBytes` (a platform subset needs them at
     /// preparation), so loading the graph later does not read them again.
-    private let rootBytes = Mutex<[UInt8]?>(nil)
+    private let rootBytes = LockedValue<[UInt8]?>(nil)
     /// Serializes loading, so two pushes of the same source read its manifests once.
-    private let loading = NSLock()
+    private let loading = Lock()
 
     public init(description: String, access: RegistrySourceAccess, repository: String, root: Descriptor) {
         self.description = description

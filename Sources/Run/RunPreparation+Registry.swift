@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import JobFile
 import OCI
 import Planner
@@ -143,7 +144,7 @@ extension RunPreparation {
             registryCache.heads[RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository, reference: $0)] == nil
         }
         guard missing.count > 1 else { return }
-        let found = Locked<[String: Result<Descriptor?, RegistryError>]>([:])
+        let found = LockedValue<[String: Result<Descriptor?, RegistryError>]>([:])
         forEachConcurrently(missing, width: width) { reference in
             let result: Result<Descriptor?, RegistryError>
             do throws(RegistryError) {

@@ -6,7 +6,7 @@ import Planner
 import Pusher
 import Registry
 import RegistrySource
-import Synchronization
+import Locking
 
 /// One registry as a run reaches it: its credentials, and its endpoint set (fallback order, one
 /// client per endpoint for the whole run, endpoints found dead remembered). Pushes to it, plan
@@ -47,7 +47,7 @@ public final class RunRegistries: Sendable {
     private let retriesOverride: Int?
     public let rateLimits: RateLimitBook
     private let announce: @Sendable (EndpointFallbackNotice) -> Void
-    private let connections = Mutex<[ConnectionKey: RegistryConnection]>([:])
+    private let connections = LockedValue<[ConnectionKey: RegistryConnection]>([:])
 
     private enum ConnectionKey: Hashable {
         /// A registry entry of a job file.

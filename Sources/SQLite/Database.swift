@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Locking
 
 /// One sqlite3 connection, shared by several threads.
 ///
@@ -10,7 +11,7 @@ import Foundation
 /// `@unchecked Sendable`: all mutable state (the sqlite handle) is only touched under `lock`.
 public final class Database: @unchecked Sendable {
     private let handle: OpaquePointer
-    private let lock = NSLock()
+    private let lock = Lock()
     public let path: String
 
     /// Opens (creating if needed) the database at `path`, sets `busy_timeout` so that writers from

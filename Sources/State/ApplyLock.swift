@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Who holds the apply lock, as written into the lock file.
 public struct LockHolder: Codable, Hashable, Sendable {
@@ -26,13 +26,13 @@ public final class StateLock: Sendable {
     /// The previous holder, when its process died holding the lock.
     public let tookOverFrom: LockHolder?
     /// The open, flocked descriptor; -1 once released.
-    private let descriptor: Mutex<Int32>
+    private let descriptor: LockedValue<Int32>
 
     init(lockFile: String, holder: LockHolder, tookOverFrom: LockHolder?, descriptor: Int32) {
         self.lockFile = lockFile
         self.holder = holder
         self.tookOverFrom = tookOverFrom
-        self.descriptor = Mutex(descriptor)
+        self.descriptor = LockedValue(descriptor)
     }
 
     deinit { release() }

@@ -59,7 +59,7 @@ import Testing
             if night == 1 { #expect(r.stdout.contains("The push refers to repository [\(registry.host)/team/one]"), "\(r.stdout)") }
             // The fallback is said once per registry and run, not once per image.
             #expect(r.stderr.components(separatedBy: "note: registry main:").count - 1 == 1, "night \(night): \(r.stderr)")
-            if night > 1 { #expect(seconds < 3, "rerun \(night) took \(seconds) s") }
+            if night > 1 { #expect(seconds < 3 * testTimeScale, "rerun \(night) took \(seconds) s") }
             let shown = try pushctlJSON(["show", "last"], scratch: scratch)
             let pushes = try #require(shown["pushes"] as? [[String: Any]])
             #expect(pushes.allSatisfy { $0["endpoint"] as? String == registry.baseURL }, "\(pushes)")
@@ -381,7 +381,7 @@ import Testing
         running.signal(SIGINT)
         let status = running.wait(timeout: 20)
         #expect(status == 130, "\(running.stderr)\n\(running.stdout)")
-        #expect(Date().timeIntervalSince(interrupted) < 10, "the interrupt ended the tag listing promptly")
+        #expect(Date().timeIntervalSince(interrupted) < 10 * testTimeScale, "the interrupt ended the tag listing promptly")
         let shown = try pushctlJSON(["show", "last"], scratch: scratch)
         let run = try #require(shown["run"] as? [String: Any])
         #expect(run["status"] as? String == "interrupted")

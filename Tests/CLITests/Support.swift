@@ -53,3 +53,7 @@ func packageFiles(in directory: String, ext: String = "yaml") throws -> [String]
     try FileManager.default.contentsOfDirectory(atPath: packageRoot + "/" + directory)
         .filter { $0.hasSuffix("." + ext) }.sorted().map { directory + "/" + $0 }
 }
+
+/// Wall-time bounds in tests are multiplied by this: 1 normally, more under the sanitizers
+/// (`scripts/sanitize` sets `PUSHCTL_TEST_TIME_SCALE`), whose instrumented code runs slower.
+let testTimeScale: Double = Double(ProcessInfo.processInfo.environment["PUSHCTL_TEST_TIME_SCALE"] ?? "") ?? 1

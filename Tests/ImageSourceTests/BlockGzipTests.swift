@@ -168,7 +168,7 @@ extension DockerArchiveMadeTests {
     /// its upload's digest check once, is dropped, and the next open compresses the layer again.
     @Test func corruptCacheEntryIsDroppedAndRecompressed() throws {
         let tmp = try TempDir()
-        let file = fixture("docker-archive/test_image_1.tar")
+        let file = testImages.imageOneArchive
         let (_, graph) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.path)
         let layer = try #require(graph.blobs.last)
         let entries = try FileManager.default.contentsOfDirectory(atPath: tmp.sub("layers")).filter { $0.hasSuffix(".gz") }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Testing
 @testable import ImageSource
 
@@ -9,7 +9,7 @@ import Testing
     @Test(arguments: [1, 2, 3])
     func boundedAndComplete(parallelism: Int) {
         struct State { var running = 0; var peak = 0; var seen: [Int] = [] }
-        let state = Mutex(State())
+        let state = LockedValue(State())
         runBounded(count: 12, parallelism: parallelism) { index in
             state.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) }
             usleep(20_000)

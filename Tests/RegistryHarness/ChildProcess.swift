@@ -2,14 +2,14 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
+import Locking
 
 /// Child processes started by the harness. Each is killed by its owner's `stop()`/deinit; the
 /// process-wide list also kills leftovers when the test process exits, so a failing or crashing
 /// test never leaves a registry running.
 enum ChildProcesses {
-    private static let live = Mutex<Set<Int32>>([])
-    private static let installed = Mutex(false)
+    private static let live = LockedValue<Set<Int32>>([])
+    private static let installed = LockedValue(false)
 
     static func register(_ pid: Int32) {
         installAtExit()

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
+import Locking
 
 /// An HTTP proxy on a loopback port in front of a plain-http registry that injects faults:
 /// a status (e.g. 429 with `Retry-After`) instead of forwarding, or a connection dropped after
@@ -72,10 +72,10 @@ public final class FaultProxy: Sendable {
     private let state: Shared
 
     private final class Shared: Sendable {
-        let rules = Mutex<[Rule]>([])
-        let log = Mutex<[Entry]>([])
+        let rules = LockedValue<[Rule]>([])
+        let log = LockedValue<[Entry]>([])
         /// Header lines added to forwarded responses whose request target contains the key.
-        let responseHeaders = Mutex<[(method: String?, pathContains: String, headers: [(String, String)])]>([])
+        let responseHeaders = LockedValue<[(method: String?, pathContains: String, headers: [(String, String)])]>([])
     }
 
     /// With `paginateTagLists`, `GET …/tags/list?n=N[&last=T]` is answered in pages with `Link`

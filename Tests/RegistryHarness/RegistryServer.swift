@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
+import Locking
 
 /// A real registry for integration tests: Debian's `/usr/bin/docker-registry serve CONFIG`
 /// (distribution 2.8) on a free loopback port, with its own temporary storage and config.
@@ -48,7 +48,7 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
 
     private let process: Process
     private let stdoutPath: String
-    private let stopped = Mutex(false)
+    private let stopped = LockedValue(false)
 
     /// Starts a registry; retries on a port taken between probing and binding.
     public static func start(_ variant: Variant = .plain) throws -> RegistryServer {

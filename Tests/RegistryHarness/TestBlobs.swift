@@ -1,6 +1,6 @@
 import Foundation
 import OCI
-import Synchronization
+import Locking
 
 /// Random test blobs and the payloads the registry client uploads.
 public struct TestBlob: Sendable {
@@ -41,7 +41,7 @@ public struct TestBlob: Sendable {
 
     /// Offsets at which a payload was opened (a resumed upload opens at a non-zero offset).
     public final class OpenLog: Sendable {
-        private let offsets = Mutex<[Int64]>([])
+        private let offsets = LockedValue<[Int64]>([])
         public init() {}
         func record(_ offset: Int64) { offsets.withLock { $0.append(offset) } }
         public var all: [Int64] { offsets.withLock { $0 } }

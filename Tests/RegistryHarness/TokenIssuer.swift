@@ -3,7 +3,7 @@ import Glibc
 #endif
 @preconcurrency import Crypto
 import Foundation
-import Synchronization
+import Locking
 
 /// A tiny token service (https://distribution.github.io/distribution/spec/auth/token/) for the
 /// token-auth registry variant. It checks Basic credentials (GET) or refresh tokens (POST
@@ -39,7 +39,7 @@ public final class TokenIssuer: Sendable {
     private let key: P256.Signing.PrivateKey
     private let keyID: String
     private let listener: LoopbackListener
-    private let log = Mutex<[Request]>([])
+    private let log = LockedValue<[Request]>([])
 
     /// Starts the issuer. `users` maps user names to passwords; `identityTokens` maps refresh
     /// tokens to user names; anonymous requests get only `anonymousActions`.

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import OCI
 import RegistryHarness
 import Testing
@@ -72,7 +72,7 @@ import Testing
         let client = try Self.client(for: server)
         try client.ping()
         let blobs = (0..<6).map { _ in TestBlob.random(size: 10_000) }
-        let failures = Mutex(0)
+        let failures = LockedValue(0)
         // Six threads released at the same moment, as a push's first blobs are.
         let start = DispatchSemaphore(value: 0)
         let done = DispatchGroup()
@@ -148,7 +148,7 @@ import Testing
         defer { server.stop() }
         let client = try Self.client(for: server)
         let blobs = (0..<8).map { _ in TestBlob.random(size: 400_000) }
-        let failures = Mutex<[String]>([])
+        let failures = LockedValue<[String]>([])
         DispatchQueue.concurrentPerform(iterations: blobs.count) { index in
             do {
                 // Half of them chunked, so sessions and PATCHes interleave.

@@ -1,6 +1,7 @@
 import Curl
 import Foundation
 import OCI
+import Locking
 import Synchronization
 import Testing
 @testable import Registry
@@ -9,7 +10,7 @@ import Testing
 /// misbehaves on purpose without a script of fixed length.
 final class FunctionTransport: HTTPTransport {
     private let answer: @Sendable (HTTPRequest) -> HTTPResponse
-    private let seen = Mutex<[(method: String, url: String, authorization: String?)]>([])
+    private let seen = LockedValue<[(method: String, url: String, authorization: String?)]>([])
 
     init(_ answer: @escaping @Sendable (HTTPRequest) -> HTTPResponse) { self.answer = answer }
 

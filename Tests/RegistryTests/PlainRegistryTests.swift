@@ -1,6 +1,6 @@
 import Curl
 import Foundation
-import Synchronization
+import Locking
 import OCI
 import RegistryHarness
 import Testing
@@ -47,7 +47,7 @@ import Testing
 
 /// Collects progress callbacks from the transfer thread.
 final class ProgressLog: Sendable {
-    private let values = Mutex<[Int64]>([])
+    private let values = LockedValue<[Int64]>([])
     func record(_ value: Int64) { values.withLock { $0.append(value) } }
     var all: [Int64] { values.withLock { $0 } }
     var last: Int64? { all.last }
@@ -195,7 +195,7 @@ extension PlainRegistryTests {
         let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 700_000)
         try client.uploadBlob("team/app", blob.payload())
-        let received = Mutex<[UInt8]>([])
+        let received = LockedValue<[UInt8]>([])
         try client.fetchBlob("team/app", blob.digest) { piece in received.withLock { $0.append(contentsOf: piece) } }
         #expect(received.withLock { $0 } == blob.bytes)
     }

@@ -1,14 +1,14 @@
 import Foundation
 import OCI
 import RegistryHarness
-import Synchronization
+import Locking
 import Testing
 @testable import Registry
 
 /// Retries through the fault-injecting proxy.
 @Suite struct RetryTests {
     final class Events: Sendable {
-        let list = Mutex<[RetryPolicy.Event]>([])
+        let list = LockedValue<[RetryPolicy.Event]>([])
     }
 
     @Test func retryAfterOnA429IsHonoured() throws {

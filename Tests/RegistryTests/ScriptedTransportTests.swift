@@ -1,7 +1,7 @@
 import Curl
 import Foundation
 import OCI
-import Synchronization
+import Locking
 import Testing
 @testable import Registry
 
@@ -10,10 +10,10 @@ import Testing
     /// Answers requests from a script and records them (method, URL, Authorization).
     final class ScriptedTransport: HTTPTransport {
         struct Seen: Sendable { let method: String; let url: String; let authorization: String? }
-        private let script: Mutex<[@Sendable (HTTPRequest) -> HTTPResponse]>
-        private let seen = Mutex<[Seen]>([])
+        private let script: LockedValue<[@Sendable (HTTPRequest) -> HTTPResponse]>
+        private let seen = LockedValue<[Seen]>([])
 
-        init(_ script: [@Sendable (HTTPRequest) -> HTTPResponse]) { self.script = Mutex(script) }
+        init(_ script: [@Sendable (HTTPRequest) -> HTTPResponse]) { self.script = LockedValue(script) }
 
         var requests: [Seen] { seen.withLock { $0 } }
 
