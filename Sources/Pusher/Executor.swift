@@ -209,12 +209,11 @@ public final class Executor: Sendable {
                 throw error
             }
         }
-        // The tags go up together (up to the push's concurrency): an image under 20 tags is 20
-        // independent PUTs of the same bytes. Their lines are written in the tags' order.
+        // The tags go up one after the other: PUTs of the same manifest at once contend in the
+        // registry (docker-registry 2.8 took 1.2 s for 20 tags at 5 at once, 0.2 s one by one).
         let rootBytes = job.image.manifests.last { $0.descriptor.digest == root.digest }?.bytes ?? []
         let toPut = tags.filter { $0.status == .pushed && !$0.name.isEmpty }.map(\.name)
-        let putFailures = LockedValue<[Int: StepFailure]>([:])
-        forEachConcurrently(Array(toPut.enumerated()), width: job.concurrency) { [self] index, tag in
+        for tag in toPut {
             do throws(StepFailure) {
                 try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
                 // Trust, but verify the first push of a tag: a registry (or a proxy before it) that
@@ -230,13 +229,10 @@ public final class Executor: Sendable {
                     }
                 }
             } catch {
-                putFailures.withLock { $0[index] = error }
+                var failure = error
+                failure.counts = counts.withLock { $0 }
+                throw failure
             }
-        }
-        if let (_, failure) = putFailures.withLock({ $0.min { $0.key < $1.key } }) {
-            var failure = failure
-            failure.counts = counts.withLock { $0 }
-            throw failure
         }
         for tag in toPut { sink.emit(.manifest(target, tag: tag, digest: root.digest, size: root.size)) }
         return EndpointResult(endpoint: endpoint, tags: tags, counts: counts.withLock { $0 })
