@@ -15,11 +15,11 @@ let package = Package(
         .executable(name: "pushctl", targets: ["pushctl"]),
         // Fuzzing (scripts/fuzz): libFuzzer when built with -sanitize=fuzzer -DFUZZING, else a
         // seeded mutation harness.
-        .executable(name: "pushctl-fuzz", targets: ["PushctlFuzz"]),
+        .executable(name: "pushctl-fuzz", targets: ["PushctlFuzz"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3")
     ],
     targets: [
         // MARK: C libraries (system packages) and the curl shim
@@ -50,14 +50,20 @@ let package = Package(
         .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI", "Locking"]),
         // The run layer: one run's registries (endpoint sets, clients), preparation, and the
         // apply/plan/verify runs the CLI calls.
-        .target(name: "Run", dependencies: ["JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
-                                            "State", "Pusher", "OCI", "Locking"]),
+        .target(
+            name: "Run",
+            dependencies: [
+                "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
+                "State", "Pusher", "OCI", "Locking"
+            ]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Locking"]),
-        .executableTarget(name: "pushctl", dependencies: [
-            "Run", "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "State", "Pusher", "OCI",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "pushctl",
+            dependencies: [
+                "Run", "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "State", "Pusher", "OCI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
 
         // MARK: fuzzing: the parsers of untrusted bytes as fuzz targets, and the fuzzer binary
         .target(name: "FuzzTargets", dependencies: ["JobFile", "OCI", "Registry"], path: "Fuzz/Sources/FuzzTargets"),
@@ -65,8 +71,9 @@ let package = Package(
 
         // MARK: tests
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
-        .target(name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
-                path: "Tests/RegistryHarness"),
+        .target(
+            name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/RegistryHarness"),
         // Writes small edge-case images (docker save archives, OCI layouts) for tests, deterministically.
         .target(name: "TestImages", dependencies: ["OCI"], path: "Tests/TestImages"),
         .testTarget(name: "LockingTests", dependencies: ["Locking"]),
@@ -77,11 +84,16 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages", "Locking"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "Locking"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness"]),
-        .testTarget(name: "PusherTests", dependencies: ["Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI", "RegistryHarness"]),
+        .testTarget(
+            name: "PusherTests",
+            dependencies: [
+                "Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI",
+                "RegistryHarness"
+            ]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"])
     ],
     swiftLanguageModes: [.v6]
 )

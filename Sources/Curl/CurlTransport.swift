@@ -29,11 +29,13 @@ public struct CurlConfiguration: Sendable {
     /// The system CA directory kept trusted next to `caFile`.
     public var systemCAPath: String
 
-    public init(caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
-                insecureSkipVerify: Bool = false, connectTimeoutSeconds: Int = 30,
-                lowSpeedLimit: Int = 1, lowSpeedTimeSeconds: Int = 60,
-                userAgent: String = "pushctl", cancellation: CancellationFlag? = nil,
-                systemCAPath: String = "/etc/ssl/certs", requestTimeoutSeconds: Double? = 60) {
+    public init(
+        caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
+        insecureSkipVerify: Bool = false, connectTimeoutSeconds: Int = 30,
+        lowSpeedLimit: Int = 1, lowSpeedTimeSeconds: Int = 60,
+        userAgent: String = "pushctl", cancellation: CancellationFlag? = nil,
+        systemCAPath: String = "/etc/ssl/certs", requestTimeoutSeconds: Double? = 60
+    ) {
         self.caFile = caFile
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
@@ -89,8 +91,10 @@ public final class CurlTransport: HTTPTransport {
         if !keep { curl_easy_cleanup(handle.raw) }
     }
 
-    public func perform(_ request: HTTPRequest, sink: ResponseSink,
-                        progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse {
+    public func perform(
+        _ request: HTTPRequest, sink: ResponseSink,
+        progress: (@Sendable (Int64) -> Void)?
+    ) throws(TransportError) -> HTTPResponse {
         let cancellation = request.ignoresCancellation ? nil : configuration.cancellation
         if let flag = cancellation, flag.isCancelled { throw .cancelled(url: request.url) }
         guard let handle = borrow() else { throw .other(url: request.url, code: -1, message: "curl_easy_init failed") }
@@ -98,8 +102,9 @@ public final class CurlTransport: HTTPTransport {
         // Resetting keeps the handle's connection cache, which is the point of reusing it.
         curl_easy_reset(handle.raw)
 
-        let context = TransferContext(request: request, sink: sink, progress: progress,
-                                      cancellation: cancellation)
+        let context = TransferContext(
+            request: request, sink: sink, progress: progress,
+            cancellation: cancellation)
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headerList) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -181,8 +186,9 @@ public final class CurlTransport: HTTPTransport {
 
         if code != CURLE_OK {
             let message = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            throw classify(code: code, message: message.isEmpty ? String(cString: curl_easy_strerror(code)) : message,
-                           context: context, url: request.url)
+            throw classify(
+                code: code, message: message.isEmpty ? String(cString: curl_easy_strerror(code)) : message,
+                context: context, url: request.url)
         }
         var status = 0
         _ = pushctl_curl_getinfo_long(handle.raw, CURLINFO_RESPONSE_CODE, &status)
@@ -220,7 +226,7 @@ public final class CurlTransport: HTTPTransport {
         if context.bodyTooLarge, case .memory(let limit) = context.sink { return .responseTooLarge(url: url, limit: limit) }
         if let error = context.sinkError { return .responseConsumer(url: url, message: error) }
         switch code.rawValue {
-        case 5, 6, 7: // couldn't resolve proxy / host, couldn't connect
+        case 5, 6, 7:  // couldn't resolve proxy / host, couldn't connect
             return .connect(url: url, message: message)
         case 28:
             return .timeout(url: url, message: message)

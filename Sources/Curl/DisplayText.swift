@@ -17,7 +17,8 @@ public enum DisplayText {
         for scalar in text.unicodeScalars {
             guard needsEscape(scalar) else { out.append(scalar); continue }
             let hex = String(scalar.value, radix: 16)
-            let escape = scalar.value <= 0xFF
+            let escape =
+                scalar.value <= 0xFF
                 ? "\\x" + (hex.count < 2 ? "0" + hex : hex)
                 : "\\u{" + hex + "}"
             out.append(contentsOf: escape.unicodeScalars)

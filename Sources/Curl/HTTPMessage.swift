@@ -1,4 +1,3 @@
-
 /// One HTTP request, as data. Bodies are either small byte arrays (manifests, forms) or a
 /// stream read piece by piece through CURLOPT_READFUNCTION, so a layer never sits in memory.
 public struct HTTPRequest {
@@ -71,8 +70,10 @@ public struct HTTPResponse: Sendable {
 public protocol HTTPTransport: Sendable {
     /// Sends one request (no redirects followed) and returns whatever the server answered.
     /// `progress` receives the number of request-body bytes sent so far.
-    func perform(_ request: HTTPRequest, sink: ResponseSink,
-                 progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse
+    func perform(
+        _ request: HTTPRequest, sink: ResponseSink,
+        progress: (@Sendable (Int64) -> Void)?
+    ) throws(TransportError) -> HTTPResponse
 }
 
 /// A request body read in pieces (an upload streamed from its source), so memory never grows

@@ -22,8 +22,8 @@ public enum TransportError: Error, Sendable, Equatable {
     public var url: String {
         switch self {
         case .connect(let u, _), .tls(let u, _), .connectionLost(let u, _), .timeout(let u, _),
-             .bodySource(let u, _), .responseTooLarge(let u, _), .responseConsumer(let u, _),
-             .cancelled(let u), .other(let u, _, _):
+            .bodySource(let u, _), .responseTooLarge(let u, _), .responseConsumer(let u, _),
+            .cancelled(let u), .other(let u, _, _):
             u
         }
     }

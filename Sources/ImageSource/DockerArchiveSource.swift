@@ -42,8 +42,9 @@ final class DockerArchiveSource: ImageSource {
         self.location = location
         self.ref = ref
         self.options = options
-        self.cache = LayerCache(directory: options.cacheDirectory, level: options.gzipLevel, settingsKey: options.settingsKey,
-                                threads: max(1, options.parallelism))
+        self.cache = LayerCache(
+            directory: options.cacheDirectory, level: options.gzipLevel, settingsKey: options.settingsKey,
+            threads: max(1, options.parallelism))
     }
 
     // MARK: manifest.json
@@ -66,8 +67,10 @@ final class DockerArchiveSource: ImageSource {
 
     private func readManifestList() throws(SourceError) -> [ImageEntry] {
         guard let region = archive.region("manifest.json") else {
-            let hint = archive.contains("oci-layout") ? "it looks like an OCI archive: use oci-archive:\(archive.path)"
-                                                      : "not a docker save archive"
+            let hint =
+                archive.contains("oci-layout")
+                ? "it looks like an OCI archive: use oci-archive:\(archive.path)"
+                : "not a docker save archive"
             throw .missingArchiveMembers(archive: archive.path, members: ["manifest.json"], hint: hint)
         }
         let bytes = try region.readAll()
@@ -92,12 +95,15 @@ final class DockerArchiveSource: ImageSource {
     private func select(_ list: [ImageEntry]) throws(SourceError) -> (ImageEntry, [String]) {
         // What to offer in messages: names a job file can use as REF — the RepoTags that are valid
         // references (a job file refuses the others), else the image ID as `@sha256:…`.
-        let available = uniqued(list.flatMap { entry -> [String] in
-            let usable = (entry.repoTags ?? []).filter(Self.isUsableRef)
-            if !usable.isEmpty { return usable }
-            guard let bytes = try? archive.region(entry.config)?.readAll() else { return ["(untagged image, config \(entry.config) missing)"] }
-            return ["@\(Digest.of(bytes))"]
-        })
+        let available = uniqued(
+            list.flatMap { entry -> [String] in
+                let usable = (entry.repoTags ?? []).filter(Self.isUsableRef)
+                if !usable.isEmpty { return usable }
+                guard let bytes = try? archive.region(entry.config)?.readAll() else {
+                    return ["(untagged image, config \(entry.config) missing)"]
+                }
+                return ["@\(Digest.of(bytes))"]
+            })
         guard let ref else {
             guard list.count == 1 else { throw .severalImages(source: description, available: available) }
             let tags = uniqued((list[0].repoTags ?? []).compactMap { tagPart(of: $0, bareNameIsTag: false) })
@@ -121,8 +127,9 @@ final class DockerArchiveSource: ImageSource {
         }
         guard let match = matches.first else { throw .unknownRef(source: description, ref: ref, available: available) }
         guard matches.count == 1 else {
-            throw .ambiguousRef(source: description, ref: ref,
-                                digests: matches.compactMap { try? Digest.of(archive.region($0.config)?.readAll() ?? []) })
+            throw .ambiguousRef(
+                source: description, ref: ref,
+                digests: matches.compactMap { try? Digest.of(archive.region($0.config)?.readAll() ?? []) })
         }
         return (match, tagPart(of: ref, bareNameIsTag: false).map { [$0] } ?? [])
     }
@@ -190,8 +197,9 @@ final class DockerArchiveSource: ImageSource {
         let root = Descriptor(mediaType: MediaType.dockerManifest, digest: Digest.of(manifestBytes), size: Int64(manifestBytes.count))
         origins[root.digest] = .memory(manifestBytes)
         remember(origins)
-        return ImageGraph(root: root, sourceTags: tags, manifests: [(root, manifestBytes)], blobs: blobs,
-                          platforms: [], diffIDs: compressedToDiffID)
+        return ImageGraph(
+            root: root, sourceTags: tags, manifests: [(root, manifestBytes)], blobs: blobs,
+            platforms: [], diffIDs: compressedToDiffID)
     }
 
     private func remember(_ origins: [Digest: BlobOrigin]) {
@@ -272,7 +280,8 @@ final class DockerArchiveSource: ImageSource {
             if let urls = d.urls, !urls.isEmpty { text += ",\"urls\":[\(urls.map(jsonString).joined(separator: ","))]" }
             return text + "}"
         }
-        let text = "{\"schemaVersion\":2,\"mediaType\":\(jsonString(MediaType.dockerManifest)),"
+        let text =
+            "{\"schemaVersion\":2,\"mediaType\":\(jsonString(MediaType.dockerManifest)),"
             + "\"config\":\(descriptorJSON(config)),"
             + "\"layers\":[\(layers.map(descriptorJSON).joined(separator: ","))]}"
         return Array(text.utf8)
@@ -301,12 +310,14 @@ final class DockerArchiveSource: ImageSource {
                 if cache.lookup(diffID) == nil {
                     let entry = try cache.compress(layer, diffID: diffID, source: source)
                     if entry.digest != blob.digest {
-                        throw SourceError.knownCompressionMismatch(source: source, diffID: diffID, known: blob.digest, produced: entry.digest)
+                        throw SourceError.knownCompressionMismatch(
+                            source: source, diffID: diffID, known: blob.digest, produced: entry.digest)
                     }
                 }
                 let file = try ReadOnlyFile(path: path)
-                let stream = try VerifyingFileStream(region: FileRegion(file: file, start: 0, length: file.size, name: path),
-                                                     expected: blob, source: source, offset: offset)
+                let stream = try VerifyingFileStream(
+                    region: FileRegion(file: file, start: 0, length: file.size, name: path),
+                    expected: blob, source: source, offset: offset)
                 return CacheEntryStream(stream, cache: cache, diffID: diffID)
             }
         }

@@ -29,8 +29,10 @@ struct GraphBuilder {
 
         func addMissing(_ descriptor: Descriptor, found: Int64?, parent: Digest?) {
             guard missingDigests.insert(descriptor.digest).inserted else { return }
-            missing.append(MissingBlob(digest: descriptor.digest, mediaType: descriptor.mediaType,
-                                       expectedSize: descriptor.size, foundSize: found, referencedBy: parent))
+            missing.append(
+                MissingBlob(
+                    digest: descriptor.digest, mediaType: descriptor.mediaType,
+                    expectedSize: descriptor.size, foundSize: found, referencedBy: parent))
         }
     }
 
@@ -40,8 +42,9 @@ struct GraphBuilder {
         let resolvedRoot = try visit(root, parent: nil, walk: walk)
         if !walk.missing.isEmpty { throw .missingBlobs(source: source, blobs: walk.missing) }
         guard let resolvedRoot else { throw .missingBlobs(source: source, blobs: walk.missing) }
-        return ImageGraph(root: resolvedRoot, sourceTags: sourceTags, manifests: walk.manifests, blobs: walk.blobs,
-                          platforms: walk.platforms, diffIDs: diffIDs)
+        return ImageGraph(
+            root: resolvedRoot, sourceTags: sourceTags, manifests: walk.manifests, blobs: walk.blobs,
+            platforms: walk.platforms, diffIDs: diffIDs)
     }
 
     /// What a blob that is not a manifest looks like: an image config, other JSON, or bytes (a
@@ -87,11 +90,13 @@ struct GraphBuilder {
         }
         switch parsed.document {
         case .index where !MediaType.isIndex(parsed.mediaType):
-            throw .inconsistentMediaType(source: source, digest: descriptor.digest, mediaType: parsed.mediaType,
-                                         reason: "the document lists \"manifests\" and has no \"config\", as an index does")
+            throw .inconsistentMediaType(
+                source: source, digest: descriptor.digest, mediaType: parsed.mediaType,
+                reason: "the document lists \"manifests\" and has no \"config\", as an index does")
         case .image where !MediaType.isImageManifest(parsed.mediaType):
-            throw .inconsistentMediaType(source: source, digest: descriptor.digest, mediaType: parsed.mediaType,
-                                         reason: "the document has a \"config\", as an image manifest does")
+            throw .inconsistentMediaType(
+                source: source, digest: descriptor.digest, mediaType: parsed.mediaType,
+                reason: "the document has a \"config\", as an image manifest does")
         default: break
         }
         var resolved = descriptor
@@ -103,8 +108,9 @@ struct GraphBuilder {
         case .index(let children):
             for child in children {
                 if let resolvedChild = try visit(child, parent: descriptor.digest, walk: walk),
-                   MediaType.isImageManifest(resolvedChild.mediaType), let platform = child.platform,
-                   !walk.platforms.contains(platform) {
+                    MediaType.isImageManifest(resolvedChild.mediaType), let platform = child.platform,
+                    !walk.platforms.contains(platform)
+                {
                     walk.platforms.append(platform)
                 }
             }

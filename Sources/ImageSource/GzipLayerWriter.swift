@@ -40,9 +40,11 @@ enum BlockGzip {
     }
 
     /// Compresses `region`, handing the gzip bytes in order to `sink` on the calling thread.
-    static func compress(_ region: FileRegion, level: Int32, threads: Int, blockSize: Int = defaultBlockSize,
-                         failure: (String) -> SourceError,
-                         sink: (UnsafeRawBufferPointer) throws(SourceError) -> Void) throws(SourceError) -> Result {
+    static func compress(
+        _ region: FileRegion, level: Int32, threads: Int, blockSize: Int = defaultBlockSize,
+        failure: (String) -> SourceError,
+        sink: (UnsafeRawBufferPointer) throws(SourceError) -> Void
+    ) throws(SourceError) -> Result {
         precondition(blockSize >= sampleSize * sampleCount)
         var outputHasher = DigestHasher()
         var inputHasher = DigestHasher()
@@ -64,7 +66,7 @@ enum BlockGzip {
         var spare: [Block] = []
         var inFlight: [Block] = []
         defer {
-            pool?.shutDown() // waits for the workers, which may still hold blocks, before freeing them
+            pool?.shutDown()  // waits for the workers, which may still hold blocks, before freeing them
             for block in spare + inFlight { block.deallocate() }
         }
 
@@ -89,8 +91,9 @@ enum BlockGzip {
                     let target = UnsafeMutableRawBufferPointer(rebasing: block.input[(tailLength + filled)..<(tailLength + length)])
                     let n = try region.file.read(into: target, at: region.start + position + Int64(filled))
                     guard n > 0 else {
-                        throw .truncatedArchive(path: region.file.path, member: region.name, declared: region.length,
-                                                available: position + Int64(filled))
+                        throw .truncatedArchive(
+                            path: region.file.path, member: region.name, declared: region.length,
+                            available: position + Int64(filled))
                     }
                     filled += n
                 }
@@ -169,12 +172,14 @@ enum BlockGzip {
             stream.initialize(to: z_stream())
             sampler.initialize(to: z_stream())
             // windowBits -15: raw deflate; the gzip framing is written by `compress`.
-            var status = deflateInit2_(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
-                                       ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            var status = deflateInit2_(
+                stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
+                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
             guard status == Z_OK else { throw failure("deflateInit2 failed (\(status))") }
             initialized = 1
-            status = deflateInit2_(sampler, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
-                                   ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            status = deflateInit2_(
+                sampler, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
+                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
             guard status == Z_OK else { throw failure("deflateInit2 failed (\(status))") }
             initialized = 2
         }
@@ -241,19 +246,23 @@ enum BlockGzip {
         private func deflateBlock(_ block: Block) {
             deflateReset(stream)
             if block.dictionaryLength > 0 {
-                let status = deflateSetDictionary(stream, block.input.baseAddress!.assumingMemoryBound(to: Bytef.self),
-                                                  uInt(block.dictionaryLength))
+                let status = deflateSetDictionary(
+                    stream, block.input.baseAddress!.assumingMemoryBound(to: Bytef.self),
+                    uInt(block.dictionaryLength))
                 guard status == Z_OK else { block.failure = "deflateSetDictionary failed (\(status))"; return }
             }
             let data = block.data
-            stream.pointee.next_in = data.isEmpty ? nil : UnsafeMutablePointer(mutating: data.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.next_in =
+                data.isEmpty ? nil : UnsafeMutablePointer(mutating: data.baseAddress!.assumingMemoryBound(to: Bytef.self))
             stream.pointee.avail_in = uInt(data.count)
             stream.pointee.next_out = block.output.baseAddress!.assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_out = uInt(block.output.count)
             let status = deflate(stream, block.isLast ? Z_FINISH : Z_SYNC_FLUSH)
             // The output buffer exceeds deflate's bound, so one call consumes and flushes everything.
-            let complete = block.isLast ? status == Z_STREAM_END
-                                        : status == Z_OK && stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0
+            let complete =
+                block.isLast
+                ? status == Z_STREAM_END
+                : status == Z_OK && stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0
             guard complete else { block.failure = "deflate failed (\(status))"; return }
             block.outputLength = block.output.count - Int(stream.pointee.avail_out)
         }

@@ -23,8 +23,10 @@ public struct ImageGraph: Sendable {
 
     private let manifestBytesByDigest: [Digest: [UInt8]]
 
-    public init(root: Descriptor, sourceTags: [String], manifests: [(descriptor: Descriptor, bytes: [UInt8])],
-                blobs: [Descriptor], platforms: [Platform], diffIDs: [Digest: Digest]) {
+    public init(
+        root: Descriptor, sourceTags: [String], manifests: [(descriptor: Descriptor, bytes: [UInt8])],
+        blobs: [Descriptor], platforms: [Platform], diffIDs: [Digest: Digest]
+    ) {
         self.root = root
         self.sourceTags = sourceTags
         self.manifestsChildrenFirst = manifests.map(\.descriptor)

@@ -23,7 +23,9 @@ public protocol ImageSource: Sendable {
 
 /// Opens a source. Only cheap checks happen here (the path exists, the kind is right); everything
 /// else happens in `loadGraph()`.
-public func openImageSource(_ location: ImageSourceLocation, options: SourceOptions = SourceOptions()) throws(SourceError) -> any ImageSource {
+public func openImageSource(_ location: ImageSourceLocation, options: SourceOptions = SourceOptions()) throws(SourceError)
+    -> any ImageSource
+{
     switch location {
     case .ociLayout(let path, let ref):
         return try OCILayoutSource(store: DirectoryBlobStore(root: path), location: location, ref: ref)

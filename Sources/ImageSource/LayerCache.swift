@@ -1,9 +1,9 @@
 import Foundation
 import OCI
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Compressed docker-archive layers on disk, keyed by diffID and compression settings, so that
@@ -46,9 +46,9 @@ struct LayerCache: Sendable {
     /// The cached entry for a diffID, when both files are there and agree on the size.
     func lookup(_ diffID: Digest) -> Entry? {
         guard let data = FileManager.default.contents(atPath: metaPath(diffID)),
-              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.diffID == diffID,
-              let attributes = try? FileManager.default.attributesOfItem(atPath: dataPath(diffID)),
-              let size = (attributes[.size] as? NSNumber)?.int64Value, size == entry.size
+            let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.diffID == diffID,
+            let attributes = try? FileManager.default.attributesOfItem(atPath: dataPath(diffID)),
+            let size = (attributes[.size] as? NSNumber)?.int64Value, size == entry.size
         else { return nil }
         return entry
     }

@@ -22,7 +22,8 @@ public func layoutManifests(_ location: ImageSourceLocation) throws(SourceError)
         guard let blob = try files.region(files.blobPath(entry.digest)) else { continue }
         let bytes = try blob.readAll(limit: 4 << 20)
         guard Digest.of(bytes, algorithm: entry.digest.algorithm) == entry.digest,
-              let parsed = try? ManifestDocument.parse(bytes) else { continue }
+            let parsed = try? ManifestDocument.parse(bytes)
+        else { continue }
         var descriptor = entry
         descriptor.mediaType = parsed.mediaType
         descriptor.size = Int64(bytes.count)

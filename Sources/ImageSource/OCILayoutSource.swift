@@ -34,9 +34,12 @@ struct OCILayoutSource: ImageSource {
         let source = description
         return BlobPayload(descriptor: blob) { offset in
             guard let region = try files.region(files.blobPath(blob.digest)) else {
-                throw SourceError.missingBlobs(source: source, blobs: [
-                    MissingBlob(digest: blob.digest, mediaType: blob.mediaType, expectedSize: blob.size, foundSize: nil, referencedBy: nil),
-                ])
+                throw SourceError.missingBlobs(
+                    source: source,
+                    blobs: [
+                        MissingBlob(
+                            digest: blob.digest, mediaType: blob.mediaType, expectedSize: blob.size, foundSize: nil, referencedBy: nil)
+                    ])
             }
             return try VerifyingFileStream(region: region, expected: blob, source: source, offset: offset)
         }
@@ -47,8 +50,11 @@ struct OCILayoutSource: ImageSource {
         let layoutRegion = try files.region("oci-layout")
         let indexRegion = try files.region("index.json")
         guard let layoutRegion else {
-            throw .notALayout(path: files.path, reason: indexRegion == nil ? "it has neither an oci-layout file nor an index.json"
-                                                                            : "it has no oci-layout file")
+            throw .notALayout(
+                path: files.path,
+                reason: indexRegion == nil
+                    ? "it has neither an oci-layout file nor an index.json"
+                    : "it has no oci-layout file")
         }
         let layout = try decodeJSON(LayoutFile.self, from: layoutRegion.readAll(), source: description, file: "oci-layout")
         guard layout.imageLayoutVersion.split(separator: ".").first == "1" else {

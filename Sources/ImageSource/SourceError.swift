@@ -124,15 +124,15 @@ extension SourceError: CustomStringConvertible {
         case .notAManifest(let source, let digest, let what):
             "\(source): \(digest) is \(what), not an image manifest or index; choose a manifest's digest or a tag"
         case .unknownRef(let source, let ref, let available):
-            "\(source): no image named \"\(ref)\"" +
-                (available.isEmpty ? " (the source names none of its images)" : " (available: \(available.joined(separator: ", ")))")
+            "\(source): no image named \"\(ref)\""
+                + (available.isEmpty ? " (the source names none of its images)" : " (available: \(available.joined(separator: ", ")))")
         case .ambiguousRef(let source, let ref, let digests):
             "\(source): \"\(ref)\" names several images: \(digests.map(\.string).joined(separator: ", "))"
         case .invalidRef(let source, let ref, let reason):
             "\(source): invalid REF \"\(ref)\": \(reason)"
         case .missingBlobs(let source, let blobs):
-            "\(source): \(blobs.count) blob\(blobs.count == 1 ? "" : "s") missing or damaged:\n" +
-                blobs.map { "  - \($0)" }.joined(separator: "\n")
+            "\(source): \(blobs.count) blob\(blobs.count == 1 ? "" : "s") missing or damaged:\n"
+                + blobs.map { "  - \($0)" }.joined(separator: "\n")
         case .blobSizeMismatch(let source, let digest, let expected, let actual):
             "\(source): blob \(digest) should have \(expected) bytes but has \(actual)"
         case .blobDigestMismatch(let source, let expected, let actual):

@@ -42,7 +42,7 @@ public enum ImageSourceLocation: Sendable, Hashable, CustomStringConvertible {
         let transports: [(String, (String, String?) -> ImageSourceLocation)] = [
             ("oci-archive:", { .ociArchive(path: $0, ref: $1) }),
             ("docker-archive:", { .dockerArchive(path: $0, ref: $1) }),
-            ("oci:", { .ociLayout(path: $0, ref: $1) }),
+            ("oci:", { .ociLayout(path: $0, ref: $1) })
         ]
         for (prefix, make) in transports where text.hasPrefix(prefix) {
             let rest = String(text.dropFirst(prefix.count))
@@ -82,9 +82,11 @@ public struct SourceOptions: Sendable {
     /// result must then match the known digest.
     public var knownCompression: (@Sendable (_ diffID: Digest) -> Descriptor?)?
 
-    public init(cacheDirectory: String = SourceOptions.defaultCacheDirectory(), gzipLevel: Int32 = 1,
-                parallelism: Int = max(1, ProcessInfo.processInfo.activeProcessorCount),
-                knownCompression: (@Sendable (_ diffID: Digest) -> Descriptor?)? = nil) {
+    public init(
+        cacheDirectory: String = SourceOptions.defaultCacheDirectory(), gzipLevel: Int32 = 1,
+        parallelism: Int = max(1, ProcessInfo.processInfo.activeProcessorCount),
+        knownCompression: (@Sendable (_ diffID: Digest) -> Descriptor?)? = nil
+    ) {
         self.cacheDirectory = cacheDirectory
         self.gzipLevel = gzipLevel
         self.parallelism = parallelism

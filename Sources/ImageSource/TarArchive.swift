@@ -91,15 +91,18 @@ final class TarArchive: Sendable {
         var first = true
 
         while true {
-            if offset == file.size { break } // no end-of-archive blocks: tolerated, as GNU tar does
+            if offset == file.size { break }  // no end-of-archive blocks: tolerated, as GNU tar does
             let header = try file.readBytes(at: offset, count: 512)
             guard header.count == 512 else {
                 throw .truncatedArchive(path: path, member: "(header at offset \(offset))", declared: 512, available: Int64(header.count))
             }
-            if header.allSatisfy({ $0 == 0 }) { break } // end of archive
+            if header.allSatisfy({ $0 == 0 }) { break }  // end of archive
             guard checksumMatches(header) else {
-                throw .notATarArchive(path: path, reason: first ? "no tar header at the start of the file"
-                                                              : "bad tar header checksum at offset \(offset)")
+                throw .notATarArchive(
+                    path: path,
+                    reason: first
+                        ? "no tar header at the start of the file"
+                        : "bad tar header checksum at offset \(offset)")
             }
             first = false
             let type = header[156]
@@ -122,7 +125,7 @@ final class TarArchive: Sendable {
             case UInt8(ascii: "x"):
                 pax = parsePax(try file.readBytes(at: dataOffset, count: Int(size)))
             case UInt8(ascii: "g"):
-                break // global pax header: nothing pushctl needs
+                break  // global pax header: nothing pushctl needs
             default:
                 let link = pax["linkpath"] ?? longLink ?? cString(Array(header[157..<257]))
                 let kind: Entry.Kind
@@ -223,8 +226,9 @@ final class TarArchive: Sendable {
         var index = 0
         while index < bytes.count {
             guard let space = bytes[index...].firstIndex(of: UInt8(ascii: " ")),
-                  let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)),
-                  length > 0, index + length <= bytes.count else { break }
+                let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)),
+                length > 0, index + length <= bytes.count
+            else { break }
             let record = bytes[(space + 1)..<(index + length)]
             if let equals = record.firstIndex(of: UInt8(ascii: "=")) {
                 let key = String(decoding: record[record.startIndex..<equals], as: UTF8.self)

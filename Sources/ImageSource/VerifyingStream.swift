@@ -24,8 +24,9 @@ final class VerifyingFileStream: BlobStream {
         self.source = source
         self.hasher = DigestHasher(algorithm: expected.digest.algorithm)
         guard offset >= 0, offset <= expected.size else {
-            throw .io(path: region.name, operation: "open at offset \(offset)",
-                      reason: "offset outside the blob's \(expected.size) bytes")
+            throw .io(
+                path: region.name, operation: "open at offset \(offset)",
+                reason: "offset outside the blob's \(expected.size) bytes")
         }
         if offset > 0 { try skip(offset) }
     }
@@ -54,14 +55,18 @@ final class VerifyingFileStream: BlobStream {
         // Allow one byte past the expected size, to notice files that are too long.
         let limit = min(region.length, expectedSize + 1)
         let want = Int(min(Int64(buffer.count), limit - position))
-        let n = want > 0 ? try region.file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]),
-                                                 at: region.start + position) : 0
+        let n =
+            want > 0
+            ? try region.file.read(
+                into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]),
+                at: region.start + position) : 0
         if n > 0 {
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             position += Int64(n)
             if position > expectedSize {
-                throw SourceError.blobSizeMismatch(source: source, digest: expectedDigest, expected: expectedSize,
-                                                   actual: max(region.length, position))
+                throw SourceError.blobSizeMismatch(
+                    source: source, digest: expectedDigest, expected: expectedSize,
+                    actual: max(region.length, position))
             }
             if position == expectedSize {
                 // The last expected byte: verify now, not at the end of the stream. A consumer

@@ -27,8 +27,10 @@ struct DecodingContext {
     /// Checks a mapping's keys: unknown keys (with a "did you mean" hint), duplicates, missing required keys.
     /// With `allowExtensions`, keys starting with `x-` are accepted and ignored (a place for YAML
     /// anchors, as in compose files); a typo of a real key never starts with `x-`.
-    mutating func fields(_ node: Node, in context: String, known: [String], required: [String] = [],
-                         allowExtensions: Bool = false) -> Fields? {
+    mutating func fields(
+        _ node: Node, in context: String, known: [String], required: [String] = [],
+        allowExtensions: Bool = false
+    ) -> Fields? {
         guard let entries = node.mapping else {
             error(node.location, "\(context) must be a mapping, found \(node.kindDescription)")
             return nil
@@ -137,14 +139,17 @@ struct DecodingContext {
             return nil
         }
         guard let value = Int(text.hasPrefix("+") ? String(text.dropFirst()) : text), !text.isEmpty,
-              text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+" || $0 == "-") }) else {
+            text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "+" || $0 == "-") })
+        else {
             error(node.location, "\(what) must be an integer, found '\(text)'")
             return nil
         }
         if let range, !range.contains(value) {
-            error(node.location, range.upperBound == Int(Int32.max)
-                ? "\(what) must be at least \(range.lowerBound), found \(value)"
-                : "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(value)")
+            error(
+                node.location,
+                range.upperBound == Int(Int32.max)
+                    ? "\(what) must be at least \(range.lowerBound), found \(value)"
+                    : "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(value)")
             return nil
         }
         return value

@@ -137,8 +137,10 @@ public struct TagSelector: Sendable, Hashable {
     /// Let pre-releases (`2.1.0-rc1`) into `semver` and `latest`; they are left out by default.
     public var prerelease: Bool
 
-    public init(match: String? = nil, exclude: [String] = [], semver: String? = nil, latest: Int? = nil,
-                prerelease: Bool = false) {
+    public init(
+        match: String? = nil, exclude: [String] = [], semver: String? = nil, latest: Int? = nil,
+        prerelease: Bool = false
+    ) {
         self.match = match
         self.exclude = exclude
         self.semver = semver

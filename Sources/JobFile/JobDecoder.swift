@@ -36,20 +36,27 @@ struct JobDecoder {
     static func isValidTag(_ s: String) -> Bool { ImageReference.isValidTag(s) }
 
     mutating func decode(_ root: Node) -> Job? {
-        guard let top = context.fields(root, in: "the job file", known: Self.topKeys,
-                                       required: ["version", "name", "registries", "images"],
-                                       allowExtensions: true) else { return nil }
+        guard
+            let top = context.fields(
+                root, in: "the job file", known: Self.topKeys,
+                required: ["version", "name", "registries", "images"],
+                allowExtensions: true)
+        else { return nil }
         var version: Int?
         if let node = top["version"] {
             if let v = context.int(node, "'version'") {
-                if v == 1 { version = v } else {
+                if v == 1 {
+                    version = v
+                } else {
                     context.error(node.location, "unsupported job file version \(v); this pushctl reads version 1")
                 }
             }
         }
         var name: String?
         if let node = top["name"], let n = context.string(node, "'name'") {
-            if Self.isValidJobName(n) { name = n } else {
+            if Self.isValidJobName(n) {
+                name = n
+            } else {
                 context.error(node.location, "job name '\(n)' must match [a-z0-9][a-z0-9._-]*")
             }
         }
@@ -61,8 +68,9 @@ struct JobDecoder {
         let images = top["images"].map { decodeImages($0, registries: registries, declared: known) } ?? []
 
         guard let version, let name else { return nil }
-        return Job(version: version, name: name, defaults: defaults, registries: registries, images: images,
-                   filePath: "", directory: directory, fileDigest: Digest.of([UInt8]()))
+        return Job(
+            version: version, name: name, defaults: defaults, registries: registries, images: images,
+            filePath: "", directory: directory, fileDigest: Digest.of([UInt8]()))
     }
 
     // MARK: defaults
@@ -70,7 +78,9 @@ struct JobDecoder {
     mutating func decodeDefaults(_ node: Node) -> Defaults {
         var d = Defaults.standard
         guard let f = context.fields(node, in: "'defaults'", known: Self.defaultsKeys) else { return d }
-        if let n = f["concurrency"], let v = context.int(n, "'defaults.concurrency'", range: Defaults.concurrencyRange) { d.concurrency = v }
+        if let n = f["concurrency"], let v = context.int(n, "'defaults.concurrency'", range: Defaults.concurrencyRange) {
+            d.concurrency = v
+        }
         if let n = f["images"], let v = context.int(n, "'defaults.images'", range: Defaults.imagesRange) { d.images = v }
         if let n = f["retries"], let v = context.int(n, "'defaults.retries'", range: Defaults.retriesRange) { d.retries = v }
         if let n = f["platforms"] { d.platforms = decodePlatforms(n, "'defaults.platforms'") }
@@ -126,7 +136,9 @@ struct JobDecoder {
                 if let m = parseURL(item, "each mirror of \(what)") {
                     mirrors.append(m)
                     endpoints.append((m, item.location))
-                } else { ok = false }
+                } else {
+                    ok = false
+                }
             }
         }
         // Endpoints must be distinct, and plain http needs `insecure: true` except on loopback.
@@ -138,7 +150,10 @@ struct JobDecoder {
             }
             seen[endpoint] = location.line
             if endpoint.scheme == .http && !insecure && !endpoint.isLoopback {
-                context.error(location, "plain-http endpoint '\(endpoint)' of \(what) needs 'insecure: true' (only loopback addresses may use http:// without it)")
+                context.error(
+                    location,
+                    "plain-http endpoint '\(endpoint)' of \(what) needs 'insecure: true' (only loopback addresses may use http:// without it)"
+                )
                 ok = false
             }
         }
@@ -160,8 +175,9 @@ struct JobDecoder {
             if auth == nil { ok = false }
         }
         guard ok, let url else { return nil }
-        return Registry(name: name, url: url, mirrors: mirrors, insecure: insecure, ca: ca, cert: cert, key: key,
-                        auth: auth, location: keyLocation)
+        return Registry(
+            name: name, url: url, mirrors: mirrors, insecure: insecure, ca: ca, cert: cert, key: key,
+            auth: auth, location: keyLocation)
     }
 
     mutating func parseURL(_ node: Node, _ what: String) -> RegistryURL? {
@@ -178,7 +194,7 @@ struct JobDecoder {
         guard let f = context.fields(node, in: "'auth' of \(what)", known: Self.authKeys) else { return nil }
         func nonEmpty(_ key: String, _ ctx: inout DecodingContext) -> String? {
             guard let n = f[key], let v = ctx.string(n, "'auth.\(key)' of \(what)") else { return nil }
-            if v.isEmpty { ctx.error(n.location, "'auth.\(key)' of \(what) is empty") ; return nil }
+            if v.isEmpty { ctx.error(n.location, "'auth.\(key)' of \(what) is empty"); return nil }
             return v
         }
         let hasUser = f["username"] != nil, hasPassword = f["password"] != nil, hasToken = f["token"] != nil
@@ -188,10 +204,13 @@ struct JobDecoder {
         }
         if hasToken { return nonEmpty("token", &context).map { Auth.token($0) } }
         if hasUser != hasPassword || !hasUser {
-            context.error(f.location, hasUser
-                ? "'auth' of \(what) has 'username' without 'password'"
-                : hasPassword ? "'auth' of \(what) has 'password' without 'username'"
-                : "'auth' of \(what) needs 'username' + 'password' or 'token'")
+            context.error(
+                f.location,
+                hasUser
+                    ? "'auth' of \(what) has 'username' without 'password'"
+                    : hasPassword
+                        ? "'auth' of \(what) has 'password' without 'username'"
+                        : "'auth' of \(what) needs 'username' + 'password' or 'token'")
             return nil
         }
         let user = nonEmpty("username", &context), password = nonEmpty("password", &context)
@@ -214,7 +233,9 @@ struct JobDecoder {
 
     mutating func decodeImage(_ node: Node, index: Int, declared: [String]?) -> ImageEntry? {
         let what = "image #\(index + 1)"
-        guard let f = context.fields(node, in: what, known: Self.imageKeys, required: ["source", "repository", "targets"]) else { return nil }
+        guard let f = context.fields(node, in: what, known: Self.imageKeys, required: ["source", "repository", "targets"]) else {
+            return nil
+        }
         var ok = true
 
         var sourceText: String?
@@ -242,10 +263,15 @@ struct JobDecoder {
             if let t = decodeTags(n, what: what, source: source) { tags = t } else { ok = false }
         } else if let source, source.certainlyHasNoTag {
             if case .registry = source {
-                context.error(f.location, "\(what) has no 'tags' and its source names no tag; add ':TAG' to the source, list 'tags', or use a tag selector")
+                context.error(
+                    f.location,
+                    "\(what) has no 'tags' and its source names no tag; add ':TAG' to the source, list 'tags', or use a tag selector")
             } else if let ref = source.ociRefName {
                 // Located at the REF's `source:` (the fix is there or in a `tags:` list).
-                context.error(f["source"]?.location ?? f.location, "\(what) has no 'tags' and its source REF '\(ref)' names no tag (a tag follows the last ':', as in 'team/app:1.4', and matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}); list 'tags'")
+                context.error(
+                    f["source"]?.location ?? f.location,
+                    "\(what) has no 'tags' and its source REF '\(ref)' names no tag (a tag follows the last ':', as in 'team/app:1.4', and matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}); list 'tags'"
+                )
             } else {
                 context.error(f.location, "\(what) has no 'tags' and its source is selected by digest, which carries no tag; list 'tags'")
             }
@@ -264,8 +290,11 @@ struct JobDecoder {
                     ok = false
                 } else if let declared, !declared.contains(name) {
                     var message = "unknown registry '\(name)' in 'targets' of \(what)"
-                    if let hint = Suggestions.closest(to: name, among: declared) { message += "; did you mean '\(hint)'?" }
-                    else if !declared.isEmpty { message += " (registries: \(declared.joined(separator: ", ")))" }
+                    if let hint = Suggestions.closest(to: name, among: declared) {
+                        message += "; did you mean '\(hint)'?"
+                    } else if !declared.isEmpty {
+                        message += " (registries: \(declared.joined(separator: ", ")))"
+                    }
                     context.error(location, message)
                     ok = false
                 } else {
@@ -288,8 +317,9 @@ struct JobDecoder {
         }
 
         guard ok, let sourceText, let source, let repository else { return nil }
-        return ImageEntry(index: index, location: node.location, sourceText: sourceText, source: source,
-                          repository: repository, tags: tags, targets: targets, platforms: platforms, referrers: referrers)
+        return ImageEntry(
+            index: index, location: node.location, sourceText: sourceText, source: source,
+            repository: repository, tags: tags, targets: targets, platforms: platforms, referrers: referrers)
     }
 
     mutating func decodeTags(_ node: Node, what: String, source: SourceSpec?) -> TagSpec? {
@@ -303,7 +333,8 @@ struct JobDecoder {
                 }
             }
             if !selectorAllowed {
-                context.error(node.location, "a tag selector is only for docker:// sources without a tag or digest; list the tags of \(what) instead")
+                context.error(
+                    node.location, "a tag selector is only for docker:// sources without a tag or digest; list the tags of \(what) instead")
             }
             let selector = decodeSelector(node, what: what)
             guard selectorAllowed, let selector else { return nil }
@@ -342,8 +373,12 @@ struct JobDecoder {
                 if let problem = TagSelection.compileProblem(pattern) {
                     context.error(n.location, "'tags.match' of \(what) is not a valid regular expression: \(problem)")
                     ok = false
-                } else { selector.match = pattern }
-            } else { ok = false }
+                } else {
+                    selector.match = pattern
+                }
+            } else {
+                ok = false
+            }
         }
         if let n = f["exclude"] {
             if let list = context.stringList(n, "'tags.exclude' of \(what)"), list.count == n.sequence?.count {
@@ -351,9 +386,13 @@ struct JobDecoder {
                     if let problem = TagSelection.compileProblem(pattern) {
                         context.error(location, "'tags.exclude' of \(what) holds an invalid regular expression: \(problem)")
                         ok = false
-                    } else { selector.exclude.append(pattern) }
+                    } else {
+                        selector.exclude.append(pattern)
+                    }
                 }
-            } else { ok = false }
+            } else {
+                ok = false
+            }
         }
         if let n = f["prerelease"] {
             if let v = context.bool(n, "'tags.prerelease' of \(what)") { selector.prerelease = v } else { ok = false }
@@ -367,7 +406,9 @@ struct JobDecoder {
                     context.error(n.location, "'tags.semver' of \(what): \(error)")
                     ok = false
                 }
-            } else { ok = false }
+            } else {
+                ok = false
+            }
         }
         if let n = f["latest"] {
             if let v = context.int(n, "'tags.latest' of \(what)", range: 1...Int(Int32.max)) { selector.latest = v } else { ok = false }
@@ -386,13 +427,19 @@ struct JobDecoder {
                 let host = registry.isDockerHub ? ImageReference.dockerHubDomain : registry.url.hostPort
                 let fullLength = host.utf8.count + 1 + repository.utf8.count
                 if fullLength > ImageReference.nameTotalLengthMax {
-                    context.error(image.location, "image #\(image.index + 1): '\(host)/\(repository)' is \(fullLength) characters long; distribution allows at most \(ImageReference.nameTotalLengthMax)")
+                    context.error(
+                        image.location,
+                        "image #\(image.index + 1): '\(host)/\(repository)' is \(fullLength) characters long; distribution allows at most \(ImageReference.nameTotalLengthMax)"
+                    )
                 }
                 guard case .list(let tags) = image.tags else { continue }
                 for tag in tags {
                     let key = "\(target)\u{0}\(repository)\u{0}\(tag)"
                     if let other = owners[key] {
-                        context.error(image.location, "image #\(image.index + 1) pushes '\(repository):\(tag)' to registry '\(target)', as image #\(other.index + 1) (line \(other.location.line)) already does")
+                        context.error(
+                            image.location,
+                            "image #\(image.index + 1) pushes '\(repository):\(tag)' to registry '\(target)', as image #\(other.index + 1) (line \(other.location.line)) already does"
+                        )
                     } else {
                         owners[key] = image
                     }

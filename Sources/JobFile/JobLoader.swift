@@ -11,8 +11,12 @@ public enum JobLoader {
         // Read one byte past the limit at most: a huge file is reported, not loaded.
         guard let bytes = YAMLParser.readFile(path, limit: YAMLParser.Limits().maxBytes) else {
             let reason = String(cString: strerror(errno))
-            return .failure(JobFileErrors(problems: [JobFileProblem(location: Location(file: path, line: 1, column: 1),
-                                                                    message: "cannot read job file: \(reason)")]))
+            return .failure(
+                JobFileErrors(problems: [
+                    JobFileProblem(
+                        location: Location(file: path, line: 1, column: 1),
+                        message: "cannot read job file: \(reason)")
+                ]))
         }
         return load(bytes: bytes, path: path, environment: environment)
     }
@@ -38,8 +42,9 @@ public enum JobLoader {
         guard let root else {
             return .failure(JobFileErrors(problems: [JobFileProblem(location: start, message: "the job file is empty")]))
         }
-        var decoder = JobDecoder(context: DecodingContext(environment: environment),
-                                 directory: absoluteDirectory(of: path))
+        var decoder = JobDecoder(
+            context: DecodingContext(environment: environment),
+            directory: absoluteDirectory(of: path))
         let decoded = decoder.decode(root)
         guard decoder.context.problems.isEmpty, var job = decoded else {
             return .failure(JobFileErrors(problems: decoder.context.problems))

@@ -18,7 +18,8 @@ public struct PlatformSelector: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String) -> PlatformSelector? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard (2...3).contains(parts.count),
-              parts.allSatisfy({ !$0.isEmpty && $0.unicodeScalars.allSatisfy(isPartCharacter) }) else { return nil }
+            parts.allSatisfy({ !$0.isEmpty && $0.unicodeScalars.allSatisfy(isPartCharacter) })
+        else { return nil }
         return PlatformSelector(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
     }
 
@@ -45,7 +46,8 @@ extension JobDecoder {
     /// `platforms:` of an image or of `defaults`: a non-empty list of distinct `os/arch[/variant]`.
     mutating func decodePlatforms(_ node: Node, _ what: String) -> [PlatformSelector]? {
         guard node.sequence != nil else {
-            context.error(node.location, "\(what) must be a list of platforms such as [linux/amd64, linux/arm64/v8], found \(node.kindDescription)")
+            context.error(
+                node.location, "\(what) must be a list of platforms such as [linux/amd64, linux/arm64/v8], found \(node.kindDescription)")
             return nil
         }
         guard let list = context.stringList(node, what) else { return nil }
@@ -57,7 +59,8 @@ extension JobDecoder {
         var out: [PlatformSelector] = []
         for (text, location) in list {
             guard let selector = PlatformSelector.parse(text) else {
-                context.error(location, "invalid platform '\(text)' in \(what): write os/architecture[/variant] in lower case, e.g. linux/arm64/v8")
+                context.error(
+                    location, "invalid platform '\(text)' in \(what): write os/architecture[/variant] in lower case, e.g. linux/arm64/v8")
                 ok = false
                 continue
             }

@@ -37,9 +37,13 @@ extension JobDecoder {
         if node.mapping != nil {
             guard let f = context.fields(node, in: what, known: Self.referrersKeys, required: ["artifactTypes"]) else { return nil }
             guard let n = f["artifactTypes"], let list = context.stringList(n, "'artifactTypes' of \(what)"),
-                  list.count == n.sequence?.count else { return nil }
+                list.count == n.sequence?.count
+            else { return nil }
             if list.isEmpty {
-                context.error(n.location, "'artifactTypes' of \(what) is empty; list media types such as application/vnd.dev.sigstore.bundle.v0.3+json, or write 'referrers: true' for all")
+                context.error(
+                    n.location,
+                    "'artifactTypes' of \(what) is empty; list media types such as application/vnd.dev.sigstore.bundle.v0.3+json, or write 'referrers: true' for all"
+                )
                 return nil
             }
             var types: [String] = []
@@ -61,9 +65,10 @@ extension JobDecoder {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return false }
         return parts.allSatisfy { part in
-            !part.isEmpty && part.unicodeScalars.allSatisfy { c in
-                ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || "!#$&-^_.+".unicodeScalars.contains(c)
-            }
+            !part.isEmpty
+                && part.unicodeScalars.allSatisfy { c in
+                    ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || "!#$&-^_.+".unicodeScalars.contains(c)
+                }
         }
     }
 }

@@ -80,7 +80,8 @@ public struct RegistryURL: Sendable, Hashable, CustomStringConvertible {
             host = authority[...close]
             let inner = host.dropFirst().dropLast()
             guard !inner.isEmpty, inner.contains(":"),
-                  inner.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
+                inner.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." })
+            else {
                 return .failure(.invalidHost(String(host)))
             }
             let after = authority[authority.index(after: close)...]
@@ -102,7 +103,8 @@ public struct RegistryURL: Sendable, Hashable, CustomStringConvertible {
         var port: Int?
         if let portText {
             guard let p = Int(portText), portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber),
-                  (1...65535).contains(p) else {
+                (1...65535).contains(p)
+            else {
                 return .failure(.invalidPort(String(portText)))
             }
             port = p

@@ -39,7 +39,7 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         for (x, y) in zip(a.prerelease, b.prerelease) where x != y {
             switch (Int(x), Int(y)) {
             case (let i?, let j?): return i < j
-            case (_?, nil): return true   // numeric identifiers sort before alphanumeric ones
+            case (_?, nil): return true  // numeric identifiers sort before alphanumeric ones
             case (nil, _?): return false
             case (nil, nil): return x < y
             }
@@ -60,7 +60,9 @@ struct PartialVersion {
         if s.first == "v" || s.first == "V" { s = s.dropFirst() }
         if let plus = s.firstIndex(of: "+") {
             let build = s[s.index(after: plus)...]
-            guard !build.isEmpty, build.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(Self.isIdentifier) else { return nil }
+            guard !build.isEmpty, build.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(Self.isIdentifier) else {
+                return nil
+            }
             s = s[..<plus]
         }
         if let dash = s.firstIndex(of: "-") {
@@ -82,7 +84,8 @@ struct PartialVersion {
             }
             // A number after a wildcard (`1.x.3`) is not meaningful.
             guard !sawWildcard, !part.isEmpty, part.count <= 9, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  part == "0" || part.first != "0" else { return nil }
+                part == "0" || part.first != "0"
+            else { return nil }
             numbers.append(Int(part))
         }
         if !prerelease.isEmpty && (numbers.count < 3 || numbers.contains { $0 == nil }) && allowWildcards { return nil }
@@ -134,7 +137,9 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
         self.text = text
         self.includesPrereleases = includePrereleases
         var sets: [[Comparator]] = []
-        for alternative in text.split(separator: "||", omittingEmptySubsequences: false).map({ $0.split(separator: "|", omittingEmptySubsequences: false) }) {
+        for alternative in text.split(separator: "||", omittingEmptySubsequences: false).map({
+            $0.split(separator: "|", omittingEmptySubsequences: false)
+        }) {
             guard alternative.count == 1 else { throw .invalid(text, reason: "use '||' to join alternatives") }
             sets.append(try SemverRange.parseSet(alternative[0], whole: text, includePrereleases: includePrereleases))
         }
@@ -162,10 +167,11 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
                 tokens.append(token)
             }
         }
-        if tokens.isEmpty { return [] } // empty set: any version
+        if tokens.isEmpty { return [] }  // empty set: any version
         if tokens.count == 3 && tokens[1] == "-" {
             guard let low = PartialVersion(parsing: tokens[0], allowWildcards: true),
-                  let high = PartialVersion(parsing: tokens[2], allowWildcards: true) else {
+                let high = PartialVersion(parsing: tokens[2], allowWildcards: true)
+            else {
                 throw .invalid(whole, reason: "'\(raw)' is not a valid hyphen range")
             }
             var out = [Comparator(op: .ge, version: low.floor)]
@@ -180,7 +186,9 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
-    private static func parseComparator(_ token: Substring, whole: String, includePrereleases: Bool) throws(SemverRangeError) -> [Comparator] {
+    private static func parseComparator(_ token: Substring, whole: String, includePrereleases: Bool) throws(SemverRangeError)
+        -> [Comparator]
+    {
         var opText = ""
         var rest = token
         for candidate in ["<=", ">=", "~>", "<", ">", "=", "~", "^"] where rest.hasPrefix(candidate) {
@@ -192,8 +200,10 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
             guard rest.isEmpty == false || opText.isEmpty == false else { return [] }
             if opText == "<" || opText == ">" {
                 // `<*` / `>*` match nothing; express as an impossible pair.
-                return [Comparator(op: .lt, version: SemanticVersion(0, 0, 0, prerelease: ["0"])),
-                        Comparator(op: .gt, version: SemanticVersion(0, 0, 0, prerelease: ["0"]))]
+                return [
+                    Comparator(op: .lt, version: SemanticVersion(0, 0, 0, prerelease: ["0"])),
+                    Comparator(op: .gt, version: SemanticVersion(0, 0, 0, prerelease: ["0"]))
+                ]
             }
             return []
         }
@@ -224,7 +234,8 @@ public struct SemverRange: Sendable, Hashable, CustomStringConvertible {
             return [Comparator(op: .lt, version: bump(v))]
         case "~", "~>":
             // `~1.2.3` → `<1.3.0`; `~1` → `<2.0.0`.
-            let upper = v.minor == nil
+            let upper =
+                v.minor == nil
                 ? SemanticVersion(floor.major + 1, 0, 0, prerelease: ["0"])
                 : SemanticVersion(floor.major, floor.minor + 1, 0, prerelease: ["0"])
             return [Comparator(op: .ge, version: floor), Comparator(op: .lt, version: upper)]

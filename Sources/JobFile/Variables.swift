@@ -47,13 +47,19 @@ public enum Variables {
             }
             if !isValidName(name) {
                 let shown = name.isEmpty ? "${\(inner)}" : "'\(name)'"
-                problems.append(Problem(offset: i, message: "invalid variable name \(shown): expected ${NAME} or ${NAME:-default} with NAME matching [A-Za-z_][A-Za-z0-9_]*"))
+                problems.append(
+                    Problem(
+                        offset: i,
+                        message:
+                            "invalid variable name \(shown): expected ${NAME} or ${NAME:-default} with NAME matching [A-Za-z_][A-Za-z0-9_]*"
+                    ))
             } else if let value = environment[name], !(value.isEmpty && fallback != nil) {
                 out += value
             } else if let fallback {
                 out += fallback
             } else {
-                problems.append(Problem(offset: i, message: "variable '\(name)' is not set (set it in the environment or write ${\(name):-default})"))
+                problems.append(
+                    Problem(offset: i, message: "variable '\(name)' is not set (set it in the environment or write ${\(name):-default})"))
             }
             i = close + 1
         }
@@ -62,7 +68,8 @@ public enum Variables {
 
     static func isValidName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first.isASCII,
-              first.properties.isAlphabetic || first == "_" else { return false }
+            first.properties.isAlphabetic || first == "_"
+        else { return false }
         return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
     }
 }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A mutex with a condition variable, over `pthread_mutex_t` / `pthread_cond_t`.
@@ -102,8 +102,10 @@ public final class LockedValue<Value> {
     /// (the check and `body` are one critical section). Whoever changes what `ready` looks at must
     /// call `broadcast()` afterwards.
     @inlinable
-    public func withLock<Result, Failure: Error>(whenReady ready: (Value) -> Bool,
-                                                 _ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+    public func withLock<Result, Failure: Error>(
+        whenReady ready: (Value) -> Bool,
+        _ body: (inout Value) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
         lock.lock()
         defer { lock.unlock() }
         while !ready(value) { lock.wait() }

@@ -9,8 +9,10 @@ public struct Descriptor: Codable, Hashable, Sendable {
     public var platform: Platform?
     public var artifactType: String?
 
-    public init(mediaType: String, digest: Digest, size: Int64, urls: [String]? = nil,
-                annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: String? = nil) {
+    public init(
+        mediaType: String, digest: Digest, size: Int64, urls: [String]? = nil,
+        annotations: [String: String]? = nil, platform: Platform? = nil, artifactType: String? = nil
+    ) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size

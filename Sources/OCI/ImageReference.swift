@@ -158,7 +158,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
             if run.allSatisfy({ $0 == UInt8(ascii: "-") }) {
                 ok = true
             } else {
-                ok = run.elementsEqual([UInt8(ascii: ".")]) || run.elementsEqual([UInt8(ascii: "_")])
+                ok =
+                    run.elementsEqual([UInt8(ascii: ".")]) || run.elementsEqual([UInt8(ascii: "_")])
                     || run.elementsEqual([UInt8(ascii: "_"), UInt8(ascii: "_")])
             }
             if !ok { return false }

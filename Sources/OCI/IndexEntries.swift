@@ -143,7 +143,8 @@ struct JSONScanner {
             }
         default:
             while let d = peek, d != UInt8(ascii: ","), d != UInt8(ascii: "]"), d != UInt8(ascii: "}"),
-                  d != 0x20, d != 0x0A, d != 0x0D, d != 0x09 { position += 1 }
+                d != 0x20, d != 0x0A, d != 0x0D, d != 0x09
+            { position += 1 }
             guard position > start else { throw .malformed(at: position) }
         }
         return start..<position

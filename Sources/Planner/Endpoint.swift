@@ -28,7 +28,8 @@ public struct Endpoint: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public init(url: RegistryURL, onlyIfTLSHandshakeFails: Bool, skipTLSVerify: Bool, isMirror: Bool) {
-        let apiURL = url.isDockerHub
+        let apiURL =
+            url.isDockerHub
             ? RegistryURL(scheme: url.scheme, host: ImageReference.dockerHubAPIHost, port: nil)
             : url
         self.url = apiURL.string
@@ -49,8 +50,10 @@ public struct Endpoint: Sendable, Hashable, Codable, CustomStringConvertible {
         for (url, isMirror) in written {
             out.append(Endpoint(url: url, onlyIfTLSHandshakeFails: false, skipTLSVerify: registry.insecure, isMirror: isMirror))
             if registry.insecure && url.scheme == .https {
-                out.append(Endpoint(url: url.with(scheme: .http), onlyIfTLSHandshakeFails: true,
-                                    skipTLSVerify: true, isMirror: isMirror))
+                out.append(
+                    Endpoint(
+                        url: url.with(scheme: .http), onlyIfTLSHandshakeFails: true,
+                        skipTLSVerify: true, isMirror: isMirror))
             }
         }
         var seen: Set<String> = []

@@ -100,7 +100,8 @@ public struct PlanSource: Sendable, Codable, Hashable {
             text = "docker://" + (try c.decode(String.self, forKey: .reference))
         } else {
             let ref = try c.decodeIfPresent(String.self, forKey: .ref)
-            text = transport + ":" + (try c.decode(String.self, forKey: .path))
+            text =
+                transport + ":" + (try c.decode(String.self, forKey: .path))
                 + (ref.map { $0.hasPrefix("@") ? $0 : ":" + $0 } ?? "")
         }
         switch SourceSpec.parse(text, relativeTo: "/") {
@@ -147,11 +148,13 @@ public enum PlanTags: Sendable, Hashable, Codable {
         case "list": self = .list(try c.decode([String].self, forKey: .tags))
         case "from-source": self = .fromSource(try c.decodeIfPresent(String.self, forKey: .sourceTag))
         default:
-            self = .selector(TagSelector(match: try c.decodeIfPresent(String.self, forKey: .match),
-                                         exclude: try c.decodeIfPresent([String].self, forKey: .exclude) ?? [],
-                                         semver: try c.decodeIfPresent(String.self, forKey: .semver),
-                                         latest: try c.decodeIfPresent(Int.self, forKey: .latest),
-                                         prerelease: try c.decodeIfPresent(Bool.self, forKey: .prerelease) ?? false))
+            self = .selector(
+                TagSelector(
+                    match: try c.decodeIfPresent(String.self, forKey: .match),
+                    exclude: try c.decodeIfPresent([String].self, forKey: .exclude) ?? [],
+                    semver: try c.decodeIfPresent(String.self, forKey: .semver),
+                    latest: try c.decodeIfPresent(Int.self, forKey: .latest),
+                    prerelease: try c.decodeIfPresent(Bool.self, forKey: .prerelease) ?? false))
         }
     }
 

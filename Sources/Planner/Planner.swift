@@ -7,22 +7,25 @@ public enum Planner {
         var items: [PlanItem] = []
         for image in job.images {
             for target in image.targets {
-                guard let registry = job.registry(named: target) else { continue } // loader guarantees it exists
+                guard let registry = job.registry(named: target) else { continue }  // loader guarantees it exists
                 let repository = registry.apiRepository(image.repository)
-                items.append(PlanItem(
-                    id: identity(job: job.name, image: image, registry: target, repository: repository),
-                    imageIndex: image.index,
-                    source: planSource(image),
-                    registry: target,
-                    repository: repository,
-                    tags: planTags(image),
-                    endpoints: Endpoint.fallbackOrder(for: registry)))
+                items.append(
+                    PlanItem(
+                        id: identity(job: job.name, image: image, registry: target, repository: repository),
+                        imageIndex: image.index,
+                        source: planSource(image),
+                        registry: target,
+                        repository: repository,
+                        tags: planTags(image),
+                        endpoints: Endpoint.fallbackOrder(for: registry)))
             }
         }
-        return Plan(job: job.name, file: job.filePath, fileDigest: job.fileDigest.string,
-                    defaults: PlanDefaults(concurrency: job.defaults.concurrency, images: job.defaults.images,
-                                           retries: job.defaults.retries),
-                    items: items)
+        return Plan(
+            job: job.name, file: job.filePath, fileDigest: job.fileDigest.string,
+            defaults: PlanDefaults(
+                concurrency: job.defaults.concurrency, images: job.defaults.images,
+                retries: job.defaults.retries),
+            items: items)
     }
 
     /// sha256 over the job name, the source as written, the registry name, the repository and the
@@ -35,7 +38,8 @@ public enum Planner {
         case .list(let list): tags = "list:" + list.joined(separator: ",")
         case .fromSource: tags = "from-source"
         case .selector(let s):
-            tags = "selector:\(s.match ?? "")|\(s.exclude.joined(separator: ","))|\(s.semver ?? "")|\(s.latest.map(String.init) ?? "")"
+            tags =
+                "selector:\(s.match ?? "")|\(s.exclude.joined(separator: ","))|\(s.semver ?? "")|\(s.latest.map(String.init) ?? "")"
                 // Appended only when set, so existing items keep their ids (and shards).
                 + (s.prerelease ? "|prerelease" : "")
         }
@@ -55,4 +59,3 @@ public enum Planner {
         }
     }
 }
-

@@ -81,13 +81,16 @@ public final class JSONRenderer: PushEventSink {
             object["interruptedPushes"] = s.interruptedPushes
             object["exitCode"] = Int(s.exitCode)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return
+        }
         out(String(decoding: data, as: UTF8.self) + "\n")
     }
 
     private func fields(_ target: PushTarget) -> [String: Any] {
-        ["item": target.itemID, "job": target.job, "source": target.source, "registry": target.registry,
-         "host": target.host, "repository": target.repository, "tags": target.tags]
+        [
+            "item": target.itemID, "job": target.job, "source": target.source, "registry": target.registry,
+            "host": target.host, "repository": target.repository, "tags": target.tags
+        ]
     }
 }
-

@@ -22,7 +22,11 @@ public final class PlainRenderer: PushEventSink {
     public func emit(_ event: PushEvent) {
         switch event {
         case .runStart(let info):
-            if !quiet { out("Run \(info.runID): \(info.items) push\(info.items == 1 ? "" : "es") planned for \(info.jobs.joined(separator: ", "))\n") }
+            if !quiet {
+                out(
+                    "Run \(info.runID): \(info.items) push\(info.items == 1 ? "" : "es") planned for \(info.jobs.joined(separator: ", "))\n"
+                )
+            }
         case .pushStart(let target):
             append(target, "The push refers to repository [\(target.host)/\(target.repository)]")
         case .blob(let target, let blob):

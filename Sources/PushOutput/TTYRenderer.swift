@@ -36,8 +36,10 @@ public final class TTYRenderer: PushEventSink {
 
     /// - Parameter width: the terminal's columns, asked at every redraw (a resized terminal is
     ///   followed).
-    public init(out: TextSink = .standardOutput, err: TextSink = .standardError, quiet: Bool = false,
-                width: @escaping @Sendable () -> Int = TTYRenderer.terminalWidth, redrawInterval: TimeInterval = 0.1) {
+    public init(
+        out: TextSink = .standardOutput, err: TextSink = .standardError, quiet: Bool = false,
+        width: @escaping @Sendable () -> Int = TTYRenderer.terminalWidth, redrawInterval: TimeInterval = 0.1
+    ) {
         self.out = out
         self.err = err
         self.redrawInterval = redrawInterval

@@ -56,7 +56,9 @@ struct BlobPusher: Sendable {
         case .mount(let candidates):
             for source in candidates {
                 // A refused or failed mount falls through to the next candidate or to an upload.
-                if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) })) == true {
+                if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) }))
+                    == true
+                {
                     try record(blob)
                     emit(blob, .mounted, from: source)
                     return BlobCounts(mounted: 1)
@@ -87,7 +89,8 @@ struct BlobPusher: Sendable {
 
     private func record(_ blob: Descriptor) throws(StepFailure) {
         try StepRunner(destination: destination, cancellation: cancellation).run(.state("recording a blob location")) {
-            try state.recordBlob(registry: job.registryKey, repository: job.target.repository, digest: blob.digest, identity: job.credentialIdentity)
+            try state.recordBlob(
+                registry: job.registryKey, repository: job.target.repository, digest: blob.digest, identity: job.credentialIdentity)
         }
     }
 

@@ -41,13 +41,18 @@ public final class Executor: Sendable {
         let outcome = PushOutcome(status: .failed, digest: nil, endpoint: nil, error: error, counts: BlobCounts())
         sink.emit(.pushStart(target))
         do {
-            try state.recordPush(CompletedPush(
-                target: target, registryKey: registryKey, sourceDigest: nil, mediaType: nil, size: nil, endpoint: nil,
-                tags: target.tags.map { .init(name: $0, status: .failed) }, status: .failed, counts: BlobCounts(),
-                attempts: 0, error: error, started: now, ended: now))
+            try state.recordPush(
+                CompletedPush(
+                    target: target, registryKey: registryKey, sourceDigest: nil, mediaType: nil, size: nil, endpoint: nil,
+                    tags: target.tags.map { .init(name: $0, status: .failed) }, status: .failed, counts: BlobCounts(),
+                    attempts: 0, error: error, started: now, ended: now))
         } catch {
-            sink.emit(.pushEnd(target, PushOutcome(status: .failed, digest: nil, endpoint: nil,
-                                                   error: PushFailure.state(String(describing: error)).description, counts: BlobCounts())))
+            sink.emit(
+                .pushEnd(
+                    target,
+                    PushOutcome(
+                        status: .failed, digest: nil, endpoint: nil,
+                        error: PushFailure.state(String(describing: error)).description, counts: BlobCounts())))
             return outcome
         }
         sink.emit(.pushEnd(target, outcome))
@@ -92,8 +97,9 @@ public final class Executor: Sendable {
         var tags: [CompletedPush.Tag]
         switch final {
         case .success(let r):
-            outcome = PushOutcome(status: r.tags.contains { $0.status == .pushed } ? .pushed : .unchanged,
-                                  digest: job.image.root.digest, endpoint: r.endpoint, error: nil, counts: r.counts)
+            outcome = PushOutcome(
+                status: r.tags.contains { $0.status == .pushed } ? .pushed : .unchanged,
+                digest: job.image.root.digest, endpoint: r.endpoint, error: nil, counts: r.counts)
             tags = r.tags
         case .failure(let f):
             var status = PushOutcome.Status.failed
@@ -110,15 +116,18 @@ public final class Executor: Sendable {
         // An interrupted push did not complete and is not recorded (docs/cli.md "State database").
         if !interrupted {
             do {
-                try state.recordPush(CompletedPush(
-                    target: job.target, registryKey: job.registryKey, sourceDigest: job.image.sourceDigest ?? job.image.root.digest,
-                    pushedDigest: job.image.root.digest, subject: job.subject?.digest, mediaType: job.image.root.mediaType, size: job.image.root.size, endpoint: outcome.endpoint,
-                    tags: tags, status: outcome.status, counts: outcome.counts,
-                    attempts: max(1, endpointsTried.current) + retries.current,
-                    error: outcome.error, started: started, ended: Date()))
+                try state.recordPush(
+                    CompletedPush(
+                        target: job.target, registryKey: job.registryKey, sourceDigest: job.image.sourceDigest ?? job.image.root.digest,
+                        pushedDigest: job.image.root.digest, subject: job.subject?.digest, mediaType: job.image.root.mediaType,
+                        size: job.image.root.size, endpoint: outcome.endpoint,
+                        tags: tags, status: outcome.status, counts: outcome.counts,
+                        attempts: max(1, endpointsTried.current) + retries.current,
+                        error: outcome.error, started: started, ended: Date()))
             } catch {
-                let failed = PushOutcome(status: .failed, digest: nil, endpoint: outcome.endpoint,
-                                         error: PushFailure.state(String(describing: error)).description, counts: outcome.counts)
+                let failed = PushOutcome(
+                    status: .failed, digest: nil, endpoint: outcome.endpoint,
+                    error: PushFailure.state(String(describing: error)).description, counts: outcome.counts)
                 sink.emit(.pushEnd(target, failed))
                 return failed
             }
@@ -134,8 +143,10 @@ public final class Executor: Sendable {
     }
 
     /// Everything a push does at one endpoint.
-    private func push(_ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget,
-                      answered: () -> Void) throws(StepFailure) -> EndpointResult {
+    private func push(
+        _ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget,
+        answered: () -> Void
+    ) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
         let root = job.image.root
         let step = StepRunner(destination: destination, cancellation: cancellation)
@@ -172,8 +183,9 @@ public final class Executor: Sendable {
         // 3. Blobs: configs and layers, each present, mounted or uploaded.
         let counts = LockedValue(BlobCounts())
         let failures = LockedValue<[StepFailure]>([])
-        let blobPusher = BlobPusher(decider: PushDecider(job: job, destination: destination, state: state), target: target,
-                                    endpoint: endpoint, sink: sink, ledger: ledger, cancellation: cancellation)
+        let blobPusher = BlobPusher(
+            decider: PushDecider(job: job, destination: destination, state: state), target: target,
+            endpoint: endpoint, sink: sink, ledger: ledger, cancellation: cancellation)
         forEachConcurrently(job.image.blobs, width: job.concurrency) { blob in
             guard failures.withLock({ $0.isEmpty }) else { return }
             do throws(StepFailure) {
@@ -195,13 +207,15 @@ public final class Executor: Sendable {
             let key = TransferLedger.Key(endpoint: endpoint, repository: repository, digest: descriptor.digest)
             guard ledger.claim(key) else { continue }
             do throws(StepFailure) {
-                let acknowledged = try putManifest(step, destination, repository, reference: descriptor.digest.string,
-                                                   descriptor: descriptor, bytes: bytes)
+                let acknowledged = try putManifest(
+                    step, destination, repository, reference: descriptor.digest.string,
+                    descriptor: descriptor, bytes: bytes)
                 // A manifest with a `subject` on a registry that did not take note of it: pushctl
                 // keeps the subject's fallback tag (distribution spec 1.1 "Referrers Tag Schema").
                 if !acknowledged, let referrer = ReferrerManifest.parse(bytes) {
-                    try maintainFallbackTag(referrer, descriptor: descriptor, repository: repository, destination: destination,
-                                            endpoint: endpoint, step: step)
+                    try maintainFallbackTag(
+                        referrer, descriptor: descriptor, repository: repository, destination: destination,
+                        endpoint: endpoint, step: step)
                 }
                 ledger.finish(key, success: true)
             } catch {
@@ -223,8 +237,11 @@ public final class Executor: Sendable {
                         try destination.manifestDigest(repository: repository, reference: tag)
                     }
                     guard held == root.digest else {
-                        throw StepFailure(.manifest(reference: tag, error: "the registry accepted the manifest but "
-                            + (held.map { "the tag points to \($0)" } ?? "does not hold it") + " (checked with a HEAD)"),
+                        throw StepFailure(
+                            .manifest(
+                                reference: tag,
+                                error: "the registry accepted the manifest but "
+                                    + (held.map { "the tag points to \($0)" } ?? "does not hold it") + " (checked with a HEAD)"),
                             kind: .registryAnswer)
                     }
                 }
@@ -240,10 +257,13 @@ public final class Executor: Sendable {
 
     /// Returns whether the registry acknowledged the manifest's `subject` (`OCI-Subject`).
     @discardableResult
-    private func putManifest(_ step: StepRunner, _ destination: any PushDestination, _ repository: String,
-                             reference: String, descriptor: Descriptor, bytes: [UInt8]) throws(StepFailure) -> Bool {
+    private func putManifest(
+        _ step: StepRunner, _ destination: any PushDestination, _ repository: String,
+        reference: String, descriptor: Descriptor, bytes: [UInt8]
+    ) throws(StepFailure) -> Bool {
         let (reported, acknowledged) = try step.run(.manifest(reference: reference, error: "")) {
-            try destination.putManifestReportingSubject(repository: repository, reference: reference, bytes: bytes, mediaType: descriptor.mediaType)
+            try destination.putManifestReportingSubject(
+                repository: repository, reference: reference, bytes: bytes, mediaType: descriptor.mediaType)
         }
         guard reported == descriptor.digest else {
             throw StepFailure(.digestMismatch(reference: reference, expected: descriptor.digest, reported: reported), kind: .registryAnswer)
@@ -283,13 +303,14 @@ struct StepRunner {
         } catch {
             if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
             let message = String(describing: error)
-            let named: PushFailure = switch what {
-            case .blob(let digest, _): .blob(digest: digest, error: message)
-            case .manifest(let reference, _): .manifest(reference: reference, error: message)
-            case .state(let doing): .state("\(doing): \(message)")
-            case .request: .request(message)
-            default: what
-            }
+            let named: PushFailure =
+                switch what {
+                case .blob(let digest, _): .blob(digest: digest, error: message)
+                case .manifest(let reference, _): .manifest(reference: reference, error: message)
+                case .state(let doing): .state("\(doing): \(message)")
+                case .request: .request(message)
+                default: what
+                }
             let kind: FailureKind = if case .state = what { .other } else { destination.classify(error) }
             throw StepFailure(named, kind: kind)
         }

@@ -28,8 +28,10 @@ public struct SourceImage: Sendable {
     /// is the source's own.
     public var sourceDigest: Digest? = nil
 
-    public init(description: String, root: Descriptor, manifests: [(descriptor: Descriptor, bytes: [UInt8])],
-                blobs: [Descriptor], payload: @escaping @Sendable (Descriptor) -> BlobPayload, diffIDs: [Digest: Digest] = [:]) {
+    public init(
+        description: String, root: Descriptor, manifests: [(descriptor: Descriptor, bytes: [UInt8])],
+        blobs: [Descriptor], payload: @escaping @Sendable (Descriptor) -> BlobPayload, diffIDs: [Digest: Digest] = [:]
+    ) {
         self.description = description
         self.root = root
         self.manifests = manifests
@@ -67,8 +69,10 @@ public protocol PushDestination: Sendable {
     func classify(_ error: any Error) -> FailureKind
     /// Puts exact bytes; also says whether the registry acknowledged the manifest's `subject`
     /// (`OCI-Subject`). Referrers.swift has a default that says it did not.
-    func putManifestReportingSubject(repository: String, reference: String, bytes: [UInt8],
-                                     mediaType: String) throws -> (digest: Digest, subjectAcknowledged: Bool)
+    func putManifestReportingSubject(
+        repository: String, reference: String, bytes: [UInt8],
+        mediaType: String
+    ) throws -> (digest: Digest, subjectAcknowledged: Bool)
     /// A manifest's exact bytes, nil when there is none (the referrers fallback tag).
     func fetchManifest(repository: String, reference: String) throws -> [UInt8]?
     /// The referrers API's listing of `subject`; nil when the registry has no referrers API.
@@ -85,8 +89,10 @@ public protocol PushEndpoints: Sendable {
     /// Runs `body` at the first usable endpoint and falls back as the run's rule says; `retries`
     /// hears every retry of a request made through the destination handed to `body`.
     /// Throws what `body` throws when it is final, else `NoUsableEndpoint`.
-    func perform<T>(retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
-                    _ body: (_ destination: any PushDestination, _ endpoint: EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember)
+    func perform<T>(
+        retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
+        _ body: (_ destination: any PushDestination, _ endpoint: EndpointMember) throws -> T
+    ) throws -> (value: T, endpoint: EndpointMember)
 }
 
 /// What the executor reads from and writes to the state database.

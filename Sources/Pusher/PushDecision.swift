@@ -95,8 +95,9 @@ public struct PushDecider: Sendable {
             return (.present, true)
         }
         let known = try step.run(.state("reading mount candidates")) {
-            try state.mountCandidates(registry: job.registryKey, digest: blob.digest, targetRepository: repository,
-                                      identity: job.credentialIdentity, limit: Self.maxMountCandidates)
+            try state.mountCandidates(
+                registry: job.registryKey, digest: blob.digest, targetRepository: repository,
+                identity: job.credentialIdentity, limit: Self.maxMountCandidates)
         }
         let candidates = (job.mountSources + known.filter { !job.mountSources.contains($0) }).filter { $0 != repository }
         if !candidates.isEmpty { return (.mount(from: candidates), recorded) }

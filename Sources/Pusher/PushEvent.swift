@@ -126,8 +126,9 @@ public struct BlobCounts: Sendable, Equatable {
     }
 
     public static func + (a: BlobCounts, b: BlobCounts) -> BlobCounts {
-        BlobCounts(uploaded: a.uploaded + b.uploaded, mounted: a.mounted + b.mounted,
-                   present: a.present + b.present, bytesUploaded: a.bytesUploaded + b.bytesUploaded)
+        BlobCounts(
+            uploaded: a.uploaded + b.uploaded, mounted: a.mounted + b.mounted,
+            present: a.present + b.present, bytesUploaded: a.bytesUploaded + b.bytesUploaded)
     }
 }
 

@@ -25,8 +25,10 @@ public struct PushJob: Sendable {
     /// pushing is read from its subject's referrers listing on the target (README "Signatures and SBOMs").
     public var subject: Descriptor? = nil
 
-    public init(target: PushTarget, registryKey: String, endpoints: any PushEndpoints, image: SourceImage,
-                credentialIdentity: String, concurrency: Int) {
+    public init(
+        target: PushTarget, registryKey: String, endpoints: any PushEndpoints, image: SourceImage,
+        credentialIdentity: String, concurrency: Int
+    ) {
         self.target = target
         self.registryKey = registryKey
         self.endpoints = endpoints

@@ -50,7 +50,9 @@ public enum PushPreviewer {
     ///
     /// Mounts are predicted, not tried: a blob counts as "mount" when the decider would try one
     /// (the replication source on the same registry, or the state database's candidates).
-    public static func preview(_ job: PushJob, state: any PushState, cancellation: CancellationFlag = CancellationFlag()) -> (endpoint: String?, preview: PushPreview) {
+    public static func preview(_ job: PushJob, state: any PushState, cancellation: CancellationFlag = CancellationFlag()) -> (
+        endpoint: String?, preview: PushPreview
+    ) {
         do {
             let (preview, endpoint) = try job.endpoints.perform(retries: { _ in }) { destination, _ throws(StepFailure) in
                 let step = StepRunner(destination: destination, cancellation: cancellation)
@@ -72,8 +74,9 @@ public enum PushPreviewer {
         // A referrer pushed by digest (README "Signatures and SBOMs"): its subject's listing on the
         // target says whether it is there, as in apply.
         if job.target.tags.isEmpty, let subject = job.subject {
-            let listed = try Executor.referrerIsListed(job, destination: decider.destination, endpoint: "",
-                                                       step: step, listings: ReferrerListings())
+            let listed = try Executor.referrerIsListed(
+                job, destination: decider.destination, endpoint: "",
+                step: step, listings: ReferrerListings())
             needs = [("@\(root.digest) (referrer of \(subject.digest))", listed ? .unchanged : .push)]
         }
         preview.tags = needs.map { ($0.tag, $0.need == .unchanged ? .unchanged : .copy) }

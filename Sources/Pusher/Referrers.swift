@@ -8,8 +8,10 @@ import OCI
 // subject and target. README "Signatures and SBOMs".
 
 extension PushDestination {
-    public func putManifestReportingSubject(repository: String, reference: String, bytes: [UInt8],
-                                            mediaType: String) throws -> (digest: Digest, subjectAcknowledged: Bool) {
+    public func putManifestReportingSubject(
+        repository: String, reference: String, bytes: [UInt8],
+        mediaType: String
+    ) throws -> (digest: Digest, subjectAcknowledged: Bool) {
         (try putManifest(repository: repository, reference: reference, bytes: bytes, mediaType: mediaType), false)
     }
 
@@ -41,13 +43,17 @@ final class ReferrerListings: @unchecked Sendable {
 extension Executor {
     /// Whether the target already lists `job` among its subject's referrers: the fallback tag
     /// first (what pushctl maintains), then the referrers API.
-    func referrerIsListed(_ job: PushJob, destination: any PushDestination, endpoint: String,
-                          step: StepRunner) throws(StepFailure) -> Bool {
+    func referrerIsListed(
+        _ job: PushJob, destination: any PushDestination, endpoint: String,
+        step: StepRunner
+    ) throws(StepFailure) -> Bool {
         try Self.referrerIsListed(job, destination: destination, endpoint: endpoint, step: step, listings: referrerListings)
     }
 
-    static func referrerIsListed(_ job: PushJob, destination: any PushDestination, endpoint: String,
-                                 step: StepRunner, listings referrerListings: ReferrerListings) throws(StepFailure) -> Bool {
+    static func referrerIsListed(
+        _ job: PushJob, destination: any PushDestination, endpoint: String,
+        step: StepRunner, listings referrerListings: ReferrerListings
+    ) throws(StepFailure) -> Bool {
         guard let subject = job.subject?.digest else { return false }
         let repository = job.target.repository
         let key = ReferrerListings.key(endpoint, repository, subject)
@@ -70,8 +76,10 @@ extension Executor {
 
     /// Reads the subject's fallback index (if any), adds the referrer with its `artifactType` and
     /// `annotations` unless it is listed, and writes it back. Entries others added stay.
-    func maintainFallbackTag(_ referrer: ReferrerManifest, descriptor: Descriptor, repository: String,
-                             destination: any PushDestination, endpoint: String, step: StepRunner) throws(StepFailure) {
+    func maintainFallbackTag(
+        _ referrer: ReferrerManifest, descriptor: Descriptor, repository: String,
+        destination: any PushDestination, endpoint: String, step: StepRunner
+    ) throws(StepFailure) {
         let subject = referrer.subject.digest
         let tag = ReferrersFallback.tag(for: subject)
         referrerListings.updateLock.lock()

@@ -32,8 +32,10 @@ final class Authenticator: Sendable {
     /// The registry is reached over https: its token service must be too.
     let registryUsesTLS: Bool
 
-    init(credentials: Credentials, registry: String, registryUsesTLS: Bool = false,
-         send: @escaping @Sendable (HTTPRequest, ResponseSink) throws(TransportError) -> HTTPResponse) {
+    init(
+        credentials: Credentials, registry: String, registryUsesTLS: Bool = false,
+        send: @escaping @Sendable (HTTPRequest, ResponseSink) throws(TransportError) -> HTTPResponse
+    ) {
         self.credentials = credentials
         self.registry = registry
         self.registryUsesTLS = registryUsesTLS
@@ -96,7 +98,8 @@ final class Authenticator: Sendable {
         }
     }
 
-    private func fetchAndCache(scopes: [String], challenge: AuthChallenge, wanted: Set<String>, now: Double) throws(RegistryError) -> String {
+    private func fetchAndCache(scopes: [String], challenge: AuthChallenge, wanted: Set<String>, now: Double) throws(RegistryError) -> String
+    {
         let fetched = try fetchToken(scopes: scopes, challenge: challenge)
         // Renew shortly before expiry, so a token never expires between check and use.
         let lifetime = Double(fetched.expiresIn)
@@ -130,9 +133,10 @@ final class Authenticator: Sendable {
             var form: [(String, String)] = [("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", "pushctl")]
             if let service = challenge.service { form.append(("service", service)) }
             if !scopes.isEmpty { form.append(("scope", scopes.joined(separator: " "))) }
-            request = HTTPRequest(method: "POST", url: realm,
-                                  headers: ["Content-Type": "application/x-www-form-urlencoded"],
-                                  body: .bytes(Array(Self.formEncode(form).utf8)))
+            request = HTTPRequest(
+                method: "POST", url: realm,
+                headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                body: .bytes(Array(Self.formEncode(form).utf8)))
         default:
             var query: [(String, String)] = []
             if let service = challenge.service { query.append(("service", service)) }
@@ -154,16 +158,18 @@ final class Authenticator: Sendable {
         switch response.status {
         case 200:
             guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: Data(response.body)),
-                  let token = decoded.token ?? decoded.access_token, !token.isEmpty else {
+                let token = decoded.token ?? decoded.access_token, !token.isEmpty
+            else {
                 throw .tokenService(realm: realm, status: 200, message: "response has no token")
             }
             return (token, max(decoded.expires_in ?? 60, 1))
         case 401, 403:
             let codes = ErrorBody.parse(response.body)
             let detail = codes.isEmpty ? String(response.bodyText.prefix(200)) : codes.map(\.description).joined(separator: "; ")
-            throw .unauthorized(registry: registry, repository: nil, operation: "authenticate",
-                                credentials: credentials.description,
-                                message: "token service \(realm) rejected the credentials (HTTP \(response.status))\(detail.isEmpty ? "" : ": \(detail)")")
+            throw .unauthorized(
+                registry: registry, repository: nil, operation: "authenticate",
+                credentials: credentials.description,
+                message: "token service \(realm) rejected the credentials (HTTP \(response.status))\(detail.isEmpty ? "" : ": \(detail)")")
         default:
             throw .tokenService(realm: realm, status: response.status, message: String(response.bodyText.prefix(200)))
         }

@@ -142,7 +142,8 @@ public struct DockerCredentialStore: CredentialProvider {
             if n == 0 { break }
             bytes.append(contentsOf: buffer[..<n])
             guard bytes.count <= Self.maximumFileSize else {
-                throw .unreadableConfig(path: file.path, message: "it is larger than \(Self.maximumFileSize >> 20) MiB, which no credentials file is")
+                throw .unreadableConfig(
+                    path: file.path, message: "it is larger than \(Self.maximumFileSize >> 20) MiB, which no credentials file is")
             }
         }
         // docker reads an empty config.json as one without entries; so does pushctl, for every file.
@@ -161,7 +162,8 @@ public struct DockerCredentialStore: CredentialProvider {
         let server = Self.serverKey(host)
         let matches = { (key: String) in Self.key(key, matchesHost: host, kind: file.kind) }
         if let helper = config.credHelpers?.first(where: { matches($0.key) })?.value, !helper.isEmpty,
-           let found = try runHelper(helper, server: server) {
+            let found = try runHelper(helper, server: server)
+        {
             return found
         }
         // `credsStore` is docker's; containers auth files do not have it (containers-auth.json(5)).
@@ -173,7 +175,8 @@ public struct DockerCredentialStore: CredentialProvider {
         if let token = entry.registrytoken, !token.isEmpty { return .bearer(token) }
         if let auth = entry.auth, !auth.isEmpty {
             guard let data = Data(base64Encoded: auth), let text = String(data: data, encoding: .utf8),
-                  let colon = text.firstIndex(of: ":") else {
+                let colon = text.firstIndex(of: ":")
+            else {
                 throw .invalidAuthEntry(path: file.path, server: host, message: "\"auth\" is not base64 of user:password")
             }
             return .basic(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
@@ -227,8 +230,9 @@ public struct DockerCredentialStore: CredentialProvider {
             let message = (outText + String(decoding: err, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
             if message.lowercased().contains("credentials not found") { return nil }
             // Never echo helper output beyond its first line: it should not, but might, hold secrets.
-            throw .helperFailed(helper: name, server: server,
-                                message: "exit status \(process.terminationStatus): \(message.split(separator: "\n").first ?? "")")
+            throw .helperFailed(
+                helper: name, server: server,
+                message: "exit status \(process.terminationStatus): \(message.split(separator: "\n").first ?? "")")
         }
         guard let answer = try? JSONDecoder().decode(HelperAnswer.self, from: out), let secret = answer.Secret else {
             throw .helperFailed(helper: name, server: server, message: "output is not a credentials JSON object")

@@ -100,9 +100,11 @@ public final class EndpointSet<Client: Sendable>: Sendable {
     ///   - makeClient: makes the client of one endpoint, once per run; `hasFallback` says whether
     ///     another (non-twin) endpoint follows it, in which case a client should not spend time
     ///     retrying connection failures.
-    public init(registry: String, members: [EndpointMember],
-                announce: @escaping @Sendable (EndpointFallbackNotice) -> Void = { _ in },
-                makeClient: @escaping @Sendable (_ member: EndpointMember, _ hasFallback: Bool) -> Client) {
+    public init(
+        registry: String, members: [EndpointMember],
+        announce: @escaping @Sendable (EndpointFallbackNotice) -> Void = { _ in },
+        makeClient: @escaping @Sendable (_ member: EndpointMember, _ hasFallback: Bool) -> Client
+    ) {
         self.registry = registry
         self.members = members
         self.announce = announce
@@ -142,9 +144,11 @@ public final class EndpointSet<Client: Sendable>: Sendable {
                 abandon(member, reason: String(describing: error), tlsHandshake: tlsHandshake, after: index)
             }
         }
-        throw NoUsableEndpoint(registry: registry, attempts: state.withLock { state in
-            state.deadOrder.map { ($0, state.dead[$0]!.reason) }
-        })
+        throw NoUsableEndpoint(
+            registry: registry,
+            attempts: state.withLock { state in
+                state.deadOrder.map { ($0, state.dead[$0]!.reason) }
+            })
     }
 
     /// The endpoint work would go to first now (dead ones skipped), if any is left.
@@ -178,8 +182,10 @@ public final class EndpointSet<Client: Sendable>: Sendable {
         }
         guard first else { return }
         let next = members[index...].first { isEligible($0) }
-        announce(EndpointFallbackNotice(registry: registry, abandoned: member.url, reason: reason,
-                                        next: next?.url, nextIsMirror: next?.isMirror ?? false))
+        announce(
+            EndpointFallbackNotice(
+                registry: registry, abandoned: member.url, reason: reason,
+                next: next?.url, nextIsMirror: next?.isMirror ?? false))
     }
 }
 

@@ -5,8 +5,9 @@ import Foundation
 enum ErrorBody {
     static func parse(_ bytes: [UInt8]) -> [RegistryErrorCode] {
         guard !bytes.isEmpty,
-              let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any],
-              let errors = object["errors"] as? [[String: Any]] else { return [] }
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) as? [String: Any],
+            let errors = object["errors"] as? [[String: Any]]
+        else { return [] }
         return errors.compactMap { entry in
             guard let code = entry["code"] as? String else { return nil }
             var detail: String?

@@ -49,12 +49,14 @@ public struct RateLimitStatus: Sendable, Equatable, CustomStringConvertible {
         if let combined = headers["RateLimit"], let parsed = parseCombined(combined, at: now) { return parsed }
         for prefix in ["RateLimit-", "X-RateLimit-"] {
             guard let remainingField = headers[prefix + "Remaining"].map(Field.init),
-                  let remaining = remainingField.value else { continue }
+                let remaining = remainingField.value
+            else { continue }
             let limitField = headers[prefix + "Limit"].map(Field.init)
             let reset = headers[prefix + "Reset"].flatMap { Field($0).value }
-            return RateLimitStatus(limit: limitField?.value, remaining: max(0, remaining),
-                                   windowSeconds: remainingField.window ?? limitField?.window,
-                                   resetAt: reset.map { resetDate($0, now: now) }, observedAt: now)
+            return RateLimitStatus(
+                limit: limitField?.value, remaining: max(0, remaining),
+                windowSeconds: remainingField.window ?? limitField?.window,
+                resetAt: reset.map { resetDate($0, now: now) }, observedAt: now)
         }
         return nil
     }
@@ -68,8 +70,9 @@ public struct RateLimitStatus: Sendable, Equatable, CustomStringConvertible {
         }
         guard let remaining = values["remaining"] ?? values["r"] else { return nil }
         let reset = values["reset"] ?? values["t"]
-        return RateLimitStatus(limit: values["limit"], remaining: max(0, remaining), windowSeconds: values["w"],
-                               resetAt: reset.map { resetDate($0, now: now) }, observedAt: now)
+        return RateLimitStatus(
+            limit: values["limit"], remaining: max(0, remaining), windowSeconds: values["w"],
+            resetAt: reset.map { resetDate($0, now: now) }, observedAt: now)
     }
 
     /// Seconds from now, or a Unix time when the number is that large.

@@ -5,8 +5,9 @@ extension RegistryClient {
     /// `HEAD /v2/NAME/blobs/DIGEST`: the blob's size when the repository has it, nil on 404.
     public func blobExists(_ repository: String, _ digest: Digest) throws(RegistryError) -> Int64? {
         let operation = "check blob \(digest)"
-        let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
-                        sink: .discard, followRedirects: true)
+        let call = Call(
+            operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
+            sink: .discard, followRedirects: true)
         let response = try execute(call) { HTTPRequest(method: "HEAD", url: url(repository, "blobs/\(digest)")) }
         switch response.status {
         case 200:
@@ -23,8 +24,9 @@ extension RegistryClient {
     /// it is deleted and false returned. Refusals (400/401/403/404) are never fatal: false.
     public func mountBlob(_ repository: String, _ digest: Digest, from source: String) throws(RegistryError) -> Bool {
         let operation = "mount blob \(digest) from \(source)"
-        let call = Call(operation: operation, repository: repository,
-                        scopes: [Self.pushScope(repository), Self.pullScope(source)])
+        let call = Call(
+            operation: operation, repository: repository,
+            scopes: [Self.pushScope(repository), Self.pullScope(source)])
         let response: HTTPResponse
         do {
             response = try execute(call) {
@@ -53,12 +55,15 @@ extension RegistryClient {
     }
 
     /// Streams a blob's bytes to `consume` (replication sources). Follows redirects to storage.
-    public func fetchBlob(_ repository: String, _ digest: Digest,
-                          consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) throws(RegistryError) {
+    public func fetchBlob(
+        _ repository: String, _ digest: Digest,
+        consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
+    ) throws(RegistryError) {
         let operation = "fetch blob \(digest)"
         // No automatic retries: the consumer has seen part of the bytes; the caller restarts.
-        let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
-                        sink: .stream(consume), retry: false, followRedirects: true)
+        let call = Call(
+            operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
+            sink: .stream(consume), retry: false, followRedirects: true)
         let response = try execute(call) { HTTPRequest(method: "GET", url: url(repository, "blobs/\(digest)")) }
         guard response.status == 200 else {
             throw failure(response, operation: operation, repository: repository)
@@ -70,8 +75,9 @@ extension RegistryClient {
     /// `afterInterrupt`: the upload was cancelled (SIGINT/SIGTERM); the session is still deleted,
     /// in one short request, so the registry does not keep the partial upload until it purges it.
     func cancelUpload(_ repository: String, location: String, afterInterrupt: Bool = false) {
-        var call = Call(operation: "cancel upload", repository: repository, scopes: [Self.pushScope(repository)],
-                        sink: .discard, retry: false)
+        var call = Call(
+            operation: "cancel upload", repository: repository, scopes: [Self.pushScope(repository)],
+            sink: .discard, retry: false)
         call.ignoresCancellation = afterInterrupt
         _ = try? execute(call) { HTTPRequest(method: "DELETE", url: location) }
     }

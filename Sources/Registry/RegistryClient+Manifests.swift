@@ -8,16 +8,18 @@ extension RegistryClient {
     /// reference resolves to, nil on 404. Falls back to a GET when the registry omits the digest.
     public func manifestDescriptor(_ repository: String, reference: String) throws(RegistryError) -> Descriptor? {
         let operation = "check manifest \(reference)"
-        let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
-                        sink: .discard, followRedirects: true)
+        let call = Call(
+            operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
+            sink: .discard, followRedirects: true)
         let response = try execute(call) {
             HTTPRequest(method: "HEAD", url: url(repository, "manifests/\(reference)"), headers: ["Accept": Self.manifestAccept])
         }
         switch response.status {
         case 200:
             if let digestText = response.headers["Docker-Content-Digest"], let digest = try? Digest(parsing: digestText),
-               let mediaType = response.headers["Content-Type"],
-               let size = response.headers["Content-Length"].flatMap({ Int64($0) }) {
+                let mediaType = response.headers["Content-Type"],
+                let size = response.headers["Content-Length"].flatMap({ Int64($0) })
+            {
                 return Descriptor(mediaType: Self.bareMediaType(mediaType), digest: digest, size: size)
             }
             let manifest = try getManifest(repository, reference: reference)
@@ -31,7 +33,9 @@ extension RegistryClient {
 
     /// `GET /v2/NAME/manifests/REFERENCE`: the exact bytes, their media type and digest. When the
     /// reference is a digest the bytes must hash to it.
-    public func getManifest(_ repository: String, reference: String) throws(RegistryError) -> (bytes: [UInt8], mediaType: String, digest: Digest) {
+    public func getManifest(_ repository: String, reference: String) throws(RegistryError) -> (
+        bytes: [UInt8], mediaType: String, digest: Digest
+    ) {
         let operation = "fetch manifest \(reference)"
         let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)], followRedirects: true)
         let response = try execute(call) {
@@ -39,13 +43,15 @@ extension RegistryClient {
         }
         guard response.status == 200 else { throw failure(response, operation: operation, repository: repository) }
         let expected = try? Digest(parsing: reference)
-        let algorithm = expected?.algorithm
+        let algorithm =
+            expected?.algorithm
             ?? response.headers["Docker-Content-Digest"].flatMap { try? Digest(parsing: $0) }?.algorithm
             ?? .sha256
         let digest = Digest.of(response.body, algorithm: algorithm)
         if let expected, expected != digest {
-            throw .digestMismatch(expected: expected, actual: digest.string, operation: operation,
-                                  registry: endpoint.host, repository: repository)
+            throw .digestMismatch(
+                expected: expected, actual: digest.string, operation: operation,
+                registry: endpoint.host, repository: repository)
         }
         var mediaType = response.headers["Content-Type"].map(Self.bareMediaType) ?? ""
         if !MediaType.isManifest(mediaType), let parsed = try? ManifestDocument.parse(response.body) {

@@ -9,21 +9,25 @@ import OCI
 extension RegistryClient {
     /// `PUT` as `putManifest`, also returning whether the response carried `OCI-Subject`: the
     /// registry then lists the manifest in its referrers API and the fallback tag is not needed.
-    public func putManifestReportingSubject(_ repository: String, reference: String, bytes: [UInt8],
-                                            mediaType: String) throws(RegistryError) -> (digest: Digest, subjectAcknowledged: Bool) {
+    public func putManifestReportingSubject(
+        _ repository: String, reference: String, bytes: [UInt8],
+        mediaType: String
+    ) throws(RegistryError) -> (digest: Digest, subjectAcknowledged: Bool) {
         let operation = "push manifest \(reference)"
         let local = (try? Digest(parsing: reference)).map { Digest.of(bytes, algorithm: $0.algorithm) } ?? Digest.of(bytes)
         let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
         let response = try execute(call) {
-            HTTPRequest(method: "PUT", url: url(repository, "manifests/\(reference)"),
-                        headers: ["Content-Type": mediaType], body: .bytes(bytes))
+            HTTPRequest(
+                method: "PUT", url: url(repository, "manifests/\(reference)"),
+                headers: ["Content-Type": mediaType], body: .bytes(bytes))
         }
         guard response.status == 201 || response.status == 200 || response.status == 202 else {
             throw failure(response, operation: operation, repository: repository)
         }
         if let reported = response.headers["Docker-Content-Digest"], reported != local.string {
-            throw .digestMismatch(expected: local, actual: reported, operation: operation,
-                                  registry: endpoint.host, repository: repository)
+            throw .digestMismatch(
+                expected: local, actual: reported, operation: operation,
+                registry: endpoint.host, repository: repository)
         }
         return (local, response.headers["OCI-Subject"] != nil)
     }

@@ -27,12 +27,16 @@ extension RegistryClient {
         var fetched: Set<String> = []
         while let pageURL = next {
             guard fetched.insert(pageURL).inserted else {
-                throw .invalidResponse(operation: operation, registry: endpoint.host,
-                                       message: "tag list pagination loops: the Link header after page \(fetched.count) points back to a page already fetched (\(DisplayText.withoutQuery(pageURL)))")
+                throw .invalidResponse(
+                    operation: operation, registry: endpoint.host,
+                    message:
+                        "tag list pagination loops: the Link header after page \(fetched.count) points back to a page already fetched (\(DisplayText.withoutQuery(pageURL)))"
+                )
             }
             guard fetched.count <= limits.pages else {
-                throw .invalidResponse(operation: operation, registry: endpoint.host,
-                                       message: "tag list pagination does not end: more than \(limits.pages) pages (\(tags.count) tags so far)")
+                throw .invalidResponse(
+                    operation: operation, registry: endpoint.host,
+                    message: "tag list pagination does not end: more than \(limits.pages) pages (\(tags.count) tags so far)")
             }
             let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)])
             let response = try execute(call) { HTTPRequest(method: "GET", url: pageURL) }
@@ -42,8 +46,9 @@ extension RegistryClient {
             }
             tags += page
             guard tags.count <= limits.tags else {
-                throw .invalidResponse(operation: operation, registry: endpoint.host,
-                                       message: "the repository lists more than \(limits.tags) tags, more than pushctl will select from")
+                throw .invalidResponse(
+                    operation: operation, registry: endpoint.host,
+                    message: "the repository lists more than \(limits.tags) tags, more than pushctl will select from")
             }
             next = Self.nextLink(response.headers.values(for: "Link")).map { Self.resolve($0, against: pageURL) }
         }

@@ -10,8 +10,10 @@ extension RegistryClient {
     /// upload restarts from the source in a new session; a chunked one resumes from the offset the
     /// registry reports (`GET` on the session, `Range: 0-N`) after a 416 or a dropped connection.
     /// `progress` receives the total bytes of this blob the registry has received.
-    public func uploadBlob(_ repository: String, _ payload: BlobPayload, chunkSize: Int? = nil,
-                           progress: @escaping @Sendable (Int64) -> Void = { _ in }) throws(RegistryError) {
+    public func uploadBlob(
+        _ repository: String, _ payload: BlobPayload, chunkSize: Int? = nil,
+        progress: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) throws(RegistryError) {
         let size = payload.descriptor.size
         let chunk = Int64(max(1, chunkSize ?? Self.defaultChunkSize))
         if size <= chunk {
@@ -42,18 +44,23 @@ extension RegistryClient {
     }
 
     /// Checks the registry stored what we hashed (when it says).
-    private func checkCommitted(_ response: HTTPResponse, _ payload: BlobPayload, repository: String, operation: String) throws(RegistryError) {
+    private func checkCommitted(_ response: HTTPResponse, _ payload: BlobPayload, repository: String, operation: String)
+        throws(RegistryError)
+    {
         guard response.status == 201 || response.status == 204 else {
             throw failure(response, operation: operation, repository: repository)
         }
         if let reported = response.headers["Docker-Content-Digest"], reported != payload.descriptor.digest.string {
-            throw .digestMismatch(expected: payload.descriptor.digest, actual: reported, operation: operation,
-                                  registry: endpoint.host, repository: repository)
+            throw .digestMismatch(
+                expected: payload.descriptor.digest, actual: reported, operation: operation,
+                registry: endpoint.host, repository: repository)
         }
     }
 
-    private func uploadMonolithic(_ repository: String, _ payload: BlobPayload,
-                                  progress: @escaping @Sendable (Int64) -> Void) throws(RegistryError) {
+    private func uploadMonolithic(
+        _ repository: String, _ payload: BlobPayload,
+        progress: @escaping @Sendable (Int64) -> Void
+    ) throws(RegistryError) {
         let operation = operationName(payload)
         let size = payload.descriptor.size
         var attempt = 0
@@ -61,14 +68,16 @@ extension RegistryClient {
             attempt += 1
             let session = try startUpload(repository, operation: operation)
             let target = Self.appendQuery(session.location, "digest", payload.descriptor.digest.string)
-            let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
-                            retry: false, progress: progress)
+            let call = Call(
+                operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
+                retry: false, progress: progress)
             do throws(RegistryError) {
                 let response = try execute(call) { () throws(RegistryError) -> HTTPRequest in
                     let stream = try openSource(payload, at: 0, operation: operation)
-                    return HTTPRequest(method: "PUT", url: target,
-                                       headers: ["Content-Type": "application/octet-stream"],
-                                       body: .stream(BlobBodyStream(stream), length: size))
+                    return HTTPRequest(
+                        method: "PUT", url: target,
+                        headers: ["Content-Type": "application/octet-stream"],
+                        body: .stream(BlobBodyStream(stream), length: size))
                 }
                 if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts {
                     // A gateway may answer 5xx after the registry stored the blob.
@@ -77,9 +86,10 @@ extension RegistryClient {
                         return
                     }
                     cancelUpload(repository, location: session.location)
-                    try pause(operation: operation, attempt: attempt,
-                              retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
-                              reason: "HTTP \(response.status)")
+                    try pause(
+                        operation: operation, attempt: attempt,
+                        retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
+                        reason: "HTTP \(response.status)")
                     continue
                 }
                 try checkCommitted(response, payload, repository: repository, operation: operation)
@@ -102,8 +112,10 @@ extension RegistryClient {
         }
     }
 
-    private func uploadChunked(_ repository: String, _ payload: BlobPayload, chunkSize: Int64,
-                               progress: @escaping @Sendable (Int64) -> Void) throws(RegistryError) {
+    private func uploadChunked(
+        _ repository: String, _ payload: BlobPayload, chunkSize: Int64,
+        progress: @escaping @Sendable (Int64) -> Void
+    ) throws(RegistryError) {
         let operation = operationName(payload)
         let size = payload.descriptor.size
         var failures = 0
@@ -129,18 +141,22 @@ extension RegistryClient {
                 guard offset < size else { break }
                 let length = min(chunk, size - offset)
                 let start = offset
-                let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
-                                retry: false, progress: { sent in progress(start + sent) })
+                let call = Call(
+                    operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
+                    retry: false, progress: { sent in progress(start + sent) })
                 var problem: String
                 var retryAfter: Double? = nil
                 do throws(RegistryError) {
                     let currentStream = stream
                     let target = location
                     let response = try execute(call) {
-                        HTTPRequest(method: "PATCH", url: target,
-                                    headers: ["Content-Type": "application/octet-stream",
-                                              "Content-Range": "\(start)-\(start + length - 1)"],
-                                    body: .stream(BlobBodyStream(currentStream), length: length))
+                        HTTPRequest(
+                            method: "PATCH", url: target,
+                            headers: [
+                                "Content-Type": "application/octet-stream",
+                                "Content-Range": "\(start)-\(start + length - 1)"
+                            ],
+                            body: .stream(BlobBodyStream(currentStream), length: length))
                     }
                     if response.status == 202 {
                         if let next = response.headers["Location"] { location = Self.resolve(next, against: response.url) }
@@ -167,7 +183,8 @@ extension RegistryClient {
                 failures += 1
                 guard failures < retryPolicy.attempts else {
                     cancelUpload(repository, location: location)
-                    throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
+                    throw .unreachable(
+                        registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
                 }
                 try pause(operation: operation, attempt: failures, retryAfter: retryAfter, reason: problem)
                 do throws(RegistryError) {
@@ -254,18 +271,21 @@ extension RegistryClient {
     /// of the same digest but another size is a registry fault worth reporting, not a finished
     /// upload.
     private func isStored(_ repository: String, _ payload: BlobPayload, operation: String, retry: Bool) throws(RegistryError) -> Bool {
-        let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
-                        sink: .discard, retry: retry, followRedirects: true)
+        let call = Call(
+            operation: operation, repository: repository, scopes: [Self.pullScope(repository)],
+            sink: .discard, retry: retry, followRedirects: true)
         let digest = payload.descriptor.digest
         let response = try execute(call) { HTTPRequest(method: "HEAD", url: url(repository, "blobs/\(digest)")) }
         switch response.status {
         case 200:
             if let reported = response.headers["Docker-Content-Digest"], reported != digest.string {
-                throw .digestMismatch(expected: digest, actual: reported, operation: operation, registry: endpoint.host, repository: repository)
+                throw .digestMismatch(
+                    expected: digest, actual: reported, operation: operation, registry: endpoint.host, repository: repository)
             }
             if let length = response.headers["Content-Length"].flatMap({ Int64($0) }), length != payload.descriptor.size {
-                throw .invalidResponse(operation: operation, registry: endpoint.host,
-                                       message: "the registry holds \(digest) with \(length) bytes, expected \(payload.descriptor.size)")
+                throw .invalidResponse(
+                    operation: operation, registry: endpoint.host,
+                    message: "the registry holds \(digest) with \(length) bytes, expected \(payload.descriptor.size)")
             }
             return true
         case 404:
@@ -276,7 +296,9 @@ extension RegistryClient {
     }
 
     /// `GET` on an upload session: how many bytes the registry holds (`Range: 0-N` → N+1).
-    private func uploadStatus(_ repository: String, location: String, operation: String) throws(RegistryError) -> (location: String, received: Int64) {
+    private func uploadStatus(_ repository: String, location: String, operation: String) throws(RegistryError) -> (
+        location: String, received: Int64
+    ) {
         let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
         let response = try execute(call) { HTTPRequest(method: "GET", url: location) }
         guard response.status == 204 || response.status == 200 || response.status == 202 else {

@@ -31,21 +31,28 @@ public final class RegistryClient: Sendable {
 
     /// `limits` set the time limits of the libcurl transport made here (a `transport` passed
     /// in keeps its own).
-    public init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none,
-                retryPolicy: RetryPolicy = RetryPolicy(), cancellation: CancellationFlag? = nil,
-                transport: (any HTTPTransport)? = nil, limits: TransferLimits = TransferLimits()) {
+    public init(
+        endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(), credentials: Credentials = .none,
+        retryPolicy: RetryPolicy = RetryPolicy(), cancellation: CancellationFlag? = nil,
+        transport: (any HTTPTransport)? = nil, limits: TransferLimits = TransferLimits()
+    ) {
         self.endpoint = endpoint
         self.retryPolicy = retryPolicy
         self.cancellation = cancellation
-        let transport = transport ?? CurlTransport(configuration: CurlConfiguration(
-            caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
-            insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
-            lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
-            cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds))
+        let transport =
+            transport
+            ?? CurlTransport(
+                configuration: CurlConfiguration(
+                    caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+                    insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
+                    lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
+                    cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds))
         self.transport = transport
         endpointChecked = EndpointCheck()
-        self.authenticator = Authenticator(credentials: credentials, registry: endpoint.host,
-                                           registryUsesTLS: !endpoint.isPlainHTTP) { request, sink throws(TransportError) in
+        self.authenticator = Authenticator(
+            credentials: credentials, registry: endpoint.host,
+            registryUsesTLS: !endpoint.isPlainHTTP
+        ) { request, sink throws(TransportError) in
             try transport.perform(request, sink: sink, progress: nil)
         }
     }
@@ -74,14 +81,17 @@ public final class RegistryClient: Sendable {
     }
 
     /// Looks the credentials up (job `auth` or Docker's config) for this endpoint's host.
-    public convenience init(endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(),
-                            credentialProvider: any CredentialProvider, retryPolicy: RetryPolicy = RetryPolicy(),
-                            cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil,
-                            limits: TransferLimits = TransferLimits()) throws(RegistryError) {
+    public convenience init(
+        endpoint: RegistryEndpoint, tls: TLSOptions = TLSOptions(),
+        credentialProvider: any CredentialProvider, retryPolicy: RetryPolicy = RetryPolicy(),
+        cancellation: CancellationFlag? = nil, transport: (any HTTPTransport)? = nil,
+        limits: TransferLimits = TransferLimits()
+    ) throws(RegistryError) {
         let credentials: Credentials
         do { credentials = try credentialProvider.credentials(for: endpoint.host) } catch { throw .credentials(error) }
-        self.init(endpoint: endpoint, tls: tls, credentials: credentials, retryPolicy: retryPolicy,
-                  cancellation: cancellation, transport: transport, limits: limits)
+        self.init(
+            endpoint: endpoint, tls: tls, credentials: credentials, retryPolicy: retryPolicy,
+            cancellation: cancellation, transport: transport, limits: limits)
     }
 
     /// Requests sent to the registry so far (token-service requests not included; see
@@ -181,7 +191,8 @@ public final class RegistryClient: Sendable {
                 if case .cancelled = error { throw .cancelled }
                 let connectFailure = if case .connect = error { true } else { false }
                 if call.retry, error.isRetryable, attempt < retryPolicy.attempts,
-                   retryPolicy.retriesConnectFailures || !connectFailure {
+                    retryPolicy.retriesConnectFailures || !connectFailure
+                {
                     try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: error.description)
                     continue
                 }
@@ -199,14 +210,16 @@ public final class RegistryClient: Sendable {
                     if freshAuthorization != nil { continue }
                 }
                 let codes = ErrorBody.parse(response.body)
-                throw .unauthorized(registry: endpoint.host, repository: call.repository, operation: call.operation,
-                                    credentials: authenticator.credentials.description,
-                                    message: codes.isEmpty ? "authentication required" : codes.map(\.description).joined(separator: "; "))
+                throw .unauthorized(
+                    registry: endpoint.host, repository: call.repository, operation: call.operation,
+                    credentials: authenticator.credentials.description,
+                    message: codes.isEmpty ? "authentication required" : codes.map(\.description).joined(separator: "; "))
             }
             if Self.isRetryableStatus(response.status), call.retry, attempt < retryPolicy.attempts {
-                try pause(operation: call.operation, attempt: attempt,
-                          retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
-                          reason: "HTTP \(response.status)")
+                try pause(
+                    operation: call.operation, attempt: attempt,
+                    retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
+                    reason: "HTTP \(response.status)")
                 continue
             }
             return response
@@ -234,8 +247,9 @@ public final class RegistryClient: Sendable {
             let response: HTTPResponse
             do { response = try transport.perform(request, sink: call.sink, progress: call.progress) } catch { throw .transport(error) }
             guard call.followRedirects, request.method == "GET" || request.method == "HEAD",
-                  [301, 302, 303, 307, 308].contains(response.status),
-                  let location = response.headers["Location"], hops < 5 else { return response }
+                [301, 302, 303, 307, 308].contains(response.status),
+                let location = response.headers["Location"], hops < 5
+            else { return response }
             hops += 1
             let next = Self.resolve(location, against: request.url)
             if let refusal = downgradeRefusal(to: next, from: request.url, operation: call.operation) { throw .refused(refusal) }
@@ -269,14 +283,16 @@ public final class RegistryClient: Sendable {
         let codes = ErrorBody.parse(response.body)
         if !codes.isEmpty {
             if codes.contains(where: { $0.code == "UNAUTHORIZED" }) && response.status == 401 {
-                return .unauthorized(registry: endpoint.host, repository: repository, operation: operation,
-                                     credentials: authenticator.credentials.description,
-                                     message: codes.map(\.description).joined(separator: "; "))
+                return .unauthorized(
+                    registry: endpoint.host, repository: repository, operation: operation,
+                    credentials: authenticator.credentials.description,
+                    message: codes.map(\.description).joined(separator: "; "))
             }
             return .registry(status: response.status, errors: codes, operation: operation, registry: endpoint.host, repository: repository)
         }
-        return .http(status: response.status, operation: operation, registry: endpoint.host, repository: repository,
-                     body: String(response.bodyText.prefix(200)))
+        return .http(
+            status: response.status, operation: operation, registry: endpoint.host, repository: repository,
+            body: String(response.bodyText.prefix(200)))
     }
 
     func map(_ error: TransportError, operation: String) -> RegistryError {

@@ -25,8 +25,10 @@ public struct RetryPolicy: Sendable {
     /// and retrying with backoff first only delays the fallback by many seconds.
     public var retriesConnectFailures = true
 
-    public init(attempts: Int = 5, baseDelaySeconds: Double = 1, maxDelaySeconds: Double = 30, jitter: Double = 0.2,
-                onRetry: (@Sendable (Event) -> Void)? = nil) {
+    public init(
+        attempts: Int = 5, baseDelaySeconds: Double = 1, maxDelaySeconds: Double = 30, jitter: Double = 0.2,
+        onRetry: (@Sendable (Event) -> Void)? = nil
+    ) {
         self.attempts = max(1, attempts)
         self.baseDelaySeconds = baseDelaySeconds
         self.maxDelaySeconds = maxDelaySeconds

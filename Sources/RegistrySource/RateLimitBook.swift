@@ -62,7 +62,9 @@ public struct RateLimitObservingTransport: HTTPTransport {
         self.book = book
     }
 
-    public func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse {
+    public func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError)
+        -> HTTPResponse
+    {
         let response = try inner.perform(request, sink: sink, progress: progress)
         if let status = RateLimitStatus.parse(status: response.status, headers: response.headers) {
             book.record(status, registry: registry)

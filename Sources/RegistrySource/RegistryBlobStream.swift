@@ -67,7 +67,9 @@ final class RegistryBlobStream: BlobStream {
         while remaining > 0 {
             let want = Int(min(Int64(buffer.count), remaining))
             let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-            guard n > 0 else { throw SourceError.blobSizeMismatch(source: sourceName, digest: expected.digest, expected: expected.size, actual: position) }
+            guard n > 0 else {
+                throw SourceError.blobSizeMismatch(source: sourceName, digest: expected.digest, expected: expected.size, actual: position)
+            }
             remaining -= Int64(n)
         }
     }

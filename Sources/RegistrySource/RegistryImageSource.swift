@@ -76,8 +76,9 @@ public final class RegistryImageSource: ImageSource {
         }
         try walk(root, depth: 0)
 
-        let graph = ImageGraph(root: manifests.last?.descriptor ?? root, sourceTags: [], manifests: manifests,
-                               blobs: blobs, platforms: platforms, diffIDs: [:])
+        let graph = ImageGraph(
+            root: manifests.last?.descriptor ?? root, sourceTags: [], manifests: manifests,
+            blobs: blobs, platforms: platforms, diffIDs: [:])
         loaded.withLock { $0 = graph }
         return graph
     }
@@ -103,8 +104,9 @@ public final class RegistryImageSource: ImageSource {
                 try client.getManifest(repository, reference: descriptor.digest.string)
             }
             guard Int64(fetched.bytes.count) == descriptor.size else {
-                throw SourceError.blobSizeMismatch(source: description, digest: descriptor.digest,
-                                                   expected: descriptor.size, actual: Int64(fetched.bytes.count))
+                throw SourceError.blobSizeMismatch(
+                    source: description, digest: descriptor.digest,
+                    expected: descriptor.size, actual: Int64(fetched.bytes.count))
             }
             return fetched.bytes
         } catch let error as SourceError {

@@ -23,8 +23,10 @@ public struct ApplyRequest: Sendable {
     /// `apply --plan`: the saved plan to execute exactly, and where it was read from.
     public var savedPlan: (plan: SavedPlan, path: String)?
 
-    public init(jobs: [Job], work: [(job: Job, items: [PlanItem])], shard: Shard?, concurrency: Int?, images: Int?,
-                retries: Int?, environment: [String: String]) {
+    public init(
+        jobs: [Job], work: [(job: Job, items: [PlanItem])], shard: Shard?, concurrency: Int?, images: Int?,
+        retries: Int?, environment: [String: String]
+    ) {
         self.jobs = jobs
         self.work = work
         self.shard = shard
@@ -87,8 +89,9 @@ public struct ApplyRun {
         let started = Date()
         var runIDs: [String: RunID] = [:]
         for job in request.jobs where runIDs[job.name] == nil {
-            runIDs[job.name] = try store.beginRun(job: job.name, file: job.filePath, fileDigest: job.fileDigest,
-                                                  kind: .apply, pushctlVersion: PushctlVersion.current, started: started)
+            runIDs[job.name] = try store.beginRun(
+                job: job.name, file: job.filePath, fileDigest: job.fileDigest,
+                kind: .apply, pushctlVersion: PushctlVersion.current, started: started)
         }
         let firstRun = runIDs.values.min()?.rawValue ?? 0
         var summary = RunSummary(runID: firstRun)
@@ -125,10 +128,13 @@ public struct ApplyRun {
 
         let rateLimits = SourceRateLimitCheck(store: store, cancellation: cancellation, notice: notice)
         try rateLimits.checkRemembered(request.work)
-        let registries = RunRegistries(environment: request.environment, cancellation: cancellation, retries: request.retries,
-                                       rateLimits: rateLimits.book) { [notice] fallback in notice("note: \(fallback)") }
-        let prepared = RunPreparation.prepare(request.work, registries: registries, concurrencyOverride: request.concurrency,
-                                              state: store, sourceOptions: sourceOptions, shard: request.shard)
+        let registries = RunRegistries(
+            environment: request.environment, cancellation: cancellation, retries: request.retries,
+            rateLimits: rateLimits.book
+        ) { [notice] fallback in notice("note: \(fallback)") }
+        let prepared = RunPreparation.prepare(
+            request.work, registries: registries, concurrencyOverride: request.concurrency,
+            state: store, sourceOptions: sourceOptions, shard: request.shard)
         // An interrupt during preparation (reading sources, tag lists, tokens) ends the run as
         // interrupted, not as items whose sources "failed".
         if cancellation.isCancelled { throw .interrupted }
@@ -142,8 +148,11 @@ public struct ApplyRun {
 
         let pushes = prepared.pushes
         let firstRun = runIDs.values.min()?.rawValue ?? 0
-        sink.emit(.runStart(RunInfo(runID: firstRun, jobs: request.jobs.map(\.name),
-                                    items: pushes.count + prepared.failures.count, startedAt: started)))
+        sink.emit(
+            .runStart(
+                RunInfo(
+                    runID: firstRun, jobs: request.jobs.map(\.name),
+                    items: pushes.count + prepared.failures.count, startedAt: started)))
         let recorder = RunRecorder(store: store, runIDs: runIDs)
         let executor = Executor(state: recorder, sink: sink, cancellation: cancellation)
         // Items whose source could not be read or reached fail on their own; the others go on.
@@ -201,7 +210,8 @@ struct RunRecorder: PushState {
         try store.removeBlob(registryHost: registry, repository: repository, digest: digest)
     }
     func mountCandidates(registry: String, digest: OCI.Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        try store.mountCandidates(registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
+        try store.mountCandidates(
+            registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
     }
     func recordPush(_ record: CompletedPush) throws {
         try recorder(record.target.job).recordPush(record)

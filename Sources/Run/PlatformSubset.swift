@@ -55,8 +55,10 @@ enum PlatformSubset {
 
     /// A `docker://` image is read lazily: its root is narrowed now (one `GET` of the index, so the
     /// tag checks compare against the digest that will be pushed), the rest when a tag needs pushing.
-    static func apply(_ image: SourceImage, registrySource: RegistryImageSource,
-                      platforms: [PlatformSelector]) throws(PlatformSubsetError) -> SourceImage {
+    static func apply(
+        _ image: SourceImage, registrySource: RegistryImageSource,
+        platforms: [PlatformSelector]
+    ) throws(PlatformSubsetError) -> SourceImage {
         guard let load = image.loadContent else { return try apply(image, platforms: platforms) }
         let rootBytes: [UInt8]
         do { rootBytes = try registrySource.rootManifestBytes() } catch {
@@ -77,8 +79,10 @@ enum PlatformSubset {
     }
 
     /// The index with only the selected entries (at least one).
-    static func narrow(_ root: Descriptor, bytes: [UInt8], platforms: [PlatformSelector],
-                       source: String) throws(PlatformSubsetError) -> Narrowed {
+    static func narrow(
+        _ root: Descriptor, bytes: [UInt8], platforms: [PlatformSelector],
+        source: String
+    ) throws(PlatformSubsetError) -> Narrowed {
         let children: [Descriptor]
         do { children = try ManifestDocument.parse(bytes).document.children } catch {
             throw .unreadable(source: source, reason: error.description)
@@ -118,7 +122,9 @@ enum PlatformSubset {
                 let n = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
                 if n == 0 { break }
                 bytes += buffer[..<n]
-                guard bytes.count <= 16 << 20 else { throw PlatformSubsetError.unreadable(source: image.description, reason: "config larger than 16 MiB") }
+                guard bytes.count <= 16 << 20 else {
+                    throw PlatformSubsetError.unreadable(source: image.description, reason: "config larger than 16 MiB")
+                }
             }
             parsed = try JSONDecoder().decode(Config.self, from: Data(bytes))
         } catch {

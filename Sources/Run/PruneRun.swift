@@ -58,7 +58,9 @@ public struct PruneRun {
     public let cancellation: CancellationFlag
     public let notice: @Sendable (String) -> Void
 
-    public init(store: StateStore, environment: [String: String], cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void) {
+    public init(
+        store: StateStore, environment: [String: String], cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void
+    ) {
         self.store = store
         self.environment = environment
         self.cancellation = cancellation
@@ -79,8 +81,11 @@ public struct PruneRun {
         var report = Report()
         let registries = RunRegistries(environment: environment, cancellation: cancellation) { [notice] in notice("note: \($0)") }
         for job in jobs {
-            let runID = confirm ? try store.beginRun(job: job.name, file: job.filePath, fileDigest: job.fileDigest, kind: .prune,
-                                                     pushctlVersion: PushctlVersion.current) : nil
+            let runID =
+                confirm
+                ? try store.beginRun(
+                    job: job.name, file: job.filePath, fileDigest: job.fileDigest, kind: .prune,
+                    pushctlVersion: PushctlVersion.current) : nil
             var entries: [Entry] = []
             do {
                 entries = try prune(job, registries: registries, confirm: confirm, runID: runID)
@@ -91,8 +96,9 @@ public struct PruneRun {
             report.entries += entries
             if let runID {
                 let failed = entries.filter { $0.action == .failed }.count
-                try store.finishRun(runID, status: failed > 0 ? .failed : .ok, exitCode: failed > 0 ? 1 : 0,
-                                    error: failed > 0 ? "\(failed) deletion\(failed == 1 ? "" : "s") failed" : nil)
+                try store.finishRun(
+                    runID, status: failed > 0 ? .failed : .ok, exitCode: failed > 0 ? 1 : 0,
+                    error: failed > 0 ? "\(failed) deletion\(failed == 1 ? "" : "s") failed" : nil)
             }
         }
         return report
@@ -104,15 +110,17 @@ public struct PruneRun {
         // What the job selects now: preparation resolves selectors, source tags and referrer
         // attachments exactly as apply would (reads only).
         let items = Planner.plan(job).items
-        let prepared = RunPreparation.prepare([(job, items)], registries: registries, concurrencyOverride: nil,
-                                              state: store, sourceOptions: SourceOptions())
+        let prepared = RunPreparation.prepare(
+            [(job, items)], registries: registries, concurrencyOverride: nil,
+            state: store, sourceOptions: SourceOptions())
         var selected: Set<String> = []
         for push in prepared.pushes {
             for tag in push.target.tags { selected.insert("\(push.registryKey)\u{0}\(push.target.repository)\u{0}\(tag)") }
         }
         var undecided: [RepositoryKey: String] = [:]
         for failure in prepared.failures {
-            undecided[RepositoryKey(registry: failure.failed.registryKey, repository: failure.item.repository)] = failure.failed.error.description
+            undecided[RepositoryKey(registry: failure.failed.registryKey, repository: failure.item.repository)] =
+                failure.failed.error.description
         }
 
         var entries: [Entry] = []
@@ -123,8 +131,9 @@ public struct PruneRun {
             guard done.insert(key).inserted else { continue }
             let recorded = try store.currentTags(registryHost: key.registry, repository: key.repository)
             func entry(_ tag: String, _ record: PushRecord?, _ action: Action, current: Digest? = nil, _ message: String? = nil) -> Entry {
-                Entry(job: job.name, registry: registry.name, host: key.registry, repository: key.repository, tag: tag,
-                      recorded: record?.pushedDigest?.string, current: current?.string, action: action, message: message)
+                Entry(
+                    job: job.name, registry: registry.name, host: key.registry, repository: key.repository, tag: tag,
+                    recorded: record?.pushedDigest?.string, current: current?.string, action: action, message: message)
             }
             if let why = undecided[key] {
                 entries += recorded.map { entry($0.tag, $0, .undecided, "what the job selects here is unknown: \(why)") }
@@ -195,7 +204,9 @@ public struct PruneRun {
                     }
                 }
                 if !sharing.isEmpty || unknown != nil {
-                    let message = unknown ?? "\(digest) is also tagged \(sharing.sorted().joined(separator: ", ")); deleting it by digest would delete that tag too: kept"
+                    let message =
+                        unknown
+                        ?? "\(digest) is also tagged \(sharing.sorted().joined(separator: ", ")); deleting it by digest would delete that tag too: kept"
                     entries += group.map { entry($0.tag, $0, unknown == nil ? .shared : .failed, current: digest, message) }
                     continue
                 }
@@ -209,12 +220,14 @@ public struct PruneRun {
                         try client.deleteManifest(key.repository, digest: digest)
                     }
                     let ended = Date()
-                    try store.recordPushes(group.map { record in
-                        PushRecord(runID: runID, planItemID: record.planItemID, source: record.source, sourceDigest: record.sourceDigest,
-                                   registryName: registry.name, registryHost: key.registry, endpoint: endpoint.url,
-                                   repository: key.repository, tag: record.tag, pushedDigest: digest, mediaType: record.mediaType,
-                                   size: record.size, status: .deleted, started: started, ended: ended)
-                    })
+                    try store.recordPushes(
+                        group.map { record in
+                            PushRecord(
+                                runID: runID, planItemID: record.planItemID, source: record.source, sourceDigest: record.sourceDigest,
+                                registryName: registry.name, registryHost: key.registry, endpoint: endpoint.url,
+                                repository: key.repository, tag: record.tag, pushedDigest: digest, mediaType: record.mediaType,
+                                size: record.size, status: .deleted, started: started, ended: ended)
+                        })
                     entries += group.map { entry($0.tag, $0, .deleted, current: digest, "deleted \(digest)") }
                 } catch let error as StateError {
                     throw error

@@ -24,15 +24,19 @@ public enum RateLimitGate {
     /// registry: one per distinct source image that some push will copy, i.e. whose digest is not
     /// what pushctl last pushed to every one of its tags (plus one for an index's children, a
     /// lower bound). Unchanged tags cost only `HEAD`s, which are not counted.
-    public static func neededPulls(_ prepared: RunPreparation,
-                                   lastPushed: (_ registry: String, _ repository: String, _ tag: String) -> Digest?) -> [String: Int] {
+    public static func neededPulls(
+        _ prepared: RunPreparation,
+        lastPushed: (_ registry: String, _ repository: String, _ tag: String) -> Digest?
+    ) -> [String: Int] {
         var needed: [String: Int] = [:]
         var counted: Set<String> = []
         for read in prepared.items.flatMap({ (try? $0.result.get())?.registryReads ?? [] }) {
             let job = read.push
             let root = job.image.root
             let changed = job.target.tags.contains { lastPushed(job.registryKey, job.target.repository, $0) != root.digest }
-            guard changed, counted.insert(read.sourceRegistry + " " + read.sourceRepository + " " + root.digest.string).inserted else { continue }
+            guard changed, counted.insert(read.sourceRegistry + " " + read.sourceRepository + " " + root.digest.string).inserted else {
+                continue
+            }
             needed[read.sourceRegistry, default: 0] += MediaType.isIndex(root.mediaType) ? 2 : 1
         }
         return needed
@@ -49,10 +53,12 @@ public enum RateLimitGate {
                 if seconds > (wait?.seconds ?? -1) { wait = (seconds, registry) }
                 continue
             }
-            let when = refill.map { "run again after \(RateLimitStatus.format($0))" }
+            let when =
+                refill.map { "run again after \(RateLimitStatus.format($0))" }
                 ?? "run again once the registry's window frees pulls"
-            return .stop("rate limit of \(registry): \(status); this run needs about \(count) pull(s). "
-                         + "Stopping before the registry answers 429; \(when). Nothing was pushed.")
+            return .stop(
+                "rate limit of \(registry): \(status); this run needs about \(count) pull(s). "
+                    + "Stopping before the registry answers 429; \(when). Nothing was pushed.")
         }
         if let wait { return .wait(seconds: wait.seconds, registry: wait.registry) }
         return .proceed
@@ -65,7 +71,8 @@ public enum RateLimitGate {
         if refill.timeIntervalSince(now) <= longestWaitSeconds {
             return .wait(seconds: refill.timeIntervalSince(now), registry: registry)
         }
-        return .stop("rate limit of \(registry): \(remembered) (recorded \(RateLimitStatus.format(remembered.observedAt))). "
-                     + "Stopping before the registry answers 429; run again after \(RateLimitStatus.format(refill)). Nothing was pushed.")
+        return .stop(
+            "rate limit of \(registry): \(remembered) (recorded \(RateLimitStatus.format(remembered.observedAt))). "
+                + "Stopping before the registry answers 429; run again after \(RateLimitStatus.format(refill)). Nothing was pushed.")
     }
 }

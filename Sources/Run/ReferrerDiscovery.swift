@@ -29,8 +29,10 @@ enum ReferrerDiscovery {
     }
 
     /// Referrer pushes of a local (OCI layout or archive) push.
-    static func local(_ push: PushJob, location: ImageSourceLocation, written: String, selection: ReferrerSelection,
-                      options: SourceOptions) throws(PreparationError) -> [PushJob] {
+    static func local(
+        _ push: PushJob, location: ImageSourceLocation, written: String, selection: ReferrerSelection,
+        options: SourceOptions
+    ) throws(PreparationError) -> [PushJob] {
         let candidates: [(descriptor: Descriptor, bytes: [UInt8])]
         do { candidates = try layoutManifests(location) } catch { throw .source(written, error) }
         // Subjects: every manifest the push puts (for an index, its children too).
@@ -43,7 +45,8 @@ enum ReferrerDiscovery {
             var found: [(Descriptor, ReferrerManifest)] = []
             for candidate in candidates where !taken.contains(candidate.descriptor.digest) {
                 guard let referrer = ReferrerManifest.parse(candidate.bytes), subjects[referrer.subject.digest] != nil,
-                      selection.selects(referrer.artifactType) else { continue }
+                    selection.selects(referrer.artifactType)
+                else { continue }
                 found.append((candidate.descriptor, referrer))
             }
             guard !found.isEmpty else { break }
@@ -63,8 +66,10 @@ enum ReferrerDiscovery {
                 } catch {
                     throw .source("\(written) (referrer \(descriptor.digest))", error)
                 }
-                out.append(derived(push, image: image, source: "\(written) (referrer \(descriptor.digest))",
-                                   subject: subjects[referrer.subject.digest] ?? referrer.subject, tags: []))
+                out.append(
+                    derived(
+                        push, image: image, source: "\(written) (referrer \(descriptor.digest))",
+                        subject: subjects[referrer.subject.digest] ?? referrer.subject, tags: []))
                 subjects[descriptor.digest] = descriptor
             }
         }
@@ -72,8 +77,10 @@ enum ReferrerDiscovery {
     }
 
     /// Referrer pushes and cosign tag attachments of a `docker://` push.
-    static func registry(_ push: PushJob, access: RegistrySourceAccess, repository: String, base: String,
-                         selection: ReferrerSelection) throws(PreparationError) -> [PushJob] {
+    static func registry(
+        _ push: PushJob, access: RegistrySourceAccess, repository: String, base: String,
+        selection: ReferrerSelection
+    ) throws(PreparationError) -> [PushJob] {
         var out: [PushJob] = []
         var seen: Set<Digest> = [push.image.root.digest]
         var level: [Descriptor] = [push.image.root]
@@ -112,8 +119,10 @@ enum ReferrerDiscovery {
     }
 
     /// The source's referrers of `digest`: the referrers API, else the fallback tag.
-    static func listing(of digest: Digest, access: RegistrySourceAccess, repository: String, base: String,
-                        selection: ReferrerSelection) throws(PreparationError) -> [Descriptor] {
+    static func listing(
+        of digest: Digest, access: RegistrySourceAccess, repository: String, base: String,
+        selection: ReferrerSelection
+    ) throws(PreparationError) -> [Descriptor] {
         // One artifact type can be filtered by the registry; several are filtered here.
         let filter = selection.artifactTypes?.count == 1 ? selection.artifactTypes?.first : nil
         do {

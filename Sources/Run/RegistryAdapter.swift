@@ -34,8 +34,10 @@ public struct RegistryDestination: PushDestination {
         try client.putManifest(repository, reference: reference, bytes: bytes, mediaType: mediaType)
     }
 
-    public func putManifestReportingSubject(repository: String, reference: String, bytes: [UInt8],
-                                            mediaType: String) throws -> (digest: Digest, subjectAcknowledged: Bool) {
+    public func putManifestReportingSubject(
+        repository: String, reference: String, bytes: [UInt8],
+        mediaType: String
+    ) throws -> (digest: Digest, subjectAcknowledged: Bool) {
         try client.putManifestReportingSubject(repository, reference: reference, bytes: bytes, mediaType: mediaType)
     }
 

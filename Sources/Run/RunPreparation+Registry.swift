@@ -40,8 +40,10 @@ extension RunPreparation {
     /// repository's tag list and each selected tag becomes its own push (`repo:tag` → `repo:tag`);
     /// a tag or digest source is one push under the listed tags. Each source tag or digest is
     /// resolved with one `HEAD`; nothing else is read from the source until a push needs it.
-    mutating func prepareRegistryItem(_ item: PlanItem, reference: ImageReference, job: Job, registries: RunRegistries,
-                                      concurrencyOverride: Int?, state: StateStore?, shard: Shard?) throws(PreparationError) -> Ready {
+    mutating func prepareRegistryItem(
+        _ item: PlanItem, reference: ImageReference, job: Job, registries: RunRegistries,
+        concurrencyOverride: Int?, state: StateStore?, shard: Shard?
+    ) throws(PreparationError) -> Ready {
         let written = item.source.written
         let source: RegistrySourceAccess
         do {
@@ -73,8 +75,9 @@ extension RunPreparation {
 
         // The source HEADs of a selector's tags go out together (a 1,000-tag replication rerun is
         // 1,000 HEADs here): up to the job's concurrency, then read from the cache below.
-        try prefetchHeads(source, repository, reads.map(\.reference), width: concurrencyOverride ?? job.defaults.concurrency,
-                          written: written)
+        try prefetchHeads(
+            source, repository, reads.map(\.reference), width: concurrencyOverride ?? job.defaults.concurrency,
+            written: written)
         let target = try targetConnection(item, job: job, registries: registries)
         let identity = Self.credentialIdentity(target, state: state)
         let sameRegistry = source.registryKey == target.registryKey
@@ -83,7 +86,8 @@ extension RunPreparation {
             let description = base + (read.reference.contains(":") ? "@" : ":") + read.reference
             let root = try head(source, repository, read.reference, written: description)
             let imageKey = RegistryReadCache.ImageKey(registry: source.registryKey, repository: repository, digest: root.digest)
-            let image = registryCache.images[imageKey]
+            let image =
+                registryCache.images[imageKey]
                 ?? RegistryImageSource(description: description, access: source, repository: repository, root: root)
             registryCache.images[imageKey] = image
             var sourceImage = image.sourceImage
@@ -93,23 +97,30 @@ extension RunPreparation {
                 }
             }
             var push = PushJob(
-                target: PushTarget(itemID: item.id, job: job.name, source: description, registry: item.registry,
-                                   host: target.preferredHost, repository: item.repository, tags: read.tags),
+                target: PushTarget(
+                    itemID: item.id, job: job.name, source: description, registry: item.registry,
+                    host: target.preferredHost, repository: item.repository, tags: read.tags),
                 registryKey: target.registryKey, endpoints: target,
                 image: sourceImage, credentialIdentity: identity,
                 concurrency: concurrencyOverride ?? job.defaults.concurrency)
             if sameRegistry && repository != item.repository { push.mountSources = [repository] }
             ready.pushes.append(push)
-            ready.registryReads.append(RegistrySourceRead(sourceRegistry: source.registryKey, sourceRepository: repository,
-                                                          sourceReference: read.reference, selected: read.selected,
-                                                          sameRegistry: sameRegistry, push: push))
+            ready.registryReads.append(
+                RegistrySourceRead(
+                    sourceRegistry: source.registryKey, sourceRepository: repository,
+                    sourceReference: read.reference, selected: read.selected,
+                    sameRegistry: sameRegistry, push: push))
             if let selection = job.referrers(of: item) {
-                for referrer in try ReferrerDiscovery.registry(push, access: source, repository: repository, base: base,
-                                                               selection: selection) {
+                for referrer in try ReferrerDiscovery.registry(
+                    push, access: source, repository: repository, base: base,
+                    selection: selection)
+                {
                     ready.pushes.append(referrer)
-                    ready.registryReads.append(RegistrySourceRead(sourceRegistry: source.registryKey, sourceRepository: repository,
-                                                                  sourceReference: referrer.image.root.digest.string, selected: false,
-                                                                  sameRegistry: sameRegistry, push: referrer))
+                    ready.registryReads.append(
+                        RegistrySourceRead(
+                            sourceRegistry: source.registryKey, sourceRepository: repository,
+                            sourceReference: referrer.image.root.digest.string, selected: false,
+                            sameRegistry: sameRegistry, push: referrer))
                 }
             }
         }
@@ -124,7 +135,9 @@ extension RunPreparation {
         return Int(hash % UInt64(shard.count)) == shard.index
     }
 
-    private mutating func tagList(_ source: RegistrySourceAccess, _ repository: String, written: String) throws(PreparationError) -> [String] {
+    private mutating func tagList(_ source: RegistrySourceAccess, _ repository: String, written: String) throws(PreparationError)
+        -> [String]
+    {
         let key = RegistryReadCache.ListKey(registry: source.registryKey, repository: repository)
         if let known = registryCache.tagLists[key] { return known }
         do {
@@ -138,8 +151,10 @@ extension RunPreparation {
 
     /// Fills the HEAD cache for `references` with concurrent requests; the first failure (in
     /// `references` order) is thrown as `head` would throw it.
-    private mutating func prefetchHeads(_ source: RegistrySourceAccess, _ repository: String, _ references: [String],
-                                        width: Int, written: String) throws(PreparationError) {
+    private mutating func prefetchHeads(
+        _ source: RegistrySourceAccess, _ repository: String, _ references: [String],
+        width: Int, written: String
+    ) throws(PreparationError) {
         let missing = references.filter {
             registryCache.heads[RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository, reference: $0)] == nil
         }
@@ -148,9 +163,10 @@ extension RunPreparation {
         forEachConcurrently(missing, width: width) { reference in
             let result: Result<Descriptor?, RegistryError>
             do throws(RegistryError) {
-                result = .success(try source.read { client throws(RegistryError) in
-                    try client.manifestDescriptor(repository, reference: reference)
-                })
+                result = .success(
+                    try source.read { client throws(RegistryError) in
+                        try client.manifestDescriptor(repository, reference: reference)
+                    })
             } catch {
                 result = .failure(error)
             }
@@ -159,18 +175,22 @@ extension RunPreparation {
         for reference in missing {
             switch found.withLock({ $0[reference]! }) {
             case .success(let descriptor?):
-                registryCache.heads[RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository,
-                                                               reference: reference)] = descriptor
+                registryCache.heads[
+                    RegistryReadCache.HeadKey(
+                        registry: source.registryKey, repository: repository,
+                        reference: reference)] = descriptor
             case .success(nil):
-                continue // `head` reports it with the push's own description
+                continue  // `head` reports it with the push's own description
             case .failure(let error):
                 throw .registrySource(written, error)
             }
         }
     }
 
-    private mutating func head(_ source: RegistrySourceAccess, _ repository: String, _ reference: String,
-                               written: String) throws(PreparationError) -> Descriptor {
+    private mutating func head(
+        _ source: RegistrySourceAccess, _ repository: String, _ reference: String,
+        written: String
+    ) throws(PreparationError) -> Descriptor {
         let key = RegistryReadCache.HeadKey(registry: source.registryKey, repository: repository, reference: reference)
         if let known = registryCache.heads[key] { return known }
         let found: Descriptor?

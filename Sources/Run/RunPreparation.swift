@@ -74,21 +74,25 @@ public struct RunPreparation: Sendable {
 
     /// Prepares every item of `work` (already filtered, e.g. by `--shard`; items with a tag
     /// selector are sharded per selected tag here, by `shard`).
-    public static func prepare(_ work: [(job: Job, items: [PlanItem])], registries: RunRegistries, concurrencyOverride: Int?,
-                               state: StateStore?, sourceOptions: SourceOptions, shard: Shard? = nil) -> RunPreparation {
+    public static func prepare(
+        _ work: [(job: Job, items: [PlanItem])], registries: RunRegistries, concurrencyOverride: Int?,
+        state: StateStore?, sourceOptions: SourceOptions, shard: Shard? = nil
+    ) -> RunPreparation {
         var prepared = RunPreparation()
         for (job, items) in work {
             for item in items {
                 let result: Result<Ready, Failed>
                 do throws(PreparationError) {
                     if case .registry(let reference) = item.source.spec {
-                        result = .success(try prepared.prepareRegistryItem(
-                            item, reference: reference, job: job, registries: registries,
-                            concurrencyOverride: concurrencyOverride, state: state, shard: shard))
+                        result = .success(
+                            try prepared.prepareRegistryItem(
+                                item, reference: reference, job: job, registries: registries,
+                                concurrencyOverride: concurrencyOverride, state: state, shard: shard))
                     } else {
-                        result = .success(try prepared.prepareLocalItem(
-                            item, job: job, registries: registries, concurrencyOverride: concurrencyOverride,
-                            state: state, sourceOptions: sourceOptions))
+                        result = .success(
+                            try prepared.prepareLocalItem(
+                                item, job: job, registries: registries, concurrencyOverride: concurrencyOverride,
+                                state: state, sourceOptions: sourceOptions))
                     }
                 } catch {
                     var tags: [String] = []
@@ -97,8 +101,9 @@ public struct RunPreparation: Sendable {
                     case .fromSource(let tag?): tags = [tag]
                     default: break
                     }
-                    let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
-                                            host: item.endpoints.first?.host ?? item.registry, repository: item.repository, tags: tags)
+                    let target = PushTarget(
+                        itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
+                        host: item.endpoints.first?.host ?? item.registry, repository: item.repository, tags: tags)
                     let key = job.registry(named: item.registry)?.url.hostPort ?? item.registry
                     result = .failure(Failed(error: error, target: target, registryKey: key))
                 }
@@ -108,8 +113,10 @@ public struct RunPreparation: Sendable {
         return prepared
     }
 
-    private mutating func prepareLocalItem(_ item: PlanItem, job: Job, registries: RunRegistries, concurrencyOverride: Int?,
-                                           state: StateStore?, sourceOptions: SourceOptions) throws(PreparationError) -> Ready {
+    private mutating func prepareLocalItem(
+        _ item: PlanItem, job: Job, registries: RunRegistries, concurrencyOverride: Int?,
+        state: StateStore?, sourceOptions: SourceOptions
+    ) throws(PreparationError) -> Ready {
         let image = try load(item.source, job: job, options: sourceOptions)
         let tags: [String]
         switch item.tags {
@@ -122,21 +129,24 @@ public struct RunPreparation: Sendable {
             throw .unsupportedSource(item.source.written, "tag selectors need a registry source")
         }
         let connection = try targetConnection(item, job: job, registries: registries)
-        let target = PushTarget(itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
-                                host: connection.preferredHost, repository: item.repository, tags: tags)
+        let target = PushTarget(
+            itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
+            host: connection.preferredHost, repository: item.repository, tags: tags)
         var sourceImage = image.sourceImage
         if let platforms = job.platforms(of: item) {
             do { sourceImage = try PlatformSubset.apply(sourceImage, platforms: platforms) } catch {
                 throw .platforms(error)
             }
         }
-        let push = PushJob(target: target, registryKey: connection.registryKey, endpoints: connection,
-                           image: sourceImage, credentialIdentity: Self.credentialIdentity(connection, state: state),
-                           concurrency: concurrencyOverride ?? job.defaults.concurrency)
+        let push = PushJob(
+            target: target, registryKey: connection.registryKey, endpoints: connection,
+            image: sourceImage, credentialIdentity: Self.credentialIdentity(connection, state: state),
+            concurrency: concurrencyOverride ?? job.defaults.concurrency)
         var pushes = [push]
         if let selection = job.referrers(of: item) {
-            pushes += try ReferrerDiscovery.local(push, location: image.location, written: item.source.written,
-                                                  selection: selection, options: sourceOptions)
+            pushes += try ReferrerDiscovery.local(
+                push, location: image.location, written: item.source.written,
+                selection: selection, options: sourceOptions)
         }
         return Ready(pushes: pushes, graph: image.graph)
     }

@@ -31,8 +31,10 @@ public final class RegistryConnection: PushEndpoints, Sendable {
 
     public var preferredHost: String { endpoints.preferred?.host ?? registryKey }
 
-    public func perform<T>(retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
-                           _ body: (any PushDestination, EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember) {
+    public func perform<T>(
+        retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
+        _ body: (any PushDestination, EndpointMember) throws -> T
+    ) throws -> (value: T, endpoint: EndpointMember) {
         try endpoints.perform { client, member in
             try body(RegistryDestination(client: client.observingRetries(retries)), member)
         }
@@ -57,9 +59,11 @@ public final class RunRegistries: Sendable {
     }
 
     /// - Parameter announce: hears each endpoint abandoned in this run (once per endpoint).
-    public init(environment: [String: String], cancellation: CancellationFlag, retries: Int? = nil,
-                rateLimits: RateLimitBook = RateLimitBook(),
-                announce: @escaping @Sendable (EndpointFallbackNotice) -> Void = { _ in }) {
+    public init(
+        environment: [String: String], cancellation: CancellationFlag, retries: Int? = nil,
+        rateLimits: RateLimitBook = RateLimitBook(),
+        announce: @escaping @Sendable (EndpointFallbackNotice) -> Void = { _ in }
+    ) {
         self.environment = environment
         self.cancellation = cancellation
         self.retriesOverride = retries
@@ -82,8 +86,10 @@ public final class RunRegistries: Sendable {
         }
         let insecure = registry.insecure
         let tls = TLSOptions(caFile: registry.ca, clientCert: registry.cert, clientKey: registry.key)
-        let made = make(name: registry.name, registryKey: registry.url.hostPort, credentials: credentials, members: members,
-                        tls: tls, retries: job.defaults.retries) { member in insecure || member.isHTTPTwin }
+        let made = make(
+            name: registry.name, registryKey: registry.url.hostPort, credentials: credentials, members: members,
+            tls: tls, retries: job.defaults.retries
+        ) { member in insecure || member.isHTTPTwin }
         return remember(made, as: key)
     }
 
@@ -93,8 +99,9 @@ public final class RunRegistries: Sendable {
     public func source(_ reference: ImageReference, of job: Job) throws(RegistryError) -> RegistrySourceAccess {
         if let registry = RegistrySourceAccess.matchingRegistry(for: reference, in: job) {
             let connection = try connection(to: registry, of: job)
-            return RegistrySourceAccess(registryKey: connection.registryKey, registryName: registry.name,
-                                        endpoints: connection.endpoints, rateLimits: rateLimits)
+            return RegistrySourceAccess(
+                registryKey: connection.registryKey, registryName: registry.name,
+                endpoints: connection.endpoints, rateLimits: rateLimits)
         }
         let host = reference.domain
         let key = ConnectionKey.host(file: job.filePath, host: host)
@@ -105,16 +112,21 @@ public final class RunRegistries: Sendable {
             guard case .success(let url) = RegistryURL.parse("https://" + host) else {
                 throw .invalidResponse(operation: "read \(reference)", registry: host, message: "not a registry host")
             }
-            var members = [EndpointMember(url: Endpoint(url: url, onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false).url)]
+            var members = [
+                EndpointMember(url: Endpoint(url: url, onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false).url)
+            ]
             // Docker treats loopback registries as insecure: plain http after https fails in any way.
             if url.isLoopback { members.append(EndpointMember(url: url.with(scheme: .http).string)) }
-            let made = make(name: host, registryKey: RegistrySourceAccess.registryKey(for: reference, in: job),
-                            credentials: try dockerCredentials(for: host), members: members, tls: TLSOptions(),
-                            retries: job.defaults.retries) { !$0.isHTTPS }
+            let made = make(
+                name: host, registryKey: RegistrySourceAccess.registryKey(for: reference, in: job),
+                credentials: try dockerCredentials(for: host), members: members, tls: TLSOptions(),
+                retries: job.defaults.retries
+            ) { !$0.isHTTPS }
             connection = remember(made, as: key)
         }
-        return RegistrySourceAccess(registryKey: connection.registryKey, registryName: nil,
-                                    endpoints: connection.endpoints, rateLimits: rateLimits)
+        return RegistrySourceAccess(
+            registryKey: connection.registryKey, registryName: nil,
+            endpoints: connection.endpoints, rateLimits: rateLimits)
     }
 
     /// Keeps the first connection made for `key` (two threads may have made one each).
@@ -134,14 +146,17 @@ public final class RunRegistries: Sendable {
         }
     }
 
-    private func make(name: String, registryKey: String, credentials: Credentials, members: [EndpointMember],
-                      tls: TLSOptions, retries: Int, skipsVerification: @escaping @Sendable (EndpointMember) -> Bool) -> RegistryConnection {
+    private func make(
+        name: String, registryKey: String, credentials: Credentials, members: [EndpointMember],
+        tls: TLSOptions, retries: Int, skipsVerification: @escaping @Sendable (EndpointMember) -> Bool
+    ) -> RegistryConnection {
         let host = registryKey
-        let identity: String = switch credentials {
-        case .none: "\(host) anonymous"
-        case .basic(let username, _): "\(host) user \(username)"
-        case .identityToken(let token), .bearer(let token): "\(host) token \(Digest.of(Array(token.utf8)))"
-        }
+        let identity: String =
+            switch credentials {
+            case .none: "\(host) anonymous"
+            case .basic(let username, _): "\(host) user \(username)"
+            case .identityToken(let token), .bearer(let token): "\(host) token \(Digest.of(Array(token.utf8)))"
+            }
         let cancellation = cancellation, rateLimits = rateLimits
         let attempts = retriesOverride ?? retries
         let endpoints = EndpointSet<RegistryClient>(registry: name, members: members, announce: announce) { member, hasFallback in
@@ -152,13 +167,15 @@ public final class RunRegistries: Sendable {
             // (docs/jobfile.md "Endpoint fallback order"); only the last one retries connecting.
             policy.retriesConnectFailures = !hasFallback
             let transport = RateLimitObservingTransport(
-                inner: CurlTransport(configuration: CurlConfiguration(
-                    caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
-                    insecureSkipVerify: tls.insecureSkipVerify, cancellation: cancellation)),
+                inner: CurlTransport(
+                    configuration: CurlConfiguration(
+                        caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+                        insecureSkipVerify: tls.insecureSkipVerify, cancellation: cancellation)),
                 registry: registryKey, book: rateLimits)
-            return RegistryClient(endpoint: RegistryEndpoint(url: member.url, insecureSkipVerify: tls.insecureSkipVerify),
-                                  tls: tls, credentials: credentials, retryPolicy: policy, cancellation: cancellation,
-                                  transport: transport)
+            return RegistryClient(
+                endpoint: RegistryEndpoint(url: member.url, insecureSkipVerify: tls.insecureSkipVerify),
+                tls: tls, credentials: credentials, retryPolicy: policy, cancellation: cancellation,
+                transport: transport)
         }
         return RegistryConnection(name: name, registryKey: registryKey, identityMaterial: identity, endpoints: endpoints)
     }

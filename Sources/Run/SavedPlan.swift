@@ -73,16 +73,18 @@ public struct SavedPlan: Codable, Sendable, Equatable {
 
     /// The saved form of one prepared push and its preview.
     public static func push(_ job: PushJob, item: PlanItem, endpoint: String?, preview: PushPreview) -> Push {
-        Push(item: item.id, job: job.target.job, source: job.target.source, sourceDigest: job.image.root.digest.string,
-             mediaType: job.image.root.mediaType, registry: item.registry, repository: item.repository, tags: job.target.tags,
-             selected: { if case .selector = item.tags { return true } else { return false } }(),
-             endpoints: item.endpoints.map(\.url), endpoint: endpoint,
-             decisions: preview.tags.map { Decision(tag: $0.name, action: $0.need == .unchanged ? "unchanged" : "push") },
-             blobs: preview.error == nil
-                ? Blobs(upload: preview.blobsToUpload, uploadBytes: preview.bytesToUpload, mount: preview.blobsToMount,
-                        present: preview.blobsPresent)
+        Push(
+            item: item.id, job: job.target.job, source: job.target.source, sourceDigest: job.image.root.digest.string,
+            mediaType: job.image.root.mediaType, registry: item.registry, repository: item.repository, tags: job.target.tags,
+            selected: { if case .selector = item.tags { return true } else { return false } }(),
+            endpoints: item.endpoints.map(\.url), endpoint: endpoint,
+            decisions: preview.tags.map { Decision(tag: $0.name, action: $0.need == .unchanged ? "unchanged" : "push") },
+            blobs: preview.error == nil
+                ? Blobs(
+                    upload: preview.blobsToUpload, uploadBytes: preview.bytesToUpload, mount: preview.blobsToMount,
+                    present: preview.blobsPresent)
                 : nil,
-             error: preview.error)
+            error: preview.error)
     }
 
     public func encoded() throws -> Data {
@@ -135,16 +137,26 @@ public struct SavedPlan: Codable, Sendable, Equatable {
                 let plannedTags = Set(saved.flatMap(\.tags)), currentTags = Set(current.flatMap(\.target.tags))
                 if plannedTags != currentTags {
                     let added = currentTags.subtracting(plannedTags).sorted(), gone = plannedTags.subtracting(currentTags).sorted()
-                    problems.append("\(first.repository) (\(first.registry)): the selector now picks "
-                                    + [added.isEmpty ? nil : "new tags \(added.joined(separator: ", "))",
-                                       gone.isEmpty ? nil : "no longer \(gone.joined(separator: ", "))"].compactMap { $0 }.joined(separator: " and "))
+                    problems.append(
+                        "\(first.repository) (\(first.registry)): the selector now picks "
+                            + [
+                                added.isEmpty ? nil : "new tags \(added.joined(separator: ", "))",
+                                gone.isEmpty ? nil : "no longer \(gone.joined(separator: ", "))"
+                            ].compactMap { $0 }.joined(separator: " and "))
                 }
             }
             for push in saved {
                 // Referrers of one item share its (empty) tag set: their sources, which name their
                 // digests, tell them apart.
-                guard let match = current.first(where: { Set($0.target.tags) == Set(push.tags) && ($0.subject == nil || $0.target.source == push.source) }) else {
-                    if !first.selected { problems.append("\(push.source) → \(push.repository): no longer planned with tags \(push.tags.joined(separator: ", "))") }
+                guard
+                    let match = current.first(where: {
+                        Set($0.target.tags) == Set(push.tags) && ($0.subject == nil || $0.target.source == push.source)
+                    })
+                else {
+                    if !first.selected {
+                        problems.append(
+                            "\(push.source) → \(push.repository): no longer planned with tags \(push.tags.joined(separator: ", "))")
+                    }
                     continue
                 }
                 if match.image.root.digest.string != push.sourceDigest {

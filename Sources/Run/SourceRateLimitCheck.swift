@@ -30,8 +30,9 @@ struct SourceRateLimitCheck {
         }
         for registry in registries.sorted() {
             guard let record = try? store.rateLimit(registryHost: registry) else { continue }
-            let remembered = RateLimitStatus(limit: record.limit, remaining: record.remaining, windowSeconds: record.windowSeconds,
-                                             resetAt: record.resetAt, observedAt: record.observedAt)
+            let remembered = RateLimitStatus(
+                limit: record.limit, remaining: record.remaining, windowSeconds: record.windowSeconds,
+                resetAt: record.resetAt, observedAt: record.observedAt)
             try act(on: RateLimitGate.decide(remembered: remembered, registry: registry))
         }
     }
@@ -48,9 +49,11 @@ struct SourceRateLimitCheck {
     /// Records every budget seen in this run in the state database.
     func save() {
         for (registry, status) in book.all {
-            try? store.recordRateLimit(RateLimitRecord(registryHost: registry, limit: status.limit, remaining: status.remaining,
-                                                       windowSeconds: status.windowSeconds, resetAt: status.resetAt,
-                                                       observedAt: status.observedAt))
+            try? store.recordRateLimit(
+                RateLimitRecord(
+                    registryHost: registry, limit: status.limit, remaining: status.remaining,
+                    windowSeconds: status.windowSeconds, resetAt: status.resetAt,
+                    observedAt: status.observedAt))
         }
     }
 

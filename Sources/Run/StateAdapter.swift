@@ -28,8 +28,10 @@ public struct StatePushRecorder: PushState {
         try store.removeBlob(registryHost: registry, repository: repository, digest: digest)
     }
 
-    public func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        try store.mountCandidates(registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
+    public func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String]
+    {
+        try store.mountCandidates(
+            registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
     }
 
     /// One row per tag, all in one transaction. The blob and byte counts belong to the image
@@ -40,15 +42,16 @@ public struct StatePushRecorder: PushState {
         let records = push.tags.enumerated().map { index, tag in
             let counts = index == 0 ? push.counts : BlobCounts()
             return
-            PushRecord(runID: runID, planItemID: push.target.itemID, source: push.target.source, sourceDigest: push.sourceDigest,
-                       registryName: push.target.registry, registryHost: push.registryKey, endpoint: push.endpoint ?? "",
-                       repository: push.target.repository, tag: tag.name,
-                       pushedDigest: tag.status == .failed ? nil : push.pushedDigest ?? push.sourceDigest,
-                       mediaType: push.mediaType, size: push.size, status: PushStatus(rawValue: tag.status.rawValue) ?? .failed,
-                       bytesUploaded: counts.bytesUploaded, blobsUploaded: counts.uploaded,
-                       blobsMounted: counts.mounted, blobsPresent: counts.present,
-                       attempts: push.attempts, error: push.error, started: push.started, ended: push.ended,
-                       subjectDigest: push.subject)
+                PushRecord(
+                    runID: runID, planItemID: push.target.itemID, source: push.target.source, sourceDigest: push.sourceDigest,
+                    registryName: push.target.registry, registryHost: push.registryKey, endpoint: push.endpoint ?? "",
+                    repository: push.target.repository, tag: tag.name,
+                    pushedDigest: tag.status == .failed ? nil : push.pushedDigest ?? push.sourceDigest,
+                    mediaType: push.mediaType, size: push.size, status: PushStatus(rawValue: tag.status.rawValue) ?? .failed,
+                    bytesUploaded: counts.bytesUploaded, blobsUploaded: counts.uploaded,
+                    blobsMounted: counts.mounted, blobsPresent: counts.present,
+                    attempts: push.attempts, error: push.error, started: push.started, ended: push.ended,
+                    subjectDigest: push.subject)
         }
         try store.recordPushes(records)
     }

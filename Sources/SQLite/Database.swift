@@ -23,8 +23,10 @@ public final class Database: @unchecked Sendable {
     /// `immutable` additionally tells sqlite that nobody changes the file while it is open, so it
     /// needs no `-shm` file and takes no locks: the only way to read a WAL database on a
     /// read-only file system. It implies `readOnly`.
-    public init(path: String, busyTimeoutMilliseconds: Int32 = 10_000, wal: Bool = true,
-                readOnly: Bool = false, immutable: Bool = false) throws(SQLiteError) {
+    public init(
+        path: String, busyTimeoutMilliseconds: Int32 = 10_000, wal: Bool = true,
+        readOnly: Bool = false, immutable: Bool = false
+    ) throws(SQLiteError) {
         var db: OpaquePointer?
         let readOnly = readOnly || immutable
         var flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -126,8 +128,10 @@ public struct Connection {
     }
 
     /// Prepares, binds and runs one statement, mapping every row.
-    public func query<T>(_ sql: String, _ values: [any SQLiteBindable] = [],
-                         _ map: (Row) throws(SQLiteError) -> T) throws(SQLiteError) -> [T] {
+    public func query<T>(
+        _ sql: String, _ values: [any SQLiteBindable] = [],
+        _ map: (Row) throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> [T] {
         try prepare(sql).query(values, map)
     }
 

@@ -71,9 +71,11 @@ public final class StateLock: Sendable {
         // A hard link to another file, or a device or FIFO, would be rewritten just like a symlink's target.
         if (info.st_mode & S_IFMT) != S_IFREG || info.st_nlink > 1 {
             close(fd)
-            throw .lockFile(path: lockFile, reason: (info.st_mode & S_IFMT) != S_IFREG
-                ? "it is not a regular file; remove it (pushctl creates the lock file itself)"
-                : "it has \(info.st_nlink) hard links; remove it (pushctl creates the lock file itself)")
+            throw .lockFile(
+                path: lockFile,
+                reason: (info.st_mode & S_IFMT) != S_IFREG
+                    ? "it is not a regular file; remove it (pushctl creates the lock file itself)"
+                    : "it has \(info.st_nlink) hard links; remove it (pushctl creates the lock file itself)")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let failure = errno
@@ -121,8 +123,9 @@ extension StateStore {
         let lock = try StateLock.acquire(lockFile: lockFilePath)
         do {
             try write { c in
-                try c.run("UPDATE runs SET status = ? WHERE status = ? AND kind = ?",
-                          [RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue])
+                try c.run(
+                    "UPDATE runs SET status = ? WHERE status = ? AND kind = ?",
+                    [RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue])
             }
         } catch {
             lock.release()

@@ -83,8 +83,10 @@ public struct RunRecord: Hashable, Sendable {
     /// Why the run failed as a whole (it stopped before its pushes, or how many pushes failed).
     public var error: String?
 
-    public init(id: RunID, job: String, file: String, fileDigest: String, kind: RunKind, status: RunStatus,
-                started: Date, ended: Date?, host: String, pid: Int32, version: String, exitCode: Int32?, error: String? = nil) {
+    public init(
+        id: RunID, job: String, file: String, fileDigest: String, kind: RunKind, status: RunStatus,
+        started: Date, ended: Date?, host: String, pid: Int32, version: String, exitCode: Int32?, error: String? = nil
+    ) {
         self.id = id; self.job = job; self.file = file; self.fileDigest = fileDigest; self.kind = kind
         self.status = status; self.started = started; self.ended = ended; self.host = host; self.pid = pid
         self.version = version; self.exitCode = exitCode; self.error = error
@@ -124,11 +126,13 @@ public struct PushRecord: Hashable, Sendable {
     /// The manifest this push refers to (a referrer, or a `sha256-….sig` attachment); schema 5.
     public var subjectDigest: Digest?
 
-    public init(id: Int64? = nil, runID: RunID, planItemID: String, source: String, sourceDigest: Digest?,
-                registryName: String, registryHost: String, endpoint: String, repository: String, tag: String,
-                pushedDigest: Digest?, mediaType: String?, size: Int64?, status: PushStatus,
-                bytesUploaded: Int64 = 0, blobsUploaded: Int = 0, blobsMounted: Int = 0, blobsPresent: Int = 0,
-                attempts: Int = 1, error: String? = nil, started: Date, ended: Date, subjectDigest: Digest? = nil) {
+    public init(
+        id: Int64? = nil, runID: RunID, planItemID: String, source: String, sourceDigest: Digest?,
+        registryName: String, registryHost: String, endpoint: String, repository: String, tag: String,
+        pushedDigest: Digest?, mediaType: String?, size: Int64?, status: PushStatus,
+        bytesUploaded: Int64 = 0, blobsUploaded: Int = 0, blobsMounted: Int = 0, blobsPresent: Int = 0,
+        attempts: Int = 1, error: String? = nil, started: Date, ended: Date, subjectDigest: Digest? = nil
+    ) {
         self.id = id; self.runID = runID; self.planItemID = planItemID; self.source = source
         self.sourceDigest = sourceDigest; self.registryName = registryName; self.registryHost = registryHost
         self.endpoint = endpoint; self.repository = repository; self.tag = tag; self.pushedDigest = pushedDigest
@@ -184,8 +188,10 @@ public struct VerifyCheckRecord: Hashable, Sendable {
     /// The run that pushed what was expected.
     public var pushedInRun: Int64
 
-    public init(registryName: String, host: String, endpoint: String?, repository: String, tag: String, expected: String,
-                current: String?, status: String, error: String?, pushedInRun: Int64) {
+    public init(
+        registryName: String, host: String, endpoint: String?, repository: String, tag: String, expected: String,
+        current: String?, status: String, error: String?, pushedInRun: Int64
+    ) {
         self.registryName = registryName; self.host = host; self.endpoint = endpoint; self.repository = repository
         self.tag = tag; self.expected = expected; self.current = current; self.status = status; self.error = error
         self.pushedInRun = pushedInRun
@@ -212,8 +218,10 @@ public struct HistoryFilter: Hashable, Sendable {
     public var registry: String?
     public var limit: Int?
 
-    public init(job: String? = nil, repository: String? = nil, tag: String? = nil, digest: String? = nil,
-                since: Date? = nil, status: PushStatus? = nil, limit: Int? = nil) {
+    public init(
+        job: String? = nil, repository: String? = nil, tag: String? = nil, digest: String? = nil,
+        since: Date? = nil, status: PushStatus? = nil, limit: Int? = nil
+    ) {
         self.job = job; self.repository = repository; self.tag = tag; self.digest = digest
         self.since = since; self.status = status; self.limit = limit
     }

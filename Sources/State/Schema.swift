@@ -170,7 +170,7 @@ public enum StateSchema {
         CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
         CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
         CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
-        """,
+        """
     ]
 
     /// The version a fully migrated file has.
@@ -205,8 +205,7 @@ public enum StateSchema {
         do {
             let found = try database.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
             if found > currentVersion { throw StateError.newerSchema(path: database.path, found: found, supported: currentVersion) }
-        } catch let error as SQLiteError { throw .database(path: database.path, error) }
-        catch let error as StateError { throw error }
-        catch { throw .corrupt(path: database.path, detail: "\(error)") }
+        } catch let error as SQLiteError { throw .database(path: database.path, error) } catch let error as StateError { throw error } catch
+        { throw .corrupt(path: database.path, detail: "\(error)") }
     }
 }

@@ -17,11 +17,14 @@ extension StateStore {
     }
 
     /// Records that `digest` is present in `registryHost/repository`, seen under `identity`.
-    public func recordBlob(registryHost: String, repository: String, digest: Digest, identity: String,
-                           seen: Date = Date()) throws(StateError) {
+    public func recordBlob(
+        registryHost: String, repository: String, digest: Digest, identity: String,
+        seen: Date = Date()
+    ) throws(StateError) {
         try write { c in
-            try upsertBlobs([BlobLocation(registryHost: registryHost, repository: repository, digest: digest, identity: identity)],
-                            into: c, seen: seen)
+            try upsertBlobs(
+                [BlobLocation(registryHost: registryHost, repository: repository, digest: digest, identity: identity)],
+                into: c, seen: seen)
         }
     }
 
@@ -29,16 +32,19 @@ extension StateStore {
     /// said otherwise (a HEAD 404 or a failed mount).
     public func removeBlob(registryHost: String, repository: String, digest: Digest) throws(StateError) {
         try write { c in
-            try c.run("DELETE FROM blob_locations WHERE registry_host = ? AND repository = ? AND digest = ?",
-                      [registryHost, repository, digest.string])
+            try c.run(
+                "DELETE FROM blob_locations WHERE registry_host = ? AND repository = ? AND digest = ?",
+                [registryHost, repository, digest.string])
         }
     }
 
     /// Whether `digest` is known to be in `registryHost/repository`.
     public func isBlobKnown(registryHost: String, repository: String, digest: Digest) throws(StateError) -> Bool {
         try read { c throws(SQLiteError) in
-            try !c.query("SELECT 1 FROM blob_locations WHERE registry_host = ? AND repository = ? AND digest = ? LIMIT 1",
-                         [registryHost, repository, digest.string]) { _ throws(SQLiteError) in true }.isEmpty
+            try !c.query(
+                "SELECT 1 FROM blob_locations WHERE registry_host = ? AND repository = ? AND digest = ? LIMIT 1",
+                [registryHost, repository, digest.string]
+            ) { _ throws(SQLiteError) in true }.isEmpty
         }
     }
 
@@ -46,15 +52,19 @@ extension StateStore {
     /// those seen under the same credential identity (the mount is then most likely allowed), then
     /// those sharing more leading path components with the target (same organisation), then the
     /// most recently seen.
-    public func mountCandidates(registryHost: String, digest: Digest, targetRepository: String,
-                                identity: String, limit: Int = 3) throws(StateError) -> [String] {
+    public func mountCandidates(
+        registryHost: String, digest: Digest, targetRepository: String,
+        identity: String, limit: Int = 3
+    ) throws(StateError) -> [String] {
         struct Candidate { var repository: String; var sameIdentity: Bool; var lastSeen: Double }
         let rows = try read { c throws(SQLiteError) in
-            try c.query("""
+            try c.query(
+                """
                 SELECT repository, MAX(identity = ?), MAX(last_seen) FROM blob_locations
                 WHERE registry_host = ? AND digest = ? AND repository <> ?
                 GROUP BY repository
-                """, [identity, registryHost, digest.string, targetRepository]) { row throws(SQLiteError) in
+                """, [identity, registryHost, digest.string, targetRepository]
+            ) { row throws(SQLiteError) in
                 Candidate(repository: try row.string(0), sameIdentity: try row.int64(1) != 0, lastSeen: try row.double(2))
             }
         }
@@ -76,21 +86,27 @@ extension StateStore {
     /// `compressed`.
     public func recordDiffID(_ diffID: Digest, compressed: Descriptor, settings: String) throws(StateError) {
         try write { c in
-            try c.run("""
+            try c.run(
+                """
                 INSERT INTO diffid_mappings (diff_id, settings, compressed_digest, media_type, size, recorded)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (diff_id, settings) DO UPDATE SET compressed_digest = excluded.compressed_digest,
                     media_type = excluded.media_type, size = excluded.size, recorded = excluded.recorded
-                """, [diffID.string, settings, compressed.digest.string, compressed.mediaType, compressed.size,
-                      Date().timeIntervalSince1970])
+                """,
+                [
+                    diffID.string, settings, compressed.digest.string, compressed.mediaType, compressed.size,
+                    Date().timeIntervalSince1970
+                ])
         }
     }
 
     /// The compressed layer recorded for `diffID` under `settings`, if any.
     public func compressedDigest(forDiffID diffID: Digest, settings: String) throws(StateError) -> Descriptor? {
         let rows = try read { c throws(SQLiteError) in
-            try c.query("SELECT compressed_digest, media_type, size FROM diffid_mappings WHERE diff_id = ? AND settings = ?",
-                        [diffID.string, settings]) { row throws(SQLiteError) in
+            try c.query(
+                "SELECT compressed_digest, media_type, size FROM diffid_mappings WHERE diff_id = ? AND settings = ?",
+                [diffID.string, settings]
+            ) { row throws(SQLiteError) in
                 (try row.string(0), try row.string(1), try row.int64(2))
             }
         }
@@ -103,7 +119,8 @@ extension StateStore {
 
     func upsertBlobs(_ blobs: [BlobLocation], into c: Connection, seen: Date) throws(SQLiteError) {
         guard !blobs.isEmpty else { return }
-        let statement = try c.prepare("""
+        let statement = try c.prepare(
+            """
             INSERT INTO blob_locations (registry_host, repository, digest, identity, last_seen) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (registry_host, repository, digest, identity) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)
             """)

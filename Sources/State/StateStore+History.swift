@@ -53,11 +53,14 @@ extension StateStore {
             var found = Set<String>()
             for p in prefixes {
                 // A range scan uses the digest indexes; "g" sorts after every hex digit.
-                found.formUnion(try c.query("""
-                    SELECT d FROM (SELECT pushed_digest AS d FROM pushes WHERE pushed_digest >= ?1 AND pushed_digest < ?2
-                                   UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2)
-                    LIMIT 20
-                    """, [p, p + "g"]) { row throws(SQLiteError) in try row.string(0) })
+                found.formUnion(
+                    try c.query(
+                        """
+                        SELECT d FROM (SELECT pushed_digest AS d FROM pushes WHERE pushed_digest >= ?1 AND pushed_digest < ?2
+                                       UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2)
+                        LIMIT 20
+                        """, [p, p + "g"]
+                    ) { row throws(SQLiteError) in try row.string(0) })
             }
             return found.sorted()
         }
@@ -92,12 +95,15 @@ extension StateStore {
         let limitClause = filter.limit.map { "LIMIT \(max(0, $0))" } ?? ""
         let path = self.path
         var rows = try read { c throws(SQLiteError) in
-            try c.query("""
+            try c.query(
+                """
                 SELECT \(Self.runColumns), \(Self.pushColumns) FROM pushes p JOIN runs r ON r.id = p.run_id
                 \(whereClause) ORDER BY p.started DESC, p.id DESC \(limitClause)
-                """, values) { row throws(SQLiteError) in
-                HistoryRow(database: path, run: try Self.decodeRun(row, offset: 0),
-                           push: try Self.decodePush(row, offset: Self.runColumnCount))
+                """, values
+            ) { row throws(SQLiteError) in
+                HistoryRow(
+                    database: path, run: try Self.decodeRun(row, offset: 0),
+                    push: try Self.decodePush(row, offset: Self.runColumnCount))
             }
         }
         if !filter.narrowsPushes {
@@ -108,10 +114,12 @@ extension StateStore {
             if let runStatus = filter.runStatus { runConditions.append("r.status = ?"); runValues.append(runStatus.rawValue) }
             if let kind = filter.kind { runConditions.append("r.kind = ?"); runValues.append(kind.rawValue) }
             rows += try read { c throws(SQLiteError) in
-                try c.query("""
+                try c.query(
+                    """
                     SELECT \(Self.runColumns) FROM runs r WHERE \(runConditions.joined(separator: " AND "))
                     ORDER BY r.started DESC, r.id DESC \(limitClause)
-                    """, runValues) { row throws(SQLiteError) in
+                    """, runValues
+                ) { row throws(SQLiteError) in
                     HistoryRow(database: path, run: try Self.decodeRun(row, offset: 0), push: nil)
                 }
             }
@@ -122,13 +130,16 @@ extension StateStore {
     /// Records what a `verify` run found, all rows in one transaction.
     public func recordVerifyChecks(_ checks: [VerifyCheckRecord], run: RunID) throws(StateError) {
         try write { c in
-            let statement = try c.prepare("""
+            let statement = try c.prepare(
+                """
                 INSERT INTO verify_checks (run_id, registry_name, host, endpoint, repository, tag, expected, current,
                     status, error, pushed_in_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for check in checks {
-                try statement.run([run.rawValue, check.registryName, check.host, check.endpoint, check.repository, check.tag,
-                                   check.expected, check.current, check.status, check.error, check.pushedInRun])
+                try statement.run([
+                    run.rawValue, check.registryName, check.host, check.endpoint, check.repository, check.tag,
+                    check.expected, check.current, check.status, check.error, check.pushedInRun
+                ])
             }
         }
     }
@@ -144,21 +155,26 @@ extension StateStore {
                     try Self.decodeRun(row, offset: 0)
                 }
             case .last:
-                runs = try c.query("SELECT \(Self.runColumns) FROM runs r ORDER BY r.started DESC, r.id DESC LIMIT 1") { row throws(SQLiteError) in
+                runs = try c.query("SELECT \(Self.runColumns) FROM runs r ORDER BY r.started DESC, r.id DESC LIMIT 1") {
+                    row throws(SQLiteError) in
                     try Self.decodeRun(row, offset: 0)
                 }
             }
             guard let run = runs.first else { return nil }
-            let pushes = try c.query("SELECT \(Self.pushColumns) FROM pushes p WHERE p.run_id = ? ORDER BY p.started, p.id",
-                                     [run.id.rawValue], Self.decodePush)
-            let checks = try c.query("""
+            let pushes = try c.query(
+                "SELECT \(Self.pushColumns) FROM pushes p WHERE p.run_id = ? ORDER BY p.started, p.id",
+                [run.id.rawValue], Self.decodePush)
+            let checks = try c.query(
+                """
                 SELECT registry_name, host, endpoint, repository, tag, expected, current, status, error, pushed_in_run
                 FROM verify_checks WHERE run_id = ? ORDER BY id
-                """, [run.id.rawValue]) { row throws(SQLiteError) in
-                VerifyCheckRecord(registryName: try row.string(0), host: try row.string(1), endpoint: try row.optionalString(2),
-                                  repository: try row.string(3), tag: try row.string(4), expected: try row.string(5),
-                                  current: try row.optionalString(6), status: try row.string(7), error: try row.optionalString(8),
-                                  pushedInRun: try row.int64(9))
+                """, [run.id.rawValue]
+            ) { row throws(SQLiteError) in
+                VerifyCheckRecord(
+                    registryName: try row.string(0), host: try row.string(1), endpoint: try row.optionalString(2),
+                    repository: try row.string(3), tag: try row.string(4), expected: try row.string(5),
+                    current: try row.optionalString(6), status: try row.string(7), error: try row.optionalString(8),
+                    pushedInRun: try row.int64(9))
             }
             return (run, pushes, checks)
         }

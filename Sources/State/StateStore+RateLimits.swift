@@ -25,7 +25,8 @@ extension StateStore {
     /// Keeps the newer of the stored and the given record for its registry.
     public func recordRateLimit(_ record: RateLimitRecord) throws(StateError) {
         try write { c in
-            try c.run("""
+            try c.run(
+                """
                 INSERT INTO rate_limits (registry_host, limit_total, remaining, window_seconds, reset_at, observed_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (registry_host) DO UPDATE SET
@@ -33,21 +34,27 @@ extension StateStore {
                     window_seconds = excluded.window_seconds, reset_at = excluded.reset_at,
                     observed_at = excluded.observed_at
                 WHERE excluded.observed_at >= rate_limits.observed_at
-                """, [record.registryHost, record.limit, record.remaining, record.windowSeconds,
-                      record.resetAt?.timeIntervalSince1970, record.observedAt.timeIntervalSince1970])
+                """,
+                [
+                    record.registryHost, record.limit, record.remaining, record.windowSeconds,
+                    record.resetAt?.timeIntervalSince1970, record.observedAt.timeIntervalSince1970
+                ])
         }
     }
 
     /// The last budget recorded for `registryHost`, if any.
     public func rateLimit(registryHost: String) throws(StateError) -> RateLimitRecord? {
         try read { c throws(SQLiteError) in
-            try c.query("""
+            try c.query(
+                """
                 SELECT limit_total, remaining, window_seconds, reset_at, observed_at FROM rate_limits WHERE registry_host = ?
-                """, [registryHost]) { row throws(SQLiteError) in
-                RateLimitRecord(registryHost: registryHost, limit: try row.optionalInt64(0).map { Int($0) },
-                                remaining: Int(try row.int64(1)), windowSeconds: try row.optionalInt64(2).map { Int($0) },
-                                resetAt: try row.optionalDouble(3).map { Date(timeIntervalSince1970: $0) },
-                                observedAt: Date(timeIntervalSince1970: try row.double(4)))
+                """, [registryHost]
+            ) { row throws(SQLiteError) in
+                RateLimitRecord(
+                    registryHost: registryHost, limit: try row.optionalInt64(0).map { Int($0) },
+                    remaining: Int(try row.int64(1)), windowSeconds: try row.optionalInt64(2).map { Int($0) },
+                    resetAt: try row.optionalDouble(3).map { Date(timeIntervalSince1970: $0) },
+                    observedAt: Date(timeIntervalSince1970: try row.double(4)))
             }.first
         }
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import OCI
@@ -55,8 +55,11 @@ public final class StateStore: Sendable {
 
     private static func openReadOnly(path: String) throws(StateError) -> StateStore {
         guard access(path, F_OK) == 0 else {
-            throw .database(path: path, .open(path: path, code: SQLiteError.cantOpenCode,
-                                              message: "no state database at this path (\(String(cString: strerror(errno))))"))
+            throw .database(
+                path: path,
+                .open(
+                    path: path, code: SQLiteError.cantOpenCode,
+                    message: "no state database at this path (\(String(cString: strerror(errno))))"))
         }
         // A WAL database needs its `-shm` index; where sqlite can neither find nor create one
         // (a read-only directory or file system), the file is read as immutable instead: nobody
@@ -84,11 +87,13 @@ public final class StateStore: Sendable {
         let hex: String?
         do {
             hex = try database.withConnection { (c: Connection) throws(SQLiteError) in
-                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0) }.first
+                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0) }
+                    .first
             }
         } catch { throw .database(path: path, error) }
         // Reading never needs the key; a file without one gets a throwaway key.
-        let key = hex.flatMap { bytes(fromHex: $0) }.flatMap { $0.count == 32 ? $0 : nil }
+        let key =
+            hex.flatMap { bytes(fromHex: $0) }.flatMap { $0.count == 32 ? $0 : nil }
             ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
         return StateStore(path: path, database: database, identityKey: key)
     }
@@ -137,7 +142,8 @@ public final class StateStore: Sendable {
             let hex = try database.transaction { c -> String in
                 // INSERT OR IGNORE: whoever creates the key first wins; everyone reads that one.
                 try c.run("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [identityKeyName, hexString(fresh)])
-                return try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0) }.first ?? ""
+                return try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0)
+                }.first ?? ""
             }
             guard let bytes = bytes(fromHex: hex), bytes.count == 32 else {
                 throw StateError.corrupt(path: database.path, detail: "meta \(identityKeyName) is not 32 hex-encoded bytes")
@@ -151,14 +157,20 @@ public final class StateStore: Sendable {
     // MARK: runs
 
     /// Records the start of a run (status `running`, this host and pid) and returns its id.
-    public func beginRun(job: String, file: String, fileDigest: Digest, kind: RunKind,
-                         pushctlVersion: String, started: Date = Date()) throws(StateError) -> RunID {
+    public func beginRun(
+        job: String, file: String, fileDigest: Digest, kind: RunKind,
+        pushctlVersion: String, started: Date = Date()
+    ) throws(StateError) -> RunID {
         try write { c in
-            try c.run("""
+            try c.run(
+                """
                 INSERT INTO runs (job, file, file_digest, kind, status, started, host, pid, version)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [job, file, fileDigest.string, kind.rawValue, RunStatus.running.rawValue,
-                      started.timeIntervalSince1970, currentHostName(), Int64(getpid()), pushctlVersion])
+                """,
+                [
+                    job, file, fileDigest.string, kind.rawValue, RunStatus.running.rawValue,
+                    started.timeIntervalSince1970, currentHostName(), Int64(getpid()), pushctlVersion
+                ])
             return RunID(c.lastInsertRowID)
         }
     }
@@ -166,8 +178,9 @@ public final class StateStore: Sendable {
     /// Records how a run ended.
     public func finishRun(_ id: RunID, status: RunStatus, exitCode: Int32, error: String? = nil, ended: Date = Date()) throws(StateError) {
         let changed = try write { c in
-            try c.run("UPDATE runs SET status = ?, exit_code = ?, error = ?, ended = ? WHERE id = ?",
-                      [status.rawValue, Int64(exitCode), error, ended.timeIntervalSince1970, id.rawValue])
+            try c.run(
+                "UPDATE runs SET status = ?, exit_code = ?, error = ?, ended = ? WHERE id = ?",
+                [status.rawValue, Int64(exitCode), error, ended.timeIntervalSince1970, id.rawValue])
             return c.changes
         }
         if changed == 0 { throw .unknownRun(path: path, run: id.description) }
@@ -202,10 +215,12 @@ public final class StateStore: Sendable {
         """
 
     private static func pushValues(_ r: PushRecord) -> [any SQLiteBindable] {
-        [r.runID.rawValue, r.planItemID, r.source, r.sourceDigest?.string, r.registryName, r.registryHost,
-         r.endpoint, r.repository, r.tag, r.pushedDigest?.string, r.mediaType, r.size, r.status.rawValue,
-         r.bytesUploaded, r.blobsUploaded, r.blobsMounted, r.blobsPresent, r.attempts, r.error,
-         r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970, r.subjectDigest?.string]
+        [
+            r.runID.rawValue, r.planItemID, r.source, r.sourceDigest?.string, r.registryName, r.registryHost,
+            r.endpoint, r.repository, r.tag, r.pushedDigest?.string, r.mediaType, r.size, r.status.rawValue,
+            r.bytesUploaded, r.blobsUploaded, r.blobsMounted, r.blobsPresent, r.attempts, r.error,
+            r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970, r.subjectDigest?.string
+        ]
     }
 
     private func insertPush(_ record: PushRecord, into c: Connection) throws(SQLiteError) -> Int64 {
@@ -216,11 +231,13 @@ public final class StateStore: Sendable {
     /// The newest `pushed`/`unchanged` push to a tag: what `verify` compares the registry against.
     public func lastSuccessfulPush(registryHost: String, repository: String, tag: String) throws(StateError) -> PushRecord? {
         try read { c throws(SQLiteError) in
-            try c.query("""
+            try c.query(
+                """
                 SELECT \(Self.pushColumns) FROM pushes p
                 WHERE p.registry_host = ? AND p.repository = ? AND p.tag = ? AND p.status IN ('pushed', 'unchanged', 'deleted')
                 ORDER BY p.started DESC, p.id DESC LIMIT 1
-                """, [registryHost, repository, tag], Self.decodePush).first
+                """, [registryHost, repository, tag], Self.decodePush
+            ).first
         }.flatMap { $0.status == .deleted ? nil : $0 }  // pruned since: pushctl no longer holds it
     }
 
@@ -228,7 +245,8 @@ public final class StateStore: Sendable {
     /// there, unless `prune` deleted the tag since: the tags `prune` may consider.
     public func currentTags(registryHost: String, repository: String) throws(StateError) -> [PushRecord] {
         try read { c throws(SQLiteError) in
-            try c.query("""
+            try c.query(
+                """
                 SELECT \(Self.pushColumns) FROM pushes p
                 WHERE p.id IN (
                     SELECT (SELECT p2.id FROM pushes p2
@@ -247,7 +265,8 @@ public final class StateStore: Sendable {
     /// job (the digest the tag should still point to): `verify FILE…` walks these.
     public func lastSuccessfulPushes(job: String) throws(StateError) -> [PushRecord] {
         try read { c throws(SQLiteError) in
-            try c.query("""
+            try c.query(
+                """
                 SELECT \(Self.pushColumns) FROM pushes p
                 WHERE p.id IN (
                     SELECT (SELECT p2.id FROM pushes p2

@@ -1,8 +1,8 @@
 import CYAML
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Parses YAML text with libyaml's event parser into a `Node` tree.
@@ -92,8 +92,9 @@ public enum YAMLParser {
         let problem = parser.problem.map { String(cString: $0) } ?? "unknown error"
         let context = parser.context.map { String(cString: $0) }
         let mark = parser.problem_mark
-        return .syntax(problem: problem, context: context,
-                       location: Location(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1))
+        return .syntax(
+            problem: problem, context: context,
+            location: Location(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1))
     }
 }
 
@@ -145,9 +146,10 @@ private struct TreeBuilder {
             if documents > 1 { throw .multipleDocuments(location: here) }
         case YAML_SCALAR_EVENT:
             let s = event.data.scalar
-            let value = s.value.map {
-                String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self)
-            } ?? ""
+            let value =
+                s.value.map {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: s.length), as: UTF8.self)
+                } ?? ""
             let style: ScalarStyle
             switch s.style {
             case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
@@ -173,12 +175,13 @@ private struct TreeBuilder {
             stack.append(Open(isMapping: isMapping, location: here, tag: tag, anchor: anchor))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let open = stack.popLast() else { return }
-            let node = Node(content: open.isMapping ? .mapping(open.entries) : .sequence(open.items),
-                            location: open.location, tag: open.tag)
+            let node = Node(
+                content: open.isMapping ? .mapping(open.entries) : .sequence(open.items),
+                location: open.location, tag: open.tag)
             if let anchor = open.anchor { anchors[anchor] = (node, open.height) }
             add(node, height: open.height)
         default:
-            break // stream start, document end: nothing to build
+            break  // stream start, document end: nothing to build
         }
     }
 

@@ -49,11 +49,17 @@ struct Apply: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Push only the plan items of shard I of N (0-based I).", valueName: "I/N"))
     var shard: String?
 
-    @Option(name: .long, help: ArgumentHelp("Apply only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Apply only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
     var only: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Execute exactly this saved plan (from `pushctl plan --out`); exit 2, nothing pushed, when a job file, source digest or selected tag set moved.", valueName: "path"),
-            completion: .file(extensions: ["json"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Execute exactly this saved plan (from `pushctl plan --out`); exit 2, nothing pushed, when a job file, source digest or selected tag set moved.",
+            valueName: "path"),
+        completion: .file(extensions: ["json"]))
     var plan: String?
 
     @Argument(help: ArgumentHelp("Job files to apply.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
@@ -62,7 +68,9 @@ struct Apply: ParsableCommand {
     func validate() throws {
         if plan != nil {
             if !files.isEmpty { throw ValidationError("--plan names the job files itself; give no job files with it") }
-            if shard != nil || !only.isEmpty { throw ValidationError("--plan applies the plan as saved; --shard and --only go with `pushctl plan --out`") }
+            if shard != nil || !only.isEmpty {
+                throw ValidationError("--plan applies the plan as saved; --shard and --only go with `pushctl plan --out`")
+            }
         } else if files.isEmpty {
             throw ValidationError("name at least one job file (or --plan PLAN.json)")
         }
@@ -98,11 +106,14 @@ struct Apply: ParsableCommand {
         let shard = try self.shard.map { try Shard(parsing: $0) }
         // Items with a tag selector are sharded per selected tag during preparation instead.
         let work = jobs.map { job in
-            (job: job, items: Planner.plan(job).items.filter { item in
-                guard item.matches(only: only) else { return false }
-                if case .selector = item.tags { return true }
-                return shard.map { item.inShard($0.index, of: $0.count) } ?? true
-            })
+            (
+                job: job,
+                items: Planner.plan(job).items.filter { item in
+                    guard item.matches(only: only) else { return false }
+                    if case .selector = item.tags { return true }
+                    return shard.map { item.inShard($0.index, of: $0.count) } ?? true
+                }
+            )
         }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
@@ -124,14 +135,17 @@ struct Apply: ParsableCommand {
         // Notices go through the renderer, so a live area on a terminal is cleared around them
         // instead of overwriting them.
         let interrupts = InterruptHandler(cancellation: cancellation) { number in
-            sink.emit(.notice("\(number == SIGINT ? "interrupt" : "terminated"): stopping; finished pushes stay recorded (again to quit at once)"))
+            sink.emit(
+                .notice("\(number == SIGINT ? "interrupt" : "terminated"): stopping; finished pushes stay recorded (again to quit at once)")
+            )
         }
         defer { interrupts.stop() }
         let run = ApplyRun(store: store, sink: sink, cancellation: cancellation) { sink.emit(.notice($0)) }
         let summary: RunSummary
         do {
-            var request = ApplyRequest(jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
-                                       retries: retries, environment: environment)
+            var request = ApplyRequest(
+                jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
+                retries: retries, environment: environment)
             request.savedPlan = savedPlan
             summary = try run.run(request)
         } catch {
@@ -156,4 +170,3 @@ struct Apply: ParsableCommand {
         }
     }
 }
-

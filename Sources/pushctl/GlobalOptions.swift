@@ -7,8 +7,13 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    @Option(name: .long, help: ArgumentHelp("State database path.", discussion: "Default: $PUSHCTL_STATE, else $XDG_STATE_HOME/pushctl/state.db, else ~/.local/state/pushctl/state.db.", valueName: "path"),
-            completion: .file())
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "State database path.",
+            discussion: "Default: $PUSHCTL_STATE, else $XDG_STATE_HOME/pushctl/state.db, else ~/.local/state/pushctl/state.db.",
+            valueName: "path"),
+        completion: .file())
     var state: String?
 
     /// The state database path per docs/cli.md: `--state`, else `StateStore.defaultPath`.

@@ -30,15 +30,19 @@ struct History: ParsableCommand {
     @Option(help: ArgumentHelp("Where was this digest pushed? A full digest or an unambiguous prefix.", valueName: "digest"))
     var digest: String?
 
-    @Option(help: ArgumentHelp("Only pushes since a duration ago (30m, 12h, 7d, 2w) or a date (2026-11-01, UTC) or ISO-8601 time.",
-                               valueName: "duration|date"))
+    @Option(
+        help: ArgumentHelp(
+            "Only pushes since a duration ago (30m, 12h, 7d, 2w) or a date (2026-11-01, UTC) or ISO-8601 time.",
+            valueName: "duration|date"))
     var since: String?
 
     @Option(help: ArgumentHelp("Only rows before a duration ago or a date (same forms as --since).", valueName: "duration|date"))
     var until: String?
 
-    @Option(help: ArgumentHelp("Only pushes with this outcome (ok/pushed, failed, unchanged), or runs that were interrupted.",
-                               valueName: "ok|failed|unchanged|interrupted"))
+    @Option(
+        help: ArgumentHelp(
+            "Only pushes with this outcome (ok/pushed, failed, unchanged), or runs that were interrupted.",
+            valueName: "ok|failed|unchanged|interrupted"))
     var status: String?
 
     @Option(help: ArgumentHelp("Only runs of this kind.", valueName: "apply|verify"))
@@ -73,13 +77,15 @@ struct History: ParsableCommand {
         var filter = HistoryFilter(job: job, repository: repository, tag: tag, digest: digest, limit: limit)
         if let since {
             guard let date = TimeArgument.parse(since) else {
-                throw .invalidInput("invalid --since \"\(since)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
+                throw .invalidInput(
+                    "invalid --since \"\(since)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
             }
             filter.since = date
         }
         if let until {
             guard let date = TimeArgument.parse(until) else {
-                throw .invalidInput("invalid --until \"\(until)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
+                throw .invalidInput(
+                    "invalid --until \"\(until)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
             }
             filter.until = date
         }
@@ -113,16 +119,20 @@ enum HistoryRendering {
             var cells: [String]
             if let p = row.push {
                 let digest = p.pushedDigest ?? p.sourceDigest
-                cells = [row.run.id.description, when(p.started), row.run.job, p.status.rawValue, p.target,
-                         digest.map { terminal ? $0.short : $0.string } ?? "-",
-                         terminal ? HumanFormat.bytes(p.bytesUploaded) : String(p.bytesUploaded),
-                         "\(p.blobsUploaded)/\(p.blobsMounted)/\(p.blobsPresent)",
-                         p.error.map { oneLine(causeFirst($0), max: terminal ? 60 : nil) } ?? ""]
+                cells = [
+                    row.run.id.description, when(p.started), row.run.job, p.status.rawValue, p.target,
+                    digest.map { terminal ? $0.short : $0.string } ?? "-",
+                    terminal ? HumanFormat.bytes(p.bytesUploaded) : String(p.bytesUploaded),
+                    "\(p.blobsUploaded)/\(p.blobsMounted)/\(p.blobsPresent)",
+                    p.error.map { oneLine(causeFirst($0), max: terminal ? 60 : nil) } ?? ""
+                ]
             } else {
-                cells = [row.run.id.description, when(row.run.started), row.run.job, "run \(row.run.status.rawValue)",
-                         "(no pushes)", "-", "-", "-",
-                         [row.run.error.map { oneLine(causeFirst($0), max: terminal ? 60 : nil) }, row.run.exitCode.map { "exit \($0)" }]
-                             .compactMap { $0 }.joined(separator: "; ")]
+                cells = [
+                    row.run.id.description, when(row.run.started), row.run.job, "run \(row.run.status.rawValue)",
+                    "(no pushes)", "-", "-", "-",
+                    [row.run.error.map { oneLine(causeFirst($0), max: terminal ? 60 : nil) }, row.run.exitCode.map { "exit \($0)" }]
+                        .compactMap { $0 }.joined(separator: "; ")
+                ]
             }
             if showDatabase { cells.insert(row.database, at: 0) }
             return cells
@@ -135,13 +145,15 @@ enum HistoryRendering {
             "schema": "pushctl-history-v1",
             "entries": rows.map { row -> [String: Any] in
                 ["state": row.database, "run": StateJSON.run(row.run), "push": row.push.map(StateJSON.push) ?? NSNull()]
-            },
+            }
         ])
     }
 
-    static let csvHeader = ["state", "run_id", "job", "run_status", "kind", "time", "registry_host", "repository", "tag",
-                            "source", "source_digest", "pushed_digest", "status", "bytes_uploaded", "blobs_uploaded",
-                            "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint", "error"]
+    static let csvHeader = [
+        "state", "run_id", "job", "run_status", "kind", "time", "registry_host", "repository", "tag",
+        "source", "source_digest", "pushed_digest", "status", "bytes_uploaded", "blobs_uploaded",
+        "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint", "error"
+    ]
 
     /// RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold `,`, `"` or newlines.
     static func csv(_ rows: [HistoryRow]) -> String {
@@ -149,15 +161,20 @@ enum HistoryRendering {
         for row in rows {
             let r = row.run
             if let p = row.push {
-                lines.append([row.database, r.id.description, r.job, r.status.rawValue, r.kind.rawValue,
-                              HumanFormat.timestamp(p.started), p.registryHost, p.repository, p.tag, p.source,
-                              p.sourceDigest?.string ?? "", p.pushedDigest?.string ?? "", p.status.rawValue,
-                              String(p.bytesUploaded), String(p.blobsUploaded), String(p.blobsMounted),
-                              String(p.blobsPresent), String(p.attempts), String(format: "%.3f", p.duration),
-                              p.endpoint, p.error ?? ""])
+                lines.append([
+                    row.database, r.id.description, r.job, r.status.rawValue, r.kind.rawValue,
+                    HumanFormat.timestamp(p.started), p.registryHost, p.repository, p.tag, p.source,
+                    p.sourceDigest?.string ?? "", p.pushedDigest?.string ?? "", p.status.rawValue,
+                    String(p.bytesUploaded), String(p.blobsUploaded), String(p.blobsMounted),
+                    String(p.blobsPresent), String(p.attempts), String(format: "%.3f", p.duration),
+                    p.endpoint, p.error ?? ""
+                ])
             } else {
-                lines.append([row.database, r.id.description, r.job, r.status.rawValue, r.kind.rawValue,
-                              HumanFormat.timestamp(r.started)] + Array(repeating: "", count: csvHeader.count - 6))
+                lines.append(
+                    [
+                        row.database, r.id.description, r.job, r.status.rawValue, r.kind.rawValue,
+                        HumanFormat.timestamp(r.started)
+                    ] + Array(repeating: "", count: csvHeader.count - 6))
             }
         }
         return lines.map { $0.map(csvField).joined(separator: ",") + "\r\n" }.joined()

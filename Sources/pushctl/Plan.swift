@@ -28,11 +28,16 @@ struct PlanCommand: ParsableCommand {
     @Flag(name: .long, help: "Plan without contacting registries.")
     var offline = false
 
-    @Option(name: .long, help: ArgumentHelp("Write the resolved plan here for `pushctl apply --plan` (schemas/saved-plan-v1.schema.json).", valueName: "path"),
-            completion: .file(extensions: ["json"]))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write the resolved plan here for `pushctl apply --plan` (schemas/saved-plan-v1.schema.json).", valueName: "path"),
+        completion: .file(extensions: ["json"]))
     var out: String?
 
-    @Option(name: .long, help: ArgumentHelp("Plan only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Plan only the items whose target registry, repository, source or id is NAME (repeatable).", valueName: "name"))
     var only: [String] = []
 
     @Argument(help: ArgumentHelp("Job files to plan.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
@@ -58,16 +63,20 @@ struct PlanCommand: ParsableCommand {
         let store = FileManager.default.fileExists(atPath: statePath) ? try? StateStore.open(path: statePath) : nil
         // Offline, registry sources are not read at all (no network): only local sources are.
         let work = zip(jobs, plans).map { job, plan in
-            (job: job, items: plan.items.filter { item in
-                if offline, case .registry = item.source.spec { return false }
-                return true
-            })
+            (
+                job: job,
+                items: plan.items.filter { item in
+                    if offline, case .registry = item.source.spec { return false }
+                    return true
+                }
+            )
         }
         let registries = RunRegistries(environment: environment, cancellation: CancellationFlag(), retries: 2) { notice in
             StandardError.write("note: \(notice)")
         }
-        let prepared = RunPreparation.prepare(work, registries: registries, concurrencyOverride: nil, state: store,
-                                              sourceOptions: SourceOptions())
+        let prepared = RunPreparation.prepare(
+            work, registries: registries, concurrencyOverride: nil, state: store,
+            sourceOptions: SourceOptions())
         var details: [String: PlanRendering.ItemDetail] = [:]
         var saved: [SavedPlan.Push] = []
         let state = ReadOnlyPushState(store: store)

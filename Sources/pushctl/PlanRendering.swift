@@ -37,14 +37,17 @@ enum PlanRendering {
     static func json(_ plans: [Plan], offline: Bool, details: [String: ItemDetail] = [:]) throws -> String {
         let encoded = try JSONEncoder().encode(Document(offline: offline, plans: plans))
         guard var document = try JSONSerialization.jsonObject(with: encoded) as? [String: Any],
-              var planObjects = document["plans"] as? [[String: Any]] else { return "" }
+            var planObjects = document["plans"] as? [[String: Any]]
+        else { return "" }
         for p in planObjects.indices {
             guard var items = planObjects[p]["items"] as? [[String: Any]] else { continue }
             for i in items.indices {
                 guard let id = items[i]["id"] as? String, let detail = details[id] else { continue }
                 if let graph = detail.graph {
-                    var resolved: [String: Any] = ["digest": graph.root.digest.string, "mediaType": graph.root.mediaType,
-                                                   "size": graph.totalSize, "blobs": graph.blobs.count]
+                    var resolved: [String: Any] = [
+                        "digest": graph.root.digest.string, "mediaType": graph.root.mediaType,
+                        "size": graph.totalSize, "blobs": graph.blobs.count
+                    ]
                     if !graph.platforms.isEmpty { resolved["platforms"] = graph.platforms.map(\.description) }
                     if !graph.sourceTags.isEmpty { resolved["sourceTags"] = graph.sourceTags }
                     items[i]["resolved"] = resolved
@@ -53,10 +56,12 @@ enum PlanRendering {
                 if !detail.previews.isEmpty {
                     var actions: [String: Any] = [
                         "tags": detail.previews.flatMap { p in p.preview.tags.map { ["tag": $0.name, "action": p.action($0.need)] } },
-                        "blobs": ["upload": detail.previews.reduce(0) { $0 + $1.preview.blobsToUpload },
-                                  "mount": detail.previews.reduce(0) { $0 + $1.preview.blobsToMount },
-                                  "present": detail.previews.reduce(0) { $0 + $1.preview.blobsPresent },
-                                  "uploadBytes": detail.previews.reduce(Int64(0)) { $0 + $1.preview.bytesToUpload }],
+                        "blobs": [
+                            "upload": detail.previews.reduce(0) { $0 + $1.preview.blobsToUpload },
+                            "mount": detail.previews.reduce(0) { $0 + $1.preview.blobsToMount },
+                            "present": detail.previews.reduce(0) { $0 + $1.preview.blobsPresent },
+                            "uploadBytes": detail.previews.reduce(Int64(0)) { $0 + $1.preview.bytesToUpload }
+                        ]
                     ]
                     if let endpoint = detail.previews.compactMap(\.endpoint).first { actions["endpoint"] = endpoint }
                     let errors = detail.previews.compactMap(\.preview.error)
@@ -77,7 +82,8 @@ enum PlanRendering {
         var out = ""
         for plan in plans {
             out += "job \(plan.job) (\(plan.file), \(plan.fileDigest))\n"
-            out += "  defaults: concurrency \(plan.defaults.concurrency), images \(plan.defaults.images), retries \(plan.defaults.retries)\n"
+            out +=
+                "  defaults: concurrency \(plan.defaults.concurrency), images \(plan.defaults.images), retries \(plan.defaults.retries)\n"
             for item in plan.items {
                 let detail = details[item.id]
                 out += "\n  [\(item.id)] image #\(item.imageIndex + 1) -> registry \(item.registry)\n"
@@ -85,7 +91,8 @@ enum PlanRendering {
                 if let reference = item.source.reference { source += "  (\(reference))" }
                 out += "    source:     \(source)\n"
                 if let graph = detail?.graph {
-                    out += "    digest:     \(graph.root.digest) (\(graph.root.mediaType), \(graph.totalSize) bytes, \(graph.blobs.count) blobs)\n"
+                    out +=
+                        "    digest:     \(graph.root.digest) (\(graph.root.mediaType), \(graph.totalSize) bytes, \(graph.blobs.count) blobs)\n"
                     if !graph.platforms.isEmpty {
                         out += "    platforms:  \(graph.platforms.map(\.description).joined(separator: ", "))\n"
                     }
@@ -130,7 +137,8 @@ enum PlanRendering {
         let present = previews.reduce(0) { $0 + $1.blobsPresent }
         let bytes = previews.reduce(Int64(0)) { $0 + $1.bytesToUpload }, mountBytes = previews.reduce(Int64(0)) { $0 + $1.bytesToMount }
         let failed = previews.filter { $0.error != nil }.count
-        return "Plan: \(previews.count) push\(previews.count == 1 ? "" : "es"); tags: \(tags.count - unchanged) to push, \(unchanged) unchanged; "
+        return
+            "Plan: \(previews.count) push\(previews.count == 1 ? "" : "es"); tags: \(tags.count - unchanged) to push, \(unchanged) unchanged; "
             + "blobs: \(upload) to upload (\(byteText(bytes))), \(mount) to mount (\(byteText(mountBytes))), \(present) present"
             + (failed > 0 ? "; \(failed) could not be planned" : "")
     }

@@ -24,7 +24,9 @@ struct Prune: ParsableCommand {
     @Flag(name: .long, help: "Delete the tags listed (default: only list them).")
     var confirm = false
 
-    @Argument(help: ArgumentHelp("Job files whose target repositories to prune.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(
+        help: ArgumentHelp("Job files whose target repositories to prune.", valueName: "path"),
+        completion: .file(extensions: ["yaml", "yml"]))
     var files: [String] = []
 
     func validate() throws {
@@ -64,8 +66,10 @@ struct Prune: ParsableCommand {
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(Document(confirm: confirm, exitCode: report.exitCode, tags: report.entries)),
-                         as: UTF8.self))
+            print(
+                String(
+                    decoding: try encoder.encode(Document(confirm: confirm, exitCode: report.exitCode, tags: report.entries)),
+                    as: UTF8.self))
         case .text:
             for entry in report.entries {
                 let target = "\(entry.host)/\(entry.repository):\(entry.tag)"

@@ -16,7 +16,9 @@ struct PruneHistory: ParsableCommand {
 
     @OptionGroup var state: StateOptions
 
-    @Option(name: .customLong("older-than"), help: ArgumentHelp("Remove runs older than this (90d, 12w, 2026-01-01).", valueName: "duration|date"))
+    @Option(
+        name: .customLong("older-than"),
+        help: ArgumentHelp("Remove runs older than this (90d, 12w, 2026-01-01).", valueName: "duration|date"))
     var olderThan: String?
 
     @Option(name: .customLong("keep-runs"), help: ArgumentHelp("Keep only the newest N runs.", valueName: "n"))
@@ -38,7 +40,9 @@ struct PruneHistory: ParsableCommand {
             let store = try state.openSingle(command: "prune-history")
             let result: PruneResult
             do throws(StateError) { result = try store.prune(olderThan: cutoff, keepRuns: keepRuns) } catch { throw CommandFailure(error) }
-            writeOut("Removed \(result.runsRemoved) run\(result.runsRemoved == 1 ? "" : "s") and \(result.pushesRemoved) push\(result.pushesRemoved == 1 ? "" : "es") from \(store.path); blob locations kept.\n")
+            writeOut(
+                "Removed \(result.runsRemoved) run\(result.runsRemoved == 1 ? "" : "s") and \(result.pushesRemoved) push\(result.pushesRemoved == 1 ? "" : "es") from \(store.path); blob locations kept.\n"
+            )
         }
     }
 }

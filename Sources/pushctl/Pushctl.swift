@@ -56,5 +56,3 @@ struct Pushctl: ParsableCommand {
         return a.isEmpty ? b.count : row[b.count]
     }
 }
-
-

@@ -13,7 +13,8 @@ struct ReadOnlyPushState: PushState {
         try store?.isBlobKnown(registryHost: registry, repository: repository, digest: digest) ?? false
     }
     func mountCandidates(registry: String, digest: OCI.Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        try store?.mountCandidates(registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit) ?? []
+        try store?.mountCandidates(
+            registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit) ?? []
     }
     // Plan writes nothing.
     func recordBlob(registry: String, repository: String, digest: OCI.Digest, identity: String) throws {}

@@ -14,9 +14,11 @@ struct Show: ParsableCommand {
     @Argument(help: ArgumentHelp("A run number (see `pushctl history`), or `last`.", valueName: "run"))
     var runArgument: String
 
-    @Option(name: .customLong("state"),
-            help: ArgumentHelp("State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
-                               valueName: "path"))
+    @Option(
+        name: .customLong("state"),
+        help: ArgumentHelp(
+            "State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
+            valueName: "path"))
     var statePath: String?
 
     private var state: StateOptions {
@@ -67,15 +69,19 @@ enum ShowRendering {
             ("Status", r.status.rawValue + (r.exitCode.map { ", exit code \($0)" } ?? "")),
             ("Host", "\(r.host) (pid \(r.pid))"),
             ("pushctl", r.version),
-            ("Started", when(r.started)),
+            ("Started", when(r.started))
         ]
         if let ended = r.ended {
             fields.append(("Ended", "\(when(ended)), took \(HumanFormat.duration(ended.timeIntervalSince(r.started)))"))
         } else {
             fields.append(("Ended", "not recorded"))
         }
-        fields.append(("Pushes", PushStatus.allCases.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
-                       + "; \(terminal ? HumanFormat.bytes(uploaded) : "\(uploaded) bytes") uploaded"))
+        fields.append(
+            (
+                "Pushes",
+                PushStatus.allCases.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
+                    + "; \(terminal ? HumanFormat.bytes(uploaded) : "\(uploaded) bytes") uploaded"
+            ))
         fields.append(("State", d.database))
         out += aligned(fields, indent: "  ")
         for p in d.pushes {
@@ -84,20 +90,24 @@ enum ShowRendering {
                 ("source", p.source + (p.sourceDigest.map { " (\($0))" } ?? "")),
                 ("endpoint", p.endpoint + (p.registryName.isEmpty ? "" : " (registry \(p.registryName))")),
                 ("tag", p.tag),
-                ("digest", p.pushedDigest.map { d in
-                    d.string + " (" + [p.mediaType, p.size.map { "\($0) bytes" }].compactMap { $0 }.joined(separator: ", ") + ")"
-                } ?? "-"),
+                (
+                    "digest",
+                    p.pushedDigest.map { d in
+                        d.string + " (" + [p.mediaType, p.size.map { "\($0) bytes" }].compactMap { $0 }.joined(separator: ", ") + ")"
+                    } ?? "-"
+                ),
                 ("blobs", "\(p.blobsUploaded) uploaded, \(p.blobsMounted) mounted, \(p.blobsPresent) present"),
                 ("bytes", terminal ? HumanFormat.bytes(p.bytesUploaded) + " uploaded" : "\(p.bytesUploaded) uploaded"),
                 ("attempts", String(p.attempts)),
-                ("time", "\(when(p.started)), took \(HumanFormat.duration(p.duration))"),
+                ("time", "\(when(p.started)), took \(HumanFormat.duration(p.duration))")
             ]
             if let error = p.error { lines.append(("error", error)) }
             out += aligned(lines, indent: "  ")
         }
         if !d.checks.isEmpty {
             let counts = Dictionary(grouping: d.checks, by: \.status).mapValues(\.count)
-            out += "\nChecked \(d.checks.count) tag\(d.checks.count == 1 ? "" : "s"): "
+            out +=
+                "\nChecked \(d.checks.count) tag\(d.checks.count == 1 ? "" : "s"): "
                 + ["ok", "changed", "gone", "error", "not-in-job"].map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
             for check in d.checks {
                 let target = "\(check.host)/\(check.repository):\(check.tag)"
@@ -128,10 +138,12 @@ enum ShowRendering {
             "run": StateJSON.run(d.run),
             "pushes": d.pushes.map(StateJSON.push),
             "checks": d.checks.map { c -> [String: Any] in
-                ["registry": c.registryName, "host": c.host, "endpoint": c.endpoint ?? NSNull(), "repository": c.repository,
-                 "tag": c.tag, "expected": c.expected, "current": c.current ?? NSNull(), "status": c.status,
-                 "error": c.error ?? NSNull(), "pushedInRun": c.pushedInRun]
-            },
+                [
+                    "registry": c.registryName, "host": c.host, "endpoint": c.endpoint ?? NSNull(), "repository": c.repository,
+                    "tag": c.tag, "expected": c.expected, "current": c.current ?? NSNull(), "status": c.status,
+                    "error": c.error ?? NSNull(), "pushedInRun": c.pushedInRun
+                ]
+            }
         ])
     }
 
@@ -147,25 +159,39 @@ enum ShowRendering {
             for (labels, value) in samples { out += "\(name){\(job)\(labels)} \(value)\n" }
         }
         let counts = Dictionary(grouping: d.pushes, by: \.status).mapValues(\.count)
-        metric("pushctl_run_info", "The run shown; always 1.",
-               [(",run=\"\(r.id)\",kind=\"\(escapeLabel(r.kind.rawValue))\",status=\"\(escapeLabel(r.status.rawValue))\",version=\"\(escapeLabel(r.version))\",host=\"\(escapeLabel(r.host))\"", "1")])
-        metric("pushctl_run_success", "1 if the run ended ok (or verification-ok), else 0.",
-               [("", r.status == .ok || r.status == .verificationOK ? "1" : "0")])
-        metric("pushctl_run_pushes", "Tag pushes in the run, by outcome.",
-               PushStatus.allCases.map { (",status=\"\($0.rawValue)\"", String(counts[$0] ?? 0)) })
-        metric("pushctl_run_blobs", "Blobs handled by the run's pushes, by how they got to the registry.", [
-            (",status=\"uploaded\"", String(d.pushes.reduce(0) { $0 + $1.blobsUploaded })),
-            (",status=\"mounted\"", String(d.pushes.reduce(0) { $0 + $1.blobsMounted })),
-            (",status=\"present\"", String(d.pushes.reduce(0) { $0 + $1.blobsPresent })),
-        ])
-        metric("pushctl_run_bytes_uploaded", "Bytes uploaded by the run.",
-               [("", String(d.pushes.reduce(Int64(0)) { $0 + $1.bytesUploaded }))])
-        metric("pushctl_run_duration_seconds", "Wall-clock duration of the run (until now if it has not ended).",
-               [("", number((r.ended ?? now).timeIntervalSince(r.started)))])
-        metric("pushctl_run_start_timestamp_seconds", "When the run started, in seconds since the Unix epoch.",
-               [("", number(r.started.timeIntervalSince1970))])
-        metric("pushctl_run_timestamp_seconds", "When the run ended (started, if it has not ended), in seconds since the Unix epoch.",
-               [("", number((r.ended ?? r.started).timeIntervalSince1970))])
+        metric(
+            "pushctl_run_info", "The run shown; always 1.",
+            [
+                (
+                    ",run=\"\(r.id)\",kind=\"\(escapeLabel(r.kind.rawValue))\",status=\"\(escapeLabel(r.status.rawValue))\",version=\"\(escapeLabel(r.version))\",host=\"\(escapeLabel(r.host))\"",
+                    "1"
+                )
+            ])
+        metric(
+            "pushctl_run_success", "1 if the run ended ok (or verification-ok), else 0.",
+            [("", r.status == .ok || r.status == .verificationOK ? "1" : "0")])
+        metric(
+            "pushctl_run_pushes", "Tag pushes in the run, by outcome.",
+            PushStatus.allCases.map { (",status=\"\($0.rawValue)\"", String(counts[$0] ?? 0)) })
+        metric(
+            "pushctl_run_blobs", "Blobs handled by the run's pushes, by how they got to the registry.",
+            [
+                (",status=\"uploaded\"", String(d.pushes.reduce(0) { $0 + $1.blobsUploaded })),
+                (",status=\"mounted\"", String(d.pushes.reduce(0) { $0 + $1.blobsMounted })),
+                (",status=\"present\"", String(d.pushes.reduce(0) { $0 + $1.blobsPresent }))
+            ])
+        metric(
+            "pushctl_run_bytes_uploaded", "Bytes uploaded by the run.",
+            [("", String(d.pushes.reduce(Int64(0)) { $0 + $1.bytesUploaded }))])
+        metric(
+            "pushctl_run_duration_seconds", "Wall-clock duration of the run (until now if it has not ended).",
+            [("", number((r.ended ?? now).timeIntervalSince(r.started)))])
+        metric(
+            "pushctl_run_start_timestamp_seconds", "When the run started, in seconds since the Unix epoch.",
+            [("", number(r.started.timeIntervalSince1970))])
+        metric(
+            "pushctl_run_timestamp_seconds", "When the run ended (started, if it has not ended), in seconds since the Unix epoch.",
+            [("", number((r.ended ?? r.started).timeIntervalSince1970))])
         if let exitCode = r.exitCode {
             metric("pushctl_run_exit_code", "The run's exit code (docs/cli.md).", [("", String(exitCode))])
         }

@@ -20,7 +20,7 @@ enum StateJSON {
             "pid": Int(r.pid),
             "pushctlVersion": r.version,
             "exitCode": r.exitCode.map { Int($0) } ?? NSNull(),
-            "error": r.error ?? NSNull(),
+            "error": r.error ?? NSNull()
         ]
     }
 
@@ -46,7 +46,7 @@ enum StateJSON {
             "error": p.error ?? NSNull(),
             "started": HumanFormat.timestamp(p.started),
             "ended": HumanFormat.timestamp(p.ended),
-            "durationSeconds": p.duration,
+            "durationSeconds": p.duration
         ]
     }
 

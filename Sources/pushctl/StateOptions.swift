@@ -5,9 +5,11 @@ import State
 /// `--state PATH` (docs/cli.md "Common options"): repeatable for `history`, which reads several
 /// databases as one; `show` and `prune-history` take one.
 struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state"),
-            help: ArgumentHelp("State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
-                               valueName: "path"))
+    @Option(
+        name: .customLong("state"),
+        help: ArgumentHelp(
+            "State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
+            valueName: "path"))
     var paths: [String] = []
 
     /// The paths given, or the default one.

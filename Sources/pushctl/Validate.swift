@@ -8,7 +8,9 @@ struct Validate: ParsableCommand {
         abstract: "Check job files and report every problem with its file, line and column.",
         discussion: "Prints 'FILE: ok' for each valid file. Exits 2 when any file is invalid.")
 
-    @Argument(help: ArgumentHelp("Job files to check." + " (`-` reads one from standard input).", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
+    @Argument(
+        help: ArgumentHelp("Job files to check." + " (`-` reads one from standard input).", valueName: "path"),
+        completion: .file(extensions: ["yaml", "yml"]))
     var files: [String]
 
     func validate() throws {

@@ -47,8 +47,9 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let (jobs, store) = try JobLoading.jobsAndExistingState(files, statePath: global.statePath(environment: environment),
-                                                                whenMissing: "nothing has been applied with it yet")
+        let (jobs, store) = try JobLoading.jobsAndExistingState(
+            files, statePath: global.statePath(environment: environment),
+            whenMissing: "nothing has been applied with it yet")
 
         var checks: [Check] = []
         let registries = RunRegistries(environment: environment, cancellation: CancellationFlag()) { notice in
@@ -58,9 +59,10 @@ struct Verify: ParsableCommand {
             let records: [PushRecord]
             do { records = try store.lastSuccessfulPushes(job: job.name) } catch { throw CommandFailure(error).reported() }
             for record in records {
-                var check = Check(job: job.name, registry: record.registryName, host: record.registryHost, repository: record.repository,
-                                  tag: record.tag, expected: record.pushedDigest?.string ?? "", current: nil, status: .error,
-                                  pushedAt: record.ended, run: record.runID.rawValue)
+                var check = Check(
+                    job: job.name, registry: record.registryName, host: record.registryHost, repository: record.repository,
+                    tag: record.tag, expected: record.pushedDigest?.string ?? "", current: nil, status: .error,
+                    pushedAt: record.ended, run: record.runID.rawValue)
                 guard let registry = job.registry(named: record.registryName) else {
                     check.status = .notInJob
                     check.error = "registry \(record.registryName) is no longer in \(job.filePath)"
@@ -69,7 +71,8 @@ struct Verify: ParsableCommand {
                 }
                 guard registry.url.hostPort == record.registryHost else {
                     check.status = .notInJob
-                    check.error = "registry \(record.registryName) now has url \(registry.url.string); this push went to \(record.registryHost)"
+                    check.error =
+                        "registry \(record.registryName) now has url \(registry.url.string); this push went to \(record.registryHost)"
                     checks.append(check)
                     continue
                 }
@@ -95,14 +98,17 @@ struct Verify: ParsableCommand {
         let exitCode: Int32 = drift ? 4 : unreachable ? 1 : 0
         for job in jobs {
             do {
-                let run = try store.beginRun(job: job.name, file: job.filePath, fileDigest: job.fileDigest, kind: .verify,
-                                             pushctlVersion: PushctlVersion.current)
-                try store.recordVerifyChecks(checks.filter { $0.job == job.name }.map { check in
-                    VerifyCheckRecord(registryName: check.registry, host: check.host, endpoint: check.endpoint,
-                                      repository: check.repository, tag: check.tag, expected: check.expected,
-                                      current: check.current, status: check.status.rawValue, error: check.error,
-                                      pushedInRun: check.run)
-                }, run: run)
+                let run = try store.beginRun(
+                    job: job.name, file: job.filePath, fileDigest: job.fileDigest, kind: .verify,
+                    pushctlVersion: PushctlVersion.current)
+                try store.recordVerifyChecks(
+                    checks.filter { $0.job == job.name }.map { check in
+                        VerifyCheckRecord(
+                            registryName: check.registry, host: check.host, endpoint: check.endpoint,
+                            repository: check.repository, tag: check.tag, expected: check.expected,
+                            current: check.current, status: check.status.rawValue, error: check.error,
+                            pushedInRun: check.run)
+                    }, run: run)
                 try store.finishRun(run, status: drift ? .drift : unreachable ? .failed : .verificationOK, exitCode: exitCode)
             } catch {
                 StandardError.write("error: recording the verification run: \(error)")
@@ -133,7 +139,9 @@ struct Verify: ParsableCommand {
                 }
             }
             let counts = Dictionary(grouping: checks, by: \.status).mapValues(\.count)
-            print("Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \((counts[.error] ?? 0) + (counts[.notInJob] ?? 0)) not checked")
+            print(
+                "Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \((counts[.error] ?? 0) + (counts[.notInJob] ?? 0)) not checked"
+            )
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
     }

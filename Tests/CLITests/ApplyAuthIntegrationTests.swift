@@ -12,7 +12,9 @@ import Testing
         let username = try #require(registry.username), password = try #require(registry.password)
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 30_000)])
-        let job = try scratch.job("tls", """
+        let job = try scratch.job(
+            "tls",
+            """
             version: 1
             name: tls
             registries:
@@ -31,23 +33,29 @@ import Testing
         var environment = scratch.environment
         environment["TEST_REGISTRY_USER"] = username
         environment["TEST_REGISTRY_PASSWORD"] = password
-        let r = try run(pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, job],
-                        environment: environment, directory: scratch.path)
+        let r = try run(
+            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, job],
+            environment: environment, directory: scratch.path)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let events = parseEvents(r.stdout)
         #expect(events.filter { $0.name == "push-end" }.map(\.status) == ["pushed"])
         #expect(events.first { $0.name == "push-end" }?.object["endpoint"] as? String == registry.baseURL)
 
-        let raw = try TestTools.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", "\(username):\(password)",
-                                               "docker://\(registry.host)/team/secure:1"])
+        let raw = try TestTools.run(
+            "skopeo",
+            [
+                "inspect", "--raw", "--tls-verify=false", "--creds", "\(username):\(password)",
+                "docker://\(registry.host)/team/secure:1"
+            ])
         #expect(Digest.of(Array(raw.utf8)) == image.digest)
 
         // The password is nowhere: not in the output, not in the state database, not in history.
         #expect(!r.stdout.contains(password) && !r.stderr.contains(password))
         let database = try Data(contentsOf: URL(fileURLWithPath: scratch.state))
         #expect(database.range(of: Data(password.utf8)) == nil, "the state database holds the password")
-        let history = try run(pushctlBinary, ["history", "--output", "json", "--state", scratch.state],
-                              environment: scratch.environment, directory: scratch.path)
+        let history = try run(
+            pushctlBinary, ["history", "--output", "json", "--state", scratch.state],
+            environment: scratch.environment, directory: scratch.path)
         #expect(history.status == 0)
         #expect(!history.stdout.contains(password))
         #expect(history.stdout.contains(image.digest.string))
@@ -61,7 +69,9 @@ import Testing
         let layers = [try writer.addRandomLayer(size: 30_000), try writer.addRandomLayer(size: 40_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
         func job(_ repository: String) throws -> String {
-            try scratch.job(repository.replacingOccurrences(of: "/", with: "-"), """
+            try scratch.job(
+                repository.replacingOccurrences(of: "/", with: "-"),
+                """
                 version: 1
                 name: token
                 registries:
@@ -85,13 +95,19 @@ import Testing
         #expect(second.status == 0, "\(second.stderr)\n\(second.stdout)")
         let blobs = second.blobs(repository: "team/b")
         // The config and both layers, each mounted from team/a.
-        #expect(Set(blobs.filter { $0.status == "mounted" }.compactMap(\.digest)).isSuperset(of: layers.map(\.digest.string)), "\(second.stdout)")
+        #expect(
+            Set(blobs.filter { $0.status == "mounted" }.compactMap(\.digest)).isSuperset(of: layers.map(\.digest.string)),
+            "\(second.stdout)")
         #expect(blobs.allSatisfy { $0.status == "mounted" }, "\(second.stdout)")
         #expect(second.runEnd?.int("bytesUploaded") == 0)
         let mounts = registry.accessLog().filter { $0.method == "POST" && $0.uri.contains("/v2/team/b/") && $0.uri.contains("mount=") }
         #expect(!mounts.isEmpty && mounts.allSatisfy { $0.status == 201 }, "\(registry.accessLog())")
-        let raw = try TestTools.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", "\(username):\(password)",
-                                               "docker://\(registry.host)/team/b:1"])
+        let raw = try TestTools.run(
+            "skopeo",
+            [
+                "inspect", "--raw", "--tls-verify=false", "--creds", "\(username):\(password)",
+                "docker://\(registry.host)/team/b:1"
+            ])
         #expect(Digest.of(Array(raw.utf8)) == image.digest)
     }
 }
@@ -105,7 +121,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
         func job(insecure: Bool) throws -> String {
-            try scratch.job("insecure-\(insecure)", """
+            try scratch.job(
+                "insecure-\(insecure)",
+                """
                 version: 1
                 name: insecure
                 registries:
@@ -138,7 +156,9 @@ import Testing
         let registry = try RegistryServer.start(.plain)
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
-        let job = try scratch.job("twin", """
+        let job = try scratch.job(
+            "twin",
+            """
             version: 1
             name: twin
             registries:

@@ -23,13 +23,19 @@ import Testing
             multi = try UmociMultiPlatformLayout.make(at: scratch.sub("multi"))
             singlePath = scratch.sub("single")
             let writer = try LayoutWriter(path: singlePath)
-            single = try writer.addImage(tag: "2.0", layers: [try writer.addRandomLayer(size: 200_000),
-                                                             try writer.addRandomLayer(size: 300_000)])
+            single = try writer.addImage(
+                tag: "2.0",
+                layers: [
+                    try writer.addRandomLayer(size: 200_000),
+                    try writer.addRandomLayer(size: 300_000)
+                ])
         }
 
         /// The job: both images to both registries.
         func job(_ scratch: Scratch, _ one: RegistryServer, _ two: RegistryServer) throws -> String {
-            try scratch.job("two-images", """
+            try scratch.job(
+                "two-images",
+                """
                 version: 1
                 name: two-images
                 registries:
@@ -50,8 +56,10 @@ import Testing
         }
 
         var expectations: [(repository: String, tags: [String], digest: Digest, source: String, sourceTag: String)] {
-            [("team/multi", Self.multiTags, multi.index.digest, "oci:\(multi.path):multi", "multi"),
-             ("team/single", Self.singleTags, single.digest, "oci:\(singlePath):2.0", "2.0")]
+            [
+                ("team/multi", Self.multiTags, multi.index.digest, "oci:\(multi.path):multi", "multi"),
+                ("team/single", Self.singleTags, single.digest, "oci:\(singlePath):2.0", "2.0")
+            ]
         }
     }
 
@@ -94,7 +102,9 @@ import Testing
                 Issue.record("\(item): repeated event \(a)", sourceLocation: sourceLocation)
             }
             if let firstManifest = middle.firstIndex(of: "manifest") {
-                #expect(!middle[firstManifest...].contains("blob"), "\(item): a blob after a manifest: \(names)", sourceLocation: sourceLocation)
+                #expect(
+                    !middle[firstManifest...].contains("blob"), "\(item): a blob after a manifest: \(names)", sourceLocation: sourceLocation
+                )
             }
         }
     }
@@ -135,9 +145,11 @@ import Testing
             #expect(fromSource.root == image.digest.string)
             for registry in [p.one, p.two] {
                 let tag = image.tags[0]
-                let fromRegistry = try copyToLayout("docker://\(registry.host)/\(image.repository):\(tag)",
-                                                    into: p.scratch.sub("copy-\(registry.port)-\(image.sourceTag)"), tag: tag)
-                #expect(fromRegistry == CopiedImage(root: image.digest.string, blobs: fromSource.blobs), "\(registry.host)/\(image.repository)")
+                let fromRegistry = try copyToLayout(
+                    "docker://\(registry.host)/\(image.repository):\(tag)",
+                    into: p.scratch.sub("copy-\(registry.port)-\(image.sourceTag)"), tag: tag)
+                #expect(
+                    fromRegistry == CopiedImage(root: image.digest.string, blobs: fromSource.blobs), "\(registry.host)/\(image.repository)")
             }
         }
         // The multi-platform copy really holds both children.
@@ -175,9 +187,10 @@ import Testing
 
     @Test func secondRepositoryOfTheSameRegistryMountsEveryBlob() throws {
         let p = try Pushed()
-        let job = try p.scratch.job(JobSpec("copy")
-            .registry("one", url: p.one.baseURL)
-            .image("oci:multi:multi", repository: "team/multi-copy", tags: ["1.0"], targets: ["one"]))
+        let job = try p.scratch.job(
+            JobSpec("copy")
+                .registry("one", url: p.one.baseURL)
+                .image("oci:multi:multi", repository: "team/multi-copy", tags: ["1.0"], targets: ["one"]))
         let before = p.one.accessLog().count
         let r = try apply(job, scratch: p.scratch)
         #expect(r.status == 0, "\(r.stderr)")
@@ -197,7 +210,9 @@ import Testing
         #expect(r.runEnd?.int("bytesUploaded") == 0)
 
         let requests = p.one.accessLog().dropFirst(before)
-        let mounts = requests.filter { $0.method == "POST" && $0.uri.contains("/v2/team/multi-copy/blobs/uploads/?") && $0.uri.contains("mount=") }
+        let mounts = requests.filter {
+            $0.method == "POST" && $0.uri.contains("/v2/team/multi-copy/blobs/uploads/?") && $0.uri.contains("mount=")
+        }
         #expect(mounts.count == blobs.count, "\(requests)")
         #expect(mounts.allSatisfy { $0.status == 201 }, "\(mounts)")
         #expect(!requests.contains { $0.method == "PUT" && $0.uri.contains("/blobs/uploads/") }, "\(requests)")
@@ -213,9 +228,10 @@ import Testing
         let closed = try Sockets.freePort()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 50_000)])
-        let job = try scratch.job(JobSpec("mirror")
-            .registry("main", url: "http://127.0.0.1:\(closed)", mirrors: [registry.baseURL])
-            .image("oci:image:1", repository: "team/mirrored", tags: ["1", "one"], targets: ["main"]))
+        let job = try scratch.job(
+            JobSpec("mirror")
+                .registry("main", url: "http://127.0.0.1:\(closed)", mirrors: [registry.baseURL])
+                .image("oci:image:1", repository: "team/mirrored", tags: ["1", "one"], targets: ["main"]))
         let started = Date()
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
@@ -252,19 +268,24 @@ import Testing
         let smallWriter = try LayoutWriter(path: scratch.sub("small"))
         let small = try smallWriter.addImage(tag: "1", layers: [try smallWriter.addRandomLayer(size: 20_000)])
         let chunked = layerSize > 16 << 20
-        proxy.add(.init(method: chunked ? "PATCH" : "PUT", pathContains: chunked ? "/blobs/uploads/" : big.digest.hex,
-                        fault: .throttle(bytesPerSecond: 3 << 20)))
-        let job = try scratch.job(JobSpec("big")
-            .registry("slow", url: proxy.baseURL)
-            .image("oci:big:1", repository: "team/big", tags: ["1"], targets: ["slow"])
-            .image("oci:small:1", repository: "team/small", tags: ["1"], targets: ["slow"]))
+        proxy.add(
+            .init(
+                method: chunked ? "PATCH" : "PUT", pathContains: chunked ? "/blobs/uploads/" : big.digest.hex,
+                fault: .throttle(bytesPerSecond: 3 << 20)))
+        let job = try scratch.job(
+            JobSpec("big")
+                .registry("slow", url: proxy.baseURL)
+                .image("oci:big:1", repository: "team/big", tags: ["1"], targets: ["slow"])
+                .image("oci:small:1", repository: "team/small", tags: ["1"], targets: ["slow"]))
 
         let running = try RunningApply([job], scratch: scratch)
         let runStart = try running.waitForEvent("run-start") { $0.name == "run-start" }
         try running.waitForEvent("the big layer's upload under way") {
             $0.name == "blob" && $0.digest == big.digest.string && $0.status == "uploading" && ($0.int("bytes") ?? 0) > 0
         }
-        try running.waitForEvent("the small image pushed") { $0.name == "push-end" && $0.repository == "team/small" && $0.status == "pushed" }
+        try running.waitForEvent("the small image pushed") {
+            $0.name == "push-end" && $0.repository == "team/small" && $0.status == "pushed"
+        }
 
         // A second apply on the same state while the first holds the lock.
         let second = try apply(job, scratch: scratch)
@@ -297,7 +318,9 @@ import Testing
         let pushesOfRun = ofRun.compactMap { $0["push"] as? [String: Any] }
         #expect(!pushesOfRun.contains { $0["repository"] as? String == "team/big" }, "\(ofRun)")
         // The push that finished before the interrupt stays recorded.
-        #expect(pushesOfRun.filter { $0["status"] as? String == "pushed" }.compactMap { $0["repository"] as? String } == ["team/small"], "\(ofRun)")
+        #expect(
+            pushesOfRun.filter { $0["status"] as? String == "pushed" }.compactMap { $0["repository"] as? String } == ["team/small"],
+            "\(ofRun)")
         #expect(pushesOfRun.first?["pushedDigest"] as? String == small.digest.string)
         #expect(registry.requestCount(method: "PUT", pathContains: "/v2/team/big/manifests/") == 0)
 
@@ -321,8 +344,9 @@ import Testing
         #expect(open.isSubset(of: deleted), "open upload sessions: \(open); requests: \(log)")
         let registryLog = (try? String(contentsOfFile: registry.directory + "/stderr.log", encoding: .utf8)) ?? ""
         for id in open {
-            #expect(registryLog.contains("upload resumed at wrong offset") || registryLog.contains("upload resumed at wrong offest"),
-                    "session \(id) was kept for another reason: \(registryLog.suffix(3000))")
+            #expect(
+                registryLog.contains("upload resumed at wrong offset") || registryLog.contains("upload resumed at wrong offest"),
+                "session \(id) was kept for another reason: \(registryLog.suffix(3000))")
         }
 
         // A rerun completes the job.
@@ -352,10 +376,11 @@ import Testing
         try handle.write(contentsOf: Data([byte ^ 0x01]))
         try handle.close()
 
-        let job = try scratch.job(JobSpec("corrupt")
-            .registry("local", url: registry.baseURL)
-            .image("oci:bad:1", repository: "team/bad", tags: ["1", "latest"], targets: ["local"])
-            .image("oci:good:1", repository: "team/good", tags: ["1", "latest"], targets: ["local"]))
+        let job = try scratch.job(
+            JobSpec("corrupt")
+                .registry("local", url: registry.baseURL)
+                .image("oci:bad:1", repository: "team/bad", tags: ["1", "latest"], targets: ["local"])
+                .image("oci:good:1", repository: "team/good", tags: ["1", "latest"], targets: ["local"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 1, "\(r.stderr)\n\(r.stdout)")
         #expect(r.runEnd?.int("exitCode") == 1)
@@ -365,18 +390,24 @@ import Testing
         #expect(error.contains(layer.digest.string), "error names the blob: \(error)")
         // pushctl's own hashing caught it (not the registry's DIGEST_INVALID after the upload).
         #expect(error.contains("is corrupt"), "\(error)")
-        #expect(!registry.accessLog().contains { $0.method == "PUT" && $0.uri.contains(layer.digest.hex) && $0.status == 400 },
-                "the registry had to reject the blob: \(registry.accessLog())")
+        #expect(
+            !registry.accessLog().contains { $0.method == "PUT" && $0.uri.contains(layer.digest.hex) && $0.status == 400 },
+            "the registry had to reject the blob: \(registry.accessLog())")
         #expect(r.pushEnds(repository: "team/good").map(\.status) == ["pushed"])
         #expect(!r.events.contains { $0.name == "manifest" && $0.repository == "team/bad" })
 
-        #expect(!registry.accessLog().contains { $0.method == "PUT" && $0.path.hasPrefix("/v2/team/bad/manifests/") }, "\(registry.accessLog())")
+        #expect(
+            !registry.accessLog().contains { $0.method == "PUT" && $0.path.hasPrefix("/v2/team/bad/manifests/") }, "\(registry.accessLog())"
+        )
         #expect(try pushedDigest(registry, "team/good", "1") == goodImage.digest)
         #expect(try pushedDigest(registry, "team/good", "latest") == goodImage.digest)
 
         let shown = try pushctlJSON(["show", "last"], scratch: scratch)
         let pushes = try #require(shown["pushes"] as? [[String: Any]])
-        #expect(pushes.filter { $0["repository"] as? String == "team/bad" }.allSatisfy { $0["status"] as? String == "failed" && $0["pushedDigest"] is NSNull }, "\(pushes)")
+        #expect(
+            pushes.filter { $0["repository"] as? String == "team/bad" }.allSatisfy {
+                $0["status"] as? String == "failed" && $0["pushedDigest"] is NSNull
+            }, "\(pushes)")
         #expect(pushes.filter { $0["repository"] as? String == "team/good" }.count == 2)
     }
 
@@ -388,9 +419,10 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let layers = [try writer.addRandomLayer(size: 40_000), try writer.addRandomLayer(size: 60_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
-        let job = try scratch.job(JobSpec("plain")
-            .registry("local", url: registry.baseURL)
-            .image("oci:image:1", repository: "team/plain", tags: ["1", "latest"], targets: ["local"]))
+        let job = try scratch.job(
+            JobSpec("plain")
+                .registry("local", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/plain", tags: ["1", "latest"], targets: ["local"]))
         let r = try apply(job, scratch: scratch, output: "plain")
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
@@ -417,9 +449,10 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let archive = TestImages.shared.imageOneArchive
-        let job = try scratch.job(JobSpec("archive")
-            .registry("local", url: registry.baseURL)
-            .image("docker-archive:\(archive)", repository: "team/archive", tags: ["t1"], targets: ["local"]))
+        let job = try scratch.job(
+            JobSpec("archive")
+                .registry("local", url: registry.baseURL)
+                .image("docker-archive:\(archive)", repository: "team/archive", tags: ["t1"], targets: ["local"]))
         let first = try apply(job, scratch: scratch)
         #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
         #expect(first.pushEnds().map(\.status) == ["pushed"])
@@ -427,14 +460,23 @@ import Testing
         #expect(!cached.isEmpty, "the compressed layer is cached under XDG_CACHE_HOME")
 
         // What was pushed: a gzip layer whose diffID the state database maps to it.
-        let manifest = try JSONSerialization.jsonObject(with: Data(try pushedManifest(registry, "team/archive", "t1").utf8)) as? [String: Any]
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(try pushedManifest(registry, "team/archive", "t1").utf8)) as? [String: Any]
         let layers = (manifest?["layers"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
-        let config = try JSONSerialization.jsonObject(with: Data(try TestTools.run("skopeo", [
-            "inspect", "--raw", "--config", "--tls-verify=false", "docker://\(registry.host)/team/archive:t1"]).utf8)) as? [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(
+                with: Data(
+                    try TestTools.run(
+                        "skopeo",
+                        [
+                            "inspect", "--raw", "--config", "--tls-verify=false", "docker://\(registry.host)/team/archive:t1"
+                        ]
+                    ).utf8)) as? [String: Any]
         let diffIDs = (config?["rootfs"] as? [String: Any])?["diff_ids"] as? [String] ?? []
         #expect(layers.count == 1)
         #expect(diffIDs.count == layers.count)
-        let rows = try TestTools.run("sqlite3", ["-readonly", scratch.state, "SELECT diff_id || ' ' || compressed_digest FROM diffid_mappings ORDER BY diff_id"])
+        let rows = try TestTools.run(
+            "sqlite3", ["-readonly", scratch.state, "SELECT diff_id || ' ' || compressed_digest FROM diffid_mappings ORDER BY diff_id"])
         #expect(rows.split(separator: "\n").map(String.init) == zip(diffIDs, layers).map { "\($0) \($1)" }, "\(rows)")
 
         // Second apply: unchanged, and the cache is not rewritten.
@@ -473,7 +515,9 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let archive = TestImages.shared.linkArchive
-        let job = try scratch.job("link", """
+        let job = try scratch.job(
+            "link",
+            """
             version: 1
             name: link
             defaults:
@@ -498,19 +542,24 @@ import Testing
         let uploaded = r.blobs(status: "uploaded").compactMap(\.digest)
         #expect(uploaded.count == Set(uploaded).count, "a blob uploaded twice: \(uploaded)")
         let perItem = Dictionary(grouping: r.blobs(), by: { $0.item ?? "" }).mapValues { Set($0.compactMap(\.digest)) }
-        #expect(perItem.count == 2 && !perItem.values.reduce(perItem.values.first ?? [], { $0.intersection($1) }).isEmpty,
-                "the two images share a layer: \(perItem)")
+        #expect(
+            perItem.count == 2 && !perItem.values.reduce(perItem.values.first ?? [], { $0.intersection($1) }).isEmpty,
+            "the two images share a layer: \(perItem)")
 
         for tag in ["one", "three"] {
             let pushed = try #require(r.events.first { $0.name == "manifest" && $0.tag == tag }?.digest)
             #expect(try pushedDigest(registry, "team/link", tag).string == pushed)
             // skopeo checks every blob's digest on the way; each layer gunzips to its diffID.
             let dir = scratch.sub("dir-\(tag)")
-            try TestTools.run("skopeo", ["copy", "--quiet", "--src-tls-verify=false", "docker://\(registry.host)/team/link:\(tag)", "dir:\(dir)"])
-            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as? [String: Any]
+            try TestTools.run(
+                "skopeo", ["copy", "--quiet", "--src-tls-verify=false", "docker://\(registry.host)/team/link:\(tag)", "dir:\(dir)"])
+            let manifest =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as? [String: Any]
             let config = try #require((manifest?["config"] as? [String: Any])?["digest"] as? String)
             let layers = (manifest?["layers"] as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
-            let configJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + config.dropFirst(7)))) as? [String: Any]
+            let configJSON =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + config.dropFirst(7))))
+                as? [String: Any]
             let diffIDs = (configJSON?["rootfs"] as? [String: Any])?["diff_ids"] as? [String] ?? []
             #expect(!layers.isEmpty && layers.count == diffIDs.count)
             for (layer, diffID) in zip(layers, diffIDs) {

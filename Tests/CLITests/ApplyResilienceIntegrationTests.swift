@@ -6,11 +6,14 @@ import Testing
 /// `pushctl apply` when things go wrong between runs or during one: retries through injected
 /// faults, tags moved behind pushctl's back, shards, SIGTERM.
 @Suite(.serialized) struct ApplyResilienceIntegrationTests {
-    func singleImageJob(_ scratch: Scratch, name: String, url: String, repository: String = "team/app",
-                        tags: [String] = ["1"]) throws -> String {
-        try scratch.job(JobSpec(name)
-            .registry("target", url: url)
-            .image("oci:image:1", repository: repository, tags: tags, targets: ["target"]))
+    func singleImageJob(
+        _ scratch: Scratch, name: String, url: String, repository: String = "team/app",
+        tags: [String] = ["1"]
+    ) throws -> String {
+        try scratch.job(
+            JobSpec(name)
+                .registry("target", url: url)
+                .image("oci:image:1", repository: repository, tags: tags, targets: ["target"]))
     }
 
     @Test func a503AndADroppedUploadAreRetriedAndThePushLands() throws {
@@ -55,8 +58,12 @@ import Testing
         #expect(try apply(job, scratch: scratch).status == 0)
 
         // Someone else moves `stable` to another image.
-        try TestTools.run("skopeo", ["copy", "--quiet", "--dest-tls-verify=false", "--preserve-digests",
-                                     "oci:\(writer.path):other", "docker://\(registry.host)/team/app:stable"])
+        try TestTools.run(
+            "skopeo",
+            [
+                "copy", "--quiet", "--dest-tls-verify=false", "--preserve-digests",
+                "oci:\(writer.path):other", "docker://\(registry.host)/team/app:stable"
+            ])
         #expect(try pushedDigest(registry, "team/app", "stable") == other.digest)
 
         let again = try apply(job, scratch: scratch)
@@ -83,7 +90,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
         let repositories = (0..<6).map { "team/shard\($0)" }
-        let job = try scratch.job("shards", """
+        let job = try scratch.job(
+            "shards",
+            """
             version: 1
             name: shards
             registries:
@@ -95,8 +104,9 @@ import Testing
         var seen: [String] = []
         for shard in 0..<2 {
             let state = scratch.sub("shard\(shard).db")
-            let r = try run(pushctlBinary, ["apply", "--output", "json", "--state", state, "--shard", "\(shard)/2", job],
-                            environment: scratch.environment, directory: scratch.path)
+            let r = try run(
+                pushctlBinary, ["apply", "--output", "json", "--state", state, "--shard", "\(shard)/2", job],
+                environment: scratch.environment, directory: scratch.path)
             #expect(r.status == 0, "\(r.stderr)")
             seen += parseEvents(r.stdout).filter { $0.name == "push-end" && $0.status == "pushed" }.compactMap(\.repository)
         }
@@ -113,7 +123,9 @@ import Testing
         proxy.add(.init(method: "PUT", pathContains: big.digest.hex, fault: .throttle(bytesPerSecond: 2 << 20)))
         let job = try singleImageJob(scratch, name: "term", url: proxy.baseURL)
         let running = try RunningApply([job], scratch: scratch)
-        try running.waitForEvent("the upload under way") { $0.name == "blob" && $0.digest == big.digest.string && ($0.int("bytes") ?? 0) > 0 }
+        try running.waitForEvent("the upload under way") {
+            $0.name == "blob" && $0.digest == big.digest.string && ($0.int("bytes") ?? 0) > 0
+        }
         running.signal(SIGTERM)
         #expect(running.wait() == 130, "\(running.stderr)")
         #expect(running.events.last?.int("exitCode") == 130)
@@ -135,7 +147,9 @@ import Testing
         let size: Int64 = 160 << 20
         let big = try writer.addRandomLayer(size: size)
         let image = try writer.addImage(tag: "1", layers: [big])
-        let job = try scratch.job("memory", """
+        let job = try scratch.job(
+            "memory",
+            """
             version: 1
             name: memory
             registries:
@@ -152,8 +166,9 @@ import Testing
         var peakKiB = 0
         while running.process.isRunning {
             if let status = try? String(contentsOfFile: "/proc/\(running.pid)/status", encoding: .utf8),
-               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+            {
                 peakKiB = max(peakKiB, kib)
             }
             usleep(10_000)
@@ -167,6 +182,7 @@ import Testing
 
     /// The config blob's size, from the uploaded events (it goes up with the layer).
     private func configSize(_ running: RunningApply) -> Int {
-        running.events.filter { $0.name == "blob" && $0.status == "uploaded" }.compactMap { $0.int("size") }.filter { $0 < 1 << 20 }.reduce(0, +)
+        running.events.filter { $0.name == "blob" && $0.status == "uploaded" }.compactMap { $0.int("size") }.filter { $0 < 1 << 20 }.reduce(
+            0, +)
     }
 }

@@ -94,10 +94,13 @@ func parseEvents(_ text: String, sourceLocation: Testing.SourceLocation = #_sour
 }
 
 /// `pushctl apply` of job files with a test's state and environment.
-func apply(_ files: String..., scratch: Scratch, output: String = "json", arguments: [String] = [],
-           sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> ApplyResult {
-    let r = try run(pushctlBinary, ["apply", "--output", output, "--state", scratch.state] + arguments + files,
-                    environment: scratch.environment, directory: scratch.path)
+func apply(
+    _ files: String..., scratch: Scratch, output: String = "json", arguments: [String] = [],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) throws -> ApplyResult {
+    let r = try run(
+        pushctlBinary, ["apply", "--output", output, "--state", scratch.state] + arguments + files,
+        environment: scratch.environment, directory: scratch.path)
     var result = ApplyResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
     if output == "json" { result.events = parseEvents(r.stdout, sourceLocation: sourceLocation) }
     return result
@@ -105,8 +108,9 @@ func apply(_ files: String..., scratch: Scratch, output: String = "json", argume
 
 /// A pushctl command other than apply (history, show) with `--output json`, parsed.
 func pushctlJSON(_ arguments: [String], scratch: Scratch) throws -> [String: Any] {
-    let r = try run(pushctlBinary, arguments + ["--output", "json", "--state", scratch.state],
-                    environment: scratch.environment, directory: scratch.path)
+    let r = try run(
+        pushctlBinary, arguments + ["--output", "json", "--state", scratch.state],
+        environment: scratch.environment, directory: scratch.path)
     guard r.status == 0, let object = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] else {
         throw ApplyTestError.command("pushctl \(arguments.joined(separator: " ")) exited \(r.status): \(r.stderr)\(r.stdout)")
     }
@@ -152,7 +156,8 @@ func copyToLayout(_ source: String, into directory: String, tag: String, sourceT
     try TestTools.run("skopeo", arguments + [source, "oci:\(directory):\(tag)"])
     let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/index.json"))) as? [String: Any]
     let manifests = index?["manifests"] as? [[String: Any]] ?? []
-    let root = manifests.first { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag }?["digest"] as? String
+    let root =
+        manifests.first { ($0["annotations"] as? [String: String])?["org.opencontainers.image.ref.name"] == tag }?["digest"] as? String
     let blobs = try FileManager.default.contentsOfDirectory(atPath: directory + "/blobs/sha256")
     return CopiedImage(root: root ?? "(no \(tag) in \(directory)/index.json)", blobs: Set(blobs))
 }
@@ -204,7 +209,9 @@ final class RunningApply {
         while Date() < deadline {
             if let event = events.first(where: condition) { return event }
             if !process.isRunning, let event = events.first(where: condition) { return event }
-            if !process.isRunning { throw ApplyTestError.timeout("apply exited (\(process.terminationStatus)) before \(what): \(stdout)\(stderr)") }
+            if !process.isRunning {
+                throw ApplyTestError.timeout("apply exited (\(process.terminationStatus)) before \(what): \(stdout)\(stderr)")
+            }
             usleep(20_000)
         }
         throw ApplyTestError.timeout("\(what) within \(timeout) s: \(stdout)\(stderr)")
@@ -253,8 +260,10 @@ struct JobSpec {
 
     /// An image entry; `tags` nil leaves the source's own tag, `selector` is a flow mapping such
     /// as `{match: 'v[0-9]+'}`.
-    func image(_ source: String, repository: String, tags: [String]? = nil, selector: String? = nil,
-               targets: [String], extra: [String] = []) -> JobSpec {
+    func image(
+        _ source: String, repository: String, tags: [String]? = nil, selector: String? = nil,
+        targets: [String], extra: [String] = []
+    ) -> JobSpec {
         var copy = self
         var entry = "  - source: '\(source)'\n    repository: \(repository)\n"
         if let tags { entry += "    tags: [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]\n" }

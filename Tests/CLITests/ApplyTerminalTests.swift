@@ -11,7 +11,8 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-tty-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let command = "QUICKSTART_REGISTRY=\(registry.baseURL) PUSHCTL_STATE=\(dir)/state.db HOME=\(dir) "
+        let command =
+            "QUICKSTART_REGISTRY=\(registry.baseURL) PUSHCTL_STATE=\(dir)/state.db HOME=\(dir) "
             + "'\(pushctlBinary)' apply examples/quickstart.yaml"
         let r = try run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: ["TERM": "xterm", "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
@@ -20,8 +21,9 @@ import Testing
         #expect(r.stdout.contains("1.0: digest: sha256:"))
         #expect(r.stdout.contains("Summary: 1 pushed, 0 unchanged, 0 failed"))
 
-        let plain = try run(pushctlBinary, ["apply", "examples/quickstart.yaml"],
-                            environment: ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": dir + "/state.db", "HOME": dir])
+        let plain = try run(
+            pushctlBinary, ["apply", "examples/quickstart.yaml"],
+            environment: ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": dir + "/state.db", "HOME": dir])
         #expect(plain.status == 0)
         #expect(!plain.stdout.contains("\u{1B}"), "not a terminal: plain lines, no control codes")
         #expect(plain.stdout.contains("unchanged"))

@@ -11,7 +11,9 @@ import Testing
     func job(_ scratch: Scratch, _ registry: RegistryServer, repository: String) throws -> String {
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        return try scratch.job("podman-auth", """
+        return try scratch.job(
+            "podman-auth",
+            """
             version: 1
             name: podman-auth
             registries:
@@ -49,15 +51,20 @@ import Testing
             .write(toFile: runtime + "/containers/auth.json", atomically: true, encoding: .utf8)
         var environment = scratch.environment
         environment["XDG_RUNTIME_DIR"] = runtime
-        let r = try run(pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, file],
-                        environment: environment, directory: scratch.path)
+        let r = try run(
+            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, file],
+            environment: environment, directory: scratch.path)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let events = parseEvents(r.stdout)
         #expect(events.filter { $0.name == "push-end" }.map(\.status) == ["pushed"], "\(r.stdout)")
 
         // The registry serves what was pushed, to the same user.
-        let raw = try TestTools.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", "\(username):\(password)",
-                                               "docker://\(registry.host)/team/podman:1"])
+        let raw = try TestTools.run(
+            "skopeo",
+            [
+                "inspect", "--raw", "--tls-verify=false", "--creds", "\(username):\(password)",
+                "docker://\(registry.host)/team/podman:1"
+            ])
         #expect(raw.contains("\"layers\""))
         #expect(!r.stdout.contains(password) && !r.stderr.contains(password))
     }
@@ -70,8 +77,9 @@ import Testing
         let missing = scratch.sub("typo/auth.json")
         var environment = scratch.environment
         environment["REGISTRY_AUTH_FILE"] = missing
-        let r = try run(pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, file],
-                        environment: environment, directory: scratch.path)
+        let r = try run(
+            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, file],
+            environment: environment, directory: scratch.path)
         #expect(r.status != 0)
         let text = r.stdout + r.stderr
         #expect(text.contains(missing), "\(text)")

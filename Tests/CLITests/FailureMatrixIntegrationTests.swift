@@ -51,7 +51,8 @@ import Testing
 
         func rule(_ step: Step) -> FaultProxy.Rule {
             switch self {
-            case .serverError: .init(method: step.method, pathContains: step.pathContains, fault: .status(503, retryAfter: "0"), times: 1000)
+            case .serverError:
+                .init(method: step.method, pathContains: step.pathContains, fault: .status(503, retryAfter: "0"), times: 1000)
             case .droppedConnection: .init(method: step.method, pathContains: step.pathContains, fault: .dropAfterBodyBytes(0), times: 1)
             }
         }
@@ -74,9 +75,10 @@ import Testing
         }
 
         func job(_ name: String, tag: String, repository: String) throws -> String {
-            try scratch.job(JobSpec(name, defaults: ["retries": "2"])
-                .registry("lab", url: proxy.baseURL)
-                .image("oci:image:\(tag)", repository: repository, tags: ["1"], targets: ["lab"]))
+            try scratch.job(
+                JobSpec(name, defaults: ["retries": "2"])
+                    .registry("lab", url: proxy.baseURL)
+                    .image("oci:image:\(tag)", repository: repository, tags: ["1"], targets: ["lab"]))
         }
 
         /// The last push of `repository:1` in the state database.
@@ -101,8 +103,9 @@ import Testing
         // falls through to an upload. A dropped connection is retried and lands.
         let fails = fault == .serverError && step != .mount
         let hit = setup.proxy.entries.filter { $0.faulted }
-        #expect(!hit.isEmpty && hit.allSatisfy { $0.method == step.method && $0.target.contains(step.pathContains) },
-                "the fault hit the step: \(hit.map { "\($0.method) \($0.target)" })")
+        #expect(
+            !hit.isEmpty && hit.allSatisfy { $0.method == step.method && $0.target.contains(step.pathContains) },
+            "the fault hit the step: \(hit.map { "\($0.method) \($0.target)" })")
         #expect(first.status == (fails ? 1 : 0), "\(first.stderr)\n\(first.stdout)")
         let recorded = try setup.lastPush(step.repository)
         if fails {
@@ -110,8 +113,9 @@ import Testing
             #expect(recorded?["status"] as? String == "failed", "\(String(describing: recorded))")
             #expect((recorded?["error"] as? String)?.isEmpty == false)
             if step != .tagCheck {
-                #expect(setup.registry.requestCount(method: "PUT", pathContains: "/\(step.repository)/manifests/1") == 0,
-                        "no tag is put after a failed step")
+                #expect(
+                    setup.registry.requestCount(method: "PUT", pathContains: "/\(step.repository)/manifests/1") == 0,
+                    "no tag is put after a failed step")
             }
         } else {
             #expect(recorded?["status"] as? String == (step == .tagCheck ? "unchanged" : "pushed"), "\(String(describing: recorded))")
@@ -152,10 +156,13 @@ import Testing
         }
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let job = try scratch.job(JobSpec("unusable", defaults: ["retries": "2"])
-            .registry("main", url: url, mirrors: withMirror ? [registry.baseURL] : [],
-                      extra: failure == .unresolvable ? ["insecure: true"] : [])
-            .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["main"]))
+        let job = try scratch.job(
+            JobSpec("unusable", defaults: ["retries": "2"])
+                .registry(
+                    "main", url: url, mirrors: withMirror ? [registry.baseURL] : [],
+                    extra: failure == .unresolvable ? ["insecure: true"] : []
+                )
+                .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["main"]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             let shown = try pushctlJSON(["show", "last"], scratch: scratch)
@@ -168,8 +175,9 @@ import Testing
             } else {
                 #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
                 #expect(pushes.map { $0["status"] as? String } == ["failed"])
-                #expect((pushes.first?["error"] as? String)?.contains("no endpoint of registry main could be used") == true,
-                        "\(pushes)")
+                #expect(
+                    (pushes.first?["error"] as? String)?.contains("no endpoint of registry main could be used") == true,
+                    "\(pushes)")
                 #expect(tlsRegistry?.requestCount(method: "PUT") ?? 0 == 0)
                 let run = shown["run"] as? [String: Any]
                 #expect(run?["status"] as? String == "failed")

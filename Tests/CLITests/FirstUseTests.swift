@@ -9,9 +9,10 @@ import Testing
     func simpleJob(_ scratch: Scratch, _ registry: RegistryServer, name: String = "first") throws -> (job: String, image: Descriptor) {
         let writer = try LayoutWriter(path: scratch.sub("image-\(name)"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let job = try scratch.job(JobSpec(name)
-            .registry("lab", url: registry.baseURL)
-            .image("oci:image-\(name):1", repository: "team/\(name)", tags: ["1"], targets: ["lab"]))
+        let job = try scratch.job(
+            JobSpec(name)
+                .registry("lab", url: registry.baseURL)
+                .image("oci:image-\(name):1", repository: "team/\(name)", tags: ["1"], targets: ["lab"]))
         return (job, image)
     }
 
@@ -109,9 +110,10 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 200_000)])
         proxy.add(.init(method: "PUT", pathContains: "/blobs/uploads/", fault: .throttle(bytesPerSecond: 150_000), times: 10))
-        let job = try scratch.job(JobSpec("slow")
-            .registry("lab", url: proxy.baseURL)
-            .image("oci:image:1", repository: "team/slow", tags: ["1"], targets: ["lab"]))
+        let job = try scratch.job(
+            JobSpec("slow")
+                .registry("lab", url: proxy.baseURL)
+                .image("oci:image:1", repository: "team/slow", tags: ["1"], targets: ["lab"]))
         let started = Date()
         let r = try apply(job, scratch: scratch, output: "plain")
         let wall = Date().timeIntervalSince(started)
@@ -163,8 +165,9 @@ import Testing
         let (job, _) = try simpleJob(scratch, registry)
         var environment = scratch.environment
         environment[variable] = value
-        let r = try run(pushctlBinary, ["apply", "--output", "tty", "--state", scratch.state, job], environment: environment,
-                        directory: scratch.path)
+        let r = try run(
+            pushctlBinary, ["apply", "--output", "tty", "--state", scratch.state, job], environment: environment,
+            directory: scratch.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stdout.contains("\u{1B}"), "\(r.stdout.debugDescription)")
         #expect(r.stdout.contains("The push refers to repository [\(registry.host)/team/first]"))
@@ -192,14 +195,16 @@ import Testing
         #expect(!unknown.stderr.contains("did you mean"), "no suggestion when nothing is close: \(unknown.stderr)")
 
         let scratch = try Scratch()
-        let valid = try run(pushctlBinary, ["validate", "-"], stdin: """
-            version: 1
-            name: piped
-            registries:
-              lab: {url: "http://127.0.0.1:5000"}
-            images:
-              - {source: "oci:image:1", repository: team/app, tags: ["1"], targets: [lab]}
-            """, directory: scratch.path)
+        let valid = try run(
+            pushctlBinary, ["validate", "-"],
+            stdin: """
+                version: 1
+                name: piped
+                registries:
+                  lab: {url: "http://127.0.0.1:5000"}
+                images:
+                  - {source: "oci:image:1", repository: team/app, tags: ["1"], targets: [lab]}
+                """, directory: scratch.path)
         #expect(valid.status == 0, "\(valid.stderr)")
         #expect(valid.stdout == "-: ok\n")
         let invalid = try run(pushctlBinary, ["validate", "-"], stdin: "version: 1\nname: piped\n", directory: scratch.path)
@@ -213,12 +218,15 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let layer = try writer.addRandomLayer(size: 1_000)
         let image = try writer.addImage(tag: "1", layers: [layer])
-        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: writer.blobPath(image.digest))))
-                                  as? [String: Any])
+        let config = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: writer.blobPath(image.digest))))
+                as? [String: Any])
         let configDigest = try #require((config["config"] as? [String: Any])?["digest"] as? String)
         let absent = Digest.of(Array("nothing".utf8))
         func plan(_ source: String) throws -> ToolResult {
-            let job = try scratch.job("sources", """
+            let job = try scratch.job(
+                "sources",
+                """
                 version: 1
                 name: sources
                 registries:
@@ -232,8 +240,9 @@ import Testing
         #expect(missing.stderr.contains("the layout has no blob \(absent)"), "\(missing.stderr)")
         #expect(!missing.stderr.contains("no image named"))
         let configPicked = try plan("oci:image@\(configDigest)")
-        #expect(configPicked.stderr.contains("\(configDigest) is an image configuration, not an image manifest or index"),
-                "\(configPicked.stderr)")
+        #expect(
+            configPicked.stderr.contains("\(configDigest) is an image configuration, not an image manifest or index"),
+            "\(configPicked.stderr)")
         let layerPicked = try plan("oci:image@\(layer.digest)")
         #expect(layerPicked.stderr.contains("is a blob of 1000 bytes that is not JSON"), "\(layerPicked.stderr)")
         #expect(!layerPicked.stderr.contains("DecodingError"))

@@ -8,7 +8,8 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("deep.yaml").path
-        let text = "x-deep: " + String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000) + "\n"
+        let text =
+            "x-deep: " + String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000) + "\n"
             + "version: 1\nname: deep\nregistries:\n  prod:\n    url: https://registry.example.com\nimages: []\n"
         try text.write(toFile: file, atomically: false, encoding: .utf8)
         let r = try run(pushctlBinary, ["validate", file])

@@ -54,10 +54,12 @@ import Testing
     @Test func insecureTwinAppearsInTextOutput() throws {
         let r = try pushctl("plan", "--offline", "examples/registries.yaml")
         #expect(r.status == 0)
-        #expect(r.stdout.contains("""
-                  1. https://lab.internal:5000 (TLS not verified)
-                  2. http://lab.internal:5000 (only if the TLS handshake fails)
-            """))
+        #expect(
+            r.stdout.contains(
+                """
+                      1. https://lab.internal:5000 (TLS not verified)
+                      2. http://lab.internal:5000 (only if the TLS handshake fails)
+                """))
         #expect(r.stdout.contains("1. https://registry-1.docker.io"))
         #expect(!r.stdout.contains("not-a-real-password"))
     }
@@ -70,13 +72,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let job = dir + "/job.yaml"
         try """
-            version: 1
-            name: unbuilt
-            registries:
-              lab: {url: "http://127.0.0.1:9"}
-            images:
-              - {source: "oci:build/app:1.0", repository: team/app, tags: ["1.0"], targets: [lab]}
-            """.write(toFile: job, atomically: true, encoding: .utf8)
+        version: 1
+        name: unbuilt
+        registries:
+          lab: {url: "http://127.0.0.1:9"}
+        images:
+          - {source: "oci:build/app:1.0", repository: team/app, tags: ["1.0"], targets: [lab]}
+        """.write(toFile: job, atomically: true, encoding: .utf8)
         let r = try pushctl("plan", job)
         #expect(r.status == 2)
         #expect(r.stderr.contains("error: source oci:build/app:1.0: "))
@@ -101,8 +103,9 @@ import Testing
     }
 
     @Test func secretsNeverAppearInJSON() throws {
-        let r = try run(pushctlBinary, ["plan", "--offline", "--output", "json", "jobs/release.yaml"],
-                        environment: ["PROD_PASSWORD": "very-secret-value"])
+        let r = try run(
+            pushctlBinary, ["plan", "--offline", "--output", "json", "jobs/release.yaml"],
+            environment: ["PROD_PASSWORD": "very-secret-value"])
         #expect(r.status == 0)
         #expect(!r.stdout.contains("very-secret-value"))
     }

@@ -42,7 +42,9 @@ import Testing
         let registry = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
         let subsetDigest = Digest.of(Array(source.expectedSubset.utf8))
-        let job = try scratch.job("subset", """
+        let job = try scratch.job(
+            "subset",
+            """
             version: 1
             name: subset
             registries:
@@ -59,7 +61,9 @@ import Testing
                 tags: ["1"]
                 targets: [lab]
             """)
-        let mirror = try scratch.job("mirror", """
+        let mirror = try scratch.job(
+            "mirror",
+            """
             version: 1
             name: mirror
             defaults: {platforms: [linux/arm64/v8, linux/amd64]}
@@ -91,11 +95,19 @@ import Testing
         #expect(try pushedDigest(registry, "team/whole", "1") == source.index.digest)
         // The s390x image never went to the subset repositories.
         for repository in ["team/subset", "mirror/subset"] {
-            let s390x = try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false",
-                                                    "docker://\(registry.host)/\(repository)@\(source.images["s390x"]!.digest)"])
+            let s390x = try run(
+                "/usr/bin/skopeo",
+                [
+                    "inspect", "--raw", "--tls-verify=false",
+                    "docker://\(registry.host)/\(repository)@\(source.images["s390x"]!.digest)"
+                ])
             #expect(s390x.status != 0, "\(repository) holds the s390x manifest")
-            let amd64 = try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false",
-                                                   "docker://\(registry.host)/\(repository)@\(source.images["amd64"]!.digest)"])
+            let amd64 = try run(
+                "/usr/bin/skopeo",
+                [
+                    "inspect", "--raw", "--tls-verify=false",
+                    "docker://\(registry.host)/\(repository)@\(source.images["amd64"]!.digest)"
+                ])
             #expect(amd64.status == 0, "\(repository): \(amd64.stderr)")
         }
 
@@ -107,14 +119,17 @@ import Testing
             #expect(push["sourceDigest"] as? String == source.index.digest.string, "\(push)")
             #expect(push["pushedDigest"] as? String == subsetDigest.string, "\(push)")
         }
-        let mirrored = try #require(try pushctlJSON(["history", "--repository", "mirror/subset", "--limit", "1"], scratch: scratch)["entries"] as? [[String: Any]])
-            .compactMap { $0["push"] as? [String: Any] }
+        let mirrored = try #require(
+            try pushctlJSON(["history", "--repository", "mirror/subset", "--limit", "1"], scratch: scratch)["entries"] as? [[String: Any]]
+        )
+        .compactMap { $0["push"] as? [String: Any] }
         #expect(mirrored.first?["sourceDigest"] as? String == source.index.digest.string)
         #expect(mirrored.first?["pushedDigest"] as? String == subsetDigest.string)
 
         // verify compares with the pushed subset, not the source index.
         for file in [job, mirror] {
-            let verified = try run(pushctlBinary, ["verify", "--state", scratch.state, file], environment: scratch.environment, directory: scratch.path)
+            let verified = try run(
+                pushctlBinary, ["verify", "--state", scratch.state, file], environment: scratch.environment, directory: scratch.path)
             #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
             #expect(verified.stdout.contains("ok       \(registry.host)/"), "\(verified.stdout)")
         }
@@ -126,7 +141,9 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         _ = try Self.makeSource(scratch)
-        let job = try scratch.job("single", """
+        let job = try scratch.job(
+            "single",
+            """
             version: 1
             name: single
             defaults: {platforms: [linux/arm64]}

@@ -9,8 +9,9 @@ import Testing
 /// `verify` does not call pruned tags gone.
 @Suite(.serialized) struct PruneIntegrationTests {
     func prune(_ arguments: [String], scratch: Scratch) throws -> (status: Int32, document: [String: Any], stderr: String) {
-        let r = try run(pushctlBinary, ["prune", "--output", "json", "--state", scratch.state] + arguments,
-                        environment: scratch.environment, directory: scratch.path)
+        let r = try run(
+            pushctlBinary, ["prune", "--output", "json", "--state", scratch.state] + arguments,
+            environment: scratch.environment, directory: scratch.path)
         let document = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         return (r.status, document, r.stderr + r.stdout)
     }
@@ -36,7 +37,9 @@ import Testing
         for name in ["1", "2", "3", "4", "5", "other"] {
             images[name] = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 3_000)])
         }
-        let wide = try scratch.job("wide", """
+        let wide = try scratch.job(
+            "wide",
+            """
             version: 1
             name: app
             registries:
@@ -49,7 +52,9 @@ import Testing
               - {source: "oci:image:4", repository: team/app, tags: ["4", "4b"], targets: [lab]}
               - {source: "oci:image:5", repository: team/app, tags: ["5"], targets: [lab]}
             """)
-        let narrow = try scratch.job("narrow", """
+        let narrow = try scratch.job(
+            "narrow",
+            """
             version: 1
             name: app
             registries:
@@ -62,27 +67,35 @@ import Testing
         #expect(applied.status == 0, "\(applied.stderr)\n\(applied.stdout)")
         let repo = "docker://\(registry.host)/team/app"
         let layout = "oci:\(scratch.sub("image"))"
-        try skopeoCopy("\(layout):other", "\(repo):foreign")      // never pushed by pushctl
-        try skopeoCopy("\(layout):other", "\(repo):2")            // someone moved tag 2
-        try skopeoCopy("\(layout):3", "\(repo):3-copy")           // another tag on 3's digest
+        try skopeoCopy("\(layout):other", "\(repo):foreign")  // never pushed by pushctl
+        try skopeoCopy("\(layout):other", "\(repo):2")  // someone moved tag 2
+        try skopeoCopy("\(layout):3", "\(repo):3-copy")  // another tag on 3's digest
 
         // Dry run: listed, nothing deleted.
         let dry = try prune([narrow], scratch: scratch)
         #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(actions(dry.document) == ["2": "moved", "3": "shared", "4": "would-delete", "4b": "would-delete",
-                                          "5": "would-delete", "foreign": "foreign", "3-copy": "foreign"], "\(dry.document)")
+        #expect(
+            actions(dry.document) == [
+                "2": "moved", "3": "shared", "4": "would-delete", "4b": "would-delete",
+                "5": "would-delete", "foreign": "foreign", "3-copy": "foreign"
+            ], "\(dry.document)")
         #expect(try pushedDigest(registry, "team/app", "5") == images["5"]!.digest)
-        let text = try run(pushctlBinary, ["prune", "--state", scratch.state, narrow], environment: scratch.environment, directory: scratch.path)
+        let text = try run(
+            pushctlBinary, ["prune", "--state", scratch.state, narrow], environment: scratch.environment, directory: scratch.path)
         #expect(text.status == 0)
         #expect(text.stdout.contains("WOULD-DELETE \(registry.host)/team/app:5 \(images["5"]!.digest)"), "\(text.stdout)")
         #expect(text.stdout.contains("MOVED        \(registry.host)/team/app:2"), "\(text.stdout)")
-        #expect(text.stdout.hasSuffix("Prune: 3 to delete (run again with --confirm), 4 kept, 0 already gone, 0 failed\n"), "\(text.stdout)")
+        #expect(
+            text.stdout.hasSuffix("Prune: 3 to delete (run again with --confirm), 4 kept, 0 already gone, 0 failed\n"), "\(text.stdout)")
 
         // --confirm: deleted by digest (4 and 4b share theirs, both unselected), recorded.
         let confirmed = try prune(["--confirm", narrow], scratch: scratch)
         #expect(confirmed.status == 0, "\(confirmed.stderr)")
-        #expect(actions(confirmed.document) == ["2": "moved", "3": "shared", "4": "deleted", "4b": "deleted",
-                                                "5": "deleted", "foreign": "foreign", "3-copy": "foreign"], "\(confirmed.document)")
+        #expect(
+            actions(confirmed.document) == [
+                "2": "moved", "3": "shared", "4": "deleted", "4b": "deleted",
+                "5": "deleted", "foreign": "foreign", "3-copy": "foreign"
+            ], "\(confirmed.document)")
         for tag in ["4", "4b", "5"] {
             #expect(throws: (any Error).self, "tag \(tag) still exists") { try pushedManifest(registry, "team/app", tag) }
         }
@@ -105,9 +118,11 @@ import Testing
         // The narrow job applies unchanged; verify does not call the pruned tags gone.
         let rerun = try apply(narrow, scratch: scratch)
         #expect(rerun.status == 0 && rerun.pushEnds().map(\.status) == ["unchanged"], "\(rerun.stdout)")
-        let verified = try run(pushctlBinary, ["verify", "--output", "json", "--state", scratch.state, narrow],
-                               environment: scratch.environment, directory: scratch.path)
-        let checks = ((try? JSONSerialization.jsonObject(with: Data(verified.stdout.utf8))) as? [String: Any])?["checks"] as? [[String: Any]] ?? []
+        let verified = try run(
+            pushctlBinary, ["verify", "--output", "json", "--state", scratch.state, narrow],
+            environment: scratch.environment, directory: scratch.path)
+        let checks =
+            ((try? JSONSerialization.jsonObject(with: Data(verified.stdout.utf8))) as? [String: Any])?["checks"] as? [[String: Any]] ?? []
         let checked = Dictionary(uniqueKeysWithValues: checks.map { ($0["tag"] as? String ?? "", $0["status"] as? String ?? "") })
         #expect(checked == ["1": "ok", "2": "changed", "3": "ok"], "\(verified.stdout)")
     }
@@ -117,7 +132,8 @@ import Testing
         let none = try run(pushctlBinary, ["prune", "--state", scratch.state], environment: scratch.environment, directory: scratch.path)
         #expect(none.status == 2, "\(none.stderr)")
         let bad = try scratch.job("bad", "version: 1\nname: Bad\n")
-        let invalid = try run(pushctlBinary, ["prune", "--state", scratch.state, bad], environment: scratch.environment, directory: scratch.path)
+        let invalid = try run(
+            pushctlBinary, ["prune", "--state", scratch.state, bad], environment: scratch.environment, directory: scratch.path)
         #expect(invalid.status == 2)
         #expect(invalid.stderr.contains("bad.yaml:"), "\(invalid.stderr)")
     }
@@ -131,7 +147,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         for name in ["1", "2"] { _ = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 2_000)]) }
         func job(_ tags: [String]) throws -> String {
-            try scratch.job("job-\(tags.count)", """
+            try scratch.job(
+                "job-\(tags.count)",
+                """
                 version: 1
                 name: refused
                 registries:

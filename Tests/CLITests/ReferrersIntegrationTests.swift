@@ -29,14 +29,16 @@ import Testing
         let amd64 = try writer.addImage(tag: "amd64", layers: [try writer.addRandomLayer(size: 6_000)], architecture: "amd64")
         let arm64 = try writer.addImage(tag: "arm64", layers: [try writer.addRandomLayer(size: 6_000)], architecture: "arm64")
         let index = try writer.addIndex(tag: "multi", manifests: [(amd64, "amd64"), (arm64, "arm64")])
-        let sbom = try writer.addReferrer(to: index, artifactType: sbomType, content: #"{"spdxVersion":"SPDX-2.3"}"#,
-                                          annotations: ["org.opencontainers.image.created": "2026-11-29T00:00:00Z"])
+        let sbom = try writer.addReferrer(
+            to: index, artifactType: sbomType, content: #"{"spdxVersion":"SPDX-2.3"}"#,
+            annotations: ["org.opencontainers.image.created": "2026-11-29T00:00:00Z"])
         let signature = try writer.addReferrer(to: sbom, artifactType: signatureType, content: "signature of the sbom")
         let attestation = try writer.addReferrer(to: amd64, artifactType: attestationType, content: #"{"_type":"statement"}"#)
         let elsewhere = try writer.addBlob(Array("not an image of this layout".utf8), mediaType: MediaType.ociManifest)
         let unrelated = try writer.addReferrer(to: elsewhere, artifactType: sbomType, content: "unrelated")
-        return Source(writer: writer, index: index, amd64: amd64, arm64: arm64, sbom: sbom, signature: signature,
-                      attestation: attestation, unrelated: unrelated)
+        return Source(
+            writer: writer, index: index, amd64: amd64, arm64: arm64, sbom: sbom, signature: signature,
+            attestation: attestation, unrelated: unrelated)
     }
 
     /// The entries of a fallback tag, in order; nil when the tag does not exist.
@@ -51,7 +53,8 @@ import Testing
     static func digests(_ entries: [[String: Any]]?) -> [String]? { entries?.compactMap { $0["digest"] as? String } }
 
     static func exists(_ registry: RegistryServer, _ repository: String, _ digest: Digest) throws -> Bool {
-        try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(repository)@\(digest)"]).status == 0
+        try run("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(repository)@\(digest)"]).status
+            == 0
     }
 
     /// From an OCI layout: every referrer of the index and its children, recursively, pushed by
@@ -61,7 +64,9 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
-        let job = try scratch.job("signed", """
+        let job = try scratch.job(
+            "signed",
+            """
             version: 1
             name: signed
             registries:
@@ -106,17 +111,21 @@ import Testing
         }
 
         // plan lists each referrer push with its decision.
-        let plan = try run(pushctlBinary, ["plan", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
+        let plan = try run(
+            pushctlBinary, ["plan", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
         #expect(plan.status == 0, "\(plan.stderr)")
         #expect(plan.stdout.contains("@\(source.sbom.digest) (referrer of \(source.index.digest)): unchanged"), "\(plan.stdout)")
         #expect(plan.stdout.contains("@\(source.signature.digest) (referrer of \(source.sbom.digest)): unchanged"), "\(plan.stdout)")
 
         // Recorded with their subject: `history --digest INDEX` shows the SBOM push too.
         let history = try pushctlJSON(["history", "--digest", source.index.digest.string], scratch: scratch)
-        let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap { ($0["push"] as? [String: Any])?["pushedDigest"] as? String }
+        let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap {
+            ($0["push"] as? [String: Any])?["pushedDigest"] as? String
+        }
         #expect(pushed.contains(source.sbom.digest.string), "\(pushed)")
-        let table = try run(pushctlBinary, ["history", "--state", scratch.state, "--digest", source.index.digest.string],
-                            environment: scratch.environment, directory: scratch.path)
+        let table = try run(
+            pushctlBinary, ["history", "--state", scratch.state, "--digest", source.index.digest.string],
+            environment: scratch.environment, directory: scratch.path)
         #expect(table.stdout.contains("\(registry.host)/team/app@\(source.sbom.digest)"), "\(table.stdout)")
 
         // A referrer added since: pushed, and merged after the entry already listed.
@@ -124,7 +133,8 @@ import Testing
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds(repository: "team/app").filter { $0.status == "pushed" }.count == 1, "\(r.stdout)")
-        #expect(Self.digests(try Self.fallback(registry, "team/app", of: source.index)) == [source.sbom.digest.string, report.digest.string])
+        #expect(
+            Self.digests(try Self.fallback(registry, "team/app", of: source.index)) == [source.sbom.digest.string, report.digest.string])
     }
 
     /// Registry to registry: the upstream's fallback tag and a cosign-style `.sig` tag are read,
@@ -137,7 +147,9 @@ import Testing
         let source = try Self.makeSource(scratch)
         let sigTag = "sha256-\(source.index.digest.hex).sig"
         let cosign = try source.writer.addImage(tag: "cosign-sig", layers: [try source.writer.addRandomLayer(size: 500)])
-        let seed = try scratch.job("seed", """
+        let seed = try scratch.job(
+            "seed",
+            """
             version: 1
             name: seed
             registries:
@@ -156,7 +168,9 @@ import Testing
             """)
         let seeded = try apply(seed, scratch: scratch)
         #expect(seeded.status == 0, "\(seeded.stderr)\n\(seeded.stdout)")
-        let job = try scratch.job("mirror", """
+        let job = try scratch.job(
+            "mirror",
+            """
             version: 1
             name: mirror
             defaults: {referrers: true}
@@ -182,7 +196,9 @@ import Testing
             #expect(try pushedDigest(mirror, "mirror/app", "1") == source.index.digest)
         }
         let history = try pushctlJSON(["history", "--digest", source.index.digest.string, "--job", "mirror"], scratch: scratch)
-        let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap { ($0["push"] as? [String: Any])?["pushedDigest"] as? String }
+        let pushed = try #require(history["entries"] as? [[String: Any]]).compactMap {
+            ($0["push"] as? [String: Any])?["pushedDigest"] as? String
+        }
         #expect(Set(pushed).isSuperset(of: [source.index.digest.string, source.sbom.digest.string, cosign.digest.string]), "\(pushed)")
     }
 
@@ -194,7 +210,9 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: registry.port)
         proxy.addResponseHeaders([("OCI-Subject", "acknowledged")], method: "PUT", pathContains: "/manifests/")
         let source = try Self.makeSource(scratch)
-        let job = try scratch.job("subject", """
+        let job = try scratch.job(
+            "subject",
+            """
             version: 1
             name: subject
             registries:
@@ -221,7 +239,9 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
-        let job = try scratch.job("saved", """
+        let job = try scratch.job(
+            "saved",
+            """
             version: 1
             name: saved
             registries:
@@ -234,8 +254,9 @@ import Testing
                 targets: [lab]
                 referrers: true
             """)
-        let planned = try run(pushctlBinary, ["plan", "--state", scratch.state, "--out", scratch.sub("plan.json"), job],
-                              environment: scratch.environment, directory: scratch.path)
+        let planned = try run(
+            pushctlBinary, ["plan", "--state", scratch.state, "--out", scratch.sub("plan.json"), job],
+            environment: scratch.environment, directory: scratch.path)
         #expect(planned.status == 0, "\(planned.stderr)")
         let r = try apply(scratch: scratch, arguments: ["--plan", scratch.sub("plan.json")])
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")

@@ -34,7 +34,9 @@ import Testing
         let timer = try read("examples/cron/pushctl-replicate.timer")
         #expect(timer.contains("OnCalendar=*-*-* 02:15:00"))
         for arguments in [pushctlArguments(String(cronLine)), pushctlArguments(String(execStart))] {
-            #expect(arguments == ["apply", "--output", "plain", "--state", "/var/lib/pushctl/replicate.db", "jobs/replicate.yaml"], "\(arguments)")
+            #expect(
+                arguments == ["apply", "--output", "plain", "--state", "/var/lib/pushctl/replicate.db", "jobs/replicate.yaml"],
+                "\(arguments)")
         }
     }
 
@@ -57,8 +59,11 @@ import Testing
         #expect(shape.kind == "CronJob" && shape.mode == "Indexed" && shape.policy == "Forbid")
         #expect(shape.completions == 3 && shape.parallelism == 3)
         #expect(shape.command == ["pushctl"])
-        #expect(shape.args == ["apply", "--output=plain", "--shard=$(JOB_COMPLETION_INDEX)/3",
-                               "--state=/state/shard-$(JOB_COMPLETION_INDEX).db", "jobs/replicate.yaml"])
+        #expect(
+            shape.args == [
+                "apply", "--output=plain", "--shard=$(JOB_COMPLETION_INDEX)/3",
+                "--state=/state/shard-$(JOB_COMPLETION_INDEX).db", "jobs/replicate.yaml"
+            ])
         // Each index gives a shard pushctl accepts (it checks the job file first: a missing one is exit 2, a bad shard a usage error).
         for index in 0..<3 {
             let args = shape.args.map { $0.replacingOccurrences(of: "$(JOB_COMPLETION_INDEX)", with: "\(index)") }

@@ -79,8 +79,9 @@ import Testing
     }
 
     static func apply(_ workspace: Workspace, _ job: String, state: String = "state.db", _ extra: [String] = []) throws -> ToolResult {
-        try run(pushctlBinary, ["apply", "--output", "json", "--state", workspace.path + "/" + state] + extra + [job],
-                environment: workspace.environment)
+        try run(
+            pushctlBinary, ["apply", "--output", "json", "--state", workspace.path + "/" + state] + extra + [job],
+            environment: workspace.environment)
     }
 
     // MARK: tests
@@ -98,7 +99,9 @@ import Testing
         try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "0.9.0")
 
         let workspace = try Workspace()
-        let job = try workspace.write("replicate.yaml", """
+        let job = try workspace.write(
+            "replicate.yaml",
+            """
             version: 1
             name: replicate
             registries:
@@ -166,7 +169,9 @@ import Testing
         try Self.seed(registry, "oci:\(Self.images.oneImageLayout)", "upstream/app", "1.0.0")
         try Self.seed(registry, "docker-archive:\(Self.images.linkArchive):fixtures/tarball:test_image_3", "upstream/app", "1.1.0")
         let workspace = try Workspace()
-        let job = try workspace.write("same.yaml", """
+        let job = try workspace.write(
+            "same.yaml",
+            """
             version: 1
             name: same-registry
             registries:
@@ -206,7 +211,9 @@ import Testing
         }
         try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/tool", "nightly")
         let workspace = try Workspace()
-        let job = try workspace.write("sharded.yaml", """
+        let job = try workspace.write(
+            "sharded.yaml",
+            """
             version: 1
             name: sharded
             registries:
@@ -229,11 +236,14 @@ import Testing
         #expect(pushedPerShard.filter { !$0.isEmpty }.count >= 2, "the tags did not spread over the shards: \(pushedPerShard)")
         #expect(try Self.tags(target, "mirror/tool") == selected)
 
-        let history = try run(pushctlBinary, ["history", "--output", "csv"] + (0..<3).flatMap { ["--state", workspace.path + "/shard-\($0).db"] },
-                              environment: workspace.environment)
+        let history = try run(
+            pushctlBinary, ["history", "--output", "csv"] + (0..<3).flatMap { ["--state", workspace.path + "/shard-\($0).db"] },
+            environment: workspace.environment)
         #expect(history.status == 0, "\(history.stderr)")
         // CSV columns: state, run_id, job, run_status, kind, time, registry_host, repository, tag, source, …, status (12).
-        let rows = history.stdout.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let rows = history.stdout.split(whereSeparator: \.isNewline).dropFirst().map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
         let pushedRows = rows.filter { $0.count > 12 && $0[7] == "mirror/tool" && $0[12] == "pushed" }
         #expect(pushedRows.map { String($0[8]) }.sorted() == selected, "\(history.stdout)")
         // Each shard's pushes come from its own database.
@@ -253,7 +263,9 @@ import Testing
         // Docker Hub's form: a window and what is left in it, no reset time; plus the draft's reset.
         proxy.addResponseHeaders([("ratelimit-limit", "100;w=21600"), ("ratelimit-remaining", "1;w=21600"), ("RateLimit-Reset", "3600")])
         let workspace = try Workspace()
-        let job = try workspace.write("limited.yaml", """
+        let job = try workspace.write(
+            "limited.yaml",
+            """
             version: 1
             name: limited
             registries:
@@ -300,7 +312,9 @@ import Testing
         defer { proxy.stop() }
         proxy.addResponseHeaders([("RateLimit", "limit=100, remaining=0, reset=2")], pathContains: "/tags/list")
         let workspace = try Workspace()
-        let job = try workspace.write("soon.yaml", """
+        let job = try workspace.write(
+            "soon.yaml",
+            """
             version: 1
             name: soon
             registries:
@@ -331,7 +345,9 @@ import Testing
         try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "1.1.0")
         try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "edge")
         let workspace = try Workspace()
-        let job = try workspace.write("plan.yaml", """
+        let job = try workspace.write(
+            "plan.yaml",
+            """
             version: 1
             name: plan-replication
             registries:
@@ -382,7 +398,9 @@ import Testing
         // The tag moves on upstream afterwards; the pinned digest is what gets copied.
         try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/multi", "moving")
         let workspace = try Workspace()
-        let job = try workspace.write("pinned.yaml", """
+        let job = try workspace.write(
+            "pinned.yaml",
+            """
             version: 1
             name: pinned
             registries:
@@ -421,10 +439,13 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: source.port)
         defer { proxy.stop() }
         // The tag list and HEADs say nothing; the first manifest GET (a counted pull) says it was the last.
-        proxy.addResponseHeaders([("RateLimit-Limit", "10"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "7200")],
-                                 method: "GET", pathContains: "/manifests/")
+        proxy.addResponseHeaders(
+            [("RateLimit-Limit", "10"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "7200")],
+            method: "GET", pathContains: "/manifests/")
         let workspace = try Workspace()
-        let job = try workspace.write("running-out.yaml", """
+        let job = try workspace.write(
+            "running-out.yaml",
+            """
             version: 1
             name: running-out
             registries:

@@ -30,7 +30,9 @@ import Testing
         let two = try writer.addImage(tag: "2", layers: [try writer.addRandomLayer(size: 30_000)])
         let primaryURL = try primary.url()
         let primaryHost = String(primaryURL.dropFirst("http://".count))
-        let job = try scratch.job("mirror", """
+        let job = try scratch.job(
+            "mirror",
+            """
             version: 1
             name: mirror
             registries:
@@ -65,8 +67,11 @@ import Testing
             #expect(pushes.allSatisfy { $0["endpoint"] as? String == registry.baseURL }, "\(pushes)")
             statuses.append(pushes.compactMap { $0["status"] as? String }.sorted())
         }
-        #expect(statuses == [["pushed", "pushed", "pushed"], ["unchanged", "unchanged", "unchanged"],
-                             ["unchanged", "unchanged", "unchanged"]])
+        #expect(
+            statuses == [
+                ["pushed", "pushed", "pushed"], ["unchanged", "unchanged", "unchanged"],
+                ["unchanged", "unchanged", "unchanged"]
+            ])
         #expect(try pushedDigest(registry, "team/one", "latest") == one.digest)
         #expect(try pushedDigest(registry, "team/two", "2") == two.digest)
     }
@@ -78,10 +83,11 @@ import Testing
         let registry = try RegistryServer.start()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let good = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let job = try scratch.job(JobSpec("mixed")
-            .registry("lab", url: registry.baseURL)
-            .image("oci:missing-layout:1", repository: "team/missing", tags: ["1"], targets: ["lab"])
-            .image("oci:image:1", repository: "team/good", tags: ["1"], targets: ["lab"]))
+        let job = try scratch.job(
+            JobSpec("mixed")
+                .registry("lab", url: registry.baseURL)
+                .image("oci:missing-layout:1", repository: "team/missing", tags: ["1"], targets: ["lab"])
+                .image("oci:image:1", repository: "team/good", tags: ["1"], targets: ["lab"]))
         for (night, expected) in [(1, "pushed"), (2, "unchanged")] {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -105,15 +111,17 @@ import Testing
         let registry = try RegistryServer.start()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
-        let job = try scratch.job(JobSpec("nightly")
-            .registry("lab", url: registry.baseURL)
-            .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]))
+        let job = try scratch.job(
+            JobSpec("nightly")
+                .registry("lab", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]))
         #expect(try apply(job, scratch: scratch).status == 0)
         try FileManager.default.removeItem(atPath: scratch.sub("image"))
         let failed = try apply(job, scratch: scratch)
         #expect(failed.status == 1, "\(failed.stderr)")
-        let prometheus = try run(pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state],
-                                 environment: scratch.environment, directory: scratch.path)
+        let prometheus = try run(
+            pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state],
+            environment: scratch.environment, directory: scratch.path)
         #expect(prometheus.stdout.contains("pushctl_run_success{job=\"nightly\"} 0"), "\(prometheus.stdout)")
         #expect(prometheus.stdout.contains("pushctl_run_exit_code{job=\"nightly\"} 1"), "\(prometheus.stdout)")
     }
@@ -135,15 +143,17 @@ import Testing
             let index = try writer.addIndex(tag: "multi-\(n)", manifests: [(amd, "amd64"), (arm, "arm64"), (own, "s390x")])
             indexes["multi-\(n)"] = index.digest
             entries += """
-              - source: oci:image:multi-\(n)
-                repository: team/shared-\("REPO")
-                targets: [lab]
+                  - source: oci:image:multi-\(n)
+                    repository: team/shared-\("REPO")
+                    targets: [lab]
 
-            """
+                """
         }
         for round in 1...3 {
             let repository = "round\(round)"
-            let job = try scratch.job("indexes-\(round)", """
+            let job = try scratch.job(
+                "indexes-\(round)",
+                """
                 version: 1
                 name: indexes
                 registries:
@@ -174,7 +184,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
         func job(url: String) throws -> String {
-            try scratch.job("verify", """
+            try scratch.job(
+                "verify",
+                """
                 version: 1
                 name: verify
                 registries:
@@ -189,8 +201,9 @@ import Testing
                 """)
         }
         func verify(_ file: String) throws -> (status: Int32, checks: [[String: Any]], stderr: String) {
-            let r = try run(pushctlBinary, ["verify", "--output", "json", "--state", scratch.state, file],
-                            environment: scratch.environment, directory: scratch.path)
+            let r = try run(
+                pushctlBinary, ["verify", "--output", "json", "--state", scratch.state, file],
+                environment: scratch.environment, directory: scratch.path)
             let document = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
             return (r.status, document?["checks"] as? [[String: Any]] ?? [], r.stderr)
         }
@@ -222,9 +235,10 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let layer = try writer.addRandomLayer(size: 300_000)
         _ = try writer.addImage(tag: "1", layers: [layer])
-        let job = try scratch.job(JobSpec("counts")
-            .registry("lab", url: registry.baseURL)
-            .image("oci:image:1", repository: "team/app", tags: ["1", "1.0", "latest"], targets: ["lab"]))
+        let job = try scratch.job(
+            JobSpec("counts")
+                .registry("lab", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/app", tags: ["1", "1.0", "latest"], targets: ["lab"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)")
         let summaryBytes = try #require(r.runEnd?.int("bytesUploaded"))
@@ -240,8 +254,9 @@ import Testing
         let rows = (history["entries"] as? [[String: Any]] ?? []).compactMap { $0["push"] as? [String: Any] }
         #expect(rows.reduce(0) { $0 + (($1["bytesUploaded"] as? Int) ?? 0) } == summaryBytes)
 
-        let prometheus = try run(pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state],
-                                 environment: scratch.environment, directory: scratch.path)
+        let prometheus = try run(
+            pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state],
+            environment: scratch.environment, directory: scratch.path)
         #expect(prometheus.stdout.contains("pushctl_run_bytes_uploaded{job=\"counts\"} \(summaryBytes)\n"), "\(prometheus.stdout)")
     }
 
@@ -258,7 +273,9 @@ import Testing
             _ = try writer.addImage(tag: "\(n)", layers: [try writer.addRandomLayer(size: 5_000)])
             entries += "  - {source: 'oci:image:\(n)', repository: team/app, tags: ['\(n)'], targets: [tokens]}\n"
         }
-        let job = try scratch.job("shared", """
+        let job = try scratch.job(
+            "shared",
+            """
             version: 1
             name: shared
             registries:
@@ -285,7 +302,9 @@ import Testing
         _ = try writer.addImage(tag: "base", layers: [shared])
         _ = try writer.addImage(tag: "app", layers: [shared, try writer.addRandomLayer(size: 10_000)])
         func job(_ name: String, _ entries: String) throws -> String {
-            try scratch.job(name, """
+            try scratch.job(
+                name,
+                """
                 version: 1
                 name: \(name)
                 registries:
@@ -295,15 +314,21 @@ import Testing
                 \(entries)
                 """)
         }
-        #expect(try apply(try job("base", "  - {source: 'oci:image:base', repository: team/base, tags: ['1'], targets: [lab]}"),
-                          scratch: scratch).status == 0)
+        #expect(
+            try apply(
+                try job("base", "  - {source: 'oci:image:base', repository: team/base, tags: ['1'], targets: [lab]}"),
+                scratch: scratch
+            ).status == 0)
         // team/app: the shared layer can be mounted from team/base; the rest is new.
-        let app = try job("app", """
+        let app = try job(
+            "app",
+            """
               - {source: 'oci:image:app', repository: team/app, tags: ['1'], targets: [lab]}
               - {source: 'oci:image:base', repository: team/base, tags: ['1', '2'], targets: [lab]}
             """)
-        let planned = try run(pushctlBinary, ["plan", "--output", "json", "--state", scratch.state, app],
-                              environment: scratch.environment, directory: scratch.path)
+        let planned = try run(
+            pushctlBinary, ["plan", "--output", "json", "--state", scratch.state, app],
+            environment: scratch.environment, directory: scratch.path)
         #expect(planned.status == 0, "\(planned.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(planned.stdout.utf8)) as? [String: Any])
         let items = ((document["plans"] as? [[String: Any]])?.first?["items"] as? [[String: Any]]) ?? []
@@ -327,10 +352,11 @@ import Testing
         let dead = try Sockets.freePort()
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
-        let job = try scratch.job(JobSpec("upstream", defaults: ["retries": "1"])
-            .registry("lab", url: registry.baseURL)
-            .image("docker://127.0.0.1:\(dead)/library/app:1", repository: "mirror/app", targets: ["lab"])
-            .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]))
+        let job = try scratch.job(
+            JobSpec("upstream", defaults: ["retries": "1"])
+                .registry("lab", url: registry.baseURL)
+                .image("docker://127.0.0.1:\(dead)/library/app:1", repository: "mirror/app", targets: ["lab"])
+                .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -350,7 +376,9 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: upstream.port)
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
-        let seed = try scratch.job("seed", """
+        let seed = try scratch.job(
+            "seed",
+            """
             version: 1
             name: seed
             registries:
@@ -359,8 +387,11 @@ import Testing
               - {source: 'oci:image:1', repository: src/app, tags: ['v1'], targets: [upstream]}
             """)
         #expect(try apply(seed, scratch: scratch).status == 0)
-        proxy.add(.init(method: "GET", pathContains: "/tags/list", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 30), times: 10))
-        let job = try scratch.job("slow-upstream", """
+        proxy.add(
+            .init(method: "GET", pathContains: "/tags/list", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 30), times: 10))
+        let job = try scratch.job(
+            "slow-upstream",
+            """
             version: 1
             name: slow-upstream
             registries:

@@ -33,8 +33,9 @@ import Testing
 
         func plan(_ arguments: [String] = []) throws -> (status: Int32, stdout: String, stderr: String, path: String) {
             let path = scratch.sub("plan-\(UUID().uuidString).json")
-            let r = try run(pushctlBinary, ["plan", "--state", scratch.state, "--out", path] + arguments + [job],
-                            environment: scratch.environment, directory: scratch.path)
+            let r = try run(
+                pushctlBinary, ["plan", "--state", scratch.state, "--out", path] + arguments + [job],
+                environment: scratch.environment, directory: scratch.path)
             return (r.status, r.stdout, r.stderr, path)
         }
 
@@ -53,10 +54,14 @@ import Testing
         #expect(last.hasSuffix(", 0 to mount (0 B), 0 present"), "\(last)")
         let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/saved-plan-v1.schema.json", planned.path])
         #expect(check.stdout == "ok \(planned.path)\n", "\(check.stderr)\(check.stdout)")
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: planned.path))) as? [String: Any])
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: planned.path))) as? [String: Any])
         let pushes = try #require(document["pushes"] as? [[String: Any]])
         #expect(pushes.map { $0["sourceDigest"] as? String }.contains(setup.image.digest.string))
-        #expect(pushes.flatMap { ($0["decisions"] as? [[String: Any]] ?? []).compactMap { $0["action"] as? String } } == ["push", "push", "push"])
+        #expect(
+            pushes.flatMap { ($0["decisions"] as? [[String: Any]] ?? []).compactMap { $0["action"] as? String } } == [
+                "push", "push", "push"
+            ])
 
         let applied = try setup.applyPlan(planned.path)
         #expect(applied.status == 0, "\(applied.stderr)")
@@ -118,7 +123,9 @@ import Testing
         let setup = try Setup()
         let upstream = try RegistryServer.start()
         func seed(_ tags: [String]) throws {
-            let file = try setup.scratch.job("seed", """
+            let file = try setup.scratch.job(
+                "seed",
+                """
                 version: 1
                 name: seed
                 registries:
@@ -134,7 +141,9 @@ import Testing
             #expect(r.status == 0, "\(r.stderr)")
         }
         try seed(["v1", "v2"])
-        let mirror = try setup.scratch.job("mirror", """
+        let mirror = try setup.scratch.job(
+            "mirror",
+            """
             version: 1
             name: mirror
             registries:
@@ -149,14 +158,16 @@ import Testing
                 targets: [lab]
             """)
         let path = setup.scratch.sub("mirror-plan.json")
-        let planned = try run(pushctlBinary, ["plan", "--state", setup.scratch.state, "--out", path, mirror],
-                              environment: setup.scratch.environment, directory: setup.scratch.path)
+        let planned = try run(
+            pushctlBinary, ["plan", "--state", setup.scratch.state, "--out", path, mirror],
+            environment: setup.scratch.environment, directory: setup.scratch.path)
         #expect(planned.status == 0, "\(planned.stderr)")
         try seed(["v3"])
         let applied = try setup.applyPlan(path)
         #expect(applied.status == 2, "\(applied.stderr)")
-        #expect(applied.stderr.contains("the selector now picks new tags v3"),
-                "\(applied.stderr)\n\((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")\n\(applied.stdout)")
+        #expect(
+            applied.stderr.contains("the selector now picks new tags v3"),
+            "\(applied.stderr)\n\((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")\n\(applied.stdout)")
         #expect(setup.registry.requestCount(method: "PUT") == 0, "nothing pushed")
     }
 }

@@ -12,7 +12,9 @@ import Testing
     @Test func invalidREFsFailValidateWithLocatedErrors() throws {
         let scratch = try Scratch()
         let long = String(repeating: "a", count: 64)
-        let file = try scratch.job("refs", """
+        let file = try scratch.job(
+            "refs",
+            """
             version: 1
             name: refs
             registries:
@@ -28,11 +30,13 @@ import Testing
         #expect(r.status == 2)
         let errors = r.stderr.split(separator: "\n").filter { $0.contains(": error: ") }.map(String.init)
         #expect(errors.count == 5, "\(r.stderr)")
-        let prefixes = ["\(file):6:14: error: 'source' of image #1: '-bad' is not a valid OCI reference name",
-                        "\(file):7:14: error: 'source' of image #2: invalid REF digest",
-                        "\(file):8:14: error: 'source' of image #3: docker-archive REF 'app@sha256:\(long)' must be one of the archive's RepoTags",
-                        "\(file):9:14: error: image #4 has no 'tags' and its source REF 'team/app' names no tag",
-                        "\(file):10:14: error: 'source' of image #5: invalid reference"]
+        let prefixes = [
+            "\(file):6:14: error: 'source' of image #1: '-bad' is not a valid OCI reference name",
+            "\(file):7:14: error: 'source' of image #2: invalid REF digest",
+            "\(file):8:14: error: 'source' of image #3: docker-archive REF 'app@sha256:\(long)' must be one of the archive's RepoTags",
+            "\(file):9:14: error: image #4 has no 'tags' and its source REF 'team/app' names no tag",
+            "\(file):10:14: error: 'source' of image #5: invalid reference"
+        ]
         for (error, prefix) in zip(errors, prefixes) {
             #expect(error.hasPrefix(prefix), "\(error)")
         }
@@ -40,7 +44,9 @@ import Testing
 
     @Test func acceptedREFsValidate() throws {
         let scratch = try Scratch()
-        let file = try scratch.job("ok-refs", """
+        let file = try scratch.job(
+            "ok-refs",
+            """
             version: 1
             name: ok-refs
             registries:
@@ -57,7 +63,9 @@ import Testing
 
     @Test func planShowsTheTagAFullReferenceGives() throws {
         let scratch = try Scratch()
-        let file = try scratch.job("plan-ref", """
+        let file = try scratch.job(
+            "plan-ref",
+            """
             version: 1
             name: plan-ref
             registries:
@@ -83,7 +91,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("layout"))
         let image = try writer.addImage(tag: Self.fullReference, layers: [try writer.addRandomLayer(size: 10_000)])
         let bundle = TestImages.shared.bundleArchive
-        let file = try scratch.job("apply-ref", """
+        let file = try scratch.job(
+            "apply-ref",
+            """
             version: 1
             name: apply-ref
             registries:
@@ -95,7 +105,8 @@ import Testing
             """)
         let r = try apply(file, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
-        #expect(r.pushEnds().map { "\($0.repository ?? ""):\(($0.object["tags"] as? [String] ?? []).joined(separator: ","))" }.sorted()
+        #expect(
+            r.pushEnds().map { "\($0.repository ?? ""):\(($0.object["tags"] as? [String] ?? []).joined(separator: ","))" }.sorted()
                 == ["team/alone:1.4", "team/app:1.4", "team/two:latest"], "\(r.stdout)")
         #expect(r.pushEnds().allSatisfy { $0.status == "pushed" }, "\(r.stdout)")
         #expect(try pushedDigest(registry, "team/app", "1.4") == image.digest)
@@ -108,7 +119,9 @@ import Testing
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
         let bundle = TestImages.shared.bundleArchive
-        let file = try scratch.job("unknown-ref", """
+        let file = try scratch.job(
+            "unknown-ref",
+            """
             version: 1
             name: unknown-ref
             registries:
@@ -118,6 +131,8 @@ import Testing
             """)
         let r = try apply(file, scratch: scratch, output: "plain")
         #expect(r.status != 0)
-        #expect((r.stdout + r.stderr).contains(#"no image named "test_image_3" (available: test_image_2, test_image_1)"#), "\(r.stderr)\n\(r.stdout)")
+        #expect(
+            (r.stdout + r.stderr).contains(#"no image named "test_image_3" (available: test_image_2, test_image_1)"#),
+            "\(r.stderr)\n\(r.stdout)")
     }
 }

@@ -18,8 +18,10 @@ typealias ToolResult = ProcessResult
 typealias ToolError = ProcessRunnerError
 
 /// `runProcess` (RegistryHarness) with the package root as the default working directory.
-func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
-         environment: [String: String]? = nil, directory: String = packageRoot) throws -> ToolResult {
+func run(
+    _ executable: String, _ arguments: [String], stdin: String? = nil,
+    environment: [String: String]? = nil, directory: String = packageRoot
+) throws -> ToolResult {
     try runProcess(executable, arguments, stdin: stdin, environment: environment, directory: directory)
 }
 
@@ -33,20 +35,20 @@ let python = "/usr/bin/python3"
 
 /// Validates each YAML or JSON file against a schema; prints `ok PATH` or `invalid PATH: reason` per file.
 let validateScript = """
-import json, sys
-try:
-    import yaml, jsonschema
-except ImportError as e:
-    sys.exit('missing Debian package for the schema tests (apt-get install python3-yaml python3-jsonschema): %s' % e)
-schema = json.load(open(sys.argv[1]))
-jsonschema.Draft202012Validator.check_schema(schema)
-validator = jsonschema.Draft202012Validator(schema)
-for path in sys.argv[2:]:
-    with open(path) as f:
-        doc = json.load(f) if path.endswith('.json') else yaml.safe_load(f)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
-    print(('ok ' + path) if not errors else ('invalid ' + path + ': ' + errors[0].message))
-"""
+    import json, sys
+    try:
+        import yaml, jsonschema
+    except ImportError as e:
+        sys.exit('missing Debian package for the schema tests (apt-get install python3-yaml python3-jsonschema): %s' % e)
+    schema = json.load(open(sys.argv[1]))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sys.argv[2:]:
+        with open(path) as f:
+            doc = json.load(f) if path.endswith('.json') else yaml.safe_load(f)
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+        print(('ok ' + path) if not errors else ('invalid ' + path + ': ' + errors[0].message))
+    """
 
 /// Files in a directory of the package with the given extension, as paths relative to the root.
 func packageFiles(in directory: String, ext: String = "yaml") throws -> [String] {

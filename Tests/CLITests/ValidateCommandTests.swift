@@ -8,13 +8,14 @@ import Testing
         #expect(r.status == 2)
         #expect(r.stdout.isEmpty)
         let errors = r.stderr.split(separator: "\n").filter { $0.contains(": error: ") }
-        #expect(errors == [
-            "\(file):3:7: error: job name 'Release' must match [a-z0-9][a-z0-9._-]*",
-            "\(file):5:3: error: unknown key 'concurency' in 'defaults'; did you mean 'concurrency'?",
-            "\(file):8:10: error: 'url' of registry 'prod': a registry URL has no path ('/v2'); write only scheme://host[:port] and put the path in 'repository:'",
-            "\(file):12:19: error: invalid tag 'bad tag' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
-            "\(file):13:15: error: unknown registry 'prdo' in 'targets' of image #1; did you mean 'prod'?",
-        ])
+        #expect(
+            errors == [
+                "\(file):3:7: error: job name 'Release' must match [a-z0-9][a-z0-9._-]*",
+                "\(file):5:3: error: unknown key 'concurency' in 'defaults'; did you mean 'concurrency'?",
+                "\(file):8:10: error: 'url' of registry 'prod': a registry URL has no path ('/v2'); write only scheme://host[:port] and put the path in 'repository:'",
+                "\(file):12:19: error: invalid tag 'bad tag' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
+                "\(file):13:15: error: unknown registry 'prdo' in 'targets' of image #1; did you mean 'prod'?"
+            ])
     }
 
     @Test func everyShippedJobAndExampleIsValid() throws {
@@ -39,13 +40,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("job.yaml").path
         try """
-            version: 1
-            name: vars
-            registries:
-              r: {url: https://r.example.com}
-            images:
-              - {source: "oci:a:1", repository: a, tags: ["${GIT_SHA}"], targets: [r]}
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        version: 1
+        name: vars
+        registries:
+          r: {url: https://r.example.com}
+        images:
+          - {source: "oci:a:1", repository: a, tags: ["${GIT_SHA}"], targets: [r]}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let unset = try run(pushctlBinary, ["validate", file], environment: [:])
         #expect(unset.status == 2)
         #expect(unset.stderr.contains("\(file):6:48: error: variable 'GIT_SHA' is not set"))

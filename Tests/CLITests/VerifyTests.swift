@@ -13,8 +13,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let environment = ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": dir + "/state.db", "HOME": dir]
-        let sourceDigest = try #require(try String(contentsOfFile: packageRoot + "/examples/images/hello/index.json", encoding: .utf8)
-            .firstMatch(of: /sha256:[0-9a-f]{64}/).map { String($0.output) })
+        let sourceDigest = try #require(
+            try String(contentsOfFile: packageRoot + "/examples/images/hello/index.json", encoding: .utf8)
+                .firstMatch(of: /sha256:[0-9a-f]{64}/).map { String($0.output) })
 
         let apply = try run(pushctlBinary, ["apply", "--output", "plain", "examples/quickstart.yaml"], environment: environment)
         #expect(apply.status == 0, "\(apply.stderr)")
@@ -44,9 +45,13 @@ import Testing
         #expect(clean.stdout.contains("Verified 2 tags: 2 ok, 0 changed, 0 gone"))
 
         // Another client overwrites `latest`: drift, exit 4.
-        let other = try run("/usr/bin/skopeo", ["copy", "-q", "--dest-tls-verify=false",
-                                                "oci:" + TestImages.shared.oneImageLayout,
-                                                "docker://\(registry.host)/quickstart/hello:latest"])
+        let other = try run(
+            "/usr/bin/skopeo",
+            [
+                "copy", "-q", "--dest-tls-verify=false",
+                "oci:" + TestImages.shared.oneImageLayout,
+                "docker://\(registry.host)/quickstart/hello:latest"
+            ])
         #expect(other.status == 0, "\(other.stderr)")
         let drift = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)
         #expect(drift.status == 4)
@@ -57,7 +62,8 @@ import Testing
         #expect(checks["1.0"]?["status"] as? String == "ok")
 
         // The original manifest is deleted: `1.0` is gone.
-        let delete = try run("/usr/bin/skopeo", ["delete", "--tls-verify=false", "docker://\(registry.host)/quickstart/hello@\(sourceDigest)"])
+        let delete = try run(
+            "/usr/bin/skopeo", ["delete", "--tls-verify=false", "docker://\(registry.host)/quickstart/hello@\(sourceDigest)"])
         #expect(delete.status == 0, "\(delete.stderr)")
         let gone = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)
         #expect(gone.status == 4)

@@ -35,10 +35,11 @@ import OCI
         if !FileManager.default.fileExists(atPath: path) { try write(bytes, to: path) }
         let file = try ReadOnlyFile(path: path)
         var out: [UInt8] = []
-        let result = try BlockGzip.compress(FileRegion(file: file, start: 0, length: file.size, name: path), level: level,
-                                            threads: threads, blockSize: blockSize,
-                                            failure: { SourceError.compression(source: "test", layer: path, reason: $0) },
-                                            sink: { out += $0 })
+        let result = try BlockGzip.compress(
+            FileRegion(file: file, start: 0, length: file.size, name: path), level: level,
+            threads: threads, blockSize: blockSize,
+            failure: { SourceError.compression(source: "test", layer: path, reason: $0) },
+            sink: { out += $0 })
         return (out, result)
     }
 
@@ -138,8 +139,11 @@ extension DockerArchiveMadeTests {
         let tmp = try TempDir()
         let layer = BlockGzipTests.mixedContent(size: 3 * BlockGzip.defaultBlockSize + 777, seed: 9)
         let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(sha256(layer))\"]}}".utf8)
-        let file = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
-                                    "c.json": config, "l/layer.tar": layer], in: tmp)
+        let file = try makeArchive(
+            [
+                "manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
+                "c.json": config, "l/layer.tar": layer
+            ], in: tmp)
         var graphs: [ImageGraph] = []
         for parallelism in [1, 2, 4] {
             let options = SourceOptions(cacheDirectory: tmp.sub("cache-\(parallelism)"), parallelism: parallelism)
@@ -155,10 +159,15 @@ extension DockerArchiveMadeTests {
         let tmp2 = try TempDir()
         let claimed = Digest.of(Array("not this layer".utf8))
         let wrong = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
-        let bad = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
-                                   "c.json": wrong, "l/layer.tar": layer], in: tmp2)
+        let bad = try makeArchive(
+            [
+                "manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
+                "c.json": wrong, "l/layer.tar": layer
+            ], in: tmp2)
         let error = sourceError { _ = try load(.dockerArchive(path: bad, ref: nil), cache: tmp2.sub("cache")) }
-        #expect(error == .diffIDMismatch(source: "docker-archive:\(bad)", layer: "\(bad):l/layer.tar", expected: claimed, actual: sha256(layer)))
+        #expect(
+            error == .diffIDMismatch(source: "docker-archive:\(bad)", layer: "\(bad):l/layer.tar", expected: claimed, actual: sha256(layer))
+        )
         #expect((try? FileManager.default.contentsOfDirectory(atPath: tmp2.sub("cache/layers")).filter { $0.hasSuffix(".gz") }) ?? [] == [])
     }
 }
@@ -183,9 +192,10 @@ extension DockerArchiveMadeTests {
         let actual = try #require(damaged)
 
         let (source, again) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.path)
-        #expect(again.blobs.last == layer) // the metadata still says so
-        #expect(sourceError { _ = try readAll(source.payload(for: layer)) }
-            == .blobDigestMismatch(source: "docker-archive:\(file)", expected: layer.digest, actual: actual))
+        #expect(again.blobs.last == layer)  // the metadata still says so
+        #expect(
+            sourceError { _ = try readAll(source.payload(for: layer)) }
+                == .blobDigestMismatch(source: "docker-archive:\(file)", expected: layer.digest, actual: actual))
         #expect(try readAll(source.payload(for: layer)).count == Int(layer.size))
         #expect(sha256(try readAll(source.payload(for: layer))) == layer.digest)
     }

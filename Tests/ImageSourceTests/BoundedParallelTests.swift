@@ -11,9 +11,13 @@ import Testing
         struct State { var running = 0; var peak = 0; var seen: [Int] = [] }
         let state = LockedValue(State())
         runBounded(count: 12, parallelism: parallelism) { index in
-            state.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) }
+            state.withLock {
+                $0.running += 1; $0.peak = max($0.peak, $0.running)
+            }
             usleep(20_000)
-            state.withLock { $0.running -= 1; $0.seen.append(index) }
+            state.withLock {
+                $0.running -= 1; $0.seen.append(index)
+            }
         }
         let final = state.withLock { $0 }
         #expect(final.seen.sorted() == Array(0..<12))

@@ -76,7 +76,7 @@ import OCI
     @Test func dockerV25ArchiveTrustsManifestJSON() throws {
         let cache = try TempDir()
         let graph = try compareWithSkopeo(testImages.docker25Archive, ref: nil, cache: cache.path)
-        #expect(graph.sourceTags.isEmpty) // RepoTags is null
+        #expect(graph.sourceTags.isEmpty)  // RepoTags is null
         #expect(graph.blobs.first?.digest == testImages.docker25.config.digest)
         #expect(graph.diffIDs.values.sorted() == [testImages.docker25.layers[0].diffID])
     }
@@ -85,7 +85,7 @@ import OCI
         let cache = try TempDir()
         let file = testImages.bundleArchive
         let two = try compareWithSkopeo(file, ref: "test_image_2", skopeoRef: "@0", cache: cache.path)
-        #expect(two.sourceTags == ["latest"]) // a RepoTag without a tag means latest, as in docker
+        #expect(two.sourceTags == ["latest"])  // a RepoTag without a tag means latest, as in docker
         let one = try compareWithSkopeo(file, ref: "test_image_1", skopeoRef: "@1", cache: cache.path)
         #expect(one.blobs[0].digest == testImages.imageOne.config.digest)
         #expect(two.blobs[0].digest == testImages.imageTwo.config.digest)
@@ -99,7 +99,10 @@ import OCI
         let several = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: cache.path) }
         #expect(several == .severalImages(source: "docker-archive:\(file)", available: ["test_image_2", "test_image_1"]))
         let unknown = sourceError { _ = try load(.dockerArchive(path: file, ref: "test_image_3"), cache: cache.path) }
-        #expect(unknown == .unknownRef(source: "docker-archive:\(file):test_image_3", ref: "test_image_3", available: ["test_image_2", "test_image_1"]))
+        #expect(
+            unknown
+                == .unknownRef(
+                    source: "docker-archive:\(file):test_image_3", ref: "test_image_3", available: ["test_image_2", "test_image_1"]))
     }
 
     @Test func sharedLayerThroughSymlinkAndHardLink() throws {
@@ -123,8 +126,11 @@ import OCI
         let cache = try TempDir()
         let null = testImages.nullManifestArchive
         let nullError = sourceError { _ = try load(.dockerArchive(path: null, ref: nil), cache: cache.path) }
-        #expect(nullError == .invalidDocument(source: "docker-archive:\(null)", file: "manifest.json",
-                                              reason: "it is null, so the archive holds no image"))
+        #expect(
+            nullError
+                == .invalidDocument(
+                    source: "docker-archive:\(null)", file: "manifest.json",
+                    reason: "it is null, so the archive holds no image"))
         let none = testImages.noManifestArchive
         let noneError = sourceError { _ = try load(.dockerArchive(path: none, ref: nil), cache: cache.path) }
         #expect(noneError == .missingArchiveMembers(archive: none, members: ["manifest.json"], hint: "not a docker save archive"))
@@ -137,11 +143,15 @@ import OCI
         let (_, first) = try load(.dockerArchive(path: file, ref: nil), cache: cacheA.path)
         let cached = try FileManager.default.contentsOfDirectory(atPath: cacheA.sub("layers")).sorted()
         #expect(cached.filter { $0.hasSuffix(".gz") }.count == 3)
-        let stamps = try cached.map { try FileManager.default.attributesOfItem(atPath: cacheA.sub("layers/\($0)"))[.modificationDate] as? Date }
+        let stamps = try cached.map {
+            try FileManager.default.attributesOfItem(atPath: cacheA.sub("layers/\($0)"))[.modificationDate] as? Date
+        }
         // Same cache: nothing is written again.
         let (_, second) = try load(.dockerArchive(path: file, ref: nil), cache: cacheA.path)
         #expect(second.root == first.root)
-        let stampsAfter = try cached.map { try FileManager.default.attributesOfItem(atPath: cacheA.sub("layers/\($0)"))[.modificationDate] as? Date }
+        let stampsAfter = try cached.map {
+            try FileManager.default.attributesOfItem(atPath: cacheA.sub("layers/\($0)"))[.modificationDate] as? Date
+        }
         #expect(stamps == stampsAfter)
         #expect(try FileManager.default.contentsOfDirectory(atPath: cacheA.sub("layers")).sorted() == cached)
         // Another cache: compressed again, same digests (deterministic gzip).
@@ -152,7 +162,7 @@ import OCI
         var options = SourceOptions(cacheDirectory: cacheB.path)
         options.gzipLevel = 1
         let (_, fast) = try load(.dockerArchive(path: file, ref: nil), options: options)
-        #expect(fast.blobs[0] == first.blobs[0]) // the config is as-is
+        #expect(fast.blobs[0] == first.blobs[0])  // the config is as-is
         #expect(Set(fast.diffIDs.values) == Set(first.diffIDs.values))
     }
 
@@ -166,7 +176,7 @@ import OCI
         options.knownCompression = { $0 == diffID ? layer : nil }
         let (source, graph) = try load(.dockerArchive(path: file, ref: nil), options: options)
         #expect(graph.root == reference.root)
-        #expect(!FileManager.default.fileExists(atPath: cold.sub("layers"))) // nothing compressed yet
+        #expect(!FileManager.default.fileExists(atPath: cold.sub("layers")))  // nothing compressed yet
         let bytes = try readAll(source.payload(for: layer))
         #expect(sha256(bytes) == layer.digest)
         #expect(FileManager.default.fileExists(atPath: cold.sub("layers")))
@@ -182,7 +192,10 @@ import OCI
             _ = try readAll(badSource.payload(for: bogus))
             Issue.record("opening a layer that compresses differently must fail")
         } catch let error as SourceError {
-            #expect(error == .knownCompressionMismatch(source: "docker-archive:\(file)", diffID: diffID, known: bogus.digest, produced: layer.digest))
+            #expect(
+                error
+                    == .knownCompressionMismatch(
+                        source: "docker-archive:\(file)", diffID: diffID, known: bogus.digest, produced: layer.digest))
         }
     }
 
@@ -217,10 +230,12 @@ import OCI
         let plain = gzipLayer.bytes
         let gzipDiffID = gzipLayer.diffID
         let foreignDiffID = Digest.of(Array("foreign".utf8))
-        let foreign = Descriptor(mediaType: MediaType.dockerForeignLayerGzip, digest: Digest.of(Array("foreign.gz".utf8)), size: 10,
-                                 urls: ["https://example.com/layer"])
+        let foreign = Descriptor(
+            mediaType: MediaType.dockerForeignLayerGzip, digest: Digest.of(Array("foreign.gz".utf8)), size: 10,
+            urls: ["https://example.com/layer"])
         let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(foreignDiffID)\",\"\(gzipDiffID)\"]}}".utf8)
-        let manifest = "[{\"Config\":\"c.json\",\"RepoTags\":[\"x:y\"],\"Layers\":[\"f/layer.tar\",\"g/layer.tar\"],"
+        let manifest =
+            "[{\"Config\":\"c.json\",\"RepoTags\":[\"x:y\"],\"Layers\":[\"f/layer.tar\",\"g/layer.tar\"],"
             + "\"LayerSources\":{\"\(foreignDiffID)\":{\"mediaType\":\"\(foreign.mediaType)\",\"digest\":\"\(foreign.digest)\",\"size\":10,\"urls\":[\"https://example.com/layer\"]}}}]"
         // The foreign layer's file is absent, as docker save leaves it out.
         let file = try makeArchive(["manifest.json": Array(manifest.utf8), "c.json": config, "g/layer.tar": plain], in: tmp)
@@ -244,9 +259,12 @@ import OCI
         #expect(detail == "expected String at [0].Config: Expected to decode String but found number instead.")
 
         let tmp2 = try TempDir()
-        let missing = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":null,"Layers":["a/layer.tar","b/layer.tar"]}]"#.utf8)], in: tmp2)
-        #expect(sourceError { _ = try load(.dockerArchive(path: missing, ref: nil), cache: tmp2.sub("cache")) }
-            == .missingArchiveMembers(archive: missing, members: ["c.json", "a/layer.tar", "b/layer.tar"], hint: "manifest.json names them"))
+        let missing = try makeArchive(
+            ["manifest.json": Array(#"[{"Config":"c.json","RepoTags":null,"Layers":["a/layer.tar","b/layer.tar"]}]"#.utf8)], in: tmp2)
+        #expect(
+            sourceError { _ = try load(.dockerArchive(path: missing, ref: nil), cache: tmp2.sub("cache")) }
+                == .missingArchiveMembers(
+                    archive: missing, members: ["c.json", "a/layer.tar", "b/layer.tar"], hint: "manifest.json names them"))
     }
 }
 
@@ -273,10 +291,16 @@ extension DockerArchiveMadeTests {
         let gz = testImages.oneImage.layers[0].bytes
         let claimed = Digest.of(Array("not this layer".utf8))
         let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
-        let file = try makeArchive(["manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
-                                    "c.json": config, "l/layer.tar": gz], in: tmp)
+        let file = try makeArchive(
+            [
+                "manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
+                "c.json": config, "l/layer.tar": gz
+            ], in: tmp)
         let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
-        #expect(error == .diffIDMismatch(source: "docker-archive:\(file)", layer: "\(file):l/layer.tar", expected: claimed,
-                                         actual: testImages.oneImage.layers[0].diffID))
+        #expect(
+            error
+                == .diffIDMismatch(
+                    source: "docker-archive:\(file)", layer: "\(file):l/layer.tar", expected: claimed,
+                    actual: testImages.oneImage.layers[0].diffID))
     }
 }

@@ -28,10 +28,11 @@ import OCI
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             // Pseudo-random (xorshift), so the layers do not compress to almost nothing.
             var state: UInt64 = 0x9E3779B97F4A7C15 &+ UInt64(step)
-            try write((0..<50_000).map { _ in
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                return UInt8(truncatingIfNeeded: state)
-            }, to: path)
+            try write(
+                (0..<50_000).map { _ in
+                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                    return UInt8(truncatingIfNeeded: state)
+                }, to: path)
             try mustRun("umoci", ["repack", "--image", "\(layout):base", bundle])
         }
         try mustRun("umoci", ["config", "--image", "\(layout):base", "--tag", "arm", "--architecture", "arm64", "--os", "linux"])
@@ -55,8 +56,9 @@ import OCI
         let indexBytes = [UInt8](try encoder.encode(Index(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [base, arm])))
         let indexDigest = sha256(indexBytes)
         try write(indexBytes, to: layout + "/blobs/sha256/" + indexDigest.hex)
-        let index = Descriptor(mediaType: MediaType.ociIndex, digest: indexDigest, size: Int64(indexBytes.count),
-                               annotations: [Descriptor.refNameAnnotation: "multi"])
+        let index = Descriptor(
+            mediaType: MediaType.ociIndex, digest: indexDigest, size: Int64(indexBytes.count),
+            annotations: [Descriptor.refNameAnnotation: "multi"])
         top.manifests.append(index)
         try Data(try encoder.encode(top)).write(to: URL(fileURLWithPath: indexPath))
         return MadeLayout(tmp: tmp, base: base, arm: arm, index: index)
@@ -161,7 +163,7 @@ import OCI
         let layer = try #require(graph.blobs.max { $0.size < $1.size })
         let path = made.layout + "/blobs/sha256/" + layer.digest.hex
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 0x01 // one flipped bit
+        bytes[bytes.count / 2] ^= 0x01  // one flipped bit
         try? FileManager.default.removeItem(atPath: path)
         try write(bytes, to: path)
         // Same size: loading still succeeds; reading must not.

@@ -45,11 +45,15 @@ import OCI
         try FileManager.default.moveItem(atPath: staging, toPath: layout + "/blobs/sha256/" + layerDigest.hex)
         let config = Array(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
         try write(config, to: layout + "/blobs/sha256/" + sha256(config).hex)
-        let manifest = Array(("{\"schemaVersion\":2,\"mediaType\":\"\(MediaType.ociManifest)\",\"config\":{\"mediaType\":\"\(MediaType.ociConfig)\",\"digest\":\"\(sha256(config))\",\"size\":\(config.count)},"
-            + "\"layers\":[{\"mediaType\":\"\(MediaType.ociLayer)\",\"digest\":\"\(layerDigest)\",\"size\":\(Self.gib)}]}").utf8)
+        let manifest = Array(
+            ("{\"schemaVersion\":2,\"mediaType\":\"\(MediaType.ociManifest)\",\"config\":{\"mediaType\":\"\(MediaType.ociConfig)\",\"digest\":\"\(sha256(config))\",\"size\":\(config.count)},"
+                + "\"layers\":[{\"mediaType\":\"\(MediaType.ociLayer)\",\"digest\":\"\(layerDigest)\",\"size\":\(Self.gib)}]}").utf8)
         try write(manifest, to: layout + "/blobs/sha256/" + sha256(manifest).hex)
-        try write(Array(("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"\(MediaType.ociManifest)\",\"digest\":\"\(sha256(manifest))\",\"size\":\(manifest.count)}]}").utf8),
-                  to: layout + "/index.json")
+        try write(
+            Array(
+                ("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"\(MediaType.ociManifest)\",\"digest\":\"\(sha256(manifest))\",\"size\":\(manifest.count)}]}")
+                    .utf8),
+            to: layout + "/index.json")
         try write(Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layout + "/oci-layout")
 
         let (source, graph) = try load(.ociLayout(path: layout, ref: nil))
@@ -67,7 +71,8 @@ import OCI
         let dir = tmp.sub("archive")
         try FileManager.default.createDirectory(atPath: dir + "/layer", withIntermediateDirectories: true)
         let diffID = try makeZeros(dir + "/layer/layer.tar", size: Self.gib)
-        let config = Array("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(diffID)\"]}}".utf8)
+        let config = Array(
+            "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(diffID)\"]}}".utf8)
         try write(config, to: dir + "/config.json")
         try write(Array(#"[{"Config":"config.json","RepoTags":["big:1"],"Layers":["layer/layer.tar"]}]"#.utf8), to: dir + "/manifest.json")
         let file = tmp.sub("big.tar")

@@ -133,7 +133,8 @@ import OCI
         try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: layout)
         try? FileManager.default.removeItem(atPath: layout + "/oci-layout")
         try write(Array(#"{"imageLayoutVersion": "2.0.0"}"#.utf8), to: layout + "/oci-layout")
-        #expect(sourceError { _ = try load(.ociLayout(path: layout, ref: nil)) } == .unsupportedLayoutVersion(path: layout, version: "2.0.0"))
+        #expect(
+            sourceError { _ = try load(.ociLayout(path: layout, ref: nil)) } == .unsupportedLayoutVersion(path: layout, version: "2.0.0"))
     }
 
     @Test func invalidIndexJSONNamesLineAndColumn() throws {

@@ -13,7 +13,8 @@ import OCI
         let dir = tmp.sub("layout")
         try copyItem(testImages.oneImageLayout, dir)
         let indexPath = dir + "/index.json"
-        var index = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: indexPath))) as? [String: Any])
+        var index = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: indexPath))) as? [String: Any])
         var entries = try #require(index["manifests"] as? [[String: Any]])
         #expect(entries.count == 1)
         entries[0]["annotations"] = ["org.opencontainers.image.ref.name": refName]
@@ -69,8 +70,11 @@ import OCI
         let file = testImages.bundleArchive
         // test_image_2 is test_image_2:latest, so another tag of it does not match.
         let error = sourceError { _ = try load(.dockerArchive(path: file, ref: "test_image_2:1.0"), cache: cache.path) }
-        #expect(error == .unknownRef(source: "docker-archive:\(file):test_image_2:1.0", ref: "test_image_2:1.0",
-                                     available: ["test_image_2", "test_image_1"]))
+        #expect(
+            error
+                == .unknownRef(
+                    source: "docker-archive:\(file):test_image_2:1.0", ref: "test_image_2:1.0",
+                    available: ["test_image_2", "test_image_1"]))
         #expect(error?.description.hasSuffix(#"no image named "test_image_2:1.0" (available: test_image_2, test_image_1)"#) == true)
     }
 

@@ -22,7 +22,8 @@ import OCI
     func longNames(format: String) throws {
         let tmp = try TempDir()
         // ustar can only split at a slash (prefix ≤ 155, name ≤ 100); GNU and pax take anything.
-        let long = format == "ustar"
+        let long =
+            format == "ustar"
             ? String(repeating: "d", count: 90) + "/" + String(repeating: "f", count: 90)
             : String(repeating: "n", count: 150) + "/" + String(repeating: "x", count: 120)
         let files: [String: [UInt8]] = [long: Array("long name".utf8), "short": Array(repeating: 7, count: 1000)]
@@ -30,7 +31,7 @@ import OCI
         for (name, content) in files {
             let region = try #require(archive.region(name))
             #expect(try region.readAll() == content)
-            #expect(archive.region("./" + name) != nil) // names are normalised
+            #expect(archive.region("./" + name) != nil)  // names are normalised
         }
         #expect(archive.region("absent") == nil)
     }
@@ -48,7 +49,7 @@ import OCI
         let archive = try TarArchive.open(file)
         #expect(try archive.region("b/sym")?.readAll() == Array("target".utf8))
         #expect(try archive.region("b/hard")?.readAll() == Array("target".utf8))
-        #expect(archive.region("a") == nil) // a directory is not a file
+        #expect(archive.region("a") == nil)  // a directory is not a file
     }
 
     @Test func truncatedArchiveIsReported() throws {
@@ -74,12 +75,16 @@ import OCI
         #expect(sourceError { _ = try load(.dockerArchive(path: gz, ref: nil)) } == .compressedArchive(path: gz, format: "gzip"))
         let junk = tmp.sub("junk")
         try write((0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 1) }, to: junk)
-        #expect(sourceError { _ = try load(.ociArchive(path: junk, ref: nil)) }
-            == .notATarArchive(path: junk, reason: "no tar header at the start of the file"))
+        #expect(
+            sourceError { _ = try load(.ociArchive(path: junk, ref: nil)) }
+                == .notATarArchive(path: junk, reason: "no tar header at the start of the file"))
         let empty = tmp.sub("empty")
         try write([], to: empty)
-        #expect(sourceError { _ = try load(.dockerArchive(path: empty, ref: nil)) } == .notATarArchive(path: empty, reason: "the file is empty"))
-        #expect(sourceError { _ = try load(.dockerArchive(path: tmp.sub("absent.tar"), ref: nil)) } == .notFound(path: tmp.sub("absent.tar")))
+        #expect(
+            sourceError { _ = try load(.dockerArchive(path: empty, ref: nil)) } == .notATarArchive(path: empty, reason: "the file is empty")
+        )
+        #expect(
+            sourceError { _ = try load(.dockerArchive(path: tmp.sub("absent.tar"), ref: nil)) } == .notFound(path: tmp.sub("absent.tar")))
     }
 
     /// `tar -C layout .` writes `./`-prefixed names; an OCI archive made that way reads the same
@@ -95,8 +100,9 @@ import OCI
         #expect(fromTar.blobs == fromDir.blobs)
         // A docker archive given as oci-archive: says what is missing.
         let docker = testImages.imageOneArchive
-        #expect(sourceError { _ = try load(.ociArchive(path: docker, ref: nil)) }
-            == .notALayout(path: docker, reason: "it has neither an oci-layout file nor an index.json"))
+        #expect(
+            sourceError { _ = try load(.ociArchive(path: docker, ref: nil)) }
+                == .notALayout(path: docker, reason: "it has neither an oci-layout file nor an index.json"))
     }
 
     @Test func locationsParse() {

@@ -8,9 +8,11 @@ import TestImages
 @Suite struct TestImagesTests {
     @Test func sameBytesEveryTime() throws {
         let other = try TestImages()
-        for (a, b) in [(testImages.imageOneArchive, other.imageOneArchive), (testImages.linkArchive, other.linkArchive),
-                       (testImages.docker25Archive, other.docker25Archive), (testImages.whiteoutArchive, other.whiteoutArchive),
-                       (testImages.nestedIndexLayout + "/index.json", other.nestedIndexLayout + "/index.json")] {
+        for (a, b) in [
+            (testImages.imageOneArchive, other.imageOneArchive), (testImages.linkArchive, other.linkArchive),
+            (testImages.docker25Archive, other.docker25Archive), (testImages.whiteoutArchive, other.whiteoutArchive),
+            (testImages.nestedIndexLayout + "/index.json", other.nestedIndexLayout + "/index.json")
+        ] {
             #expect(FileManager.default.contentsEqual(atPath: a, andPath: b), "\(a) differs from \(b)")
         }
         #expect(other.nestedIndexThree == testImages.nestedIndexThree)
@@ -47,7 +49,8 @@ import TestImages
 
         let tmp = try TempDir()
         try mustRun("tar", ["-xf", testImages.whiteoutArchive, "-C", tmp.path])
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tmp.sub("manifest.json")))) as? [[String: Any]]
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tmp.sub("manifest.json")))) as? [[String: Any]]
         let layers = try #require(manifest?.first?["Layers"] as? [String])
         #expect(layers.count == 3)
         #expect(try mustRun("tar", ["-tf", tmp.sub(layers[1])]).text.contains("./.wh.foo.txt"))

@@ -17,11 +17,14 @@ struct ToolResult {
 
 /// Runs an external tool (skopeo, umoci, tar, gzip…). Fails the test clearly when it is missing.
 @discardableResult
-func run(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> ToolResult {
+func run(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws
+    -> ToolResult
+{
     let candidates = ["/usr/bin/\(tool)", "/bin/\(tool)", "/usr/local/bin/\(tool)", "/usr/sbin/\(tool)"]
     guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        Issue.record("required tool \(tool) is not installed (install the Debian package; see scripts/install-deps)",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "required tool \(tool) is not installed (install the Debian package; see scripts/install-deps)",
+            sourceLocation: sourceLocation)
         throw ToolMissing(tool: tool)
     }
     let process = Process()
@@ -44,10 +47,13 @@ func run(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocati
 
 /// Like `run`, but the tool must succeed.
 @discardableResult
-func mustRun(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> ToolResult {
+func mustRun(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws
+    -> ToolResult
+{
     let result = try run(tool, arguments, cwd: cwd, sourceLocation: sourceLocation)
     guard result.status == 0 else {
-        Issue.record("\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)", sourceLocation: sourceLocation)
+        Issue.record(
+            "\(tool) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)", sourceLocation: sourceLocation)
         throw ToolFailed(tool: tool, status: result.status)
     }
     return result

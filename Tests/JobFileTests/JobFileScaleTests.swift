@@ -14,13 +14,14 @@ import YAML
     }
 
     static func jobWithTags(_ count: Int) -> String {
-        job(image: """
-              - source: oci:build/app:1.0
-                repository: team/app
-                tags:
-            \((0..<count).map { "      - t\($0)" }.joined(separator: "\n"))
-                targets: [prod]
-            """)
+        job(
+            image: """
+                  - source: oci:build/app:1.0
+                    repository: team/app
+                    tags:
+                \((0..<count).map { "      - t\($0)" }.joined(separator: "\n"))
+                    targets: [prod]
+                """)
     }
 
     /// Was 198 s (quadratic list building); now a fraction of a second.
@@ -37,14 +38,15 @@ import YAML
     }
 
     static func jobWithImages(_ count: Int) -> String {
-        job(image: (0..<count).map { i in
-            """
-              - source: oci:build/app\(i):1.0
-                repository: team/app\(i)
-                tags: ["1.0"]
-                targets: [prod]
-            """
-        }.joined(separator: "\n"))
+        job(
+            image: (0..<count).map { i in
+                """
+                  - source: oci:build/app\(i):1.0
+                    repository: team/app\(i)
+                    tags: ["1.0"]
+                    targets: [prod]
+                """
+            }.joined(separator: "\n"))
     }
 
     @Test func twentyThousandImagesLoad() throws {
@@ -82,8 +84,12 @@ import YAML
             imageSeconds.append(Date().timeIntervalSince(started))
             #expect(job.images.count == count)
         }
-        print("2,000 images: \(String(format: "%.3f", imageSeconds[0])) s; 20,000 images: \(String(format: "%.3f", imageSeconds[1])) s (ratio \(String(format: "%.1f", imageSeconds[1] / max(imageSeconds[0], 1e-6))))")
-        print("10,000 tags: \(String(format: "%.3f", seconds[0])) s; 100,000 tags: \(String(format: "%.3f", seconds[1])) s (ratio \(String(format: "%.1f", seconds[1] / max(seconds[0], 1e-6))))")
+        print(
+            "2,000 images: \(String(format: "%.3f", imageSeconds[0])) s; 20,000 images: \(String(format: "%.3f", imageSeconds[1])) s (ratio \(String(format: "%.1f", imageSeconds[1] / max(imageSeconds[0], 1e-6))))"
+        )
+        print(
+            "10,000 tags: \(String(format: "%.3f", seconds[0])) s; 100,000 tags: \(String(format: "%.3f", seconds[1])) s (ratio \(String(format: "%.1f", seconds[1] / max(seconds[0], 1e-6))))"
+        )
     }
 
     @Test func deepNestingUnderAnExtensionKeyIsALocatedProblem() throws {
@@ -93,7 +99,10 @@ import YAML
             Issue.record("a 50,000-deep job file loaded")
             return
         }
-        #expect(errors.problems.map(\.description) == ["/jobs/test.yaml:1:264: error: YAML nesting is deeper than 256 levels here; a job file needs a handful"])
+        #expect(
+            errors.problems.map(\.description) == [
+                "/jobs/test.yaml:1:264: error: YAML nesting is deeper than 256 levels here; a job file needs a handful"
+            ])
     }
 
     @Test func aJobFileOverSixteenMebibytesIsRefusedUnread() throws {

@@ -89,12 +89,13 @@ import OCI
     }
 
     @Test func missingRequiredKeysAreAllReported() {
-        #expect(problems("defaults: {}\n") == [
-            "1:1: the job file is missing the required key 'version'",
-            "1:1: the job file is missing the required key 'name'",
-            "1:1: the job file is missing the required key 'registries'",
-            "1:1: the job file is missing the required key 'images'",
-        ])
+        #expect(
+            problems("defaults: {}\n") == [
+                "1:1: the job file is missing the required key 'version'",
+                "1:1: the job file is missing the required key 'name'",
+                "1:1: the job file is missing the required key 'registries'",
+                "1:1: the job file is missing the required key 'images'"
+            ])
     }
 
     @Test func unknownTopLevelKeySuggestsTheClosest() {
@@ -102,9 +103,10 @@ import OCI
     }
 
     @Test func unknownKeyWithoutCloseMatchListsKnownKeys() {
-        #expect(problems(job(extra: "colour: blue\n")) == [
-            "3:1: unknown key 'colour' in the job file (known keys: version, name, defaults, registries, images)",
-        ])
+        #expect(
+            problems(job(extra: "colour: blue\n")) == [
+                "3:1: unknown key 'colour' in the job file (known keys: version, name, defaults, registries, images)"
+            ])
     }
 
     @Test func extensionKeysHoldAnchors() throws {
@@ -117,18 +119,22 @@ import OCI
     }
 
     @Test func versionMustBeOne() {
-        #expect(problems(job().replacingOccurrences(of: "version: 1", with: "version: 2"))
-            == ["1:10: unsupported job file version 2; this pushctl reads version 1"])
-        #expect(problems(job().replacingOccurrences(of: "version: 1", with: "version: \"1\""))
-            == ["1:10: 'version' must be an integer, found the string \"1\" (remove the quotes)"])
-        #expect(problems(job().replacingOccurrences(of: "version: 1", with: "version: one"))
-            == ["1:10: 'version' must be an integer, found 'one'"])
+        #expect(
+            problems(job().replacingOccurrences(of: "version: 1", with: "version: 2"))
+                == ["1:10: unsupported job file version 2; this pushctl reads version 1"])
+        #expect(
+            problems(job().replacingOccurrences(of: "version: 1", with: "version: \"1\""))
+                == ["1:10: 'version' must be an integer, found the string \"1\" (remove the quotes)"])
+        #expect(
+            problems(job().replacingOccurrences(of: "version: 1", with: "version: one"))
+                == ["1:10: 'version' must be an integer, found 'one'"])
     }
 
     @Test(arguments: ["Release", "-x", ".x", "my job", "a/b", "é"])
     func jobNamePattern(_ name: String) {
-        #expect(problems(job().replacingOccurrences(of: "name: test", with: "name: '\(name)'"))
-            == ["2:7: job name '\(name)' must match [a-z0-9][a-z0-9._-]*"])
+        #expect(
+            problems(job().replacingOccurrences(of: "name: test", with: "name: '\(name)'"))
+                == ["2:7: job name '\(name)' must match [a-z0-9][a-z0-9._-]*"])
     }
 
     @Test(arguments: ["a", "0", "release-2.x_y"])
@@ -141,11 +147,12 @@ import OCI
     @Test(arguments: [
         ("concurrency", 0, "between 1 and 64"), ("concurrency", 65, "between 1 and 64"),
         ("images", 0, "between 1 and 32"), ("images", 33, "between 1 and 32"),
-        ("retries", 0, "between 1 and 20"), ("retries", 21, "between 1 and 20"),
+        ("retries", 0, "between 1 and 20"), ("retries", 21, "between 1 and 20")
     ])
     func defaultsRanges(key: String, value: Int, range: String) {
-        #expect(problems(job(extra: "defaults: {\(key): \(value)}\n"))
-            == ["3:\(12 + key.count + 2): 'defaults.\(key)' must be \(range), found \(value)"])
+        #expect(
+            problems(job(extra: "defaults: {\(key): \(value)}\n"))
+                == ["3:\(12 + key.count + 2): 'defaults.\(key)' must be \(range), found \(value)"])
     }
 
     @Test func defaultsBoundsAccepted() throws {
@@ -156,10 +163,11 @@ import OCI
     }
 
     @Test func defaultsTypesAndKeys() {
-        #expect(problems(job(extra: "defaults: {retries: 2.5, imgaes: 2}\n")) == [
-            "3:21: 'defaults.retries' must be an integer, found '2.5'",
-            "3:26: unknown key 'imgaes' in 'defaults'; did you mean 'images'?",
-        ])
+        #expect(
+            problems(job(extra: "defaults: {retries: 2.5, imgaes: 2}\n")) == [
+                "3:21: 'defaults.retries' must be an integer, found '2.5'",
+                "3:26: unknown key 'imgaes' in 'defaults'; did you mean 'images'?"
+            ])
         #expect(problems(job(extra: "defaults: [1]\n")) == ["3:11: 'defaults' must be a mapping, found a sequence"])
     }
 
@@ -190,10 +198,11 @@ import OCI
             images:
               - {source: "oci:a:1", repository: a, targets: [prod]}
             """
-        #expect(problems(text) == [
-            "4:3: registry name 'bad name' must match [A-Za-z0-9][A-Za-z0-9._-]*",
-            "6:3: duplicate registry 'prod' (first defined at line 5)",
-        ])
+        #expect(
+            problems(text) == [
+                "4:3: registry name 'bad name' must match [A-Za-z0-9][A-Za-z0-9._-]*",
+                "6:3: duplicate registry 'prod' (first defined at line 5)"
+            ])
     }
 
     @Test func urlIsRequired() {
@@ -209,7 +218,7 @@ import OCI
         ("https://registry.example.com:0", "invalid port '0'"),
         ("https://registry.example.com:70000", "invalid port '70000'"),
         ("https://-bad.example.com", "not a valid host"),
-        ("https://", "has no host"),
+        ("https://", "has no host")
     ])
     func urlForm(url: String, expected: String) {
         let p = problems(job(registry: "    url: \"\(url)\""))
@@ -220,12 +229,14 @@ import OCI
     }
 
     @Test func plainHTTPNeedsInsecureExceptOnLoopback() {
-        #expect(problems(job(registry: "    url: http://registry.example.com")) == [
-            "5:10: plain-http endpoint 'http://registry.example.com' of registry 'prod' needs 'insecure: true' (only loopback addresses may use http:// without it)",
-        ])
-        #expect(problems(job(registry: "    url: https://a.example.com\n    mirrors: [\"http://10.0.0.1:5000\"]")) == [
-            "6:15: plain-http endpoint 'http://10.0.0.1:5000' of registry 'prod' needs 'insecure: true' (only loopback addresses may use http:// without it)",
-        ])
+        #expect(
+            problems(job(registry: "    url: http://registry.example.com")) == [
+                "5:10: plain-http endpoint 'http://registry.example.com' of registry 'prod' needs 'insecure: true' (only loopback addresses may use http:// without it)"
+            ])
+        #expect(
+            problems(job(registry: "    url: https://a.example.com\n    mirrors: [\"http://10.0.0.1:5000\"]")) == [
+                "6:15: plain-http endpoint 'http://10.0.0.1:5000' of registry 'prod' needs 'insecure: true' (only loopback addresses may use http:// without it)"
+            ])
         for loopback in ["http://localhost:5000", "http://127.0.0.1", "http://127.10.20.30:5000", "http://[::1]:5000"] {
             #expect(problems(job(registry: "    url: \"\(loopback)\"")) == [], "\(loopback)")
         }
@@ -234,37 +245,45 @@ import OCI
     }
 
     @Test func endpointsMustBeDistinct() {
-        #expect(problems(job(registry: "    url: https://a.example.com\n    mirrors: [https://a.example.com/]")) == [
-            "6:15: endpoint 'https://a.example.com' is listed twice in registry 'prod' (also at line 5)",
-        ])
+        #expect(
+            problems(job(registry: "    url: https://a.example.com\n    mirrors: [https://a.example.com/]")) == [
+                "6:15: endpoint 'https://a.example.com' is listed twice in registry 'prod' (also at line 5)"
+            ])
     }
 
     @Test func insecureMustBeBoolean() {
-        #expect(problems(job(registry: "    url: https://a.example.com\n    insecure: yes")) == [
-            "6:15: 'insecure' of registry 'prod' must be true or false, found 'yes'",
-        ])
+        #expect(
+            problems(job(registry: "    url: https://a.example.com\n    insecure: yes")) == [
+                "6:15: 'insecure' of registry 'prod' must be true or false, found 'yes'"
+            ])
     }
 
     @Test func certAndKeyGoTogether() {
-        #expect(problems(job(registry: "    url: https://a.example.com\n    cert: c.pem")) == [
-            "6:11: registry 'prod' has 'cert' without 'key'; a client certificate needs its key (both or neither)",
-        ])
-        #expect(problems(job(registry: "    url: https://a.example.com\n    key: k.pem")) == [
-            "6:10: registry 'prod' has 'key' without 'cert'; a client key needs its certificate (both or neither)",
-        ])
+        #expect(
+            problems(job(registry: "    url: https://a.example.com\n    cert: c.pem")) == [
+                "6:11: registry 'prod' has 'cert' without 'key'; a client certificate needs its key (both or neither)"
+            ])
+        #expect(
+            problems(job(registry: "    url: https://a.example.com\n    key: k.pem")) == [
+                "6:10: registry 'prod' has 'key' without 'cert'; a client key needs its certificate (both or neither)"
+            ])
     }
 
     @Test func authForms() {
         func auth(_ a: String) -> [String] { problems(job(registry: "    url: https://a.example.com\n    auth: \(a)")) }
-        #expect(auth("{username: u, password: p, token: t}") == ["6:11: 'auth' of registry 'prod' takes either 'username' + 'password' or 'token', not both"])
+        #expect(
+            auth("{username: u, password: p, token: t}") == [
+                "6:11: 'auth' of registry 'prod' takes either 'username' + 'password' or 'token', not both"
+            ])
         #expect(auth("{username: u}") == ["6:11: 'auth' of registry 'prod' has 'username' without 'password'"])
         #expect(auth("{password: p}") == ["6:11: 'auth' of registry 'prod' has 'password' without 'username'"])
         #expect(auth("{}") == ["6:11: 'auth' of registry 'prod' needs 'username' + 'password' or 'token'"])
         #expect(auth("{username: u, password: ''}") == ["6:35: 'auth.password' of registry 'prod' is empty"])
-        #expect(auth("{user: u, password: p}") == [
-            "6:11: 'auth' of registry 'prod' has 'password' without 'username'",
-            "6:12: unknown key 'user' in 'auth' of registry 'prod'; did you mean 'username'?",
-        ])
+        #expect(
+            auth("{user: u, password: p}") == [
+                "6:11: 'auth' of registry 'prod' has 'password' without 'username'",
+                "6:12: unknown key 'user' in 'auth' of registry 'prod'; did you mean 'username'?"
+            ])
         #expect(auth("{token: t}") == [])
     }
 
@@ -277,17 +296,19 @@ import OCI
     }
 
     @Test func imageRequiredKeys() {
-        #expect(problems(job(image: "  - {tags: [a]}")) == [
-            "7:5: image #1 is missing the required key 'source'",
-            "7:5: image #1 is missing the required key 'repository'",
-            "7:5: image #1 is missing the required key 'targets'",
-        ])
+        #expect(
+            problems(job(image: "  - {tags: [a]}")) == [
+                "7:5: image #1 is missing the required key 'source'",
+                "7:5: image #1 is missing the required key 'repository'",
+                "7:5: image #1 is missing the required key 'targets'"
+            ])
     }
 
     @Test func unknownImageKey() {
-        #expect(problems(job(image: "  - {source: 'oci:a:1', repository: a, targets: [prod], tag: [x]}")) == [
-            "7:57: unknown key 'tag' in image #1; did you mean 'tags'?",
-        ])
+        #expect(
+            problems(job(image: "  - {source: 'oci:a:1', repository: a, targets: [prod], tag: [x]}")) == [
+                "7:57: unknown key 'tag' in image #1; did you mean 'tags'?"
+            ])
     }
 
     @Test func sourceErrorsAreLocated() {
@@ -296,23 +317,27 @@ import OCI
     }
 
     @Test func repositoryRules() {
-        #expect(problems(job(image: "  - {source: 'oci:a:1', repository: team//app, targets: [prod]}")) == [
-            "7:37: 'repository' of image #1: invalid reference \"team//app\": empty path component (check for a leading, trailing or doubled '/')",
-        ])
+        #expect(
+            problems(job(image: "  - {source: 'oci:a:1', repository: team//app, targets: [prod]}")) == [
+                "7:37: 'repository' of image #1: invalid reference \"team//app\": empty path component (check for a leading, trailing or doubled '/')"
+            ])
     }
 
     @Test func tagListRules() {
-        #expect(problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: [ok, 'no space', ok, .dot], targets: [prod]}")) == [
-            "7:51: invalid tag 'no space' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
-            "7:63: tag 'ok' is listed twice in image #1",
-            "7:67: invalid tag '.dot' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
-        ])
-        #expect(problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: [], targets: [prod]}")) == [
-            "7:46: 'tags' of image #1 is empty; list at least one tag or omit 'tags' to use the source's own tag",
-        ])
-        #expect(problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: latest, targets: [prod]}")) == [
-            "7:46: 'tags' of image #1 must be a list of tags or a selector mapping, found a scalar",
-        ])
+        #expect(
+            problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: [ok, 'no space', ok, .dot], targets: [prod]}")) == [
+                "7:51: invalid tag 'no space' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
+                "7:63: tag 'ok' is listed twice in image #1",
+                "7:67: invalid tag '.dot' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+            ])
+        #expect(
+            problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: [], targets: [prod]}")) == [
+                "7:46: 'tags' of image #1 is empty; list at least one tag or omit 'tags' to use the source's own tag"
+            ])
+        #expect(
+            problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: latest, targets: [prod]}")) == [
+                "7:46: 'tags' of image #1 must be a list of tags or a selector mapping, found a scalar"
+            ])
         let long = String(repeating: "t", count: 129)
         #expect(problems(job(image: "  - {source: 'oci:a:1', repository: a, tags: [\(long)], targets: [prod]}")).count == 1)
     }
@@ -323,12 +348,14 @@ import OCI
     }
 
     @Test func omittedTagsNeedASourceTag() throws {
-        #expect(problems(job(image: "  - {source: 'docker://alpine', repository: a, targets: [prod]}")) == [
-            "7:5: image #1 has no 'tags' and its source names no tag; add ':TAG' to the source, list 'tags', or use a tag selector",
-        ])
-        #expect(problems(job(image: "  - {source: 'oci:dir@sha256:\(String(repeating: "a", count: 64))', repository: a, targets: [prod]}")) == [
-            "7:5: image #1 has no 'tags' and its source is selected by digest, which carries no tag; list 'tags'",
-        ])
+        #expect(
+            problems(job(image: "  - {source: 'docker://alpine', repository: a, targets: [prod]}")) == [
+                "7:5: image #1 has no 'tags' and its source names no tag; add ':TAG' to the source, list 'tags', or use a tag selector"
+            ])
+        #expect(
+            problems(job(image: "  - {source: 'oci:dir@sha256:\(String(repeating: "a", count: 64))', repository: a, targets: [prod]}")) == [
+                "7:5: image #1 has no 'tags' and its source is selected by digest, which carries no tag; list 'tags'"
+            ])
         let j = try loadJob(job(image: "  - {source: 'docker://alpine:3.19', repository: a, targets: [prod]}")).get()
         #expect(j.images[0].tags == .fromSource)
         #expect(j.images[0].source.ownTag == "3.19")
@@ -338,8 +365,14 @@ import OCI
 
     @Test func selectorOnlyForUntaggedRegistrySources() {
         let message = "a tag selector is only for docker:// sources without a tag or digest; list the tags of image #1 instead"
-        for source in ["oci:dir", "oci-archive:a.tar", "docker-archive:a.tar", "docker://alpine:3", "docker://alpine@sha256:\(String(repeating: "a", count: 64))"] {
-            #expect(problems(job(image: "  - {source: '\(source)', repository: a, tags: {latest: 1}, targets: [prod]}")).contains { $0.hasSuffix(message) }, "\(source)")
+        for source in [
+            "oci:dir", "oci-archive:a.tar", "docker-archive:a.tar", "docker://alpine:3",
+            "docker://alpine@sha256:\(String(repeating: "a", count: 64))"
+        ] {
+            #expect(
+                problems(job(image: "  - {source: '\(source)', repository: a, tags: {latest: 1}, targets: [prod]}")).contains {
+                    $0.hasSuffix(message)
+                }, "\(source)")
         }
         #expect(problems(job(image: "  - {source: 'docker://alpine', repository: a, tags: {latest: 1}, targets: [prod]}")) == [])
     }
@@ -348,9 +381,18 @@ import OCI
         func selector(_ s: String) -> [String] {
             problems(job(image: "  - source: docker://alpine\n    repository: a\n    tags: \(s)\n    targets: [prod]"))
         }
-        #expect(selector("{match: '('}") == ["9:19: 'tags.match' of image #1 is not a valid regular expression: '(' does not compile (ICU regular expression syntax)"])
-        #expect(selector("{exclude: [ok, '[']}") == ["9:26: 'tags.exclude' of image #1 holds an invalid regular expression: '[' does not compile (ICU regular expression syntax)"])
-        #expect(selector("{semver: '>=banana'}") == ["9:20: 'tags.semver' of image #1: invalid semver range '>=banana': '>=banana' is not a version comparator"])
+        #expect(
+            selector("{match: '('}") == [
+                "9:19: 'tags.match' of image #1 is not a valid regular expression: '(' does not compile (ICU regular expression syntax)"
+            ])
+        #expect(
+            selector("{exclude: [ok, '[']}") == [
+                "9:26: 'tags.exclude' of image #1 holds an invalid regular expression: '[' does not compile (ICU regular expression syntax)"
+            ])
+        #expect(
+            selector("{semver: '>=banana'}") == [
+                "9:20: 'tags.semver' of image #1: invalid semver range '>=banana': '>=banana' is not a version comparator"
+            ])
         #expect(selector("{latest: 0}") == ["9:20: 'tags.latest' of image #1 must be at least 1, found 0"])
         #expect(selector("{latset: 2}") == ["9:12: unknown key 'latset' in the tag selector of image #1; did you mean 'latest'?"])
         #expect(selector("{match: '3\\.[0-9]+', exclude: ['.*-rc.*'], semver: '>=3.18 <4 || 5.x', latest: 3}") == [])
@@ -358,15 +400,21 @@ import OCI
 
     @Test func selectorPrereleaseKey() throws {
         func loaded(_ s: String, environment: [String: String] = [:]) -> Result<Job, JobFileErrors> {
-            loadJob(job(image: "  - source: docker://alpine\n    repository: a\n    tags: \(s)\n    targets: [prod]"), environment: environment)
+            loadJob(
+                job(image: "  - source: docker://alpine\n    repository: a\n    tags: \(s)\n    targets: [prod]"), environment: environment)
         }
         #expect(try loaded("{latest: 1, prerelease: true}").get().images[0].tags == .selector(TagSelector(latest: 1, prerelease: true)))
         #expect(try loaded("{latest: 1}").get().images[0].tags == .selector(TagSelector(latest: 1, prerelease: false)))
-        #expect(try loaded("{semver: '>=1', prerelease: '${PRE:-false}'}", environment: ["PRE": "true"]).get().images[0].tags
+        #expect(
+            try loaded("{semver: '>=1', prerelease: '${PRE:-false}'}", environment: ["PRE": "true"]).get().images[0].tags
                 == .selector(TagSelector(semver: ">=1", prerelease: true)))
-        #expect(problems(job(image: "  - source: docker://alpine\n    repository: a\n    tags: {latest: 1, prerelease: yes}\n    targets: [prod]"))
+        #expect(
+            problems(
+                job(image: "  - source: docker://alpine\n    repository: a\n    tags: {latest: 1, prerelease: yes}\n    targets: [prod]"))
                 == ["9:35: 'tags.prerelease' of image #1 must be true or false, found 'yes'"])
-        #expect(problems(job(image: "  - source: docker://alpine\n    repository: a\n    tags: {latest: 1, prerelase: true}\n    targets: [prod]"))
+        #expect(
+            problems(
+                job(image: "  - source: docker://alpine\n    repository: a\n    tags: {latest: 1, prerelase: true}\n    targets: [prod]"))
                 == ["9:23: unknown key 'prerelase' in the tag selector of image #1; did you mean 'prerelease'?"])
     }
 
@@ -386,16 +434,19 @@ import OCI
               - {source: 'oci:a:1', repository: team/app, tags: ["1", "2"], targets: [prod]}
               - {source: 'oci:b:1', repository: team/app, tags: ["2"], targets: [prod]}
             """
-        #expect(problems(job(image: images)) == [
-            "8:5: image #2 pushes 'team/app:2' to registry 'prod', as image #1 (line 7) already does",
-        ])
+        #expect(
+            problems(job(image: images)) == [
+                "8:5: image #2 pushes 'team/app:2' to registry 'prod', as image #1 (line 7) already does"
+            ])
     }
 
     @Test func dockerHubOneWordRepositoriesCollideWithLibrary() {
-        let text = job(registry: "    url: https://docker.io", image: """
-              - {source: 'oci:a:1', repository: app, tags: ["1"], targets: [prod]}
-              - {source: 'oci:b:1', repository: library/app, tags: ["1"], targets: [prod]}
-            """)
+        let text = job(
+            registry: "    url: https://docker.io",
+            image: """
+                  - {source: 'oci:a:1', repository: app, tags: ["1"], targets: [prod]}
+                  - {source: 'oci:b:1', repository: library/app, tags: ["1"], targets: [prod]}
+                """)
         #expect(problems(text) == ["8:5: image #2 pushes 'library/app:1' to registry 'prod', as image #1 (line 7) already does"])
     }
 

@@ -8,7 +8,7 @@ import Testing
         ("http://localhost:5000", "http://localhost:5000"),
         ("https://[::1]:5000", "https://[::1]:5000"),
         ("https://[2001:db8::1]", "https://[2001:db8::1]"),
-        ("https://10.0.0.1:443", "https://10.0.0.1:443"),
+        ("https://10.0.0.1:443", "https://10.0.0.1:443")
     ])
     func parses(input: String, expected: String) throws {
         #expect(try RegistryURL.parse(input).get().string == expected)
@@ -28,7 +28,7 @@ import Testing
         ("https://[zz]:5000", .invalidHost("[zz]")),
         ("https://example.com:", .invalidPort("")),
         ("https://example.com:65536", .invalidPort("65536")),
-        ("https://example.com:-1", .invalidPort("-1")),
+        ("https://example.com:-1", .invalidPort("-1"))
     ])
     func rejects(input: String, expected: RegistryURLError) {
         #expect(RegistryURL.parse(input) == .failure(expected))
@@ -42,7 +42,7 @@ import Testing
         ("http://localhost", true), ("http://LOCALHOST:1", true), ("http://127.0.0.1", true), ("http://127.255.255.254:5000", true),
         ("http://[::1]", true), ("http://[0:0:0:0:0:0:0:1]", true), ("http://[::ffff:127.0.0.1]", true),
         ("http://128.0.0.1", false), ("http://127.0.0.256", false), ("http://127.0.0", false), ("http://[::2]", false),
-        ("http://localhost.example.com", false), ("http://10.0.0.1", false),
+        ("http://localhost.example.com", false), ("http://10.0.0.1", false)
     ])
     func loopback(url: String, expected: Bool) throws {
         #expect(try RegistryURL.parse(url).get().isLoopback == expected)

@@ -4,7 +4,7 @@ import Testing
 @Suite struct SemverTests {
     @Test(arguments: [
         ("1.2.3", "1.2.3"), ("v1.2.3", "1.2.3"), ("3.18", "3.18.0"), ("3", "3.0.0"),
-        ("3.21.0-rc1", "3.21.0-rc1"), ("1.0.0-alpha.1+build.5", "1.0.0-alpha.1"),
+        ("3.21.0-rc1", "3.21.0-rc1"), ("1.0.0-alpha.1+build.5", "1.0.0-alpha.1")
     ])
     func parsesTags(tag: String, expected: String) throws {
         #expect(try #require(SemanticVersion(tag: tag)).description == expected)
@@ -17,8 +17,10 @@ import Testing
 
     @Test func precedenceFollowsSemver() throws {
         // semver.org §11 example order
-        let order = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-                     "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "10.0.0"]
+        let order = [
+            "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+            "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0", "10.0.0"
+        ]
         let versions = try order.map { try #require(SemanticVersion(tag: $0)) }
         #expect(versions.shuffled().sorted() == versions)
     }
@@ -40,7 +42,7 @@ import Testing
         ("<2 || >=3", "2.5.0", false), ("<2 || >=3", "3.0.0", true), ("<2 || >=3", "1.0.0", true),
         // pre-releases match only ranges naming a pre-release of the same major.minor.patch
         (">=3.18", "3.21.0-rc1", false), (">=3.21.0-rc0", "3.21.0-rc1", true), (">=3.21.0-rc0", "3.22.0-rc1", false),
-        ("^3.18", "3.19.0-beta", false), ("3.x", "3.1.0-rc1", false),
+        ("^3.18", "3.19.0-beta", false), ("3.x", "3.1.0-rc1", false)
     ])
     func rangeMembership(r: String, version: String, expected: Bool) throws {
         let v = try #require(SemanticVersion(tag: version))

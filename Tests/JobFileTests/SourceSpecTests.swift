@@ -25,7 +25,8 @@ import OCI
         #expect(try parse("docker-archive:w.tar:team/worker").get() == .dockerArchive(path: "/jobs/w.tar", ref: "team/worker"))
         #expect(try parse("docker-archive:w.tar:team/worker").get().ownTag == "latest")
         #expect(parse("docker-archive:w.tar:team/worker@\(Self.digest)") == .failure(.archiveRefNeedsTag("team/worker@\(Self.digest)")))
-        #expect(parse("docker-archive:w.tar:Team:1") == .failure(.reference(.uppercaseRepository(input: "Team:1", repository: "library/Team"))))
+        #expect(
+            parse("docker-archive:w.tar:Team:1") == .failure(.reference(.uppercaseRepository(input: "Team:1", repository: "library/Team"))))
     }
 
     @Test func registryForm() throws {

@@ -15,14 +15,16 @@ func problems(_ text: String, environment: [String: String] = [:]) -> [String] {
 }
 
 /// A valid job with one registry `prod` and one image; `registry` and `image` replace those blocks.
-func job(registry: String = "    url: https://registry.example.com",
-         image: String = """
-              - source: oci:build/app:1.0
-                repository: team/app
-                tags: ["1.0"]
-                targets: [prod]
-            """,
-         extra: String = "") -> String {
+func job(
+    registry: String = "    url: https://registry.example.com",
+    image: String = """
+      - source: oci:build/app:1.0
+        repository: team/app
+        tags: ["1.0"]
+        targets: [prod]
+    """,
+    extra: String = ""
+) -> String {
     """
     version: 1
     name: test

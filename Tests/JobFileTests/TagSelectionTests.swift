@@ -52,7 +52,8 @@ import Testing
         let tags = ["3.20.9", "3.21.0-rc1", "3.21.0-rc2", "3.21.0", "3.21.5", "3.21.6-beta", "3.22.0-rc1", "3.22.0", "v3.21.3"]
         // The range names a pre-release of 3.21.0: other pre-releases of 3.21.0 qualify, those of
         // 3.21.6 and 3.22.0 do not.
-        #expect(try TagSelection.select(TagSelector(semver: ">=3.21.0-rc2 <3.22"), from: tags) == ["3.21.0-rc2", "3.21.0", "3.21.5", "v3.21.3"])
+        #expect(
+            try TagSelection.select(TagSelector(semver: ">=3.21.0-rc2 <3.22"), from: tags) == ["3.21.0-rc2", "3.21.0", "3.21.5", "v3.21.3"])
         // No pre-release named: none selected, even inside the bounds.
         #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <3.23"), from: tags) == ["3.21.0", "3.21.5", "3.22.0", "v3.21.3"])
         // An upper bound excludes the pre-releases below it when they are not named.
@@ -67,10 +68,12 @@ import Testing
         #expect(try TagSelection.select(TagSelector(latest: 2), from: tags) == ["v1.10.0", "v1.9.0"])
         // With prerelease: true, a release outranks its pre-releases and numeric pre-release
         // identifiers compare as numbers (rc.10 > rc.2).
-        #expect(try TagSelection.select(TagSelector(latest: 4, prerelease: true), from: tags)
+        #expect(
+            try TagSelection.select(TagSelector(latest: 4, prerelease: true), from: tags)
                 == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0"])
         // Asking for more than there are keeps them all, highest first.
-        #expect(try TagSelection.select(TagSelector(latest: 50, prerelease: true), from: tags)
+        #expect(
+            try TagSelection.select(TagSelector(latest: 50, prerelease: true), from: tags)
                 == ["v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "v1.9.0", "1.2", "0.99.0"])
         // latest applies after match, exclude and semver.
         #expect(try TagSelection.select(TagSelector(exclude: ["v.*"], semver: "<1.10", latest: 2), from: tags) == ["1.2", "0.99.0"])
@@ -100,16 +103,20 @@ import Testing
     @Test func semverWithPrereleaseTestsPrereleasesLikeAnyVersion() throws {
         let tags = ["3.20.9", "3.21.0-rc1", "3.21.0", "3.21.6-beta", "3.22.0-rc1", "4.0.0-rc1", "4.0.0"]
         #expect(try TagSelection.select(TagSelector(semver: ">=3.21"), from: tags) == ["3.21.0", "4.0.0"])
-        #expect(try TagSelection.select(TagSelector(semver: ">=3.21", prerelease: true), from: tags)
+        #expect(
+            try TagSelection.select(TagSelector(semver: ">=3.21", prerelease: true), from: tags)
                 == ["3.21.0", "3.21.6-beta", "3.22.0-rc1", "4.0.0-rc1", "4.0.0"])
         // A partial upper bound stops below its pre-releases: `<4` does not pick 4.0.0-rc1.
-        #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <4", prerelease: true), from: tags)
+        #expect(
+            try TagSelection.select(TagSelector(semver: ">=3.21 <4", prerelease: true), from: tags)
                 == ["3.21.0", "3.21.6-beta", "3.22.0-rc1"])
         // A full one is taken literally: 4.0.0-rc1 sorts below 4.0.0.
-        #expect(try TagSelection.select(TagSelector(semver: ">=3.21 <4.0.0", prerelease: true), from: tags)
+        #expect(
+            try TagSelection.select(TagSelector(semver: ">=3.21 <4.0.0", prerelease: true), from: tags)
                 == ["3.21.0", "3.21.6-beta", "3.22.0-rc1", "4.0.0-rc1"])
         // Caret and tilde ranges already end below the next version's pre-releases.
-        #expect(try TagSelection.select(TagSelector(semver: "^3.21", prerelease: true), from: tags)
+        #expect(
+            try TagSelection.select(TagSelector(semver: "^3.21", prerelease: true), from: tags)
                 == ["3.21.0", "3.21.6-beta", "3.22.0-rc1"])
         #expect(try TagSelection.select(TagSelector(semver: "~3.21", prerelease: true), from: tags) == ["3.21.0", "3.21.6-beta"])
     }

@@ -26,14 +26,19 @@ import Testing
         ("a$b$", "a$b$"),
         ("$$$", "$$"),
         ("$$${TAG}", "$1.4.2"),
-        ("$HOME-${TAG}$", "$HOME-1.4.2$"),
+        ("$HOME-${TAG}$", "$HOME-1.4.2$")
     ])
     func substitutes(input: String, expected: String) throws {
         #expect(try sub(input).get() == expected)
     }
 
     @Test func unsetVariableIsAnErrorAtItsOffset() {
-        #expect(sub("x-${NOPE}") == .failure(.init(list: [.init(offset: 2, message: "variable 'NOPE' is not set (set it in the environment or write ${NOPE:-default})")])))
+        #expect(
+            sub("x-${NOPE}")
+                == .failure(
+                    .init(list: [
+                        .init(offset: 2, message: "variable 'NOPE' is not set (set it in the environment or write ${NOPE:-default})")
+                    ])))
     }
 
     @Test func everyProblemInAScalarIsReported() throws {
@@ -49,10 +54,11 @@ import Testing
 
     @Test func variablesInAJobAreLocated() {
         let text = job(registry: "    url: https://a.example.com\n    auth:\n      username: '${U}'\n      password: x${P}")
-        #expect(problems(text) == [
-            "7:18: variable 'U' is not set (set it in the environment or write ${U:-default})",
-            "8:18: variable 'P' is not set (set it in the environment or write ${P:-default})",
-        ])
+        #expect(
+            problems(text) == [
+                "7:18: variable 'U' is not set (set it in the environment or write ${U:-default})",
+                "8:18: variable 'P' is not set (set it in the environment or write ${P:-default})"
+            ])
         #expect(problems(text, environment: ["U": "u", "P": "p"]) == [])
     }
 
@@ -66,9 +72,10 @@ import Testing
 
     @Test func substitutedValuesAreValidatedLikeLiterals() {
         let text = job(image: "  - {source: 'oci:a:1', repository: a, tags: ['${T}'], targets: [prod]}")
-        #expect(problems(text, environment: ["T": "bad tag"]) == [
-            "7:47: invalid tag 'bad tag' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
-        ])
+        #expect(
+            problems(text, environment: ["T": "bad tag"]) == [
+                "7:47: invalid tag 'bad tag' in image #1: a tag must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+            ])
     }
 
     @Test func registryNamesMaySubstituteToo() throws {
@@ -77,12 +84,13 @@ import Testing
     }
 
     @Test func aRegexEndingInDollarLoads() throws {
-        let text = job(image: """
-              - source: docker://registry.example.com/team/app
-                repository: team/app
-                tags: {match: '^v[0-9]+$', exclude: ['v0$'], latest: 2}
-                targets: [prod]
-            """)
+        let text = job(
+            image: """
+                  - source: docker://registry.example.com/team/app
+                    repository: team/app
+                    tags: {match: '^v[0-9]+$', exclude: ['v0$'], latest: 2}
+                    targets: [prod]
+                """)
         let j = try loadJob(text).get()
         #expect(j.images[0].tags == .selector(TagSelector(match: "^v[0-9]+$", exclude: ["v0$"], latest: 2)))
     }

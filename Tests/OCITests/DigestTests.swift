@@ -19,7 +19,7 @@ import Testing
         ("sha256", DigestError.missingAlgorithm("sha256")),
         ("md5:abc", DigestError.unsupportedAlgorithm("md5")),
         ("sha256:abc", DigestError.invalidLength(algorithm: "sha256", expected: 64, actual: 3)),
-        ("sha256:" + String(repeating: "G", count: 64), DigestError.invalidHex(String(repeating: "G", count: 64))),
+        ("sha256:" + String(repeating: "G", count: 64), DigestError.invalidHex(String(repeating: "G", count: 64)))
     ])
     func rejectsMalformedDigests(input: String, expected: DigestError) {
         #expect(throws: expected) { try Digest(parsing: input) }

@@ -28,9 +28,13 @@ import Testing
         Valid(input: "test:5000/repo:tag@sha256:\(hex64)", domain: "test:5000", path: "repo", tag: "tag", digest: "sha256:\(hex64)"),
         Valid(input: "sub-dom1.foo.com/bar/baz/quux", domain: "sub-dom1.foo.com", path: "bar/baz/quux"),
         Valid(input: "sub-dom1.foo.com/bar/baz/quux:some-long-tag", domain: "sub-dom1.foo.com", path: "bar/baz/quux", tag: "some-long-tag"),
-        Valid(input: "b.gcr.io/test.example.com/my-app:test.example.com", domain: "b.gcr.io", path: "test.example.com/my-app", tag: "test.example.com"),
+        Valid(
+            input: "b.gcr.io/test.example.com/my-app:test.example.com", domain: "b.gcr.io", path: "test.example.com/my-app",
+            tag: "test.example.com"),
         Valid(input: "xn--n3h.com/myimage:xn--n3h.com", domain: "xn--n3h.com", path: "myimage", tag: "xn--n3h.com"),
-        Valid(input: "xn--7o8h.com/myimage:xn--7o8h.com@sha512:\(hex128)", domain: "xn--7o8h.com", path: "myimage", tag: "xn--7o8h.com", digest: "sha512:\(hex128)"),
+        Valid(
+            input: "xn--7o8h.com/myimage:xn--7o8h.com@sha512:\(hex128)", domain: "xn--7o8h.com", path: "myimage", tag: "xn--7o8h.com",
+            digest: "sha512:\(hex128)"),
         Valid(input: "foo_bar.com:8080", domain: "docker.io", path: "library/foo_bar.com", tag: "8080"),
         Valid(input: "foo/foo_bar.com:8080", domain: "docker.io", path: "foo/foo_bar.com", tag: "8080"),
         Valid(input: "lowercase:Uppercase", domain: "docker.io", path: "library/lowercase", tag: "Uppercase"),
@@ -39,7 +43,9 @@ import Testing
         Valid(input: "[2001:db8::]:5000/repo", domain: "[2001:db8::]:5000", path: "repo"),
         Valid(input: "[::1]:5000/repo", domain: "[::1]:5000", path: "repo"),
         Valid(input: "[fe80::1]:5000/repo:tag", domain: "[fe80::1]:5000", path: "repo", tag: "tag"),
-        Valid(input: "[2001:db8::1]:5000/repo:tag@sha256:\(hex64)", domain: "[2001:db8::1]:5000", path: "repo", tag: "tag", digest: "sha256:\(hex64)"),
+        Valid(
+            input: "[2001:db8::1]:5000/repo:tag@sha256:\(hex64)", domain: "[2001:db8::1]:5000", path: "repo", tag: "tag",
+            digest: "sha256:\(hex64)"),
         Valid(input: "[2001:db8:1:2:3:4:5:6]/repo:tag", domain: "[2001:db8:1:2:3:4:5:6]", path: "repo", tag: "tag"),
         // normalize_test.go
         Valid(input: "docker/docker", domain: "docker.io", path: "docker/docker"),
@@ -58,17 +64,25 @@ import Testing
         Valid(input: "192.168.0.1:80", domain: "docker.io", path: "library/192.168.0.1", tag: "80"),
         Valid(input: "192.168.0.1:8/debian", domain: "192.168.0.1:8", path: "debian"),
         Valid(input: "192.168.0.2:25000/debian", domain: "192.168.0.2:25000", path: "debian"),
-        Valid(input: "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev", domain: "docker.io", path: "library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev"),
+        Valid(
+            input: "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev", domain: "docker.io",
+            path: "library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev"),
         Valid(input: "[fc00::1]:5000/docker", domain: "[fc00::1]:5000", path: "docker"),
         Valid(input: "[fc00::1]:5000/docker/docker", domain: "[fc00::1]:5000", path: "docker/docker"),
-        Valid(input: "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", domain: "docker.io", path: "library/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"),
-        Valid(input: "foo/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", domain: "docker.io", path: "foo/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"),
+        Valid(
+            input: "docker.io/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", domain: "docker.io",
+            path: "library/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"),
+        Valid(
+            input: "foo/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a", domain: "docker.io",
+            path: "foo/1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"),
         Valid(input: "localhost:5000/foo", domain: "localhost:5000", path: "foo"),
         // pushctl's own
         Valid(input: "alpine:3.19", domain: "docker.io", path: "library/alpine", tag: "3.19"),
         Valid(input: "a__b/c.d/e---f", domain: "docker.io", path: "a__b/c.d/e---f"),
         Valid(input: "Registry.Example.com/team/app", domain: "Registry.Example.com", path: "team/app"),
-        Valid(input: "ghcr.io/org/app:" + String(repeating: "t", count: 128), domain: "ghcr.io", path: "org/app", tag: String(repeating: "t", count: 128)),
+        Valid(
+            input: "ghcr.io/org/app:" + String(repeating: "t", count: 128), domain: "ghcr.io", path: "org/app",
+            tag: String(repeating: "t", count: 128))
     ]
 
     @Test(arguments: valid)
@@ -90,7 +104,7 @@ import Testing
         "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a",
         "repo:-tag", "repo:" + String(repeating: "t", count: 129), "repo@sha256:abc", "repo@sha256:" + String(repeating: "F", count: 64),
         "repo@md5:" + String(repeating: "f", count: 32), "foo/", "/foo", "foo//bar", "foo_-bar", "foo..bar", "foo___bar",
-        "host:port/repo", "a@b@c",
+        "host:port/repo", "a@b@c"
     ])
     func rejects(_ input: String) {
         #expect(throws: ReferenceError.self) { try ImageReference(parsing: input) }
@@ -119,8 +133,8 @@ import Testing
     }
 
     @Test func nameLengthLimitCountsTheDomain() throws {
-        let path = String(repeating: "a/", count: 121) + "a" // 243 characters
-        let r = try ImageReference(parsing: "example.com/" + path) // 12 + 243 = 255
+        let path = String(repeating: "a/", count: 121) + "a"  // 243 characters
+        let r = try ImageReference(parsing: "example.com/" + path)  // 12 + 243 = 255
         #expect(r.canonicalName.utf8.count == 255)
         #expect(throws: ReferenceError.self) { try ImageReference(parsing: "example.com/" + path + "b") }
     }
@@ -138,7 +152,7 @@ import Testing
         ("localhost/privatebase", "localhost/privatebase", "localhost/privatebase"),
         ("docker.io/library/ubuntu-12.04-base", "docker.io/library/ubuntu-12.04-base", "ubuntu-12.04-base"),
         ("index.docker.io/library/ubuntu-12.04-base", "docker.io/library/ubuntu-12.04-base", "ubuntu-12.04-base"),
-        ("library/foo/bar", "docker.io/library/foo/bar", "library/foo/bar"),
+        ("library/foo/bar", "docker.io/library/foo/bar", "library/foo/bar")
     ])
     func familiarAndCanonicalNames(input: String, canonical: String, familiar: String) throws {
         let r = try ImageReference(parsing: input)

@@ -18,7 +18,9 @@ struct IndexEntriesTests {
     @Test func keepingCutsOnlyTheOtherEntries() throws {
         let entries = try IndexEntries(Array(index.utf8))
         #expect(entries.spans.count == 3)
-        #expect(String(decoding: entries.keeping([0, 2]), as: UTF8.self) == index.replacingOccurrences(of: "{\"digest\": \"b\"},\n    ", with: ""))
+        #expect(
+            String(decoding: entries.keeping([0, 2]), as: UTF8.self)
+                == index.replacingOccurrences(of: "{\"digest\": \"b\"},\n    ", with: ""))
         #expect(String(decoding: entries.keeping([1]), as: UTF8.self).contains("[\n    {\"digest\": \"b\"}\n  ]"))
         #expect(entries.keeping([0, 1, 2]) == Array(index.utf8))
     }

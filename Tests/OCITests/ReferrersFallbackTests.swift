@@ -6,8 +6,9 @@ import Testing
 struct ReferrersFallbackTests {
     let subject = Digest.of(Array("subject".utf8))
     func entry(_ name: String, type: String = "application/spdx+json") -> Descriptor {
-        Descriptor(mediaType: MediaType.ociManifest, digest: Digest.of(Array(name.utf8)), size: 100,
-                   annotations: ["note": name], artifactType: type)
+        Descriptor(
+            mediaType: MediaType.ociManifest, digest: Digest.of(Array(name.utf8)), size: 100,
+            annotations: ["note": name], artifactType: type)
     }
 
     @Test func theTagIsTheSubjectsDigestWithADash() {
@@ -16,7 +17,8 @@ struct ReferrersFallbackTests {
 
     @Test func mergingKeepsOthersEntriesAndIsIdempotent() throws {
         // Someone else's index, with a field pushctl does not know, in their own formatting.
-        let foreign = #"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "\#(Digest.of(Array("theirs".utf8)))", "size": 7, "x-custom": true}]}"#
+        let foreign =
+            #"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "\#(Digest.of(Array("theirs".utf8)))", "size": 7, "x-custom": true}]}"#
         let merged = try #require(try ReferrersFallback.merge(Array(foreign.utf8), adding: entry("ours")))
         let text = String(decoding: merged, as: UTF8.self)
         #expect(text.hasPrefix(String(foreign.dropLast(2))), "the foreign entry and everything before it stay as written: \(text)")
@@ -36,7 +38,8 @@ struct ReferrersFallbackTests {
 
     @Test func aReferrersArtifactTypeFallsBackToItsConfigsMediaType() throws {
         let config = #"{"mediaType":"application/vnd.example.config+json","digest":"\#(subject)","size":2}"#
-        let manifest = #"{"schemaVersion":2,"config":\#(config),"layers":[],"subject":{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(subject)","size":3}}"#
+        let manifest =
+            #"{"schemaVersion":2,"config":\#(config),"layers":[],"subject":{"mediaType":"\#(MediaType.ociManifest)","digest":"\#(subject)","size":3}}"#
         let referrer = try #require(ReferrerManifest.parse(Array(manifest.utf8)))
         #expect(referrer.subject.digest == subject)
         #expect(referrer.artifactType == "application/vnd.example.config+json")

@@ -8,7 +8,8 @@ import JobFile
     }
 
     func registry(_ body: String) throws -> Registry {
-        let job = try load("""
+        let job = try load(
+            """
             version: 1
             name: t
             registries:
@@ -33,16 +34,18 @@ import JobFile
     }
 
     @Test func insecureAddsAnHTTPTwinAfterEachHTTPSEndpoint() throws {
-        let r = try registry("    url: https://a.example.com:5000\n    insecure: true\n    mirrors: [http://b.example.com, https://c.example.com]")
+        let r = try registry(
+            "    url: https://a.example.com:5000\n    insecure: true\n    mirrors: [http://b.example.com, https://c.example.com]")
         let e = Endpoint.fallbackOrder(for: r)
-        #expect(urls(e) == [
-            "https://a.example.com:5000", "http://a.example.com:5000 (twin)",
-            "http://b.example.com",
-            "https://c.example.com", "http://c.example.com (twin)",
-        ])
+        #expect(
+            urls(e) == [
+                "https://a.example.com:5000", "http://a.example.com:5000 (twin)",
+                "http://b.example.com",
+                "https://c.example.com", "http://c.example.com (twin)"
+            ])
         #expect(e.allSatisfy { $0.skipTLSVerify })
         #expect(e[1].host == "a.example.com:5000")
-        #expect(e[2].onlyIfTLSHandshakeFails == false) // written as http: tried in its own right
+        #expect(e[2].onlyIfTLSHandshakeFails == false)  // written as http: tried in its own right
     }
 
     @Test func twinThatDuplicatesAWrittenEndpointIsListedOnce() throws {
@@ -58,7 +61,8 @@ import JobFile
     }
 
     @Test func dockerHubUsesRegistry1AndLibraryPrefix() throws {
-        let job = try load("""
+        let job = try load(
+            """
             version: 1
             name: t
             registries:
@@ -96,7 +100,9 @@ import JobFile
     @Test func oneItemPerImageAndTargetInFileOrder() throws {
         let plan = Planner.plan(try load(Self.twoImages))
         #expect(plan.items.map { "\($0.imageIndex):\($0.registry)" } == ["0:prod", "0:lab", "1:lab", "2:lab"])
-        #expect(plan.items[0].source == PlanSource(written: "oci:build/app:1.4.2", spec: .ociLayout(path: "/jobs/build/app", ref: .name("1.4.2"))))
+        #expect(
+            plan.items[0].source
+                == PlanSource(written: "oci:build/app:1.4.2", spec: .ociLayout(path: "/jobs/build/app", ref: .name("1.4.2"))))
         #expect(plan.items[0].source.transport == "oci")
         #expect(plan.items[0].source.path == "/jobs/build/app")
         #expect(plan.items[0].source.ref == "1.4.2")
@@ -144,8 +150,9 @@ import JobFile
     @Test func textSummaryOfTags() {
         #expect(PlanTags.list(["a", "b"]).summary == "a, b")
         #expect(PlanTags.fromSource(nil).summary.contains("read when applied"))
-        #expect(PlanTags.selector(TagSelector(match: "x", exclude: ["y"], semver: ">=1", latest: 2)).summary
-            == "selector: match 'x', exclude 'y', semver '>=1', latest 2")
+        #expect(
+            PlanTags.selector(TagSelector(match: "x", exclude: ["y"], semver: ">=1", latest: 2)).summary
+                == "selector: match 'x', exclude 'y', semver '>=1', latest 2")
     }
 }
 

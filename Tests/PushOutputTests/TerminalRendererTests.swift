@@ -9,8 +9,9 @@ import Testing
 @Suite struct TerminalRendererTests {
     let layer = Digest.of(Array("layer".utf8))
     func target(_ tag: String = "1.0") -> PushTarget {
-        PushTarget(itemID: "abc123", job: "release", source: "docker://upstream/app:\(tag)", registry: "lab",
-                   host: "127.0.0.1:5000", repository: "team/app", tags: [tag])
+        PushTarget(
+            itemID: "abc123", job: "release", source: "docker://upstream/app:\(tag)", registry: "lab",
+            host: "127.0.0.1:5000", repository: "team/app", tags: [tag])
     }
 
     /// The lines a live redraw wrote last (after the final cursor-up), without control codes.
@@ -66,14 +67,15 @@ import Testing
         renderer.emit(.pushEnd(two, PushOutcome(status: .pushed, digest: layer, endpoint: nil, error: nil, counts: BlobCounts())))
         renderer.emit(.manifest(one, tag: "1.0", digest: layer, size: 5))
         renderer.emit(.pushEnd(one, PushOutcome(status: .pushed, digest: layer, endpoint: nil, error: nil, counts: BlobCounts())))
-        #expect(text().split(separator: "\n").map(String.init) == [
-            "The push refers to repository [127.0.0.1:5000/team/app]",
-            "\(layer.short): Pushed",
-            "2.0: digest: \(layer) size: 5",
-            "The push refers to repository [127.0.0.1:5000/team/app]",
-            "\(layer.short): Layer already exists",
-            "1.0: digest: \(layer) size: 5",
-        ])
+        #expect(
+            text().split(separator: "\n").map(String.init) == [
+                "The push refers to repository [127.0.0.1:5000/team/app]",
+                "\(layer.short): Pushed",
+                "2.0: digest: \(layer) size: 5",
+                "The push refers to repository [127.0.0.1:5000/team/app]",
+                "\(layer.short): Layer already exists",
+                "1.0: digest: \(layer) size: 5"
+            ])
     }
 
     /// "Retrying in N seconds" says the wait that follows, not a rounded-up one.
@@ -83,7 +85,8 @@ import Testing
         renderer.emit(.retrying(target(), what: "upload blob", delaySeconds: 0.8, attempt: 1))
         renderer.emit(.retrying(target(), what: "upload blob", delaySeconds: 2.0, attempt: 2))
         renderer.emit(.retrying(target(), what: "upload blob", delaySeconds: 3.96, attempt: 3))
-        #expect(text().split(separator: "\n").map { $0.split(separator: ": ").last.map(String.init) ?? "" }
+        #expect(
+            text().split(separator: "\n").map { $0.split(separator: ": ").last.map(String.init) ?? "" }
                 == ["Retrying in 0.8 seconds", "Retrying in 2 seconds", "Retrying in 4 seconds"])
     }
 }

@@ -10,8 +10,10 @@ import Testing
 /// The push logic against in-memory fakes. The same behaviour is proven against the real
 /// registry in the integration tests; these pin down the decisions.
 @Suite struct ExecutorTests {
-    func executor(_ registries: [String: FakeRegistry], state: FakeState, events: EventLog = EventLog(),
-                  cancellation: CancellationFlag = CancellationFlag()) -> TestExecutor {
+    func executor(
+        _ registries: [String: FakeRegistry], state: FakeState, events: EventLog = EventLog(),
+        cancellation: CancellationFlag = CancellationFlag()
+    ) -> TestExecutor {
         TestExecutor(executor: Executor(state: state, sink: events, cancellation: cancellation), registries: registries)
     }
 
@@ -61,8 +63,12 @@ import Testing
         closed.unreachable = .init(tls: false)
         let mirror = FakeRegistry()
         let state = FakeState()
-        let job = makeJob(makeImage(), endpoints: [EndpointMember(url: "https://primary.test", isHTTPTwin: false),
-                                                   EndpointMember(url: "https://mirror.test", isHTTPTwin: false)])
+        let job = makeJob(
+            makeImage(),
+            endpoints: [
+                EndpointMember(url: "https://primary.test", isHTTPTwin: false),
+                EndpointMember(url: "https://mirror.test", isHTTPTwin: false)
+            ])
         let outcome = executor(["https://primary.test": closed, "https://mirror.test": mirror], state: state).run([job], images: 1)[0]
         #expect(outcome.status == .pushed)
         #expect(outcome.endpoint == "https://mirror.test")
@@ -74,9 +80,14 @@ import Testing
         let denying = FakeRegistry()
         denying.denyWrites = true
         let mirror = FakeRegistry()
-        let job = makeJob(makeImage(), endpoints: [EndpointMember(url: "https://primary.test", isHTTPTwin: false),
-                                                   EndpointMember(url: "https://mirror.test", isHTTPTwin: false)])
-        let outcome = executor(["https://primary.test": denying, "https://mirror.test": mirror], state: FakeState()).run([job], images: 1)[0]
+        let job = makeJob(
+            makeImage(),
+            endpoints: [
+                EndpointMember(url: "https://primary.test", isHTTPTwin: false),
+                EndpointMember(url: "https://mirror.test", isHTTPTwin: false)
+            ])
+        let outcome = executor(["https://primary.test": denying, "https://mirror.test": mirror], state: FakeState()).run([job], images: 1)[
+            0]
         #expect(outcome.status == .failed)
         #expect(outcome.error?.contains("DENIED") == true)
         #expect(mirror.requestLog.isEmpty)
@@ -86,7 +97,9 @@ import Testing
         let tlsBroken = FakeRegistry()
         tlsBroken.unreachable = .init(tls: true)
         let plain = FakeRegistry()
-        let endpoints = [EndpointMember(url: "https://lab.test", isHTTPTwin: false), EndpointMember(url: "http://lab.test", isHTTPTwin: true)]
+        let endpoints = [
+            EndpointMember(url: "https://lab.test", isHTTPTwin: false), EndpointMember(url: "http://lab.test", isHTTPTwin: true)
+        ]
         let outcome = executor(["https://lab.test": tlsBroken, "http://lab.test": plain], state: FakeState())
             .run([makeJob(makeImage(), endpoints: endpoints)], images: 1)[0]
         #expect(outcome.endpoint == "http://lab.test")
@@ -117,7 +130,11 @@ import Testing
         let registry = FakeRegistry()
         let state = FakeState()
         let outcomes = executor(["http://127.0.0.1:5000": registry], state: state)
-            .run([makeJob(makeImage(seed: "bad", corruptLayer: true), repository: "team/bad"), makeJob(makeImage(seed: "good"), repository: "team/good")], images: 2)
+            .run(
+                [
+                    makeJob(makeImage(seed: "bad", corruptLayer: true), repository: "team/bad"),
+                    makeJob(makeImage(seed: "good"), repository: "team/good")
+                ], images: 2)
         #expect(outcomes.map(\.status) == [.failed, .pushed])
         #expect(outcomes[0].error?.contains("digest mismatch") == true)
         #expect(registry.manifests["team/bad"] == nil)
@@ -128,7 +145,9 @@ import Testing
         let registry = FakeRegistry()
         let state = FakeState()
         let image = makeImage()
-        for blob in image.blobs { try state.recordBlob(registry: "registry.test", repository: "team/app", digest: blob.digest, identity: "id-1") }
+        for blob in image.blobs {
+            try state.recordBlob(registry: "registry.test", repository: "team/app", digest: blob.digest, identity: "id-1")
+        }
         let outcome = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)[0]
         #expect(outcome.counts.uploaded == 3)
         #expect(state.locations.count == 3, "stale records were removed and fresh ones written")

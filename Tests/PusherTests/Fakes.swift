@@ -11,12 +11,14 @@ import Synchronization
 /// missing (as a real registry does), and can be made unreachable.
 final class FakeRegistry: PushDestination, @unchecked Sendable {
     struct Unreachable: Error { var tls: Bool }
-    struct RegistryDenied: Error, CustomStringConvertible { var description: String { "DENIED: requested access to the resource is denied" } }
+    struct RegistryDenied: Error, CustomStringConvertible {
+        var description: String { "DENIED: requested access to the resource is denied" }
+    }
     struct SourceCorrupt: Error, CustomStringConvertible { var description: String { "digest mismatch" } }
 
     private let lock = NSLock()
-    var blobs: [String: Set<Digest>] = [:]          // repository → digests
-    var manifests: [String: [String: Digest]] = [:] // repository → reference → digest
+    var blobs: [String: Set<Digest>] = [:]  // repository → digests
+    var manifests: [String: [String: Digest]] = [:]  // repository → reference → digest
     var requests: [String] = []
     var unreachable: Unreachable?
     var denyWrites = false
@@ -108,7 +110,11 @@ final class FakeState: PushState, @unchecked Sendable {
         lock.withLock { locations.removeAll { $0.registry == registry && $0.repository == repository && $0.digest == digest } }
     }
     func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        lock.withLock { Array(locations.filter { $0.registry == registry && $0.digest == digest && $0.repository != targetRepository }.map(\.repository).prefix(limit)) }
+        lock.withLock {
+            Array(
+                locations.filter { $0.registry == registry && $0.digest == digest && $0.repository != targetRepository }.map(\.repository)
+                    .prefix(limit))
+        }
     }
     func recordPush(_ record: CompletedPush) throws {
         lock.withLock {
@@ -138,17 +144,18 @@ func makeImage(tag: String = "1.0", seed: String = "a", corruptLayer: Bool = fal
     let configDescriptor = descriptor(config, MediaType.ociConfig)
     let layerDescriptors = layers.map { descriptor($0, MediaType.ociLayerGzip) }
     let manifest = """
-    {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(MediaType.ociConfig)","digest":"\(configDescriptor.digest)","size":\(config.count)},"layers":[\(layerDescriptors.map { "{\"mediaType\":\"\($0.mediaType)\",\"digest\":\"\($0.digest)\",\"size\":\($0.size)}" }.joined(separator: ","))]}
-    """
+        {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(MediaType.ociConfig)","digest":"\(configDescriptor.digest)","size":\(config.count)},"layers":[\(layerDescriptors.map { "{\"mediaType\":\"\($0.mediaType)\",\"digest\":\"\($0.digest)\",\"size\":\($0.size)}" }.joined(separator: ","))]}
+        """
     let manifestBytes = Array(manifest.utf8)
     let root = descriptor(manifestBytes, MediaType.ociManifest)
     var contents: [Digest: [UInt8]] = [configDescriptor.digest: config]
     for (d, bytes) in zip(layerDescriptors, layers) { contents[d.digest] = bytes }
     if corruptLayer { contents[layerDescriptors[1].digest]![0] ^= 0x01 }
     let frozen = contents
-    return SourceImage(description: "test:\(seed)", root: root, manifests: [(root, manifestBytes)],
-                       blobs: [configDescriptor] + layerDescriptors,
-                       payload: { d in BlobPayload(descriptor: d) { offset in MemoryBlobStream(frozen[d.digest]!, offset: Int(offset)) } })
+    return SourceImage(
+        description: "test:\(seed)", root: root, manifests: [(root, manifestBytes)],
+        blobs: [configDescriptor] + layerDescriptors,
+        payload: { d in BlobPayload(descriptor: d) { offset in MemoryBlobStream(frozen[d.digest]!, offset: Int(offset)) } })
 }
 
 /// The run's endpoint rule (`EndpointSet`) over fake registries, by URL.
@@ -162,8 +169,10 @@ struct FakeEndpoints: PushEndpoints {
     var members: [EndpointMember] { endpointSet.members }
     var preferredHost: String { endpointSet.preferred?.host ?? "none" }
 
-    func perform<T>(retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
-                    _ body: (any PushDestination, EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember) {
+    func perform<T>(
+        retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
+        _ body: (any PushDestination, EndpointMember) throws -> T
+    ) throws -> (value: T, endpoint: EndpointMember) {
         try endpointSet.perform { client, member in try body(client, member) }
     }
 }
@@ -188,10 +197,14 @@ struct TestExecutor {
     }
 }
 
-func makeJob(_ image: SourceImage, repository: String = "team/app", tags: [String] = ["1.0", "latest"],
-             endpoints: [EndpointMember] = [EndpointMember(url: "http://127.0.0.1:5000", isHTTPTwin: false)]) -> PushJob {
-    PushJob(target: PushTarget(itemID: "\(repository)-\(image.description)", job: "test", source: image.description, registry: "lab",
-                               host: endpoints[0].host, repository: repository, tags: tags),
-            registryKey: "registry.test", endpoints: FakeEndpoints(members: endpoints, registries: [:]), image: image,
-            credentialIdentity: "id-1", concurrency: 3)
+func makeJob(
+    _ image: SourceImage, repository: String = "team/app", tags: [String] = ["1.0", "latest"],
+    endpoints: [EndpointMember] = [EndpointMember(url: "http://127.0.0.1:5000", isHTTPTwin: false)]
+) -> PushJob {
+    PushJob(
+        target: PushTarget(
+            itemID: "\(repository)-\(image.description)", job: "test", source: image.description, registry: "lab",
+            host: endpoints[0].host, repository: repository, tags: tags),
+        registryKey: "registry.test", endpoints: FakeEndpoints(members: endpoints, registries: [:]), image: image,
+        credentialIdentity: "id-1", concurrency: 3)
 }

@@ -25,16 +25,19 @@ import Testing
     static func seed() throws -> Seeded {
         let registry = try RegistryServer.start(.plain)
         let client = RegistryClient(endpoint: RegistryEndpoint(url: registry.baseURL))
-        let config = TestBlob(bytes: Array(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8),
-                              mediaType: MediaType.ociConfig)
+        let config = TestBlob(
+            bytes: Array(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8),
+            mediaType: MediaType.ociConfig)
         let layer = TestBlob.random(size: 24 << 20)
         try client.uploadBlob("src/app", config.payload())
         try client.uploadBlob("src/app", layer.payload())
-        let manifest = Array("""
+        let manifest = Array(
+            """
             {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(MediaType.ociConfig)","digest":"\(config.digest)","size":\(config.bytes.count)},"layers":[{"mediaType":"\(MediaType.ociLayerGzip)","digest":"\(layer.digest)","size":\(layer.bytes.count)}]}
             """.utf8)
         let manifestDigest = try client.putManifest("src/app", reference: "1", bytes: manifest, mediaType: MediaType.ociManifest)
-        let index = Array("""
+        let index = Array(
+            """
             {"schemaVersion":2,"mediaType":"\(MediaType.ociIndex)","manifests":[{"mediaType":"\(MediaType.ociManifest)","digest":"\(manifestDigest)","size":\(manifest.count),"platform":{"architecture":"amd64","os":"linux"}}]}
             """.utf8)
         let indexDigest = try client.putManifest("src/app", reference: "multi", bytes: index, mediaType: MediaType.ociIndex)
@@ -63,13 +66,15 @@ import Testing
         let seeded = try Self.seed()
         defer { seeded.registry.stop() }
         let access = Self.access(seeded.registry)
-        let root = try #require(try access.read { client throws(RegistryError) in try client.manifestDescriptor("src/app", reference: "multi") })
+        let root = try #require(
+            try access.read { client throws(RegistryError) in try client.manifestDescriptor("src/app", reference: "multi") })
         #expect(root.digest == seeded.index.digest)
         #expect(root.mediaType == MediaType.ociIndex)
 
         let requestsBefore = seeded.registry.accessLog().count
-        let source = RegistryImageSource(description: "docker://\(seeded.registry.host)/src/app:multi", access: access,
-                                         repository: "src/app", root: root)
+        let source = RegistryImageSource(
+            description: "docker://\(seeded.registry.host)/src/app:multi", access: access,
+            repository: "src/app", root: root)
         let image = source.sourceImage
         // Nothing is read until a push needs it.
         #expect(image.manifests.isEmpty && image.blobs.isEmpty)
@@ -100,9 +105,12 @@ import Testing
     @Test func bytesThatDoNotMatchTheDescriptorFailAtTheEnd() throws {
         let seeded = try Self.seed()
         defer { seeded.registry.stop() }
-        let source = RegistryImageSource(description: "docker://\(seeded.registry.host)/src/app:1", access: Self.access(seeded.registry),
-                                         repository: "src/app", root: Descriptor(mediaType: MediaType.ociManifest, digest: seeded.manifest.digest,
-                                                                                  size: Int64(seeded.manifest.bytes.count)))
+        let source = RegistryImageSource(
+            description: "docker://\(seeded.registry.host)/src/app:1", access: Self.access(seeded.registry),
+            repository: "src/app",
+            root: Descriptor(
+                mediaType: MediaType.ociManifest, digest: seeded.manifest.digest,
+                size: Int64(seeded.manifest.bytes.count)))
         // The registry serves the layer, but the descriptor claims a size one byte short.
         var short = seeded.layer.descriptor
         short.size -= 1

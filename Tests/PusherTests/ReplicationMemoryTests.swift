@@ -63,22 +63,27 @@ import Testing
         let configBytes = Array(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
         let config = Descriptor(mediaType: MediaType.ociConfig, digest: Digest.of(configBytes), size: Int64(configBytes.count))
         try seeder.uploadBlob("up/big", BlobPayload(descriptor: config) { offset in MemoryBlobStream(configBytes, offset: Int(offset)) })
-        let manifest = Array("""
+        let manifest = Array(
+            """
             {"schemaVersion":2,"mediaType":"\(MediaType.ociManifest)","config":{"mediaType":"\(config.mediaType)","digest":"\(config.digest)","size":\(config.size)},"layers":[{"mediaType":"\(layer.mediaType)","digest":"\(layer.digest)","size":\(size)}]}
             """.utf8)
         let manifestDigest = try seeder.putManifest("up/big", reference: "big", bytes: manifest, mediaType: MediaType.ociManifest)
 
         let access = plainSourceAccess(source.baseURL, key: source.host)
-        let root = try #require(try access.read { client throws(RegistryError) in try client.manifestDescriptor("up/big", reference: "big") })
+        let root = try #require(
+            try access.read { client throws(RegistryError) in try client.manifestDescriptor("up/big", reference: "big") })
         let image = RegistryImageSource(description: "docker://\(source.host)/up/big:big", access: access, repository: "up/big", root: root)
-        let job = PushJob(target: PushTarget(itemID: "0000000000000000", job: "memory", source: image.description, registry: "target",
-                                             host: target.host, repository: "mirror/big", tags: ["big"]),
-                          registryKey: target.host, endpoints: RegistryConnection(
-                            name: "target", registryKey: target.host, identityMaterial: "test",
-                            endpoints: EndpointSet(registry: "target", members: [EndpointMember(url: target.baseURL)]) { member, _ in
-                                RegistryClient(endpoint: RegistryEndpoint(url: member.url))
-                            }),
-                          image: image.sourceImage, credentialIdentity: "test", concurrency: 2)
+        let job = PushJob(
+            target: PushTarget(
+                itemID: "0000000000000000", job: "memory", source: image.description, registry: "target",
+                host: target.host, repository: "mirror/big", tags: ["big"]),
+            registryKey: target.host,
+            endpoints: RegistryConnection(
+                name: "target", registryKey: target.host, identityMaterial: "test",
+                endpoints: EndpointSet(registry: "target", members: [EndpointMember(url: target.baseURL)]) { member, _ in
+                    RegistryClient(endpoint: RegistryEndpoint(url: member.url))
+                }),
+            image: image.sourceImage, credentialIdentity: "test", concurrency: 2)
         let executor = Executor(state: FakeState(), sink: EventLog(), cancellation: CancellationFlag())
 
         if let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {

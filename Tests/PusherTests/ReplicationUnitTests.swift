@@ -26,7 +26,8 @@ import Testing
         #expect(message.contains("needs about 6 pull(s)"))
         #expect(message.contains("run again after \(RateLimitStatus.format(now.addingTimeInterval(21600)))"))
 
-        book.record(RateLimitStatus(remaining: 0, resetAt: now.addingTimeInterval(20), observedAt: now.addingTimeInterval(1)), registry: "soon")
+        book.record(
+            RateLimitStatus(remaining: 0, resetAt: now.addingTimeInterval(20), observedAt: now.addingTimeInterval(1)), registry: "soon")
         #expect(RateLimitGate.decide(needed: ["soon": 1], book: book, now: now) == .wait(seconds: 20, registry: "soon"))
     }
 
@@ -36,10 +37,14 @@ import Testing
             Issue.record("expected a stop"); return
         }
         #expect(message.contains("run again after \(RateLimitStatus.format(now.addingTimeInterval(3600)))"))
-        #expect(RateLimitGate.decide(remembered: RateLimitStatus(remaining: 0, resetAt: now.addingTimeInterval(-1), observedAt: now.addingTimeInterval(-60)),
-                                     registry: "hub", now: now) == .proceed)
-        #expect(RateLimitGate.decide(remembered: RateLimitStatus(remaining: 2, resetAt: now.addingTimeInterval(3600), observedAt: now),
-                                     registry: "hub", now: now) == .proceed)
+        #expect(
+            RateLimitGate.decide(
+                remembered: RateLimitStatus(remaining: 0, resetAt: now.addingTimeInterval(-1), observedAt: now.addingTimeInterval(-60)),
+                registry: "hub", now: now) == .proceed)
+        #expect(
+            RateLimitGate.decide(
+                remembered: RateLimitStatus(remaining: 2, resetAt: now.addingTimeInterval(3600), observedAt: now),
+                registry: "hub", now: now) == .proceed)
     }
 
     @Test func bookSpendsPullsAndRefusesWhenNothingIsLeft() throws {
@@ -60,7 +65,7 @@ import Testing
     @Test func pipeStaysWithinItsCapacityAndDeliversEveryByteInOrder() throws {
         let capacity = 1 << 20
         let pipe = BytePipe(capacity: capacity)
-        let chunk = 256 << 10, chunks = 96   // 24 MiB through a 1 MiB pipe
+        let chunk = 256 << 10, chunks = 96  // 24 MiB through a 1 MiB pipe
         let writer = Thread {
             var block = [UInt8](repeating: 0, count: chunk)
             for i in 0..<chunks {
@@ -128,7 +133,8 @@ import Testing
         #expect(seen.values.allSatisfy { $0 == 1 })
         // Stable: the same tag of the same item always lands in the same shard.
         let shard = try Shard(index: 1, count: 3)
-        #expect(tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) }
+        #expect(
+            tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) }
                 == tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) })
         #expect(tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) }.count > 40)
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Locking
@@ -33,8 +33,10 @@ enum ChildProcesses {
 
     /// Runs a tool to completion; throws with its stderr when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
-                    environment: [String: String]? = nil) throws -> String {
+    static func run(
+        _ executable: String, _ arguments: [String], stdin: String? = nil,
+        environment: [String: String]? = nil
+    ) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw HarnessError.missingTool(executable)
         }
@@ -53,9 +55,10 @@ enum ChildProcesses {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw HarnessError.toolFailed("\(executable) \(arguments.joined(separator: " "))",
-                                          status: process.terminationStatus,
-                                          stderr: String(decoding: errData, as: UTF8.self))
+            throw HarnessError.toolFailed(
+                "\(executable) \(arguments.joined(separator: " "))",
+                status: process.terminationStatus,
+                stderr: String(decoding: errData, as: UTF8.self))
         }
         return String(decoding: outData, as: UTF8.self)
     }

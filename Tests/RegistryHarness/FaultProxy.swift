@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Locking
@@ -114,7 +114,11 @@ public final class FaultProxy: Sendable {
     private static func serve(_ client: Int32, upstreamPort: UInt16, state: Shared, paginateTagLists: Bool) {
         guard let head = HTTPRequestHead.read(from: client) else { return }
         let fault: Fault? = state.rules.withLock { rules in
-            guard let index = rules.firstIndex(where: { ($0.method == nil || $0.method == head.method) && head.target.contains($0.pathContains) && $0.times > 0 }) else { return nil }
+            guard
+                let index = rules.firstIndex(where: {
+                    ($0.method == nil || $0.method == head.method) && head.target.contains($0.pathContains) && $0.times > 0
+                })
+            else { return nil }
             if rules[index].skip > 0 {
                 rules[index].skip -= 1
                 return nil
@@ -122,8 +126,12 @@ public final class FaultProxy: Sendable {
             rules[index].times -= 1
             return rules[index].fault
         }
-        state.log.withLock { $0.append(Entry(method: head.method, target: head.target, faulted: fault != nil, time: Date(),
-                                                authorization: head.header("Authorization"))) }
+        state.log.withLock {
+            $0.append(
+                Entry(
+                    method: head.method, target: head.target, faulted: fault != nil, time: Date(),
+                    authorization: head.header("Authorization")))
+        }
 
         if case .status(let status, let retryAfter) = fault {
             _ = head.readBody(from: client)
@@ -133,7 +141,8 @@ public final class FaultProxy: Sendable {
             return
         }
         if paginateTagLists, head.method == "GET", head.path.hasSuffix("/tags/list"),
-           let n = head.query.first(where: { $0.0 == "n" }).flatMap({ Int($0.1) }) {
+            let n = head.query.first(where: { $0.0 == "n" }).flatMap({ Int($0.1) })
+        {
             return servePagedTags(client, head: head, n: n, upstreamPort: upstreamPort)
         }
         guard let upstream = try? Sockets.connect(port: upstreamPort) else { return }
@@ -199,8 +208,10 @@ public final class FaultProxy: Sendable {
             return
         }
         let extra = state.responseHeaders.withLock { all in
-            all.filter { ($0.method == nil || $0.method == head.method) && ($0.pathContains.isEmpty || head.target.contains($0.pathContains)) }
-                .flatMap(\.headers)
+            all.filter {
+                ($0.method == nil || $0.method == head.method) && ($0.pathContains.isEmpty || head.target.contains($0.pathContains))
+            }
+            .flatMap(\.headers)
         }
         var injected = extra.isEmpty
         while var chunk = Sockets.readSome(upstream) {
@@ -237,7 +248,8 @@ public final class FaultProxy: Sendable {
             }
             return "Location: \(baseURL)\(value)"
         }
-        guard Sockets.writeAll(client, Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + Array(response[end.upperBound...])) else { return }
+        guard Sockets.writeAll(client, Array((lines.joined(separator: "\r\n") + "\r\n\r\n").utf8) + Array(response[end.upperBound...]))
+        else { return }
         while let chunk = Sockets.readSome(upstream) {
             guard Sockets.writeAll(client, chunk) else { return }
         }
@@ -257,7 +269,8 @@ public final class FaultProxy: Sendable {
         let statusLine = String(decoding: response[..<end.lowerBound], as: UTF8.self).split(separator: " ")
         let body = Data(response[end.upperBound...])
         guard statusLine.count > 1, statusLine[1] == "200",
-              let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+        else {
             _ = Sockets.writeAll(client, response)
             return
         }

@@ -26,9 +26,11 @@ public enum ProcessRunnerError: Error, CustomStringConvertible {
 /// captured in temporary files (no pipe-buffer stalls, however much it prints) and `stdin` fed
 /// from a file. `environment` replaces the child's environment when given; `addingEnvironment`
 /// is merged into this process's own.
-public func runProcess(_ executable: String, _ arguments: [String], stdin: String? = nil,
-                       environment: [String: String]? = nil, addingEnvironment: [String: String] = [:],
-                       directory: String? = nil) throws -> ProcessResult {
+public func runProcess(
+    _ executable: String, _ arguments: [String], stdin: String? = nil,
+    environment: [String: String]? = nil, addingEnvironment: [String: String] = [:],
+    directory: String? = nil
+) throws -> ProcessResult {
     guard FileManager.default.isExecutableFile(atPath: executable) else { throw ProcessRunnerError.missing(executable) }
     let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-process-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
@@ -49,7 +51,8 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: Strin
     process.standardInput = try FileHandle(forReadingFrom: input)
     try process.run()
     process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus,
-                         stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    return ProcessResult(
+        status: process.terminationStatus,
+        stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
 }

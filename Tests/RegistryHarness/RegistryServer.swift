@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Locking
@@ -7,7 +7,10 @@ import Locking
 /// A real registry for integration tests: Debian's `/usr/bin/docker-registry serve CONFIG`
 /// (distribution 2.8) on a free loopback port, with its own temporary storage and config.
 /// `stop()` (or deinit) kills it and removes its files.
-public final class RegistryServer: @unchecked Sendable {  // immutable after start; `process` is only touched by stop(), which is idempotent under `stopped`
+///
+/// `@unchecked Sendable`: immutable after start; `process` is only touched by `stop()`, which is
+/// idempotent under `stopped`.
+public final class RegistryServer: @unchecked Sendable {
     public enum Variant: Sendable, Equatable {
         /// Plain http, no authentication.
         case plain
@@ -54,7 +57,9 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
     public static func start(_ variant: Variant = .plain) throws -> RegistryServer {
         var lastError: Error = HarnessError.registryDidNotStart("no attempt made")
         for _ in 0..<5 {
-            do { return try RegistryServer(variant: variant) } catch HarnessError.registryDidNotStart(let why) where why.contains("address already in use") {
+            do { return try RegistryServer(variant: variant) } catch HarnessError.registryDidNotStart(let why)
+                where why.contains("address already in use")
+            {
                 lastError = HarnessError.registryDidNotStart(why)
             }
         }
@@ -73,40 +78,40 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         port = try Sockets.freePort()
         let useTLS = variant == .tls || variant == .basicAuthTLS || variant == .mutualTLS
         var config = """
-        version: 0.1
-        log:
-          level: info
-          formatter: text
-        storage:
-          filesystem:
-            rootdirectory: \(directory)/storage
-          delete:
-            enabled: true
-          maintenance:
-            uploadpurging:
-              enabled: false
-        http:
-          addr: 127.0.0.1:\(port)
-          secret: pushctl-test-secret
+            version: 0.1
+            log:
+              level: info
+              formatter: text
+            storage:
+              filesystem:
+                rootdirectory: \(directory)/storage
+              delete:
+                enabled: true
+              maintenance:
+                uploadpurging:
+                  enabled: false
+            http:
+              addr: 127.0.0.1:\(port)
+              secret: pushctl-test-secret
 
-        """
+            """
         if useTLS {
             let certificates = try TestCertificates.make(in: directory)
             caPath = certificates.caCertificate
             clientCertificate = certificates.clientCertificate
             clientKey = certificates.clientKey
             config += """
-              tls:
-                certificate: \(certificates.serverCertificate)
-                key: \(certificates.serverKey)
-
-            """
-            if variant == .mutualTLS {
-                config += """
-                    clientcas:
-                      - \(certificates.caCertificate)
+                  tls:
+                    certificate: \(certificates.serverCertificate)
+                    key: \(certificates.serverKey)
 
                 """
+            if variant == .mutualTLS {
+                config += """
+                        clientcas:
+                          - \(certificates.caCertificate)
+
+                    """
             }
         } else {
             caPath = nil
@@ -124,12 +129,12 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
             identityToken = nil
             tokenIssuer = nil
             config += """
-            auth:
-              htpasswd:
-                realm: pushctl-test
-                path: \(directory)/htpasswd
+                auth:
+                  htpasswd:
+                    realm: pushctl-test
+                    path: \(directory)/htpasswd
 
-            """
+                """
         case .tokenAuth:
             let user = "pushctl-user", secret = "pw-\(UUID().uuidString.prefix(8))"
             let refresh = "refresh-\(UUID().uuidString)"
@@ -139,14 +144,14 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
             identityToken = refresh
             tokenIssuer = issuer
             config += """
-            auth:
-              token:
-                realm: \(issuer.realm)
-                service: \(TokenIssuer.service)
-                issuer: \(TokenIssuer.issuer)
-                rootcertbundle: \(issuer.certificatePath)
+                auth:
+                  token:
+                    realm: \(issuer.realm)
+                    service: \(TokenIssuer.service)
+                    issuer: \(TokenIssuer.issuer)
+                    rootcertbundle: \(issuer.certificatePath)
 
-            """
+                """
         case .plain, .tls, .mutualTLS:
             username = nil
             password = nil
@@ -207,8 +212,11 @@ public final class RegistryServer: @unchecked Sendable {  // immutable after sta
         guard let fd = try? Sockets.connect(port: port) else { return false }
         defer { close(fd) }
         if tls { return true }
-        guard Sockets.writeAll(fd, Array("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: \(probeAgent)\r\nConnection: close\r\n\r\n".utf8)),
-              let answer = Sockets.readSome(fd) else { return false }
+        guard
+            Sockets.writeAll(
+                fd, Array("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: \(probeAgent)\r\nConnection: close\r\n\r\n".utf8)),
+            let answer = Sockets.readSome(fd)
+        else { return false }
         return String(decoding: answer.prefix(12), as: UTF8.self).hasPrefix("HTTP/1.1 ")
     }
 

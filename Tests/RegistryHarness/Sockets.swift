@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 import Synchronization
@@ -99,7 +99,9 @@ struct HTTPRequestHead {
     var query: [(String, String)] {
         guard let q = target.split(separator: "?", maxSplits: 1).dropFirst().first else { return [] }
         return q.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+            }
             return (parts[0], parts.count > 1 ? parts[1] : "")
         }
     }
@@ -118,8 +120,9 @@ struct HTTPRequestHead {
                     guard let colon = line.firstIndex(of: ":") else { return nil }
                     return (String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
                 }
-                return HTTPRequestHead(method: String(requestLine[0]), target: String(requestLine[1]), version: String(requestLine[2]),
-                                       headers: headers, leftover: Array(data[end.upperBound...]))
+                return HTTPRequestHead(
+                    method: String(requestLine[0]), target: String(requestLine[1]), version: String(requestLine[2]),
+                    headers: headers, leftover: Array(data[end.upperBound...]))
             }
             guard data.count < 1 << 20, let more = Sockets.readSome(fd) else { return nil }
             data += more

@@ -52,7 +52,8 @@ public struct TestBlob: Sendable {
         func descriptorJSON(_ d: Descriptor) -> String {
             #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)}"#
         }
-        let text = #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(descriptorJSON(config)),"layers":[\#(layers.map(descriptorJSON).joined(separator: ","))]}"#
+        let text =
+            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(descriptorJSON(config)),"layers":[\#(layers.map(descriptorJSON).joined(separator: ","))]}"#
         return Array(text.utf8)
     }
 }

@@ -16,21 +16,42 @@ public struct TestCertificates: Sendable {
         let ca = "\(directory)/ca.pem", caKey = "\(directory)/ca.key"
         let cert = "\(directory)/server.pem", key = "\(directory)/server.key", csr = "\(directory)/server.csr"
         let ext = "\(directory)/server.ext"
-        try ChildProcesses.run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                         "-nodes", "-keyout", caKey, "-out", ca, "-days", "2", "-subj", "/CN=pushctl test CA"])
-        try ChildProcesses.run(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                         "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"])
+        try ChildProcesses.run(
+            openssl,
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", caKey, "-out", ca, "-days", "2", "-subj", "/CN=pushctl test CA"
+            ])
+        try ChildProcesses.run(
+            openssl,
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"
+            ])
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".write(toFile: ext, atomically: true, encoding: .utf8)
-        try ChildProcesses.run(openssl, ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
-                                         "-out", cert, "-days", "2", "-extfile", ext])
+        try ChildProcesses.run(
+            openssl,
+            [
+                "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
+                "-out", cert, "-days", "2", "-extfile", ext
+            ])
         let clientCert = "\(directory)/client.pem", clientKey = "\(directory)/client.key", clientCSR = "\(directory)/client.csr"
         let clientExt = "\(directory)/client.ext"
-        try ChildProcesses.run(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                         "-nodes", "-keyout", clientKey, "-out", clientCSR, "-subj", "/CN=pushctl test client"])
+        try ChildProcesses.run(
+            openssl,
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", clientKey, "-out", clientCSR, "-subj", "/CN=pushctl test client"
+            ])
         try "extendedKeyUsage=clientAuth\n".write(toFile: clientExt, atomically: true, encoding: .utf8)
-        try ChildProcesses.run(openssl, ["x509", "-req", "-in", clientCSR, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
-                                         "-out", clientCert, "-days", "2", "-extfile", clientExt])
-        return TestCertificates(caCertificate: ca, serverCertificate: cert, serverKey: key,
-                                clientCertificate: clientCert, clientKey: clientKey)
+        try ChildProcesses.run(
+            openssl,
+            [
+                "x509", "-req", "-in", clientCSR, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
+                "-out", clientCert, "-days", "2", "-extfile", clientExt
+            ])
+        return TestCertificates(
+            caCertificate: ca, serverCertificate: cert, serverKey: key,
+            clientCertificate: clientCert, clientKey: clientKey)
     }
 }

@@ -50,8 +50,9 @@ public final class LayoutWriter {
     public func addRandomLayer(size: Int64) throws -> Descriptor {
         let temporary = "\(path)/blobs/sha256/.incoming-\(UUID().uuidString)"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let output = FileHandle(forWritingAtPath: temporary),
-              let random = FileHandle(forReadingAtPath: "/dev/urandom") else {
+            let output = FileHandle(forWritingAtPath: temporary),
+            let random = FileHandle(forReadingAtPath: "/dev/urandom")
+        else {
             throw HarnessError.toolFailed("writing a random layer at \(temporary)", status: 1, stderr: "cannot open files")
         }
         defer { try? output.close(); try? random.close() }
@@ -72,8 +73,10 @@ public final class LayoutWriter {
     @discardableResult
     public func addImage(tag: String, layers: [Descriptor], architecture: String = "amd64") throws -> Descriptor {
         let diffIDs = layers.map { "\"\($0.digest)\"" }.joined(separator: ",")
-        let config = try addBlob(Array(#"{"architecture":"\#(architecture)","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs)]}}"#.utf8),
-                                 mediaType: MediaType.ociConfig)
+        let config = try addBlob(
+            Array(
+                #"{"architecture":"\#(architecture)","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs)]}}"#.utf8),
+            mediaType: MediaType.ociConfig)
         let manifest = try addBlob(TestBlob.manifest(config: config, layers: layers), mediaType: MediaType.ociManifest)
         var entry = manifest
         entry.annotations = [Descriptor.refNameAnnotation: tag]
@@ -88,7 +91,8 @@ public final class LayoutWriter {
         let entries = manifests.map {
             #"{"mediaType":"\#($0.descriptor.mediaType)","digest":"\#($0.descriptor.digest)","size":\#($0.descriptor.size),"platform":{"architecture":"\#($0.architecture)","os":"linux"}}"#
         }
-        let bytes = Array(#"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":[\#(entries.joined(separator: ","))]}"#.utf8)
+        let bytes = Array(
+            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":[\#(entries.joined(separator: ","))]}"#.utf8)
         var entry = try addBlob(bytes, mediaType: MediaType.ociIndex)
         entry.annotations = [Descriptor.refNameAnnotation: tag]
         self.entries.append(entry)
@@ -112,13 +116,16 @@ public final class LayoutWriter {
     /// An OCI artifact manifest (empty config, one layer of `content`) whose `subject` is
     /// `subject`: an SBOM, a signature, an attestation.
     @discardableResult
-    public func addReferrer(to subject: Descriptor, artifactType: String, content: String,
-                            annotations: [String: String] = [:], refName: String? = nil) throws -> Descriptor {
+    public func addReferrer(
+        to subject: Descriptor, artifactType: String, content: String,
+        annotations: [String: String] = [:], refName: String? = nil
+    ) throws -> Descriptor {
         let empty = try addBlob(Array("{}".utf8), mediaType: "application/vnd.oci.empty.v1+json")
         let layer = try addBlob(Array(content.utf8), mediaType: artifactType)
         func descriptor(_ d: Descriptor) -> String { #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)}"# }
         let notes = annotations.sorted { $0.key < $1.key }.map { #""\#($0.key)":"\#($0.value)""# }.joined(separator: ",")
-        let text = #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","artifactType":"\#(artifactType)","config":\#(descriptor(empty)),"layers":[\#(descriptor(layer))],"subject":\#(descriptor(subject))"#
+        let text =
+            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","artifactType":"\#(artifactType)","config":\#(descriptor(empty)),"layers":[\#(descriptor(layer))],"subject":\#(descriptor(subject))"#
             + (annotations.isEmpty ? "" : #","annotations":{\#(notes)}"#) + "}"
         return try addManifest(Array(text.utf8), refName: refName)
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 @preconcurrency import Crypto
 import Foundation
@@ -43,13 +43,20 @@ public final class TokenIssuer: Sendable {
 
     /// Starts the issuer. `users` maps user names to passwords; `identityTokens` maps refresh
     /// tokens to user names; anonymous requests get only `anonymousActions`.
-    public init(directory: String, users: [String: String], identityTokens: [String: String] = [:],
-                anonymousActions: Set<String> = [], expiresIn: Int = 300) throws {
+    public init(
+        directory: String, users: [String: String], identityTokens: [String: String] = [:],
+        anonymousActions: Set<String> = [], expiresIn: Int = 300
+    ) throws {
         let keyPath = "\(directory)/token-signing.key"
         certificatePath = "\(directory)/token-signing.pem"
-        try ChildProcesses.run(TestCertificates.openssl, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath])
-        try ChildProcesses.run(TestCertificates.openssl, ["req", "-x509", "-new", "-key", keyPath, "-out", certificatePath,
-                                                          "-days", "2", "-subj", "/CN=pushctl test token issuer"])
+        try ChildProcesses.run(
+            TestCertificates.openssl, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath])
+        try ChildProcesses.run(
+            TestCertificates.openssl,
+            [
+                "req", "-x509", "-new", "-key", keyPath, "-out", certificatePath,
+                "-days", "2", "-subj", "/CN=pushctl test token issuer"
+            ])
         let pem = try String(contentsOfFile: keyPath, encoding: .utf8)
         key = try P256.Signing.PrivateKey(pemRepresentation: pem)
         keyID = Self.libtrustKeyID(key.publicKey.derRepresentation)
@@ -83,7 +90,8 @@ public final class TokenIssuer: Sendable {
         guard let head = HTTPRequestHead.read(from: fd), let body = head.readBody(from: fd) else { return }
         var params = head.query
         if head.method == "POST" {
-            let form = HTTPRequestHead(method: "", target: "/token?" + String(decoding: body, as: UTF8.self), version: "", headers: [], leftover: [])
+            let form = HTTPRequestHead(
+                method: "", target: "/token?" + String(decoding: body, as: UTF8.self), version: "", headers: [], leftover: [])
             params += form.query
         }
         let scopes = params.filter { $0.0 == "scope" }.flatMap { $0.1.split(separator: " ").map(String.init) }
@@ -92,24 +100,29 @@ public final class TokenIssuer: Sendable {
         var authenticated = false
         if head.method == "POST" {
             let grant = params.first { $0.0 == "grant_type" }?.1
-            if grant == "refresh_token", let token = params.first(where: { $0.0 == "refresh_token" })?.1, let owner = identityTokens[token] {
+            if grant == "refresh_token", let token = params.first(where: { $0.0 == "refresh_token" })?.1, let owner = identityTokens[token]
+            {
                 user = owner
                 authenticated = true
             } else if grant == "password", let name = params.first(where: { $0.0 == "username" })?.1,
-                      let password = params.first(where: { $0.0 == "password" })?.1, users[name] == password {
+                let password = params.first(where: { $0.0 == "password" })?.1, users[name] == password
+            {
                 user = name
                 authenticated = true
             } else {
-                return reply(fd, status: 401, json: #"{"errors":[{"code":"UNAUTHORIZED","message":"invalid refresh token"}]}"#,
-                             record: Request(method: "POST", scopes: scopes, user: nil, status: 401, granted: []))
+                return reply(
+                    fd, status: 401, json: #"{"errors":[{"code":"UNAUTHORIZED","message":"invalid refresh token"}]}"#,
+                    record: Request(method: "POST", scopes: scopes, user: nil, status: 401, granted: []))
             }
         } else if let authorization = head.header("Authorization") {
             guard authorization.lowercased().hasPrefix("basic "),
-                  let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
-                  let colon = decoded.firstIndex(of: ":"),
-                  users[String(decoded[..<colon])] == String(decoded[decoded.index(after: colon)...]) else {
-                return reply(fd, status: 401, json: #"{"errors":[{"code":"UNAUTHORIZED","message":"invalid username or password"}]}"#,
-                             record: Request(method: head.method, scopes: scopes, user: nil, status: 401, granted: []))
+                let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+                let colon = decoded.firstIndex(of: ":"),
+                users[String(decoded[..<colon])] == String(decoded[decoded.index(after: colon)...])
+            else {
+                return reply(
+                    fd, status: 401, json: #"{"errors":[{"code":"UNAUTHORIZED","message":"invalid username or password"}]}"#,
+                    record: Request(method: head.method, scopes: scopes, user: nil, status: 401, granted: []))
             }
             user = String(decoded[..<colon])
             authenticated = true
@@ -129,15 +142,18 @@ public final class TokenIssuer: Sendable {
             granted += actions.map { "repository:\(name):\($0)" }
         }
         let token = makeJWT(subject: user ?? "", access: access)
-        let json = try! JSONSerialization.data(withJSONObject: ["token": token, "access_token": token, "expires_in": expiresIn], options: [.sortedKeys])
-        reply(fd, status: 200, json: String(decoding: json, as: UTF8.self),
-              record: Request(method: head.method, scopes: scopes, user: user, status: 200, granted: granted))
+        let json = try! JSONSerialization.data(
+            withJSONObject: ["token": token, "access_token": token, "expires_in": expiresIn], options: [.sortedKeys])
+        reply(
+            fd, status: 200, json: String(decoding: json, as: UTF8.self),
+            record: Request(method: head.method, scopes: scopes, user: user, status: 200, granted: granted))
     }
 
     private func reply(_ fd: Int32, status: Int, json: String, record: Request) {
         log.withLock { $0.append(record) }
         let reason = status == 200 ? "OK" : "Unauthorized"
-        let head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nConnection: close\r\n\r\n"
+        let head =
+            "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nConnection: close\r\n\r\n"
         _ = Sockets.writeAll(fd, Array((head + json).utf8))
     }
 
@@ -149,7 +165,7 @@ public final class TokenIssuer: Sendable {
         let claims: [String: Any] = [
             "iss": Self.issuer, "sub": subject, "aud": Self.service,
             "exp": now + expiresIn, "nbf": now - 10, "iat": now,
-            "jti": UUID().uuidString, "access": access,
+            "jti": UUID().uuidString, "access": access
         ]
         let encode: ([String: Any]) -> String = { object in
             Self.base64URL(try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))

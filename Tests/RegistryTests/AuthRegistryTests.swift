@@ -24,9 +24,10 @@ import Testing
     @Test func wrongPasswordIsAClearUnauthorizedErrorAndNotRetried() throws {
         let server = try RegistryServer.start(.basicAuth)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: "wrong"),
-                                    retryPolicy: Self.fastRetries)
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL),
+            credentials: .basic(username: try #require(server.username), password: "wrong"),
+            retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 1_000)
         let error = try #require(throws: RegistryError.self) { try client.uploadBlob("team/app", blob.payload()) }
         #expect(error.code == "UNAUTHORIZED")
@@ -111,8 +112,9 @@ import Testing
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
         let issuer = try #require(server.tokenIssuer)
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .identityToken(try #require(server.identityToken)))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL),
+            credentials: .identityToken(try #require(server.identityToken)))
         let blob = TestBlob.random(size: 1_000)
         try client.uploadBlob("team/app", blob.payload())
         #expect(try client.blobExists("team/app", blob.digest) == 1_000)
@@ -128,15 +130,17 @@ import Testing
         let blob = TestBlob.random(size: 5_000)
         try client.uploadBlob("team/a", blob.payload())
         #expect(try client.mountBlob("team/b", blob.digest, from: "team/a"))
-        #expect(issuer.requests.contains { $0.scopes.contains("repository:team/b:push,pull") && $0.scopes.contains("repository:team/a:pull") })
+        #expect(
+            issuer.requests.contains { $0.scopes.contains("repository:team/b:push,pull") && $0.scopes.contains("repository:team/a:pull") })
         #expect(try client.blobExists("team/b", blob.digest) == 5_000)
     }
 
     @Test func wrongPasswordAtTheTokenServiceIsUnauthorized() throws {
         let server = try RegistryServer.start(.tokenAuth)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: "nope"))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL),
+            credentials: .basic(username: try #require(server.username), password: "nope"))
         let error = try #require(throws: RegistryError.self) { try client.listTags("team/app") }
         #expect(error.code == "UNAUTHORIZED")
         #expect(error.description.contains(server.host))
@@ -165,7 +169,8 @@ import Testing
 
     /// A client for `server` with its valid Basic credentials.
     static func client(for server: RegistryServer) throws -> RegistryClient {
-        RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                       credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL),
+            credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
     }
 }

@@ -39,8 +39,10 @@ import Testing
 
         /// An environment with every location explicit (none of the machine's files can leak in).
         func environment(_ extra: [String: String] = [:]) -> [String: String] {
-            ["HOME": root, "XDG_RUNTIME_DIR": runtimeDirectory, "XDG_CONFIG_HOME": configHome,
-             "DOCKER_CONFIG": dockerConfig, "PATH": root + "/bin:/usr/bin:/bin"].merging(extra) { $1 }
+            [
+                "HOME": root, "XDG_RUNTIME_DIR": runtimeDirectory, "XDG_CONFIG_HOME": configHome,
+                "DOCKER_CONFIG": dockerConfig, "PATH": root + "/bin:/usr/bin:/bin"
+            ].merging(extra) { $1 }
         }
 
         func store(_ extra: [String: String] = [:]) -> DockerCredentialStore {
@@ -97,8 +99,10 @@ import Testing
     @Test func configHomeDefaultsToDotConfig() throws {
         let home = try Home()
         try home.writeAuths(home.root + "/.config/containers/auth.json", [Self.host: "from:dotconfig"])
-        let store = DockerCredentialStore(environment: ["HOME": home.root, "XDG_RUNTIME_DIR": home.runtimeDirectory,
-                                                        "DOCKER_CONFIG": home.dockerConfig])
+        let store = DockerCredentialStore(environment: [
+            "HOME": home.root, "XDG_RUNTIME_DIR": home.runtimeDirectory,
+            "DOCKER_CONFIG": home.dockerConfig
+        ])
         #expect(try store.credentials(for: Self.host) == .basic(username: "from", password: "dotconfig"))
     }
 
@@ -162,7 +166,8 @@ import Testing
     @Test func malformedJSONNamesTheFileAndThePosition() throws {
         let home = try Home()
         // A comma missing between two entries, as hand edits leave it.
-        try home.write(home.configFile, "{\n  \"auths\": {\n    \"\(Self.host)\": {\"auth\": \"eDp5\"}\n    \"other.example.com\": {}\n  }\n}\n")
+        try home.write(
+            home.configFile, "{\n  \"auths\": {\n    \"\(Self.host)\": {\"auth\": \"eDp5\"}\n    \"other.example.com\": {}\n  }\n}\n")
         let error = try #require(throws: CredentialError.self) { try home.store().credentials(for: Self.host) }
         #expect(error == .unreadableConfig(path: home.configFile, message: "not valid JSON: syntax error at line 4, column 5"))
         #expect(error.description.contains(home.configFile))
@@ -199,7 +204,9 @@ import Testing
         // The broken docker config is never opened: an earlier file answered.
         #expect(try home.store().credentials(for: Self.host) == .basic(username: "after", password: "empty"))
         // Asking for a host no earlier file knows reaches it, and that is an error.
-        #expect(throws: CredentialError.unreadableConfig(path: home.dockerFile, message: "not valid JSON: syntax error at line 1, column 3")) {
+        #expect(
+            throws: CredentialError.unreadableConfig(path: home.dockerFile, message: "not valid JSON: syntax error at line 1, column 3")
+        ) {
             try home.store().credentials(for: "other.example.com")
         }
     }

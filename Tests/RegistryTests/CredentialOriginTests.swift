@@ -24,15 +24,18 @@ import Testing
 
         // A bearer credential is sent on every registry request, challenge or not: the plain
         // registry ignores it, which lets the upload itself succeed at the second origin.
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: front.baseURL), credentials: .bearer("secret-token"),
-                                    retryPolicy: Self.fastRetries)
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: front.baseURL), credentials: .bearer("secret-token"),
+            retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 10_000)
         try client.uploadBlob("team/app", blob.payload(), chunkSize: chunkSize)
         #expect(try client.blobExists("team/app", blob.digest) == 10_000)
 
         let there = elsewhere.entries
         #expect(there.contains { $0.method == "PUT" })
-        #expect(there.allSatisfy { $0.authorization == nil }, "sent to the other origin: \(there.map { "\($0.method) \($0.authorization ?? "-")" })")
+        #expect(
+            there.allSatisfy { $0.authorization == nil },
+            "sent to the other origin: \(there.map { "\($0.method) \($0.authorization ?? "-")" })")
         #expect(front.entries.allSatisfy { $0.authorization == "Bearer secret-token" })
     }
 
@@ -46,9 +49,10 @@ import Testing
         let front = try FaultProxy(upstreamPort: server.port)
         defer { front.stop() }
         front.add(.init(method: "POST", pathContains: "/blobs/uploads/", fault: .rewriteLocation(to: elsewhere.baseURL), times: 10))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: front.baseURL),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)),
-                                    retryPolicy: Self.fastRetries)
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: front.baseURL),
+            credentials: .basic(username: try #require(server.username), password: try #require(server.password)),
+            retryPolicy: Self.fastRetries)
         try client.ping()
         let blob = TestBlob.random(size: 5_000)
         let error = try #require(throws: RegistryError.self) { try client.uploadBlob("team/app", blob.payload()) }
@@ -61,13 +65,16 @@ import Testing
     // MARK: https → http, against scripted registries
 
     static func httpsClient(_ transport: any HTTPTransport, credentials: Credentials = .bearer("secret-token")) -> RegistryClient {
-        RegistryClient(endpoint: RegistryEndpoint(url: "https://reg.test"), credentials: credentials,
-                       retryPolicy: RetryPolicy(attempts: 2, baseDelaySeconds: 0.01, jitter: 0), transport: transport)
+        RegistryClient(
+            endpoint: RegistryEndpoint(url: "https://reg.test"), credentials: credentials,
+            retryPolicy: RetryPolicy(attempts: 2, baseDelaySeconds: 0.01, jitter: 0), transport: transport)
     }
 
     @Test func anUploadLocationFromHttpsToHttpIsRefused() throws {
         let transport = FunctionTransport { request in
-            if request.method == "POST" { return HTTPResponse(status: 202, headers: ["Location": "http://reg.test/v2/team/app/blobs/uploads/u1?_state=SECRET"]) }
+            if request.method == "POST" {
+                return HTTPResponse(status: 202, headers: ["Location": "http://reg.test/v2/team/app/blobs/uploads/u1?_state=SECRET"])
+            }
             return HTTPResponse(status: 201, headers: ["Docker-Content-Digest": "x"])
         }
         let blob = TestBlob.random(size: 100)
@@ -101,7 +108,8 @@ import Testing
     @Test func aPlainHttpTokenRealmOfAnHttpsRegistryIsRefused() throws {
         let transport = FunctionTransport { request in
             if request.url.hasPrefix("https://reg.test/") {
-                return HTTPResponse(status: 401, headers: ["WWW-Authenticate": #"Bearer realm="http://auth.other.test/token",service="reg""#])
+                return HTTPResponse(
+                    status: 401, headers: ["WWW-Authenticate": #"Bearer realm="http://auth.other.test/token",service="reg""#])
             }
             return HTTPResponse(status: 200, body: Array(#"{"token":"t"}"#.utf8))
         }

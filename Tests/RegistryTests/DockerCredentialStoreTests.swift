@@ -22,7 +22,8 @@ import Testing
         func helper(_ name: String, answers: [String: (user: String, secret: String)]) throws {
             var script = "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread server\ncase \"$server\" in\n"
             for (server, answer) in answers {
-                script += "  '\(server)') printf '{\"ServerURL\":\"%s\",\"Username\":\"\(answer.user)\",\"Secret\":\"\(answer.secret)\"}' \"$server\" ;;\n"
+                script +=
+                    "  '\(server)') printf '{\"ServerURL\":\"%s\",\"Username\":\"\(answer.user)\",\"Secret\":\"\(answer.secret)\"}' \"$server\" ;;\n"
             }
             script += "  *) echo 'credentials not found in native keychain'; exit 1 ;;\nesac\n"
             let path = binDirectory + "/docker-credential-" + name
@@ -31,8 +32,11 @@ import Testing
         }
 
         func store(extra: [String: String] = [:]) -> DockerCredentialStore {
-            DockerCredentialStore(environment: ["DOCKER_CONFIG": configDirectory, "PATH": binDirectory + ":/usr/bin:/bin",
-                                                "HOME": root].merging(extra) { $1 })
+            DockerCredentialStore(
+                environment: [
+                    "DOCKER_CONFIG": configDirectory, "PATH": binDirectory + ":/usr/bin:/bin",
+                    "HOME": root
+                ].merging(extra) { $1 })
         }
 
         deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -41,13 +45,14 @@ import Testing
     static func base64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
     @Test func authsEntriesResolveBasicAndIdentityTokens() throws {
-        let fixture = try Fixture(config: """
-        {"auths": {
-          "127.0.0.1:5000": {"auth": "\(Self.base64("alice:pa:ss"))"},
-          "https://index.docker.io/v1/": {"auth": "", "identitytoken": "hub-refresh"},
-          "https://registry.example.com/v1/": {"auth": "\(Self.base64("bob:pw"))"}
-        }}
-        """)
+        let fixture = try Fixture(
+            config: """
+                {"auths": {
+                  "127.0.0.1:5000": {"auth": "\(Self.base64("alice:pa:ss"))"},
+                  "https://index.docker.io/v1/": {"auth": "", "identitytoken": "hub-refresh"},
+                  "https://registry.example.com/v1/": {"auth": "\(Self.base64("bob:pw"))"}
+                }}
+                """)
         let store = fixture.store()
         #expect(try store.credentials(for: "127.0.0.1:5000") == .basic(username: "alice", password: "pa:ss"))
         #expect(try store.credentials(for: "docker.io") == .identityToken("hub-refresh"))
@@ -57,24 +62,28 @@ import Testing
     }
 
     @Test func credHelperWinsForItsHost() throws {
-        let fixture = try Fixture(config: """
-        {"credHelpers": {"helped.example.com": "pushctltest"},
-         "auths": {"helped.example.com": {"auth": "\(Self.base64("stale:old"))"}}}
-        """)
+        let fixture = try Fixture(
+            config: """
+                {"credHelpers": {"helped.example.com": "pushctltest"},
+                 "auths": {"helped.example.com": {"auth": "\(Self.base64("stale:old"))"}}}
+                """)
         try fixture.helper("pushctltest", answers: ["helped.example.com": ("hal", "s3cret")])
         #expect(try fixture.store().credentials(for: "helped.example.com") == .basic(username: "hal", password: "s3cret"))
     }
 
     @Test func credsStoreAnswersAndFallsBackToAuthsWhenItHasNothing() throws {
-        let fixture = try Fixture(config: """
-        {"credsStore": "pushctlstore",
-         "auths": {"plain.example.com": {"auth": "\(Self.base64("carol:pw"))"}}}
-        """)
-        try fixture.helper("pushctlstore", answers: [
-            "store.example.com": ("dave", "from-store"),
-            "token.example.com": ("<token>", "refresh-from-store"),
-            DockerCredentialStore.dockerHubServer: ("hubuser", "hubpw"),
-        ])
+        let fixture = try Fixture(
+            config: """
+                {"credsStore": "pushctlstore",
+                 "auths": {"plain.example.com": {"auth": "\(Self.base64("carol:pw"))"}}}
+                """)
+        try fixture.helper(
+            "pushctlstore",
+            answers: [
+                "store.example.com": ("dave", "from-store"),
+                "token.example.com": ("<token>", "refresh-from-store"),
+                DockerCredentialStore.dockerHubServer: ("hubuser", "hubpw")
+            ])
         let store = fixture.store()
         #expect(try store.credentials(for: "store.example.com") == .basic(username: "dave", password: "from-store"))
         #expect(try store.credentials(for: "token.example.com") == .identityToken("refresh-from-store"))
@@ -85,9 +94,11 @@ import Testing
     @Test func registryAuthFileIsReadFirst() throws {
         let fixture = try Fixture(config: #"{"auths": {"r.example.com": {"auth": "\#(Self.base64("docker:cfg"))"}}}"#)
         let authFile = fixture.root + "/auth.json"
-        try #"{"auths": {"r.example.com": {"auth": "\#(Self.base64("podman:file"))"}}}"#.write(toFile: authFile, atomically: true, encoding: .utf8)
-        #expect(try fixture.store(extra: ["REGISTRY_AUTH_FILE": authFile]).credentials(for: "r.example.com")
-            == .basic(username: "podman", password: "file"))
+        try #"{"auths": {"r.example.com": {"auth": "\#(Self.base64("podman:file"))"}}}"#.write(
+            toFile: authFile, atomically: true, encoding: .utf8)
+        #expect(
+            try fixture.store(extra: ["REGISTRY_AUTH_FILE": authFile]).credentials(for: "r.example.com")
+                == .basic(username: "podman", password: "file"))
         #expect(try fixture.store().credentials(for: "r.example.com") == .basic(username: "docker", password: "cfg"))
     }
 

@@ -16,7 +16,8 @@ final class FunctionTransport: HTTPTransport {
 
     var requests: [(method: String, url: String, authorization: String?)] { seen.withLock { $0 } }
 
-    func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse {
+    func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse
+    {
         seen.withLock { $0.append((request.method, request.url, request.headers["Authorization"])) }
         var response = answer(request)
         response.url = request.url
@@ -34,8 +35,9 @@ final class FunctionTransport: HTTPTransport {
     }
 
     static func client(_ transport: any HTTPTransport) -> RegistryClient {
-        RegistryClient(endpoint: RegistryEndpoint(url: "https://reg.test"),
-                       retryPolicy: RetryPolicy(attempts: 1), transport: transport)
+        RegistryClient(
+            endpoint: RegistryEndpoint(url: "https://reg.test"),
+            retryPolicy: RetryPolicy(attempts: 1), transport: transport)
     }
 
     // MARK: tag list pagination
@@ -107,7 +109,8 @@ final class FunctionTransport: HTTPTransport {
     // MARK: registry text in error messages
 
     @Test func controlCharactersInRegistryErrorsAreEscaped() throws {
-        let hostile = #"{"errors":[{"code":"DENIED","message":"no\u001b[2J\u001b]0;pwned\u0007\r\nerror: fake line\u007f\u009b","detail":"x\u202ey"}]}"#
+        let hostile =
+            #"{"errors":[{"code":"DENIED","message":"no\u001b[2J\u001b]0;pwned\u0007\r\nerror: fake line\u007f\u009b","detail":"x\u202ey"}]}"#
         let transport = FunctionTransport { _ in HTTPResponse(status: 403, body: Array(hostile.utf8)) }
         let error = try #require(throws: RegistryError.self) { try Self.client(transport).blobExists("team/app", TestDigests.one) }
         let text = error.description

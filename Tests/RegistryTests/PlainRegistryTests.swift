@@ -155,8 +155,9 @@ extension PlainRegistryTests {
         let server = try RegistryServer.start(.plain)
         defer { server.stop() }
         let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL), retryPolicy: Self.fastRetries)
-        let bytes = TestBlob.manifest(config: TestBlob.random(size: 10, mediaType: MediaType.ociConfig).descriptor,
-                                      layers: [TestBlob.random(size: 10).descriptor])
+        let bytes = TestBlob.manifest(
+            config: TestBlob.random(size: 10, mediaType: MediaType.ociConfig).descriptor,
+            layers: [TestBlob.random(size: 10).descriptor])
         let error = try #require(throws: RegistryError.self) {
             try client.putManifest("team/app", reference: "v1", bytes: bytes, mediaType: MediaType.ociManifest)
         }
@@ -182,9 +183,10 @@ extension PlainRegistryTests {
         }
         let paged = try client.listTags("team/app", pageSize: 2)
         #expect(paged == tags)
-        #expect(proxy.entries.filter { $0.method == "GET" && $0.target.contains("/tags/list") }.map(\.target) == [
-            "/v2/team/app/tags/list?n=2", "/v2/team/app/tags/list?n=2&last=b2", "/v2/team/app/tags/list?n=2&last=d4",
-        ])
+        #expect(
+            proxy.entries.filter { $0.method == "GET" && $0.target.contains("/tags/list") }.map(\.target) == [
+                "/v2/team/app/tags/list?n=2", "/v2/team/app/tags/list?n=2&last=b2", "/v2/team/app/tags/list?n=2&last=d4"
+            ])
         let whole = try client.listTags("team/app")
         #expect(whole.sorted() == tags)
     }

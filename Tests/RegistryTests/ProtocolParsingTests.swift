@@ -6,7 +6,7 @@ import Testing
 @Suite struct ProtocolParsingTests {
     @Test func severalChallengesWithQuotedCommas() {
         let challenges = AuthChallenge.parse([
-            #"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push", Basic realm="x\"y""#,
+            #"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push", Basic realm="x\"y""#
         ])
         #expect(challenges.count == 2)
         #expect(challenges[0].scheme == "bearer")
@@ -24,11 +24,15 @@ import Testing
     }
 
     @Test func errorBodies() {
-        let codes = ErrorBody.parse(Array(#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied","detail":{"name":"x"}},{"code":"NAME_INVALID","message":""}]}"#.utf8))
-        #expect(codes == [
-            RegistryErrorCode(code: "DENIED", message: "requested access to the resource is denied", detail: #"{"name":"x"}"#),
-            RegistryErrorCode(code: "NAME_INVALID", message: ""),
-        ])
+        let codes = ErrorBody.parse(
+            Array(
+                #"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied","detail":{"name":"x"}},{"code":"NAME_INVALID","message":""}]}"#
+                    .utf8))
+        #expect(
+            codes == [
+                RegistryErrorCode(code: "DENIED", message: "requested access to the resource is denied", detail: #"{"name":"x"}"#),
+                RegistryErrorCode(code: "NAME_INVALID", message: "")
+            ])
         #expect(ErrorBody.parse(Array("<html>bad gateway</html>".utf8)).isEmpty)
     }
 
@@ -49,7 +53,9 @@ import Testing
 
     @Test func locationsAndRanges() {
         let request = "http://127.0.0.1:5000/v2/a/blobs/uploads/?x=1"
-        #expect(RegistryClient.resolve("/v2/a/blobs/uploads/u1?_state=s", against: request) == "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?_state=s")
+        #expect(
+            RegistryClient.resolve("/v2/a/blobs/uploads/u1?_state=s", against: request)
+                == "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?_state=s")
         #expect(RegistryClient.resolve("https://other/u", against: request) == "https://other/u")
         #expect(RegistryClient.resolve("u2", against: request) == "http://127.0.0.1:5000/v2/a/blobs/uploads/u2")
         #expect(RegistryClient.appendQuery("http://h/u?_state=s", "digest", "sha256:ab") == "http://h/u?_state=s&digest=sha256%3Aab")

@@ -44,8 +44,9 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: server.port)
         defer { proxy.stop() }
         proxy.add(.init(method: "GET", pathContains: "/v2/", fault: .status(503, retryAfter: nil), times: 10))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL),
-                                    retryPolicy: RetryPolicy(attempts: 3, baseDelaySeconds: 0.01, jitter: 0))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: proxy.baseURL),
+            retryPolicy: RetryPolicy(attempts: 3, baseDelaySeconds: 0.01, jitter: 0))
         let error = try #require(throws: RegistryError.self) { try client.ping() }
         #expect(error.isEndpointFailure)
         #expect(!error.isRegistryAnswer)
@@ -54,8 +55,9 @@ import Testing
 
     @Test func unreachableEndpointIsRetriedThenAnEndpointFailure() throws {
         let port = try Sockets.freePort()
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: "http://127.0.0.1:\(port)"),
-                                    retryPolicy: RetryPolicy(attempts: 2, baseDelaySeconds: 0.01, jitter: 0))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: "http://127.0.0.1:\(port)"),
+            retryPolicy: RetryPolicy(attempts: 2, baseDelaySeconds: 0.01, jitter: 0))
         let error = try #require(throws: RegistryError.self) { try client.ping() }
         guard case .unreachable(let registry, _, _) = error else {
             Issue.record("expected unreachable, got \(error)")

@@ -53,8 +53,9 @@ import Testing
     @Test func basicAuthOverTLS() throws {
         let server = try RegistryServer.start(.basicAuthTLS)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL), tls: TLSOptions(caFile: server.caPath),
-                                    credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL), tls: TLSOptions(caFile: server.caPath),
+            credentials: .basic(username: try #require(server.username), password: try #require(server.password)))
         let blob = TestBlob.random(size: 3_000_000)
         try client.uploadBlob("team/app", blob.payload(), chunkSize: 1_000_000)
         #expect(try client.blobExists("team/app", blob.digest) == 3_000_000)
@@ -64,15 +65,17 @@ import Testing
     @Test func mutualTLSNeedsTheClientCertificate() throws {
         let server = try RegistryServer.start(.mutualTLS)
         defer { server.stop() }
-        let without = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL), tls: TLSOptions(caFile: server.caPath),
-                                     retryPolicy: RetryPolicy(attempts: 1))
+        let without = RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL), tls: TLSOptions(caFile: server.caPath),
+            retryPolicy: RetryPolicy(attempts: 1))
         // With TLS 1.3 the server rejects the missing certificate after the handshake, so curl
         // reports a lost connection rather than a handshake error.
         let error = try #require(throws: RegistryError.self) { try without.ping() }
         #expect(error.isEndpointFailure)
         #expect(error.description.contains(server.host))
-        let with = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL),
-                                  tls: TLSOptions(caFile: server.caPath, clientCert: server.clientCertificate, clientKey: server.clientKey))
+        let with = RegistryClient(
+            endpoint: RegistryEndpoint(url: server.baseURL),
+            tls: TLSOptions(caFile: server.caPath, clientCert: server.clientCertificate, clientKey: server.clientKey))
         try with.ping()
         let blob = TestBlob.random(size: 1_000)
         try with.uploadBlob("team/app", blob.payload())

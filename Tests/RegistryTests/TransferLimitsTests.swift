@@ -18,8 +18,9 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: server.port)
         defer { proxy.stop() }
         proxy.add(.init(method: "GET", pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 0.5)))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
-                                    limits: TransferLimits(requestTimeoutSeconds: 2))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
+            limits: TransferLimits(requestTimeoutSeconds: 2))
         let started = Date()
         let error = try #require(throws: RegistryError.self) { try client.ping() }
         let elapsed = Date().timeIntervalSince(started)
@@ -48,15 +49,18 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: server.port)
         defer { proxy.stop() }
         proxy.add(.init(method: "GET", pathContains: "/blobs/sha256:", fault: .trickleResponse(bytesPerSecond: 200, headDelaySeconds: 0)))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
-                                    limits: TransferLimits(requestTimeoutSeconds: nil, blobMinimumBytesPerSecond: 5_000, blobSpeedWindowSeconds: 2))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
+            limits: TransferLimits(requestTimeoutSeconds: nil, blobMinimumBytesPerSecond: 5_000, blobSpeedWindowSeconds: 2))
         let received = Atomic<Int>(0)
         let started = Date()
         let error = try #require(throws: RegistryError.self) {
             try client.fetchBlob("team/app", blob.digest) { bytes in received.add(bytes.count, ordering: .relaxed) }
         }
         let elapsed = Date().timeIntervalSince(started)
-        print("trickled download gave up after \(String(format: "%.1f", elapsed)) s with \(received.load(ordering: .relaxed)) bytes: \(error)")
+        print(
+            "trickled download gave up after \(String(format: "%.1f", elapsed)) s with \(received.load(ordering: .relaxed)) bytes: \(error)"
+        )
         #expect(error.description.contains("timed out"))
         #expect(elapsed < 15)
         #expect(received.load(ordering: .relaxed) < 50_000)
@@ -70,8 +74,9 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: server.port)
         defer { proxy.stop() }
         proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .throttle(bytesPerSecond: 60_000)))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
-                                    limits: TransferLimits(requestTimeoutSeconds: 1, blobMinimumBytesPerSecond: 1_000, blobSpeedWindowSeconds: 2))
+        let client = RegistryClient(
+            endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
+            limits: TransferLimits(requestTimeoutSeconds: 1, blobMinimumBytesPerSecond: 1_000, blobSpeedWindowSeconds: 2))
         let blob = TestBlob.random(size: 150_000)
         let started = Date()
         try client.uploadBlob("team/app", blob.payload())

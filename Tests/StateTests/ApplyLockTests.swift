@@ -32,7 +32,9 @@ import Testing
         let orphan = try store.testRun(job: "crashed")
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        child.arguments = ["-c", """
+        child.arguments = [
+            "-c",
+            """
             import fcntl, json, os, socket, sys, time
             f = open(sys.argv[1], "a+")
             fcntl.flock(f, fcntl.LOCK_EX)
@@ -42,7 +44,8 @@ import Testing
             f.flush()
             print("locked", flush=True)
             time.sleep(120)
-            """, store.lockFilePath]
+            """, store.lockFilePath
+        ]
         let output = Pipe()
         child.standardOutput = output
         try child.run()

@@ -15,8 +15,9 @@ enum PushctlBinary {
         let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         // The runner is .build/<triple>/debug/pushctlPackageTests.xctest (a file on Linux, a bundle on macOS).
         candidates.append(runner.deletingLastPathComponent().appendingPathComponent("pushctl").path)
-        candidates.append(runner.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("pushctl").path)
+        candidates.append(
+            runner.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("pushctl").path)
         candidates.append(packageRoot + "/.build/debug/pushctl")
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw BinaryNotFound(searched: candidates)
@@ -50,8 +51,10 @@ enum PushctlBinary {
 
     /// The suites' one process runner (RegistryHarness), with `environment` added to this
     /// process's own.
-    static func runProcess(_ executable: String, _ arguments: [String], stdin: String? = nil,
-                           environment: [String: String]? = nil) throws -> Result {
+    static func runProcess(
+        _ executable: String, _ arguments: [String], stdin: String? = nil,
+        environment: [String: String]? = nil
+    ) throws -> Result {
         let result = try RegistryHarness.runProcess(executable, arguments, stdin: stdin, addingEnvironment: environment ?? [:])
         return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
@@ -84,8 +87,9 @@ enum SchemaValidator {
 
     /// Nil when valid, else the validator's complaints.
     static func problems(_ document: String, schema: String) throws -> String? {
-        let result = try PushctlBinary.runProcess("/usr/bin/python3", ["-c", script, PushctlBinary.packageRoot + "/schemas", schema],
-                                                  stdin: document)
+        let result = try PushctlBinary.runProcess(
+            "/usr/bin/python3", ["-c", script, PushctlBinary.packageRoot + "/schemas", schema],
+            stdin: document)
         return result.status == 0 ? nil : "exit \(result.status): \(result.stderr)"
     }
 }

@@ -10,18 +10,25 @@ import Testing
         let store = try openTemporaryStore()
         let now = Date()
         let r1 = try store.testRun(job: "nightly", started: now.addingTimeInterval(-12600))
-        try store.recordPush(push(run: r1, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"),
-                                  started: now.addingTimeInterval(-12600 + 1)))
+        try store.recordPush(
+            push(
+                run: r1, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"),
+                started: now.addingTimeInterval(-12600 + 1)))
         try store.finishRun(r1, status: .ok, exitCode: 0, ended: now.addingTimeInterval(-12600 + 30))
         let r2 = try store.testRun(job: "nightly", started: now.addingTimeInterval(-5400))
-        var failed = push(run: r2, repository: "team/lib", tag: "2.0", digest: try digest(hexPrefix: "abc2"), status: .failed,
-                          started: now.addingTimeInterval(-5400 + 1))
+        var failed = push(
+            run: r2, repository: "team/lib", tag: "2.0", digest: try digest(hexPrefix: "abc2"), status: .failed,
+            started: now.addingTimeInterval(-5400 + 1))
         failed.error = "HTTP 500, \"internal\" from registry.example.com"
         try store.recordPush(failed)
-        try store.recordPush(push(run: r2, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"),
-                                  status: .unchanged, started: now.addingTimeInterval(-5400 + 2)))
-        try store.recordPush(push(run: r2, repository: "team/app", tag: "latest", digest: try digest(hexPrefix: "abc1"),
-                                  started: now.addingTimeInterval(-5400 + 3)))
+        try store.recordPush(
+            push(
+                run: r2, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"),
+                status: .unchanged, started: now.addingTimeInterval(-5400 + 2)))
+        try store.recordPush(
+            push(
+                run: r2, repository: "team/app", tag: "latest", digest: try digest(hexPrefix: "abc1"),
+                started: now.addingTimeInterval(-5400 + 3)))
         try store.finishRun(r2, status: .failed, exitCode: 1, ended: now.addingTimeInterval(-5400 + 40))
         let r3 = try store.testRun(job: "release", started: now.addingTimeInterval(-60))
         try store.finishRun(r3, status: .failed, exitCode: 2, ended: now.addingTimeInterval(-59))
@@ -37,11 +44,15 @@ import Testing
         let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let entries = try #require(document?["entries"] as? [[String: Any]])
         #expect(entries.count == 5)
-        #expect(entries.compactMap { ($0["run"] as? [String: Any])?["id"] as? Int } == [runs[2], runs[1], runs[1], runs[1], runs[0]].map { Int($0.rawValue) })
+        #expect(
+            entries.compactMap { ($0["run"] as? [String: Any])?["id"] as? Int }
+                == [runs[2], runs[1], runs[1], runs[1], runs[0]].map { Int($0.rawValue) })
         #expect(entries.first?["push"] is NSNull)
         #expect(entries.compactMap { ($0["push"] as? [String: Any])?["tag"] as? String } == ["latest", "1.0", "2.0", "1.0"])
         // The validator is not vacuous: a broken document is rejected.
-        #expect(try SchemaValidator.problems(#"{"schema": "pushctl-history-v1", "entries": [{"state": "x"}]}"#, schema: "history-v1.schema.json") != nil)
+        #expect(
+            try SchemaValidator.problems(
+                #"{"schema": "pushctl-history-v1", "entries": [{"state": "x"}]}"#, schema: "history-v1.schema.json") != nil)
     }
 
     @Test func showJSONValidatesAndLastIsTheNewestRun() throws {
@@ -68,10 +79,12 @@ import Testing
         let result = try PushctlBinary.run(["show", String(runs[1].rawValue), "--state", path])
         #expect(result.status == 0, "\(result.stderr)")
         let text = result.stdout
-        for expected in ["Run \(runs[1]) (apply)", "Job:", "nightly", "jobs/nightly.yaml (\(digest("job nightly").string))",
-                         "failed, exit code 1", "pushctl:", "0.1.0-test", "1 pushed, 1 unchanged, 1 failed",
-                         "registry.example.com/team/lib:2.0  failed", "endpoint:", "https://registry.example.com",
-                         "2 uploaded, 1 mounted, 3 present", "error:", "HTTP 500", try digest(hexPrefix: "abc1").string] {
+        for expected in [
+            "Run \(runs[1]) (apply)", "Job:", "nightly", "jobs/nightly.yaml (\(digest("job nightly").string))",
+            "failed, exit code 1", "pushctl:", "0.1.0-test", "1 pushed, 1 unchanged, 1 failed",
+            "registry.example.com/team/lib:2.0  failed", "endpoint:", "https://registry.example.com",
+            "2 uploaded, 1 mounted, 3 present", "error:", "HTTP 500", try digest(hexPrefix: "abc1").string
+        ] {
             #expect(text.contains(expected), "missing \(expected) in:\n\(text)")
         }
     }
@@ -195,7 +208,7 @@ import Testing
             (["show", "last", "--state", path, "--state", path], "one --state"),
             // ArgumentParser's own usage errors are mapped from 64 to docs/cli.md's 2.
             (["history", "--state", path, "--output", "xml"], "'xml' is invalid"),
-            (["history", "--no-such-option"], "Unknown option"),
+            (["history", "--no-such-option"], "Unknown option")
         ]
         for (arguments, message) in cases {
             let result = try PushctlBinary.run(arguments)
@@ -219,8 +232,9 @@ import Testing
 
     @Test func pruneHistoryOnTheCommandLine() throws {
         let (path, _) = try fixture()
-        try StateStore.open(path: path).recordBlob(registryHost: "registry.example.com", repository: "team/app",
-                                                   digest: digest("layer"), identity: "i")
+        try StateStore.open(path: path).recordBlob(
+            registryHost: "registry.example.com", repository: "team/app",
+            digest: digest("layer"), identity: "i")
         let result = try PushctlBinary.run(["prune-history", "--state", path, "--older-than", "2h"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Removed 1 run and 1 push"))

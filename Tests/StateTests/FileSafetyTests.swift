@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import Foundation
 import Testing
@@ -113,8 +113,10 @@ import Testing
 private struct CapabilityHeader { var version: UInt32; var pid: Int32 }
 private struct CapabilityData { var effective: UInt32; var permitted: UInt32; var inheritable: UInt32 }
 
-@_silgen_name("capget") private func capget(_ header: UnsafeMutablePointer<CapabilityHeader>, _ data: UnsafeMutablePointer<CapabilityData>) -> Int32
-@_silgen_name("capset") private func capset(_ header: UnsafeMutablePointer<CapabilityHeader>, _ data: UnsafeMutablePointer<CapabilityData>) -> Int32
+@_silgen_name("capget") private func capget(_ header: UnsafeMutablePointer<CapabilityHeader>, _ data: UnsafeMutablePointer<CapabilityData>)
+    -> Int32
+@_silgen_name("capset") private func capset(_ header: UnsafeMutablePointer<CapabilityHeader>, _ data: UnsafeMutablePointer<CapabilityData>)
+    -> Int32
 
 /// Runs `body` with file permissions enforced even when the tests run as root (CI containers):
 /// CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER are dropped from the calling thread's

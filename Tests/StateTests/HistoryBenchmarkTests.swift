@@ -22,9 +22,11 @@ import Testing
             let run = try store.testRun(job: jobs[r % jobs.count], started: started)
             for p in 0..<pushesPerRun {
                 let status: PushStatus = p % 50 == 0 ? .failed : (p % 5 == 0 ? .unchanged : .pushed)
-                records.append(push(run: run, repository: "team/repo\(p % 20)", tag: "v\(r % 10).\(p % 5)",
-                                    digest: digests[(r + p) % digests.count], status: status,
-                                    started: started.addingTimeInterval(Double(p))))
+                records.append(
+                    push(
+                        run: run, repository: "team/repo\(p % 20)", tag: "v\(r % 10).\(p % 5)",
+                        digest: digests[(r + p) % digests.count], status: status,
+                        started: started.addingTimeInterval(Double(p))))
             }
         }
         try store.recordPushes(records)
@@ -43,7 +45,9 @@ import Testing
         #expect(try measure("all, limit 50", HistoryFilter(limit: 50)).count == 50)
         #expect(try measure("all", HistoryFilter()).count == records.count)
         #expect(try measure("--job release", HistoryFilter(job: "release")).count == expected { jobOfRun[$0.runID] == "release" })
-        #expect(try measure("--repository team/repo7", HistoryFilter(repository: "team/repo7")).count == expected { $0.repository == "team/repo7" })
+        #expect(
+            try measure("--repository team/repo7", HistoryFilter(repository: "team/repo7")).count
+                == expected { $0.repository == "team/repo7" })
         #expect(try measure("--tag v3.2", HistoryFilter(tag: "v3.2")).count == expected { $0.tag == "v3.2" })
         let withDigest = expected { $0.pushedDigest == digests[0] || $0.sourceDigest == digests[0] }
         #expect(try measure("--digest (full)", HistoryFilter(digest: digests[0].string)).count == withDigest)
@@ -51,7 +55,8 @@ import Testing
         #expect(try measure("--status failed", HistoryFilter(status: .failed)).count == expected { $0.status == .failed })
         let since = last.addingTimeInterval(-6000)
         #expect(try measure("--since (last 10 runs)", HistoryFilter(since: since)).count == expected { $0.started >= since })
-        #expect(try measure("--job --tag --status", HistoryFilter(job: "nightly", tag: "v0.0", status: .unchanged)).count
+        #expect(
+            try measure("--job --tag --status", HistoryFilter(job: "nightly", tag: "v0.0", status: .unchanged)).count
                 == expected { jobOfRun[$0.runID] == "nightly" && $0.tag == "v0.0" && $0.status == .unchanged })
         let showStart = Date()
         #expect(try store.run(.last).pushes.count == 100)

@@ -11,12 +11,20 @@ import Testing
         let store = try openTemporaryStore()
         let r1 = try store.testRun(job: "nightly", started: t0)
         try store.recordPush(push(run: r1, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"), started: t0))
-        try store.recordPush(push(run: r1, repository: "team/app", tag: "latest", digest: try digest(hexPrefix: "abc1"), started: t0.addingTimeInterval(1)))
+        try store.recordPush(
+            push(run: r1, repository: "team/app", tag: "latest", digest: try digest(hexPrefix: "abc1"), started: t0.addingTimeInterval(1)))
         try store.finishRun(r1, status: .ok, exitCode: 0, ended: t0.addingTimeInterval(5))
         let r2 = try store.testRun(job: "release", started: t0.addingTimeInterval(3600))
-        try store.recordPush(push(run: r2, repository: "team/lib", tag: "2.0", digest: try digest(hexPrefix: "abc2"), started: t0.addingTimeInterval(3601)))
-        try store.recordPush(push(run: r2, repository: "team/lib", tag: "2.1", host: "mirror.example", digest: try digest(hexPrefix: "def"), status: .failed, started: t0.addingTimeInterval(3602)))
-        try store.recordPush(push(run: r2, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"), status: .unchanged, started: t0.addingTimeInterval(3603)))
+        try store.recordPush(
+            push(run: r2, repository: "team/lib", tag: "2.0", digest: try digest(hexPrefix: "abc2"), started: t0.addingTimeInterval(3601)))
+        try store.recordPush(
+            push(
+                run: r2, repository: "team/lib", tag: "2.1", host: "mirror.example", digest: try digest(hexPrefix: "def"), status: .failed,
+                started: t0.addingTimeInterval(3602)))
+        try store.recordPush(
+            push(
+                run: r2, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"), status: .unchanged,
+                started: t0.addingTimeInterval(3603)))
         try store.finishRun(r2, status: .failed, exitCode: 1, ended: t0.addingTimeInterval(3700))
         // A run that failed before pushing anything.
         let r3 = try store.testRun(job: "nightly", started: t0.addingTimeInterval(7200))
@@ -115,8 +123,9 @@ import Testing
 
     @Test func pruneRemovesOldRunsButKeepsBlobLocations() throws {
         let (store, runs) = try populated()
-        try store.recordBlob(registryHost: "registry.example.com", repository: "team/app", digest: digest("layer"), identity: "i",
-                             seen: t0.addingTimeInterval(-86400 * 365))
+        try store.recordBlob(
+            registryHost: "registry.example.com", repository: "team/app", digest: digest("layer"), identity: "i",
+            seen: t0.addingTimeInterval(-86400 * 365))
         let still = try store.testRun(job: "long", started: t0.addingTimeInterval(-86400))  // running: never pruned
         let result = try store.prune(olderThan: t0.addingTimeInterval(1800), keepRuns: nil)
         #expect(result == PruneResult(runsRemoved: 1, pushesRemoved: 2))

@@ -5,9 +5,10 @@ import Testing
 
 @Suite struct SchemaTests {
     private func names(_ db: Database, type: String) throws -> Set<String> {
-        Set(try db.withConnection { (c: Connection) throws(SQLiteError) in
-            try c.query("SELECT name FROM sqlite_master WHERE type = ?", [type]) { row throws(SQLiteError) in try row.string(0) }
-        })
+        Set(
+            try db.withConnection { (c: Connection) throws(SQLiteError) in
+                try c.query("SELECT name FROM sqlite_master WHERE type = ?", [type]) { row throws(SQLiteError) in try row.string(0) }
+            })
     }
 
     @Test func freshDatabaseHasCurrentSchema() throws {
@@ -17,8 +18,11 @@ import Testing
         let tables = try names(store.database, type: "table")
         #expect(tables.isSuperset(of: ["meta", "runs", "pushes", "blob_locations", "diffid_mappings"]))
         let indexes = try names(store.database, type: "index")
-        #expect(indexes.isSuperset(of: ["runs_by_job", "pushes_by_repository", "pushes_by_tag", "pushes_by_pushed_digest",
-                                        "pushes_by_started", "pushes_by_status", "pushes_by_target"]))
+        #expect(
+            indexes.isSuperset(of: [
+                "runs_by_job", "pushes_by_repository", "pushes_by_tag", "pushes_by_pushed_digest",
+                "pushes_by_started", "pushes_by_status", "pushes_by_target"
+            ]))
     }
 
     @Test func migratesAVersion1Database() throws {
@@ -29,11 +33,13 @@ import Testing
             try old.transaction { c in
                 try c.exec(StateSchema.migrations[0])
                 try c.setUserVersion(1)
-                try c.run("""
+                try c.run(
+                    """
                     INSERT INTO runs (job, file, file_digest, kind, status, started, ended, host, pid, version, exit_code)
                     VALUES ('legacy', 'legacy.yaml', 'sha256:00', 'apply', 'ok', 1700000000, 1700000010, 'h', 1, '0.0.1', 0)
                     """)
-                try c.run("""
+                try c.run(
+                    """
                     INSERT INTO pushes (run_id, plan_item, source, registry_name, registry_host, endpoint, repository, tag,
                         status, started, ended) VALUES (1, 'i', 'oci:x', 'r', 'reg.example', 'https://reg.example', 'a/b', 'v1',
                         'pushed', 1700000001, 1700000002)

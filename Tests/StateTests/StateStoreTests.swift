@@ -109,7 +109,8 @@ import Testing
         try store.recordBlob(registryHost: "other.example", repository: "team/x", digest: layer, identity: me, seen: t0)
         try store.recordBlob(registryHost: host, repository: "team/y", digest: digest("other-layer"), identity: me, seen: t0)
 
-        let candidates = try store.mountCandidates(registryHost: host, digest: layer, targetRepository: "team/app/web", identity: me, limit: 3)
+        let candidates = try store.mountCandidates(
+            registryHost: host, digest: layer, targetRepository: "team/app/web", identity: me, limit: 3)
         #expect(candidates == ["solo/thing", "team/app/base", "team/lib"])
         let all = try store.mountCandidates(registryHost: host, digest: layer, targetRepository: "team/app/web", identity: me, limit: 10)
         #expect(all == ["solo/thing", "team/app/base", "team/lib", "zzz/other"])
@@ -141,7 +142,8 @@ import Testing
         #expect(idA.hasPrefix("hmac-sha256:") && idA.count == "hmac-sha256:".count + 64)
         try a.recordBlob(registryHost: "r.example", repository: "x/y", digest: digest("l"), identity: idA)
         let run = try a.testRun()
-        try a.recordPush(push(run: run), blobs: [BlobLocation(registryHost: "r.example", repository: "x/z", digest: digest("m"), identity: idA)])
+        try a.recordPush(
+            push(run: run), blobs: [BlobLocation(registryHost: "r.example", repository: "x/z", digest: digest("m"), identity: idA)])
         // The store reopened sees the same key.
         let reopened = try StateStore.open(path: a.path)
         #expect(reopened.credentialIdentity(secret) == idA)
@@ -177,9 +179,13 @@ import Testing
             let target = worker % 2 == 0 ? store : other
             for i in 0..<50 {
                 do {
-                    try target.recordPush(push(run: run, repository: "w\(worker)/repo", tag: "t\(i)"),
-                                          blobs: [BlobLocation(registryHost: "r", repository: "w\(worker)/repo",
-                                                               digest: digest("\(worker)-\(i)"), identity: "i")])
+                    try target.recordPush(
+                        push(run: run, repository: "w\(worker)/repo", tag: "t\(i)"),
+                        blobs: [
+                            BlobLocation(
+                                registryHost: "r", repository: "w\(worker)/repo",
+                                digest: digest("\(worker)-\(i)"), identity: "i")
+                        ])
                 } catch {
                     failures.append("\(error)")
                 }

@@ -9,7 +9,7 @@ public enum StoredGzip {
         repeat {
             let length = min(65535, data.count - offset)
             let final = offset + length == data.count
-            out.append(final ? 0x01 : 0x00)               // BFINAL, BTYPE 00 (stored)
+            out.append(final ? 0x01 : 0x00)  // BFINAL, BTYPE 00 (stored)
             out += littleEndian(UInt32(length), bytes: 2)
             out += littleEndian(UInt32(~UInt16(length)), bytes: 2)
             out += data[offset..<offset + length]

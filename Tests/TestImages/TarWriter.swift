@@ -50,16 +50,16 @@ public struct TarWriter {
         }
         put(name, at: 0)
         put(octal(mode, width: 8), at: 100)
-        put(octal(0, width: 8), at: 108)                  // uid
-        put(octal(0, width: 8), at: 116)                  // gid
+        put(octal(0, width: 8), at: 108)  // uid
+        put(octal(0, width: 8), at: 116)  // gid
         put(octal(contents.count, width: 12), at: 124)
-        put(octal(0, width: 12), at: 136)                 // mtime
+        put(octal(0, width: 12), at: 136)  // mtime
         header[156] = type.rawValue
         put(linkName, at: 157)
-        put("ustar", at: 257)                             // POSIX magic "ustar\0" and version "00"
+        put("ustar", at: 257)  // POSIX magic "ustar\0" and version "00"
         put("00", at: 263)
-        put(octal(0, width: 8), at: 329)                  // devmajor
-        put(octal(0, width: 8), at: 337)                  // devminor
+        put(octal(0, width: 8), at: 329)  // devmajor
+        put(octal(0, width: 8), at: 337)  // devminor
         // The checksum is computed with its own field read as spaces.
         for i in 148..<156 { header[i] = 0x20 }
         let sum = header.reduce(0) { $0 + Int($1) }

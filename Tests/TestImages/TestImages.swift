@@ -122,17 +122,25 @@ public final class TestImages: Sendable {
         let configTwo = Self.config(diffIDs: [layerTwo.diffID])
         let idOne = Self.layerID(parent: nil, layerOne.diffID)
         let idTwo = Self.layerID(parent: nil, layerTwo.diffID)
-        imageOne = ArchiveImage(config: Self.descriptor(configOne, MediaType.dockerConfig), configBytes: configOne,
-                                layers: [layerOne], layerMember: idOne + "/layer.tar")
-        imageTwo = ArchiveImage(config: Self.descriptor(configTwo, MediaType.dockerConfig), configBytes: configTwo,
-                                layers: [layerTwo], layerMember: idTwo + "/layer.tar")
-        for (image, id, tag, file) in [(imageOne, idOne, "test_image_1", imageOneArchive), (imageTwo, idTwo, "test_image_2", imageTwoArchive)] {
+        imageOne = ArchiveImage(
+            config: Self.descriptor(configOne, MediaType.dockerConfig), configBytes: configOne,
+            layers: [layerOne], layerMember: idOne + "/layer.tar")
+        imageTwo = ArchiveImage(
+            config: Self.descriptor(configTwo, MediaType.dockerConfig), configBytes: configTwo,
+            layers: [layerTwo], layerMember: idTwo + "/layer.tar")
+        for (image, id, tag, file) in [
+            (imageOne, idOne, "test_image_1", imageOneArchive), (imageTwo, idTwo, "test_image_2", imageTwoArchive)
+        ] {
             // docker's order: config, the layer directory, repositories, manifest.json.
             var tar = TarWriter()
             tar.file(image.config.digest.hex + ".json", image.configBytes)
             Self.addLayerDirectory(&tar, id: id, layer: image.layers[0].bytes)
             tar.file("repositories", Array(#"{"fixtures/tarball": {"\#(tag)": "\#(id)"}}"#.utf8))
-            tar.file("manifest.json", Array(#"[{"Config": "\#(image.config.digest.hex).json", "Layers": ["\#(id)/layer.tar"], "RepoTags": ["fixtures/tarball:\#(tag)"]}]"#.utf8))
+            tar.file(
+                "manifest.json",
+                Array(
+                    #"[{"Config": "\#(image.config.digest.hex).json", "Layers": ["\#(id)/layer.tar"], "RepoTags": ["fixtures/tarball:\#(tag)"]}]"#
+                        .utf8))
             try Self.write(tar.bytes(), to: file)
         }
 
@@ -144,21 +152,26 @@ public final class TestImages: Sendable {
         Self.addLayerDirectory(&bundle, id: idOne, layer: layerOne.bytes)
         bundle.file("repositories", Array(#"{"test_image_1": {"latest": "\#(idOne)"}, "test_image_2": {"latest": "\#(idTwo)"}}"#.utf8))
         let gzipTwo = StoredGzip.compress(layerTwo.bytes)
-        bundle.file("manifest.json", Array(("[{\"Config\": \"\(imageTwo.config.digest.hex).json\", \"Layers\": [\"\(idTwo)/layer.tar\"], "
-            + "\"LayerSources\": {\"\(layerTwo.diffID)\": {\"mediaType\": \"\(MediaType.dockerLayerGzip)\", \"size\": \(gzipTwo.count), \"digest\": \"\(Digest.of(gzipTwo))\"}}, "
-            + "\"RepoTags\": [\"test_image_2\"]}, "
-            + "{\"Config\": \"\(imageOne.config.digest.hex).json\", \"Layers\": [\"\(idOne)/layer.tar\"], \"RepoTags\": [\"test_image_1\"]}]").utf8))
+        bundle.file(
+            "manifest.json",
+            Array(
+                ("[{\"Config\": \"\(imageTwo.config.digest.hex).json\", \"Layers\": [\"\(idTwo)/layer.tar\"], "
+                    + "\"LayerSources\": {\"\(layerTwo.diffID)\": {\"mediaType\": \"\(MediaType.dockerLayerGzip)\", \"size\": \(gzipTwo.count), \"digest\": \"\(Digest.of(gzipTwo))\"}}, "
+                    + "\"RepoTags\": [\"test_image_2\"]}, "
+                    + "{\"Config\": \"\(imageOne.config.digest.hex).json\", \"Layers\": [\"\(idOne)/layer.tar\"], \"RepoTags\": [\"test_image_1\"]}]")
+                    .utf8))
         try Self.write(bundle.bytes(), to: bundleArchive)
 
         // MARK: links: image 3 reuses image 1's layer file through a symlink, image 4 through a hard link
         let configThree = Self.config(diffIDs: [layerOne.diffID, layerThree.diffID], parent: imageOne.config.digest)
-        let linkedID = Self.layerID(parent: nil, layerOne.diffID) // image 1's layer, as image 1 has it
+        let linkedID = Self.layerID(parent: nil, layerOne.diffID)  // image 1's layer, as image 1 has it
         let threeFirstID = Self.layerID(parent: "image 3", layerOne.diffID)
         let threeSecondID = Self.layerID(parent: threeFirstID, layerThree.diffID)
         let configFour = Self.config(diffIDs: [layerOne.diffID], architecture: "arm64")
         let fourID = Self.layerID(parent: "image 4", layerOne.diffID)
-        imageThree = ArchiveImage(config: Self.descriptor(configThree, MediaType.dockerConfig), configBytes: configThree,
-                                  layers: [layerOne, layerThree], layerMember: threeFirstID + "/layer.tar")
+        imageThree = ArchiveImage(
+            config: Self.descriptor(configThree, MediaType.dockerConfig), configBytes: configThree,
+            layers: [layerOne, layerThree], layerMember: threeFirstID + "/layer.tar")
         let configFourDigest = Digest.of(configFour)
         var link = TarWriter()
         link.file(imageOne.config.digest.hex + ".json", imageOne.configBytes)
@@ -172,17 +185,25 @@ public final class TestImages: Sendable {
         link.directory(fourID + "/")
         link.hardLink(fourID + "/layer.tar", to: linkedID + "/layer.tar")
         link.file(configFourDigest.hex + ".json", configFour)
-        link.file("manifest.json", Array(("[{\"Config\":\"\(imageOne.config.digest.hex).json\",\"RepoTags\":[\"fixtures/tarball:test_image_1\"],\"Layers\":[\"\(linkedID)/layer.tar\"]},"
-            + "{\"Config\":\"\(imageThree.config.digest.hex).json\",\"RepoTags\":[\"fixtures/tarball:test_image_3\"],\"Layers\":[\"\(threeFirstID)/layer.tar\",\"\(threeSecondID)/layer.tar\"],\"Parent\":\"\(imageOne.config.digest)\"},"
-            + "{\"Config\":\"\(configFourDigest.hex).json\",\"RepoTags\":[\"fixtures/tarball:test_image_4\"],\"Layers\":[\"\(fourID)/layer.tar\"]}]").utf8))
-        link.file("repositories", Array(#"{"fixtures/tarball":{"test_image_1":"\#(linkedID)","test_image_3":"\#(threeSecondID)","test_image_4":"\#(fourID)"}}"#.utf8))
+        link.file(
+            "manifest.json",
+            Array(
+                ("[{\"Config\":\"\(imageOne.config.digest.hex).json\",\"RepoTags\":[\"fixtures/tarball:test_image_1\"],\"Layers\":[\"\(linkedID)/layer.tar\"]},"
+                    + "{\"Config\":\"\(imageThree.config.digest.hex).json\",\"RepoTags\":[\"fixtures/tarball:test_image_3\"],\"Layers\":[\"\(threeFirstID)/layer.tar\",\"\(threeSecondID)/layer.tar\"],\"Parent\":\"\(imageOne.config.digest)\"},"
+                    + "{\"Config\":\"\(configFourDigest.hex).json\",\"RepoTags\":[\"fixtures/tarball:test_image_4\"],\"Layers\":[\"\(fourID)/layer.tar\"]}]")
+                    .utf8))
+        link.file(
+            "repositories",
+            Array(
+                #"{"fixtures/tarball":{"test_image_1":"\#(linkedID)","test_image_3":"\#(threeSecondID)","test_image_4":"\#(fourID)"}}"#.utf8
+            ))
         try Self.write(link.bytes(), to: linkArchive)
 
         // MARK: whiteouts: foo.txt and bar.txt, then foo.txt deleted, then an empty layer
         let whiteoutLayers = [
             Self.uncompressedLayer(Self.tree([("foo.txt", "foo\n"), ("bar.txt", "bar\n")])),
             Self.uncompressedLayer(Self.tree([(".wh.foo.txt", "")])),
-            Self.uncompressedLayer(TarWriter().bytes()),
+            Self.uncompressedLayer(TarWriter().bytes())
         ]
         let whiteoutConfig = Self.config(diffIDs: whiteoutLayers.map(\.diffID))
         var whiteout = TarWriter()
@@ -196,21 +217,30 @@ public final class TestImages: Sendable {
             parent = id
         }
         whiteout.file("repositories", Array(#"{"fixtures/mutate": {"whiteout_image": "\#(whiteoutIDs.last!)"}}"#.utf8))
-        whiteout.file("manifest.json", Array(#"[{"Config": "\#(Digest.of(whiteoutConfig).hex).json", "Layers": [\#(whiteoutIDs.map { "\"\($0)/layer.tar\"" }.joined(separator: ", "))], "RepoTags": ["fixtures/mutate:whiteout_image"]}]"#.utf8))
+        whiteout.file(
+            "manifest.json",
+            Array(
+                #"[{"Config": "\#(Digest.of(whiteoutConfig).hex).json", "Layers": [\#(whiteoutIDs.map { "\"\($0)/layer.tar\"" }.joined(separator: ", "))], "RepoTags": ["fixtures/mutate:whiteout_image"]}]"#
+                    .utf8))
         try Self.write(whiteout.bytes(), to: whiteoutArchive)
 
         // MARK: almost empty, from an older writer
         var emptyFile = TarWriter()
         emptyFile.file("emptyfile", [], mode: 0o664)
         let emptyLayer = Self.uncompressedLayer(emptyFile.bytes(recordSize: 512))
-        let emptyConfig = Array(("{\"architecture\":\"amd64\",\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"],\"Cmd\":null},"
-            + "\"created\":\"2017-02-07T19:02:14Z\",\"docker_version\":\"1.10.3\",\"history\":[{\"created\":\"2017-02-07T19:02:14Z\",\"created_by\":\"ADD emptyfile /\"}],"
-            + "\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(emptyLayer.diffID)\"]}}").utf8)
+        let emptyConfig = Array(
+            ("{\"architecture\":\"amd64\",\"config\":{\"Env\":[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"],\"Cmd\":null},"
+                + "\"created\":\"2017-02-07T19:02:14Z\",\"docker_version\":\"1.10.3\",\"history\":[{\"created\":\"2017-02-07T19:02:14Z\",\"created_by\":\"ADD emptyfile /\"}],"
+                + "\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(emptyLayer.diffID)\"]}}").utf8)
         let emptyID = Self.layerID(parent: nil, emptyLayer.diffID)
         var almostEmpty = TarWriter()
         almostEmpty.file(Digest.of(emptyConfig).hex + ".json", emptyConfig)
         Self.addLayerDirectory(&almostEmpty, id: emptyID, layer: emptyLayer.bytes, directoryEntry: true)
-        almostEmpty.file("manifest.json", Array(#"[{"Config":"\#(Digest.of(emptyConfig).hex).json","RepoTags":["emptyimage:latest"],"Layers":["\#(emptyID)/layer.tar"]}]"#.utf8))
+        almostEmpty.file(
+            "manifest.json",
+            Array(
+                #"[{"Config":"\#(Digest.of(emptyConfig).hex).json","RepoTags":["emptyimage:latest"],"Layers":["\#(emptyID)/layer.tar"]}]"#
+                    .utf8))
         almostEmpty.file("repositories", Array(#"{"emptyimage":{"latest":"\#(emptyID)"}}"#.utf8))
         try Self.write(almostEmpty.bytes(recordSize: 512), to: almostEmptyArchive)
 
@@ -220,9 +250,12 @@ public final class TestImages: Sendable {
         let helloLayer = Self.uncompressedLayer(hello.bytes(), mediaType: MediaType.ociLayer)
         let helloConfig = Self.config(diffIDs: [helloLayer.diffID], architecture: "arm64")
         let helloConfigDescriptor = Self.descriptor(helloConfig, MediaType.ociConfig)
-        let helloManifest = Array(#"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(Self.json(helloConfigDescriptor)),"layers":[\#(Self.json(helloLayer.descriptor))]}"#.utf8)
-        docker25 = ArchiveImage(config: helloConfigDescriptor, configBytes: helloConfig, layers: [helloLayer],
-                                layerMember: "blobs/sha256/" + helloLayer.diffID.hex)
+        let helloManifest = Array(
+            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(Self.json(helloConfigDescriptor)),"layers":[\#(Self.json(helloLayer.descriptor))]}"#
+                .utf8)
+        docker25 = ArchiveImage(
+            config: helloConfigDescriptor, configBytes: helloConfig, layers: [helloLayer],
+            layerMember: "blobs/sha256/" + helloLayer.diffID.hex)
         var v25 = TarWriter()
         v25.directory("blobs/")
         v25.directory("blobs/sha256/")
@@ -230,7 +263,11 @@ public final class TestImages: Sendable {
         v25.file("blobs/sha256/" + Digest.of(helloManifest).hex, helloManifest)
         v25.file("blobs/sha256/" + helloConfigDescriptor.digest.hex, helloConfig)
         v25.file("index.json", Array(#"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":null}"#.utf8))
-        v25.file("manifest.json", Array(#"[{"Config":"blobs/sha256/\#(helloConfigDescriptor.digest.hex)","RepoTags":null,"Layers":["blobs/sha256/\#(helloLayer.diffID.hex)"],"LayerSources":{"\#(helloLayer.diffID)":\#(Self.json(helloLayer.descriptor))}}]"#.utf8))
+        v25.file(
+            "manifest.json",
+            Array(
+                #"[{"Config":"blobs/sha256/\#(helloConfigDescriptor.digest.hex)","RepoTags":null,"Layers":["blobs/sha256/\#(helloLayer.diffID.hex)"],"LayerSources":{"\#(helloLayer.diffID)":\#(Self.json(helloLayer.descriptor))}}]"#
+                    .utf8))
         v25.file("oci-layout", Array(#"{"imageLayoutVersion": "1.0.0"}"#.utf8))
         try Self.write(v25.bytes(), to: docker25Archive)
 
@@ -249,14 +286,18 @@ public final class TestImages: Sendable {
         testFile.file("test", Array("test\n".utf8))
         let oneLayerTar = testFile.bytes(recordSize: 512)
         let oneLayer = Self.gzipLayer(oneLayerTar, mediaType: MediaType.ociLayerGzip)
-        let oneConfig = Array(("{\"created\":\"2020-04-12T10:58:48Z\",\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/usr/bin:/bin\"]},"
-            + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(oneLayer.diffID)\"]},\"history\":[{\"created\":\"2020-04-12T10:58:48Z\",\"created_by\":\"COPY test /\"}]}").utf8)
+        let oneConfig = Array(
+            ("{\"created\":\"2020-04-12T10:58:48Z\",\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/usr/bin:/bin\"]},"
+                + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(oneLayer.diffID)\"]},\"history\":[{\"created\":\"2020-04-12T10:58:48Z\",\"created_by\":\"COPY test /\"}]}")
+                .utf8)
         let oneConfigDescriptor = Self.descriptor(oneConfig, MediaType.ociConfig)
-        let oneManifest = Array(#"{"schemaVersion":2,"config":\#(Self.json(oneConfigDescriptor)),"layers":[\#(Self.json(oneLayer.descriptor))]}"#.utf8)
+        let oneManifest = Array(
+            #"{"schemaVersion":2,"config":\#(Self.json(oneConfigDescriptor)),"layers":[\#(Self.json(oneLayer.descriptor))]}"#.utf8)
         let oneManifestDescriptor = Self.descriptor(oneManifest, MediaType.ociManifest)
         oneImage = LayoutImage(manifest: oneManifestDescriptor, config: oneConfigDescriptor, layers: [oneLayer])
-        try Self.writeLayout(oneImageLayout, blobs: [oneConfig, oneLayer.bytes, oneManifest],
-                             index: #"{"schemaVersion":2,"manifests":[\#(Self.json(oneManifestDescriptor))]}"#)
+        try Self.writeLayout(
+            oneImageLayout, blobs: [oneConfig, oneLayer.bytes, oneManifest],
+            index: #"{"schemaVersion":2,"manifests":[\#(Self.json(oneManifestDescriptor))]}"#)
 
         // MARK: OCI layout with nested indexes and entries whose media types do not match their documents
         var nestedBlobs: [[UInt8]] = []
@@ -264,7 +305,9 @@ public final class TestImages: Sendable {
             let gz = Self.gzipLayer(layer.bytes, mediaType: MediaType.dockerLayerGzip)
             let config = Self.config(diffIDs: [gz.diffID])
             let configDescriptor = Self.descriptor(config, MediaType.dockerConfig)
-            let manifest = Array(#"{"schemaVersion":2,"mediaType":"\#(MediaType.dockerManifest)","config":\#(Self.json(configDescriptor)),"layers":[\#(Self.json(gz.descriptor))]}"#.utf8)
+            let manifest = Array(
+                #"{"schemaVersion":2,"mediaType":"\#(MediaType.dockerManifest)","config":\#(Self.json(configDescriptor)),"layers":[\#(Self.json(gz.descriptor))]}"#
+                    .utf8)
             nestedBlobs += [config, gz.bytes, manifest]
             return LayoutImage(manifest: Self.descriptor(manifest, MediaType.dockerManifest), config: configDescriptor, layers: [gz])
         }
@@ -289,14 +332,18 @@ public final class TestImages: Sendable {
             entry(nestedImageOne.manifest, says: MediaType.ociManifest, "1"),
             entry(nestedImageTwo.manifest, says: "application/vnd.oci.descriptor.v1+json", "2"),
             entry(nestedIndexThree, says: MediaType.ociIndex, "3"),
-            entry(nestedIndexFour, says: MediaType.dockerManifestList, "4"),
+            entry(nestedIndexFour, says: MediaType.dockerManifestList, "4")
         ]
-        try Self.writeLayout(nestedIndexLayout, blobs: nestedBlobs,
-                             index: "{\"schemaVersion\":2,\"manifests\":[\(nestedEntries.joined(separator: ","))]}")
+        try Self.writeLayout(
+            nestedIndexLayout, blobs: nestedBlobs,
+            index: "{\"schemaVersion\":2,\"manifests\":[\(nestedEntries.joined(separator: ","))]}")
 
         // MARK: incomplete layout
-        try Self.writeLayout(missingBlobLayout, blobs: [],
-                             index: "{\"schemaVersion\":2,\"manifests\":[\(entry(nestedImageTwo.manifest, says: "application/vnd.oci.descriptor.v1+json", "2"))]}")
+        try Self.writeLayout(
+            missingBlobLayout, blobs: [],
+            index:
+                "{\"schemaVersion\":2,\"manifests\":[\(entry(nestedImageTwo.manifest, says: "application/vnd.oci.descriptor.v1+json", "2"))]}"
+        )
         try? FileManager.default.removeItem(atPath: missingBlobLayout + "/blobs")
     }
 
@@ -341,9 +388,12 @@ public final class TestImages: Sendable {
     /// A minimal image config: the fields every reader needs, and a history line per layer.
     static func config(diffIDs: [Digest], architecture: String = "amd64", parent: Digest? = nil) -> [UInt8] {
         let ids = diffIDs.map { "\"\($0)\"" }.joined(separator: ", ")
-        let history = diffIDs.map { _ in #"{"created": "1970-01-01T00:00:00Z", "created_by": "pushctl TestImages"}"# }.joined(separator: ", ")
+        let history = diffIDs.map { _ in #"{"created": "1970-01-01T00:00:00Z", "created_by": "pushctl TestImages"}"# }.joined(
+            separator: ", ")
         let image = parent.map { #", "parent": "\#($0)""# } ?? ""
-        return Array(#"{"architecture": "\#(architecture)", "config": {}, "created": "1970-01-01T00:00:00Z", "history": [\#(history)], "os": "linux"\#(image), "rootfs": {"diff_ids": [\#(ids)], "type": "layers"}}"#.utf8)
+        return Array(
+            #"{"architecture": "\#(architecture)", "config": {}, "created": "1970-01-01T00:00:00Z", "history": [\#(history)], "os": "linux"\#(image), "rootfs": {"diff_ids": [\#(ids)], "type": "layers"}}"#
+                .utf8)
     }
 
     /// A legacy layer ID, as `docker save` names layer directories: unique per position in the chain.

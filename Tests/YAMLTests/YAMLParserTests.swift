@@ -7,7 +7,8 @@ import Testing
     }
 
     @Test func mappingKeepsKeyOrderAndLocations() throws {
-        let root = try parse("""
+        let root = try parse(
+            """
             zeta: 1
             alpha:
               - x
@@ -26,7 +27,8 @@ import Testing
     }
 
     @Test func scalarStylesAndTags() throws {
-        let root = try parse("""
+        let root = try parse(
+            """
             a: 'single'
             b: |
               literal
@@ -48,7 +50,8 @@ import Testing
     }
 
     @Test func anchorsAndAliasesAreResolved() throws {
-        let root = try parse("""
+        let root = try parse(
+            """
             base: &b [one, two]
             copy: *b
             scalar: &s hello
