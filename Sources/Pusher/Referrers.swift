@@ -37,7 +37,7 @@ final class ReferrerListings: @unchecked Sendable {
 
     func known(_ key: String) -> Set<Digest>? { lock.withLock { listed[key] } }
     func set(_ key: String, _ digests: Set<Digest>) { lock.withLock { listed[key] = digests } }
-    func add(_ key: String, _ digest: Digest) { lock.withLock { listed[key, default: []].insert(digest) } }
+    func add(_ key: String, _ digest: Digest) { _ = lock.withLock { listed[key, default: []].insert(digest) } }
 }
 
 extension Executor {
