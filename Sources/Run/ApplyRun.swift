@@ -71,13 +71,13 @@ public enum ApplyStop: Error, Equatable, CustomStringConvertible {
 /// preparation (an item whose source cannot be read fails on its own), the rate-limit gate, the
 /// executor, and the end of the run.
 public struct ApplyRun {
-    public let store: StateStore
+    public let store: any Ledger
     public let sink: any PushEventSink
     public let cancellation: CancellationFlag
     /// Says what the user should know that is not an event (fallbacks, waits, lock notes).
     public let notice: @Sendable (String) -> Void
 
-    public init(store: StateStore, sink: any PushEventSink, cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void) {
+    public init(store: any Ledger, sink: any PushEventSink, cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void) {
         self.store = store
         self.sink = sink
         self.cancellation = cancellation
@@ -153,7 +153,7 @@ public struct ApplyRun {
                 RunInfo(
                     runID: firstRun, jobs: request.jobs.map(\.name),
                     items: pushes.count + prepared.failures.count, startedAt: started)))
-        let recorder = RunRecorder(store: store, runIDs: runIDs)
+        let recorder = LedgerPushState(ledger: store, runIDs: runIDs)
         let executor = Executor(state: recorder, sink: sink, cancellation: cancellation)
         // Items whose source could not be read or reached fail on their own; the others go on.
         var outcomes = prepared.failures.map { failure in
@@ -185,35 +185,5 @@ public struct ApplyRun {
         summary.exitCode = summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0
         if summary.failed > 0 { summary.error = "\(summary.failed) push\(summary.failed == 1 ? "" : "es") failed" }
         return summary
-    }
-}
-
-/// Records pushes under the run of their job.
-struct RunRecorder: PushState {
-    let store: StateStore
-    let runIDs: [String: RunID]
-
-    private func recorder(_ job: String) -> StatePushRecorder {
-        StatePushRecorder(store: store, runID: runIDs[job] ?? runIDs.values.min()!)
-    }
-
-    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> OCI.Digest? {
-        try store.lastSuccessfulPush(registryHost: registry, repository: repository, tag: tag)?.pushedDigest
-    }
-    func isBlobKnown(registry: String, repository: String, digest: OCI.Digest) throws -> Bool {
-        try store.isBlobKnown(registryHost: registry, repository: repository, digest: digest)
-    }
-    func recordBlob(registry: String, repository: String, digest: OCI.Digest, identity: String) throws {
-        try store.recordBlob(registryHost: registry, repository: repository, digest: digest, identity: identity)
-    }
-    func removeBlob(registry: String, repository: String, digest: OCI.Digest) throws {
-        try store.removeBlob(registryHost: registry, repository: repository, digest: digest)
-    }
-    func mountCandidates(registry: String, digest: OCI.Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        try store.mountCandidates(
-            registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
-    }
-    func recordPush(_ record: CompletedPush) throws {
-        try recorder(record.target.job).recordPush(record)
     }
 }

@@ -50,16 +50,16 @@ public struct PruneRun {
 
     public struct Report: Sendable {
         public var entries: [Entry] = []
-        public var exitCode: Int32 { entries.contains { $0.action == .failed } ? 1 : 0 }
+        public var status: ExitStatus { entries.contains { $0.action == .failed } ? .failed : .success }
     }
 
-    public let store: StateStore
+    public let store: any Ledger
     public let environment: [String: String]
     public let cancellation: CancellationFlag
     public let notice: @Sendable (String) -> Void
 
     public init(
-        store: StateStore, environment: [String: String], cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void
+        store: any Ledger, environment: [String: String], cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void
     ) {
         self.store = store
         self.environment = environment

@@ -42,7 +42,7 @@ extension RunPreparation {
     /// resolved with one `HEAD`; nothing else is read from the source until a push needs it.
     mutating func prepareRegistryItem(
         _ item: PlanItem, reference: ImageReference, job: Job, registries: RunRegistries,
-        concurrencyOverride: Int?, state: StateStore?, shard: Shard?
+        concurrencyOverride: Int?, state: (any Ledger)?, shard: Shard?
     ) throws(PreparationError) -> Ready {
         let written = item.source.written
         let source: RegistrySourceAccess

@@ -76,7 +76,7 @@ public struct RunPreparation: Sendable {
     /// selector are sharded per selected tag here, by `shard`).
     public static func prepare(
         _ work: [(job: Job, items: [PlanItem])], registries: RunRegistries, concurrencyOverride: Int?,
-        state: StateStore?, sourceOptions: SourceOptions, shard: Shard? = nil
+        state: (any Ledger)?, sourceOptions: SourceOptions, shard: Shard? = nil
     ) -> RunPreparation {
         var prepared = RunPreparation()
         for (job, items) in work {
@@ -115,7 +115,7 @@ public struct RunPreparation: Sendable {
 
     private mutating func prepareLocalItem(
         _ item: PlanItem, job: Job, registries: RunRegistries, concurrencyOverride: Int?,
-        state: StateStore?, sourceOptions: SourceOptions
+        state: (any Ledger)?, sourceOptions: SourceOptions
     ) throws(PreparationError) -> Ready {
         let image = try load(item.source, job: job, options: sourceOptions)
         let tags: [String]
@@ -164,7 +164,7 @@ public struct RunPreparation: Sendable {
     }
 
     /// The keyed hash of a registry's credentials identity (never the credentials).
-    static func credentialIdentity(_ connection: RegistryConnection, state: StateStore?) -> String {
+    static func credentialIdentity(_ connection: RegistryConnection, state: (any Ledger)?) -> String {
         state?.credentialIdentity(connection.identityMaterial) ?? Digest.of(Array(connection.identityMaterial.utf8)).string
     }
 

@@ -14,7 +14,7 @@ import State
 /// seen is saved for the next run. A run that cannot fit waits when the reset is near, else stops
 /// with exit 1 and says when it can continue.
 struct SourceRateLimitCheck {
-    let store: StateStore
+    let store: any Ledger
     let cancellation: CancellationFlag
     let notice: @Sendable (String) -> Void
     let book = RateLimitBook()

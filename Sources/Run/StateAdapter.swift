@@ -3,42 +3,47 @@ import OCI
 import Pusher
 import State
 
-/// The executor's view of the state database (`PushState`), for one run.
-public struct StatePushRecorder: PushState {
-    let store: StateStore
-    let runID: RunID
-    public init(store: StateStore, runID: RunID) {
-        self.store = store
-        self.runID = runID
+/// The executor's view of the ledger (`PushState`): the one adapter between Pusher and State.
+///
+/// An `apply` gives the run id of each job, and pushes are recorded under the run of their job.
+/// A `plan` gives none (and maybe no ledger at all): it reads, and every write is a no-op.
+struct LedgerPushState: PushState {
+    let ledger: (any Ledger)?
+    /// Job name → its run; empty when reading only.
+    let runIDs: [String: RunID]
+
+    /// For reading only (`plan`): nothing is written.
+    static func readingOnly(_ ledger: (any Ledger)?) -> LedgerPushState { LedgerPushState(ledger: ledger, runIDs: [:]) }
+
+    private var writing: (any Ledger)? { runIDs.isEmpty ? nil : ledger }
+
+    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest? {
+        try ledger?.lastSuccessfulPush(registryHost: registry, repository: repository, tag: tag)?.pushedDigest
     }
 
-    public func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest? {
-        try store.lastSuccessfulPush(registryHost: registry, repository: repository, tag: tag)?.pushedDigest
+    func isBlobKnown(registry: String, repository: String, digest: Digest) throws -> Bool {
+        try ledger?.isBlobKnown(registryHost: registry, repository: repository, digest: digest) ?? false
     }
 
-    public func isBlobKnown(registry: String, repository: String, digest: Digest) throws -> Bool {
-        try store.isBlobKnown(registryHost: registry, repository: repository, digest: digest)
+    func recordBlob(registry: String, repository: String, digest: Digest, identity: String) throws {
+        try writing?.recordBlob(registryHost: registry, repository: repository, digest: digest, identity: identity)
     }
 
-    public func recordBlob(registry: String, repository: String, digest: Digest, identity: String) throws {
-        try store.recordBlob(registryHost: registry, repository: repository, digest: digest, identity: identity)
+    func removeBlob(registry: String, repository: String, digest: Digest) throws {
+        try writing?.removeBlob(registryHost: registry, repository: repository, digest: digest)
     }
 
-    public func removeBlob(registry: String, repository: String, digest: Digest) throws {
-        try store.removeBlob(registryHost: registry, repository: repository, digest: digest)
-    }
-
-    public func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String]
-    {
-        try store.mountCandidates(
-            registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit)
+    func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
+        try ledger?.mountCandidates(
+            registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit) ?? []
     }
 
     /// One row per tag, all in one transaction. The blob and byte counts belong to the image
     /// push, not to each tag: they are recorded on the push's first tag row and as zero on the
     /// others, so any sum over rows (`show`, `history`, prometheus) agrees with the apply summary
     /// (docs/state.md "Counts").
-    public func recordPush(_ push: CompletedPush) throws {
+    func recordPush(_ push: CompletedPush) throws {
+        guard let ledger = writing, let runID = runIDs[push.target.job] ?? runIDs.values.min() else { return }
         let records = push.tags.enumerated().map { index, tag in
             let counts = index == 0 ? push.counts : BlobCounts()
             return
@@ -53,6 +58,6 @@ public struct StatePushRecorder: PushState {
                     attempts: push.attempts, error: push.error, started: push.started, ended: push.ended,
                     subjectDigest: push.subject)
         }
-        try store.recordPushes(records)
+        try ledger.recordPushes(records)
     }
 }

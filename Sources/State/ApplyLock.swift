@@ -20,7 +20,7 @@ public struct LockHolder: Codable, Hashable, Sendable {
 /// the JSON it left behind is reported as `tookOverFrom`. A clean `release()` empties the file
 /// before unlocking, so leftover JSON means the previous holder died. flock does not work across
 /// NFS clients: keep the state database on a local file system.
-public final class StateLock: Sendable {
+public final class StateLock: ApplyLock {
     public let lockFile: String
     public let holder: LockHolder
     /// The previous holder, when its process died holding the lock.
@@ -119,7 +119,7 @@ extension StateStore {
     /// Takes the exclusive apply lock, or fails at once with `.locked(holder)` (→ exit 3).
     /// Holding it proves no other apply is running on this database, so `running` apply runs
     /// left by a dead process are marked `interrupted` here.
-    public func acquireApplyLock() throws(StateError) -> StateLock {
+    public func acquireApplyLock() throws(StateError) -> any ApplyLock {
         let lock = try StateLock.acquire(lockFile: lockFilePath)
         do {
             try write { c in

@@ -4,34 +4,6 @@ import SQLite
 
 /// The audit side: `pushctl history`, `show` and `prune-history` (docs/cli.md; issue 6).
 extension StateStore {
-    /// Pushes (with their runs), and runs that recorded no push, newest first. A `digest` filter
-    /// matches pushed and source digests; a prefix must match exactly one digest.
-    public func history(_ filter: HistoryFilter) throws(StateError) -> [HistoryRow] {
-        try Self.history(filter, in: [self])
-    }
-
-    /// History over several databases read as one (`--state a.db --state b.db`, e.g. one per
-    /// shard runner), merged newest first. A digest prefix must be unambiguous across all of them.
-    public static func history(_ filter: HistoryFilter, in stores: [StateStore]) throws(StateError) -> [HistoryRow] {
-        var exactDigest: String?
-        if let prefix = filter.digest {
-            var candidates = Set<String>()
-            for store in stores { candidates.formUnion(try store.digestCandidates(prefix)) }
-            if candidates.count > 1 { throw .ambiguousDigest(prefix: prefix, candidates: candidates.sorted()) }
-            // No match: filter on the (normalized) value itself, which yields no rows.
-            let normalized = try normalizedDigestPrefix(prefix)
-            exactDigest = candidates.first ?? normalized[0]
-        }
-        var rows = [HistoryRow]()
-        for store in stores { rows += try store.history(filter, exactDigest: exactDigest) }
-        rows.sort { a, b in
-            if a.time != b.time { return a.time > b.time }
-            return (a.push?.id ?? 0, a.run.id.rawValue) > (b.push?.id ?? 0, b.run.id.rawValue)
-        }
-        if let limit = filter.limit { rows = Array(rows.prefix(max(0, limit))) }
-        return rows
-    }
-
     /// Digest prefixes as typed: `sha256:ab12…`, `sha512:…`, or bare hex (either algorithm).
     /// Returns the `ALGORITHM:` prefixes to try, each with the hex part.
     static func normalizedDigestPrefix(_ text: String) throws(StateError) -> [String] {
@@ -47,7 +19,7 @@ extension StateStore {
     }
 
     /// Distinct pushed or source digests starting with `prefix` (at most 20, enough to show).
-    func digestCandidates(_ prefix: String) throws(StateError) -> [String] {
+    public func digestCandidates(_ prefix: String) throws(StateError) -> [String] {
         let prefixes = try Self.normalizedDigestPrefix(prefix)
         return try read { c throws(SQLiteError) in
             var found = Set<String>()
@@ -66,7 +38,7 @@ extension StateStore {
         }
     }
 
-    func history(_ filter: HistoryFilter, exactDigest: String?) throws(StateError) -> [HistoryRow] {
+    public func history(_ filter: HistoryFilter, exactDigest: String?) throws(StateError) -> [HistoryRow] {
         var conditions = [String](), values = [any SQLiteBindable]()
         if let job = filter.job { conditions.append("r.job = ?"); values.append(job) }
         if let repository = filter.repository {

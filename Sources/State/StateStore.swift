@@ -11,8 +11,9 @@ import SQLite
 /// Thread safety: all access goes through `Database`, which serializes use of the one connection;
 /// the remaining stored properties are immutable. Writes are transactions, so a crash or kill
 /// never leaves a push recorded that did not complete.
-public final class StateStore: Sendable {
+public final class StateStore: Ledger {
     public let path: String
+    public var location: String { path }
     let database: Database
     /// The per-database HMAC key behind `credentialIdentity(_:)` (random, created on first open).
     /// Kept as bytes: `SymmetricKey` is not Sendable.

@@ -34,8 +34,7 @@ struct Apply: ParsableCommand {
     @Flag(name: [.short, .long], help: "Print only errors and the summary.")
     var quiet = false
 
-    @Option(name: .long, help: ArgumentHelp("State database path.", valueName: "path"))
-    var state: String?
+    @OptionGroup var state: StateOption
 
     @Option(name: .long, help: ArgumentHelp("Blob transfers at once within one image push (overrides the job's defaults).", valueName: "n"))
     var concurrency: Int?
@@ -86,11 +85,12 @@ struct Apply: ParsableCommand {
         /// Invalid input (exit 2): said on stderr, and in json output as an `error` event too.
         func invalid(_ message: String, alreadyPrinted: Bool = false) -> ExitCode {
             if output == .json {
-                JSONRenderer(err: alreadyPrinted ? TextSink { _ in } : .standardError).emit(.error(message: message, exitCode: 2))
+                JSONRenderer(err: alreadyPrinted ? TextSink { _ in } : .standardError).emit(
+                    .error(message: message, exitCode: ExitStatus.invalidInput.rawValue))
             } else if !alreadyPrinted {
                 StandardError.write("error: \(message)")
             }
-            return PushctlExit.invalidInput
+            return ExitCode(ExitStatus.invalidInput)
         }
         var savedPlan: (plan: SavedPlan, path: String)?
         if let plan {
@@ -117,13 +117,14 @@ struct Apply: ParsableCommand {
         }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
-        let statePath = state ?? StateStore.defaultPath(environment: environment)
-        let store: StateStore
-        let lock: StateLock
+        let store: any Ledger
+        let lock: any ApplyLock
         do {
-            store = try StateStore.open(path: statePath)
+            store = try state.openForWriting()
             lock = try store.acquireApplyLock()
-        } catch {
+        } catch let failure as CommandFailure {
+            throw failure.reported()
+        } catch let error as StateError {
             throw CommandFailure(error).reported()
         }
         defer { lock.release() }

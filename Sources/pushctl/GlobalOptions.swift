@@ -1,26 +1,13 @@
 import ArgumentParser
 import Foundation
-import State
 
-/// Options shared by the commands that load jobs or use the state database (docs/cli.md "Common options").
+/// Options shared by the commands that load jobs and print one document: `--output` and the
+/// one `--state` (docs/cli.md "Common options").
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "State database path.",
-            discussion: "Default: $PUSHCTL_STATE, else $XDG_STATE_HOME/pushctl/state.db, else ~/.local/state/pushctl/state.db.",
-            valueName: "path"),
-        completion: .file())
-    var state: String?
-
-    /// The state database path per docs/cli.md: `--state`, else `StateStore.defaultPath`.
-    func statePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let state, !state.isEmpty { return state }
-        return StateStore.defaultPath(environment: environment)
-    }
+    @OptionGroup var state: StateOption
 }
 
 /// `--output` values of the commands that print one document or one line per event.
@@ -33,9 +20,4 @@ enum StandardError {
     static func write(_ text: String) {
         FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
-}
-
-/// Exit statuses of docs/cli.md "Exit codes".
-enum PushctlExit {
-    static let invalidInput = ExitCode(2)
 }

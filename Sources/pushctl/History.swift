@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Run
 import State
 
 /// `pushctl history` (docs/cli.md "Commands", issue 6): past runs and pushes, newest first.
@@ -62,7 +63,7 @@ struct History: ParsableCommand {
             let filter = try makeFilter()
             let stores = try state.openExisting(readingOnly: true)
             let rows: [HistoryRow]
-            do throws(StateError) { rows = try StateStore.history(filter, in: stores) } catch { throw CommandFailure(error) }
+            do throws(StateError) { rows = try LedgerHistory.rows(filter, in: stores) } catch { throw CommandFailure(error) }
             // An empty answer is an answer, but say so where a person reads it (stdout stays data).
             if rows.isEmpty { StandardError.write("no runs or pushes match") }
             switch output {

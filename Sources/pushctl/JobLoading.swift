@@ -1,6 +1,5 @@
 import Foundation
 import JobFile
-import State
 
 /// Loads the job files named on the command line, printing every problem of every file to stderr as
 /// `FILE:LINE:COLUMN: error: MESSAGE`. Returns the jobs only when all files are valid.
@@ -27,16 +26,5 @@ enum JobLoading {
             }
         }
         return (jobs, failed, problems)
-    }
-
-    /// The job files (exit 2 when any is invalid) and the existing state database of a command
-    /// that reads what was pushed (`verify`, `prune`): a missing database is exit 2 with `why`.
-    static func jobsAndExistingState(_ files: [String], statePath: String, whenMissing why: String) throws -> ([Job], StateStore) {
-        let (jobs, failed) = loadAll(files)
-        if !failed.isEmpty { throw PushctlExit.invalidInput }
-        guard FileManager.default.fileExists(atPath: statePath) else {
-            throw CommandFailure.invalidInput("no state database at \(statePath) (\(why))").reported()
-        }
-        do { return (jobs, try StateStore.open(path: statePath)) } catch { throw CommandFailure(error).reported() }
     }
 }

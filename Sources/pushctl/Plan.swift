@@ -1,13 +1,7 @@
 import ArgumentParser
 import Foundation
-import Curl
-import ImageSource
 import JobFile
-import Planner
-import Pusher
-import Registry
 import Run
-import State
 
 /// `pushctl plan FILE...`: resolves jobs into push plans (docs/cli.md "Commands").
 ///
@@ -51,71 +45,26 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let (jobs, failed) = JobLoading.loadAll(files)
-        if !failed.isEmpty { throw PushctlExit.invalidInput }
-        let plans = jobs.map(Planner.plan).map { plan in
-            var plan = plan
-            plan.items = plan.items.filter { $0.matches(only: only) }
-            return plan
-        }
-
+        if !failed.isEmpty { throw ExitCode(ExitStatus.invalidInput) }
         // Read-only use of the state database: an absent one is not created.
-        let statePath = global.statePath(environment: environment)
-        let store = FileManager.default.fileExists(atPath: statePath) ? try? StateStore.open(path: statePath) : nil
-        // Offline, registry sources are not read at all (no network): only local sources are.
-        let work = zip(jobs, plans).map { job, plan in
-            (
-                job: job,
-                items: plan.items.filter { item in
-                    if offline, case .registry = item.source.spec { return false }
-                    return true
-                }
-            )
-        }
-        let registries = RunRegistries(environment: environment, cancellation: CancellationFlag(), retries: 2) { notice in
-            StandardError.write("note: \(notice)")
-        }
-        let prepared = RunPreparation.prepare(
-            work, registries: registries, concurrencyOverride: nil, state: store,
-            sourceOptions: SourceOptions())
-        var details: [String: PlanRendering.ItemDetail] = [:]
-        var saved: [SavedPlan.Push] = []
-        let state = ReadOnlyPushState(store: store)
-        for prepared in prepared.items {
-            let id = prepared.item.id
-            switch prepared.result {
-            case .failure(let failed):
-                details[id, default: .init()].sourceError = failed.error.description
-            case .success(let ready):
-                details[id, default: .init()].graph = ready.graph
-                guard !offline else { continue }
-                for push in ready.pushes {
-                    let (endpoint, preview) = PushPreviewer.preview(push, state: state)
-                    saved.append(SavedPlan.push(push, item: prepared.item, endpoint: endpoint, preview: preview))
-                    details[id, default: .init()].previews.append(
-                        .init(endpoint: endpoint, preview: preview, replication: push.image.loadContent != nil))
-                }
-            }
-        }
+        let ledger = try global.state.openIfPresent(readingOnly: true)
+        let result = PlanRun(ledger: ledger) { StandardError.write($0) }
+            .run(PlanRequest(jobs: jobs, only: only, offline: offline, environment: environment))
 
-        if let out, prepared.failures.isEmpty {
+        if let out, let saved = result.saved {
             do {
-                try SavedPlan(jobs: jobs, only: only, pushes: saved).encoded().write(to: URL(fileURLWithPath: out))
+                try saved.encoded().write(to: URL(fileURLWithPath: out))
             } catch {
                 throw CommandFailure.invalidInput("writing the plan to \(out): \(error.localizedDescription)").reported()
             }
         }
-
         switch global.output {
-        case .text: print(PlanRendering.text(plans, details: details), terminator: "")
-        case .json: print(try PlanRendering.json(plans, offline: offline, details: details))
+        case .text: print(PlanRendering.text(result.plans, details: result.details), terminator: "")
+        case .json: print(try PlanRendering.json(result.plans, offline: offline, details: result.details))
         }
-        if !prepared.failures.isEmpty {
-            var said = Set<String>()
-            for failure in prepared.failures where said.insert(failure.failed.error.description).inserted {
-                StandardError.write("\(offline ? "note" : "error"): \(failure.failed.error)")
-            }
-            if !offline { throw PushctlExit.invalidInput }
+        for problem in result.sourceProblems {
+            StandardError.write("\(result.status == .invalidInput ? "error" : "note"): \(problem)")
         }
-        if details.values.contains(where: { $0.previews.contains { $0.preview.error != nil } }) { throw ExitCode(1) }
+        if result.status != .success { throw ExitCode(result.status) }
     }
 }

@@ -3,27 +3,11 @@ import ImageSource
 import OCI
 import Planner
 import Pusher
+import Run
 
 /// Text and JSON forms of plans. The JSON document is described by schemas/plan-v1.schema.json.
 enum PlanRendering {
-    /// What planning found out about one item beyond the job file.
-    struct ItemDetail {
-        var graph: ImageGraph?
-        var sourceError: String?
-        /// Online: one preview per push job of the item (a selector makes one per selected tag).
-        var previews: [Preview] = []
-    }
-
-    struct Preview {
-        var endpoint: String?
-        var preview: PushPreview
-        /// A registry source: tags that need pushing are a `copy` or a `mount`; else a `push`.
-        var replication: Bool
-
-        func action(_ need: PushPreview.Need) -> String {
-            need == .unchanged ? "unchanged" : replication ? need.rawValue : "push"
-        }
-    }
+    typealias ItemDetail = PlanItemDetail
 
     /// The JSON document: `{"schema": "pushctl-plan-v1", "offline": …, "plans": [Plan…]}`, each
     /// item with `resolved` (the source's digest, media type, size, platforms), `sourceError`, and
@@ -91,8 +75,11 @@ enum PlanRendering {
                 if let reference = item.source.reference { source += "  (\(reference))" }
                 out += "    source:     \(source)\n"
                 if let graph = detail?.graph {
+                    // The size is everything a first push sends, manifests included, not the manifest's own size.
+                    let manifests = graph.manifestsChildrenFirst.count
                     out +=
-                        "    digest:     \(graph.root.digest) (\(graph.root.mediaType), \(graph.totalSize) bytes, \(graph.blobs.count) blobs)\n"
+                        "    digest:     \(graph.root.digest) (\(graph.root.mediaType), whole image: \(graph.totalSize) bytes in "
+                        + "\(manifests) manifest\(manifests == 1 ? "" : "s") and \(graph.blobs.count) blob\(graph.blobs.count == 1 ? "" : "s"))\n"
                     if !graph.platforms.isEmpty {
                         out += "    platforms:  \(graph.platforms.map(\.description).joined(separator: ", "))\n"
                     }

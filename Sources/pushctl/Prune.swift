@@ -35,14 +35,17 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let (jobs, store) = try JobLoading.jobsAndExistingState(
-            files, statePath: global.statePath(environment: environment),
-            whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
-        let lock: StateLock
+        let (jobs, failed) = JobLoading.loadAll(files)
+        if !failed.isEmpty { throw ExitCode(ExitStatus.invalidInput) }
+        let store: any Ledger
+        let lock: any ApplyLock
         do {
+            store = try global.state.openSingle(whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
             // Deleting while an apply pushes the same repositories could delete what it just put.
             lock = try store.acquireApplyLock()
-        } catch {
+        } catch let failure as CommandFailure {
+            throw failure.reported()
+        } catch let error as StateError {
             throw CommandFailure(error).reported()
         }
         defer { lock.release() }
@@ -68,7 +71,7 @@ struct Prune: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(
                 String(
-                    decoding: try encoder.encode(Document(confirm: confirm, exitCode: report.exitCode, tags: report.entries)),
+                    decoding: try encoder.encode(Document(confirm: confirm, exitCode: report.status.rawValue, tags: report.entries)),
                     as: UTF8.self))
         case .text:
             for entry in report.entries {
@@ -81,6 +84,6 @@ struct Prune: ParsableCommand {
             let kept = (counts[.moved] ?? 0) + (counts[.shared] ?? 0) + (counts[.foreign] ?? 0) + (counts[.undecided] ?? 0)
             print("Prune: \(done), \(kept) kept, \(counts[.gone] ?? 0) already gone, \(counts[.failed] ?? 0) failed")
         }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        if report.status != .success { throw ExitCode(report.status) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Run
 import State
 
 /// `pushctl prune-history` (issue 6 "Retention"): removes old runs and their pushes in one
@@ -14,7 +15,7 @@ struct PruneHistory: ParsableCommand {
             running are never removed. Blob locations and diffID mappings are kept.
             """)
 
-    @OptionGroup var state: StateOptions
+    @OptionGroup var state: StateOption
 
     @Option(
         name: .customLong("older-than"),
@@ -37,11 +38,11 @@ struct PruneHistory: ParsableCommand {
                 cutoff = date
             }
             if let keepRuns, keepRuns < 0 { throw .invalidInput("invalid --keep-runs \(keepRuns): expected 0 or more") }
-            let store = try state.openSingle(command: "prune-history")
+            let store = try state.openSingle()
             let result: PruneResult
             do throws(StateError) { result = try store.prune(olderThan: cutoff, keepRuns: keepRuns) } catch { throw CommandFailure(error) }
             writeOut(
-                "Removed \(result.runsRemoved) run\(result.runsRemoved == 1 ? "" : "s") and \(result.pushesRemoved) push\(result.pushesRemoved == 1 ? "" : "es") from \(store.path); blob locations kept.\n"
+                "Removed \(result.runsRemoved) run\(result.runsRemoved == 1 ? "" : "s") and \(result.pushesRemoved) push\(result.pushesRemoved == 1 ? "" : "es") from \(store.location); blob locations kept.\n"
             )
         }
     }

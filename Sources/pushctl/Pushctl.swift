@@ -20,11 +20,11 @@ struct Pushctl: ParsableCommand {
         } catch {
             if let suggestion = suggestion(for: CommandLine.arguments.dropFirst().first) {
                 StandardError.write(suggestion)
-                Foundation.exit(PushctlExit.invalidInput.rawValue)
+                Foundation.exit(ExitStatus.invalidInput.rawValue)
             }
             if exitCode(for: error) == .validationFailure {
                 StandardError.write(fullMessage(for: error))
-                Foundation.exit(PushctlExit.invalidInput.rawValue)
+                Foundation.exit(ExitStatus.invalidInput.rawValue)
             }
             exit(withError: error)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Run
 import State
 
 /// `pushctl show RUN|last` (docs/cli.md "Commands", issue 6): one run in full.
@@ -14,35 +15,17 @@ struct Show: ParsableCommand {
     @Argument(help: ArgumentHelp("A run number (see `pushctl history`), or `last`.", valueName: "run"))
     var runArgument: String
 
-    @Option(
-        name: .customLong("state"),
-        help: ArgumentHelp(
-            "State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
-            valueName: "path"))
-    var statePath: String?
-
-    private var state: StateOptions {
-        var options = StateOptions()
-        options.paths = statePath.map { [$0] } ?? []
-        return options
-    }
+    @OptionGroup var state: StateOption
 
     @Option(help: "text, json (schemas/show-v1.schema.json) or prometheus (text exposition format, for a textfile collector).")
     var output: Output = .text
-
-    func validate() throws {
-        // One database: a second `--state` would otherwise silently win over the first.
-        if CommandLine.arguments.filter({ $0 == "--state" || $0.hasPrefix("--state=") }).count > 1 {
-            throw ValidationError("show takes one --state")
-        }
-    }
 
     func run() throws {
         try reportingFailures { () throws(CommandFailure) in
             guard let reference = RunReference(runArgument) else {
                 throw .invalidInput("invalid run \"\(runArgument)\": expected a run number or `last`")
             }
-            let store = try state.openSingle(command: "show", readingOnly: true)
+            let store = try state.openSingle(readingOnly: true)
             let detail: RunDetail
             do throws(StateError) { detail = try store.run(reference) } catch { throw CommandFailure(error) }
             switch output {

@@ -1,45 +1,88 @@
 import ArgumentParser
 import Foundation
+import Run
 import State
 
-/// `--state PATH` (docs/cli.md "Common options"): repeatable for `history`, which reads several
-/// databases as one; `show` and `prune-history` take one.
-struct StateOptions: ParsableArguments {
-    @Option(
-        name: .customLong("state"),
-        help: ArgumentHelp(
-            "State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
-            valueName: "path"))
-    var paths: [String] = []
+/// `--state PATH` (docs/cli.md "Common options"). Two declarations of the one option, as its
+/// cardinality differs: `StateOption` (one database, every command but `history`) and
+/// `StateOptions` (repeatable: `history` reads several databases as one). What they mean and how
+/// they open is written once, in `LedgerOptions`.
+struct StateOption: ParsableArguments, LedgerOptions {
+    @Option(name: .customLong("state"), help: stateHelp, completion: .file())
+    var path: String?
 
-    /// The paths given, or the default one.
-    var resolvedPaths: [String] {
-        paths.isEmpty ? [StateStore.defaultPath(environment: ProcessInfo.processInfo.environment)] : paths
+    var given: [String] { path.map { [$0] } ?? [] }
+
+    /// One database: ArgumentParser lets the last of a repeated single-value option win silently,
+    /// and a second `--state` must not quietly replace the first. It keeps no count of repeats, so
+    /// the command line is counted here (the one place pushctl reads it beside ArgumentParser).
+    func validate() throws {
+        let count = CommandLine.arguments.filter { $0 == "--state" || $0.hasPrefix("--state=") }.count
+        if count > 1 { throw ValidationError("this command takes one --state, got \(count)") }
+    }
+}
+
+/// `--state PATH`, repeatable (`history`).
+struct StateOptions: ParsableArguments, LedgerOptions {
+    @Option(name: .customLong("state"), help: stateHelp, completion: .file())
+    var given: [String] = []
+}
+
+private let stateHelp = ArgumentHelp(
+    "State database (default: $PUSHCTL_STATE, $XDG_STATE_HOME/pushctl/state.db, ~/.local/state/pushctl/state.db).",
+    valueName: "path")
+
+/// Where the ledger is and how a command opens it.
+protocol LedgerOptions {
+    /// The `--state` values given, in order.
+    var given: [String] { get }
+}
+
+extension LedgerOptions {
+    /// The locations given, or the default one.
+    var locations: [LedgerLocation] {
+        let environment = ProcessInfo.processInfo.environment
+        return given.isEmpty ? [.resolve(nil, environment: environment)] : given.map { .resolve($0, environment: environment) }
     }
 
-    /// Opens every database. Read commands never create one: a missing file is reported (exit 2)
+    /// The one location of commands that take one.
+    var location: LedgerLocation { locations[0] }
+
+    /// Opens every database. Read commands never create one: a missing one is reported (exit 2)
     /// rather than silently answered with an empty history. With `readingOnly`, a database this
-    /// process cannot write (a read-only file or file system, someone else's file) is opened
-    /// read-only instead of failing.
-    func openExisting(readingOnly: Bool = false) throws(CommandFailure) -> [StateStore] {
-        try resolvedPaths.map { path throws(CommandFailure) in
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw .invalidInput("no state database at \(path) (nothing has been applied with it yet)")
-            }
-            let folder = (path as NSString).deletingLastPathComponent
-            let writable = access(path, W_OK) == 0 && access(folder.isEmpty ? "." : folder, W_OK) == 0
-            do throws(StateError) {
-                return try StateStore.open(path: path, readOnly: readingOnly && !writable)
-            } catch {
-                throw CommandFailure(error)
-            }
-        }
+    /// process cannot write is opened read-only instead of failing.
+    func openExisting(readingOnly: Bool = false, whenMissing why: String = "nothing has been applied with it yet") throws(CommandFailure)
+        -> [any Ledger]
+    {
+        try locations.map { location throws(CommandFailure) in try Self.open(location, readingOnly: readingOnly, whenMissing: why) }
     }
 
     /// The single database of commands that take one.
-    func openSingle(command: String, readingOnly: Bool = false) throws(CommandFailure) -> StateStore {
-        guard paths.count <= 1 else { throw .invalidInput("\(command) takes one --state, got \(paths.count)") }
-        return try openExisting(readingOnly: readingOnly)[0]
+    func openSingle(readingOnly: Bool = false, whenMissing why: String = "nothing has been applied with it yet") throws(CommandFailure)
+        -> any Ledger
+    {
+        try Self.open(location, readingOnly: readingOnly, whenMissing: why)
+    }
+
+    /// The database when there is one (`plan` reads it if present, and never creates it).
+    func openIfPresent(readingOnly: Bool) throws(CommandFailure) -> (any Ledger)? {
+        location.exists ? try openSingle(readingOnly: readingOnly) : nil
+    }
+
+    /// Opens the database for writing, creating it when needed (`apply`).
+    func openForWriting() throws(CommandFailure) -> any Ledger {
+        do throws(StateError) { return try location.openForWriting() } catch { throw CommandFailure(error) }
+    }
+
+    private static func open(_ location: LedgerLocation, readingOnly: Bool, whenMissing why: String) throws(CommandFailure) -> any Ledger {
+        do throws(LedgerOpenError) {
+            return try location.openExisting(readingOnly: readingOnly)
+        } catch {
+            switch error {
+            case .missing: throw .invalidInput("\(error) (\(why))")
+            case .state(let error): throw CommandFailure(error)
+            }
+        }
     }
 }
 
@@ -57,10 +100,10 @@ enum CommandFailure: Error, CustomStringConvertible {
         }
     }
 
-    var exitCode: Int32 {
+    var status: ExitStatus {
         switch self {
-        case .invalidInput: 2
-        case .locked: 3
+        case .invalidInput: .invalidInput
+        case .locked: .locked
         }
     }
 
@@ -74,9 +117,13 @@ enum CommandFailure: Error, CustomStringConvertible {
 extension CommandFailure {
     /// Prints `error: …` on stderr and returns the ArgumentParser exit to throw.
     func reported() -> ExitCode {
-        FileHandle.standardError.write(Data("error: \(description)\n".utf8))
-        return ExitCode(exitCode)
+        StandardError.write("error: \(description)")
+        return ExitCode(status)
     }
+}
+
+extension ExitCode {
+    init(_ status: ExitStatus) { self.init(status.rawValue) }
 }
 
 /// Runs a subcommand body, turning `CommandFailure` into its message and exit code.

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import JobFile
+import Run
 
 /// `pushctl validate FILE...`: loads and checks job files; no network (docs/cli.md "Commands").
 struct Validate: ParsableCommand {
@@ -39,7 +40,7 @@ struct Validate: ParsableCommand {
         }
         if invalid > 0 {
             StandardError.write("\(invalid) of \(files.count) job file\(files.count == 1 ? "" : "s") invalid")
-            throw PushctlExit.invalidInput
+            throw ExitCode(ExitStatus.invalidInput)
         }
     }
 }

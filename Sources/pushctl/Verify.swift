@@ -1,12 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobFile
-import OCI
-import Planner
-import Pusher
-import Registry
 import Run
-import Curl
 import State
 
 /// `pushctl verify FILE...`: drift check (docs/cli.md "Commands"). For every tag pushctl last pushed for
@@ -26,94 +21,21 @@ struct Verify: ParsableCommand {
         if files.isEmpty { throw ValidationError("name at least one job file") }
     }
 
-    /// The verdict for one tag.
-    struct Check: Encodable {
-        /// `notInJob`: the push went to a registry the job no longer targets (removed, or its `url`
-        /// now names another host), so this job's registries cannot speak for it.
-        enum Status: String, Encodable { case ok, changed, gone, error, notInJob = "not-in-job" }
-        var job: String
-        var registry: String
-        var host: String
-        var repository: String
-        var tag: String
-        var expected: String
-        var current: String?
-        var status: Status
-        var pushedAt: Date
-        var run: Int64
-        var endpoint: String?
-        var error: String?
-    }
-
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let (jobs, store) = try JobLoading.jobsAndExistingState(
-            files, statePath: global.statePath(environment: environment),
-            whenMissing: "nothing has been applied with it yet")
-
-        var checks: [Check] = []
-        let registries = RunRegistries(environment: environment, cancellation: CancellationFlag()) { notice in
-            StandardError.write("note: \(notice)")
+        let (jobs, failed) = JobLoading.loadAll(files)
+        if !failed.isEmpty { throw ExitCode(ExitStatus.invalidInput) }
+        let report: VerifyRun.Report
+        do {
+            let ledger = try global.state.openSingle()
+            report = try VerifyRun(ledger: ledger, environment: ProcessInfo.processInfo.environment) { StandardError.write($0) }.run(jobs)
+        } catch let failure as CommandFailure {
+            throw failure.reported()
+        } catch let error as StateError {
+            throw CommandFailure(error).reported()
         }
-        for job in jobs {
-            let records: [PushRecord]
-            do { records = try store.lastSuccessfulPushes(job: job.name) } catch { throw CommandFailure(error).reported() }
-            for record in records {
-                var check = Check(
-                    job: job.name, registry: record.registryName, host: record.registryHost, repository: record.repository,
-                    tag: record.tag, expected: record.pushedDigest?.string ?? "", current: nil, status: .error,
-                    pushedAt: record.ended, run: record.runID.rawValue)
-                guard let registry = job.registry(named: record.registryName) else {
-                    check.status = .notInJob
-                    check.error = "registry \(record.registryName) is no longer in \(job.filePath)"
-                    checks.append(check)
-                    continue
-                }
-                guard registry.url.hostPort == record.registryHost else {
-                    check.status = .notInJob
-                    check.error =
-                        "registry \(record.registryName) now has url \(registry.url.string); this push went to \(record.registryHost)"
-                    checks.append(check)
-                    continue
-                }
-                do {
-                    let connection = try registries.connection(to: registry, of: job)
-                    let (current, endpoint) = try connection.endpoints.perform { client, _ throws(RegistryError) in
-                        try client.manifestDescriptor(record.repository, reference: record.tag)?.digest
-                    }
-                    // The host actually asked (a mirror when the registry's url could not be reached).
-                    check.host = endpoint.host
-                    check.endpoint = endpoint.url
-                    check.current = current?.string
-                    check.status = current == nil ? .gone : current == record.pushedDigest ? .ok : .changed
-                } catch {
-                    check.error = "\(error)"
-                }
-                checks.append(check)
-            }
-        }
-
-        let drift = checks.contains { $0.status == .changed || $0.status == .gone }
-        let unreachable = checks.contains { $0.status == .error }
-        let exitCode: Int32 = drift ? 4 : unreachable ? 1 : 0
-        for job in jobs {
-            do {
-                let run = try store.beginRun(
-                    job: job.name, file: job.filePath, fileDigest: job.fileDigest, kind: .verify,
-                    pushctlVersion: PushctlVersion.current)
-                try store.recordVerifyChecks(
-                    checks.filter { $0.job == job.name }.map { check in
-                        VerifyCheckRecord(
-                            registryName: check.registry, host: check.host, endpoint: check.endpoint,
-                            repository: check.repository, tag: check.tag, expected: check.expected,
-                            current: check.current, status: check.status.rawValue, error: check.error,
-                            pushedInRun: check.run)
-                    }, run: run)
-                try store.finishRun(run, status: drift ? .drift : unreachable ? .failed : .verificationOK, exitCode: exitCode)
-            } catch {
-                StandardError.write("error: recording the verification run: \(error)")
-            }
-        }
+        let checks = report.checks
+        let drift = report.drift
+        let exitCode = report.status.rawValue
 
         switch global.output {
         case .json:
@@ -124,7 +46,7 @@ struct Verify: ParsableCommand {
                 var schema = "pushctl-verify-v1"
                 var drift: Bool
                 var exitCode: Int32
-                var checks: [Check]
+                var checks: [VerifyRun.Check]
             }
             print(String(decoding: try encoder.encode(Document(drift: drift, exitCode: exitCode, checks: checks)), as: UTF8.self))
         case .text:
@@ -143,6 +65,6 @@ struct Verify: ParsableCommand {
                 "Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \((counts[.error] ?? 0) + (counts[.notInJob] ?? 0)) not checked"
             )
         }
-        if exitCode != 0 { throw ExitCode(exitCode) }
+        if report.status != .success { throw ExitCode(report.status) }
     }
 }

@@ -112,13 +112,13 @@ import Testing
         try a.recordPush(push(run: ra, tag: "a1", digest: try digest(hexPrefix: "aa1"), started: t0))
         try b.recordPush(push(run: rb, tag: "b1", digest: try digest(hexPrefix: "aa2"), started: t0.addingTimeInterval(5)))
         try a.recordPush(push(run: ra, tag: "a2", digest: try digest(hexPrefix: "bb"), started: t0.addingTimeInterval(10)))
-        let rows = try StateStore.history(HistoryFilter(), in: [a, b])
+        let rows = try LedgerHistory.rows(HistoryFilter(), in: [a, b])
         #expect(rows.map { $0.push?.tag } == ["a2", "b1", "a1"])
         #expect(rows.map(\.database) == [a.path, b.path, a.path])
         // Each store alone sees one "aa" digest; together the prefix is ambiguous.
         #expect(try a.history(HistoryFilter(digest: "aa")).count == 1)
-        #expect(throws: StateError.self) { _ = try StateStore.history(HistoryFilter(digest: "aa"), in: [a, b]) }
-        #expect(try StateStore.history(HistoryFilter(limit: 1), in: [a, b]).map { $0.push?.tag } == ["a2"])
+        #expect(throws: StateError.self) { _ = try LedgerHistory.rows(HistoryFilter(digest: "aa"), in: [a, b]) }
+        #expect(try LedgerHistory.rows(HistoryFilter(limit: 1), in: [a, b]).map { $0.push?.tag } == ["a2"])
     }
 
     @Test func pruneRemovesOldRunsButKeepsBlobLocations() throws {
