@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "JobFile", dependencies: ["YAML", "OCI"]),
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
         .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Locking"]),
-        .target(name: "Registry", dependencies: ["Curl", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Registry", dependencies: ["Curl", "OCI", "Locking"]),
         .target(name: "State", dependencies: ["SQLite", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
         .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI", "Locking"]),
@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Curl", "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "State", "Pusher", "OCI",
+                "Run", "PushOutput", "Curl", "JobFile", "Planner", "State", "Pusher", "OCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 

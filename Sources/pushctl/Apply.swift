@@ -2,12 +2,10 @@ import ArgumentParser
 import Curl
 import Run
 import Foundation
-import ImageSource
 import JobFile
 import Planner
 import PushOutput
 import Pusher
-import Registry
 import State
 
 /// `pushctl apply FILE...`: executes the plans, pushes what is needed, records everything in the

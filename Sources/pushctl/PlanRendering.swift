@@ -1,5 +1,4 @@
 import Foundation
-import ImageSource
 import OCI
 import Planner
 import Pusher
