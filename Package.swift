@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // scrypt and NaCl secretbox for cosign's encrypted private keys (Signing).
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // MARK: a pthread lock ThreadSanitizer can see (Synchronization.Mutex uses raw futexes)
@@ -56,6 +58,9 @@ let package = Package(
                 "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
                 "State", "Pusher", "OCI", "Locking"
             ]),
+        // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification
+        // against trusted keys, and cosign's encrypted key files (docs/signing.md).
+        .target(name: "Signing", dependencies: ["OCI", "CSodium", .product(name: "Crypto", package: "swift-crypto")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Locking"]),
         .executableTarget(
