@@ -95,6 +95,9 @@ let package = Package(
                 "Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI",
                 "RegistryHarness"
             ]),
+        // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
+        // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
