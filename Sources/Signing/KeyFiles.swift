@@ -33,7 +33,13 @@ public enum KeyFiles {
         }
         let key = SigningKey.generate()
         try writeFile(Array(try key.encryptedPEM(passphrase: passphrase).utf8), to: privateKeyPath, mode: 0o600)
-        try writeFile(Array(key.publicKey.pem.utf8), to: publicKeyPath, mode: 0o644)
+        do {
+            try writeFile(Array(key.publicKey.pem.utf8), to: publicKeyPath, mode: 0o644)
+        } catch {
+            // No private key left behind without its public key.
+            unlink(privateKeyPath)
+            throw error
+        }
         return key.publicKey
     }
 
@@ -66,25 +72,32 @@ public enum KeyFiles {
         return out
     }
 
-    /// Creates `path` (never over an existing file) with exactly `mode`, whatever the umask.
+    /// Creates `path` (never over an existing file) with exactly `mode`, whatever the umask. A file
+    /// that could not be written whole is removed.
     static func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t) throws(KeyError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else {
             if errno == EEXIST { throw .keyFileExists(path: path) }
             throw .io(path: path, errorText())
         }
-        defer { close(fd) }
-        guard fchmod(fd, mode) == 0 else { throw .io(path: path, errorText()) }
+        var failure: KeyError?
+        if fchmod(fd, mode) != 0 { failure = .io(path: path, errorText()) }
         var offset = 0
-        while offset < bytes.count {
+        while failure == nil && offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io(path: path, errorText())
+                failure = .io(path: path, errorText())
+            } else {
+                offset += n
             }
-            offset += n
         }
-        guard fsync(fd) == 0 else { throw .io(path: path, errorText()) }
+        if failure == nil && fsync(fd) != 0 { failure = .io(path: path, errorText()) }
+        close(fd)
+        if let failure {
+            unlink(path)
+            throw failure
+        }
     }
 
     private static func errorText() -> String { String(cString: strerror(errno)) }

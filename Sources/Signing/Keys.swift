@@ -107,6 +107,15 @@ public struct SigningKey: Sendable {
     }
 }
 
+extension SigningKey {
+    /// A signature of manifest `digest` for `identity`, as `cosign sign` makes one: the payload
+    /// (`SimpleSigningPayload`) and its signature, ready for `SignatureManifest.merge`.
+    public func sign(manifest digest: OCI.Digest, identity: String, optional: [String: String]? = nil) throws(KeyError) -> SignedPayload {
+        let payload = SimpleSigningPayload(dockerReference: identity, manifestDigest: digest, optional: optional).bytes
+        return SignedPayload(payload: payload, signature: try sign(payload))
+    }
+}
+
 /// A new key pair in cosign's file formats: the encrypted private key PEM and the public key PEM
 /// (what `cosign generate-key-pair` writes to `cosign.key` and `cosign.pub`).
 public func generateKeyPair(passphrase: String) throws(KeyError) -> (privateKeyPEM: String, publicKeyPEM: String) {

@@ -89,6 +89,17 @@ import Testing
         }
     }
 
+    @Test func signingAManifestGivesAVerifiableSignature() throws {
+        let key = SigningKey.generate()
+        let digest = Digest.of(Array("manifest".utf8))
+        let signed = try key.sign(manifest: digest, identity: "registry.example.com/team/app")
+        #expect(try SimpleSigningPayload(parsing: signed.payload).manifestDigest == digest.string)
+        let verifier = Verifier(
+            keys: [key.publicKey], expectedDigest: digest,
+            identity: .matchSource(reference("registry.example.com/team/app:1.0")))
+        #expect(verifier.verify(signed) == .verified(keyID: key.publicKey.id))
+    }
+
     @Test func twoKeysSatisfyMinimumTwo() throws {
         let a = SigningKey.generate()
         let b = SigningKey.generate()
