@@ -142,6 +142,40 @@ import Testing
         #expect(try SignatureManifest.entries(Array(#"{"schemaVersion":2}"#.utf8)).isEmpty)
     }
 
+    /// Mutated manifests (bytes flipped, inserted, deleted; deterministic): merging either refuses
+    /// or keeps every layer and appends the new one last, and reading entries never crashes.
+    @Test func mutatedManifestsNeverCrashAndMergeKeepsLayers() throws {
+        let mine = try signed(SigningKey.generate())
+        let base = try #require(try SignatureManifest.merge(nil, adding: try signed(SigningKey.generate()))).manifest
+        var generator = SplitMix64(seed: 18)
+        var merged = 0
+        for _ in 0..<1500 {
+            var bytes = base
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let position = Int.random(in: 0..<max(bytes.count, 1), using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0 where !bytes.isEmpty: bytes[position] = UInt8.random(in: 0...255, using: &generator)
+                case 1: bytes.insert(Array(#"{}[]",:0"#.utf8).randomElement(using: &generator)!, at: min(position, bytes.count))
+                default: if !bytes.isEmpty { bytes.remove(at: position) }
+                }
+            }
+            _ = try? SignatureManifest.entries(bytes)
+            _ = try? SimpleSigningPayload(parsing: bytes)
+            guard let update = try? SignatureManifest.merge(bytes, adding: mine) else { continue }
+            merged += 1
+            guard case .array(let newLayers)? = try json(update.manifest)["layers"] else {
+                Issue.record("merged manifest without layers")
+                continue
+            }
+            let oldLayers: [JSONValue]
+            if case .array(let items)? = try? json(bytes)["layers"] { oldLayers = items } else { oldLayers = [] }
+            #expect(Array(newLayers.dropLast()) == oldLayers)
+            #expect(newLayers.last?["digest"] == .string(Digest.of(mine.payload).string))
+        }
+        // Enough of the mutants are still manifests for the invariant to mean something.
+        #expect(merged > 100)
+    }
+
     @Test func jsonValuesSurviveARoundTrip() throws {
         let text = #"{"a":1,"b":true,"c":1.5,"d":null,"e":"s\u003c/","f":[0,false,-7],"g":{}}"#
         let value = try json(Array(text.utf8))
@@ -156,5 +190,18 @@ import Testing
         let again = try SigstoreSignatureFile.parse(SigstoreSignatureFile.serialize(parsed))
         #expect(again == parsed)
         #expect(throws: SignatureManifestError.self) { try SigstoreSignatureFile.parse(Array("{}".utf8)) }
+    }
+}
+
+/// A small deterministic generator, so a failing mutation run can be repeated.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
