@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // scrypt and NaCl secretbox for cosign's encrypted private keys (Signing).
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // MARK: a pthread lock ThreadSanitizer can see (Synchronization.Mutex uses raw futexes)
@@ -56,6 +58,9 @@ let package = Package(
                 "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
                 "State", "Pusher", "OCI", "Locking"
             ]),
+        // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification
+        // against trusted keys, and cosign's encrypted key files (docs/signing.md).
+        .target(name: "Signing", dependencies: ["OCI", "CSodium", .product(name: "Crypto", package: "swift-crypto")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Locking"]),
         .executableTarget(
@@ -90,6 +95,9 @@ let package = Package(
                 "Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI",
                 "RegistryHarness"
             ]),
+        // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
+        // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
