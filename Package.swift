@@ -48,6 +48,8 @@ let package = Package(
         .target(name: "State", dependencies: ["SQLite", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
         .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI", "Locking"]),
+        // `docker-daemon:` sources: the container engine's API (inspect, export) over libcurl.
+        .target(name: "EngineSource", dependencies: ["Curl", "ImageSource", "OCI"]),
         // `docker://` sources: images read from a registry, rate-limit budgets.
         .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI", "Locking"]),
         // The run layer: one run's registries (endpoint sets, clients), preparation, and the
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "Run",
             dependencies: [
-                "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
+                "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "EngineSource", "Curl",
                 "State", "Pusher", "OCI", "Locking"
             ]),
         // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification

@@ -28,6 +28,9 @@ public struct CurlConfiguration: Sendable {
     public var cancellation: CancellationFlag?
     /// The system CA directory kept trusted next to `caFile`.
     public var systemCAPath: String
+    /// Connect to this unix socket instead of the URL's host (the container engine's API:
+    /// `DOCKER_HOST=unix:///var/run/docker.sock`); the URL still gives the path and `Host`.
+    public var unixSocketPath: String? = nil
 
     public init(
         caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
@@ -129,6 +132,7 @@ public final class CurlTransport: HTTPTransport {
             _ = pushctl_curl_setopt_string(h, CURLOPT_USERAGENT, configuration.userAgent)
             // Registries answer uncompressed JSON; an empty string lets curl offer what it decodes.
             _ = pushctl_curl_setopt_string(h, CURLOPT_ACCEPT_ENCODING, "")
+            if let socket = configuration.unixSocketPath { _ = pushctl_curl_setopt_string(h, CURLOPT_UNIX_SOCKET_PATH, socket) }
             applyTLS(h)
 
             switch request.method {

@@ -21,6 +21,10 @@ public enum SourceSpec: Sendable, Hashable {
     case ociArchive(path: String, ref: SourceRef?)
     case dockerArchive(path: String, ref: String?)
     case registry(ImageReference)
+    /// `docker-daemon:NAME[:TAG]` or `docker-daemon:sha256:ID`, skopeo's spelling: an image in the
+    /// container engine's store (docs/image-sources.md "docker-daemon"). `name` is a reference with
+    /// its tag (`:latest` when none was written, as docker reads it) or the image ID `sha256:…`.
+    case engine(name: String)
 
     /// The transport prefix as written in job files.
     public var transport: String {
@@ -29,6 +33,7 @@ public enum SourceSpec: Sendable, Hashable {
         case .ociArchive: "oci-archive"
         case .dockerArchive: "docker-archive"
         case .registry: "docker"
+        case .engine: "docker-daemon"
         }
     }
 
@@ -40,8 +45,14 @@ public enum SourceSpec: Sendable, Hashable {
         case .ociLayout(_, .name(let n)), .ociArchive(_, .name(let n)): SourceRefTag.tag(of: n, bareName: .isTheTag)
         case .dockerArchive(_, let ref?) where !ref.hasPrefix("@"): SourceRefTag.tag(of: ref, bareName: .meansLatest)
         case .registry(let r): r.tag
+        case .engine(let name): Self.isImageID(name) ? nil : SourceRefTag.tag(of: name, bareName: .meansLatest)
         default: nil
         }
+    }
+
+    /// `sha256:` and 64 hex digits: an engine's image ID rather than a name.
+    static func isImageID(_ text: String) -> Bool {
+        text.hasPrefix("sha256:") && text.count == 71 && text.dropFirst(7).allSatisfy(\.isHexDigit)
     }
 
     /// True when the source cannot have a tag of its own (so `tags:` must be given): selected by
@@ -52,6 +63,7 @@ public enum SourceSpec: Sendable, Hashable {
         case .ociLayout(_, .name), .ociArchive(_, .name): ownTag == nil
         case .dockerArchive(_, let ref?): ref.hasPrefix("@")
         case .registry(let r): r.tag == nil
+        case .engine(let name): Self.isImageID(name)
         default: false
         }
     }
@@ -68,7 +80,7 @@ public enum SourceSpec: Sendable, Hashable {
     public var path: String? {
         switch self {
         case .ociLayout(let p, _), .ociArchive(let p, _), .dockerArchive(let p, _): p
-        case .registry: nil
+        case .registry, .engine: nil
         }
     }
 
@@ -78,6 +90,19 @@ public enum SourceSpec: Sendable, Hashable {
             let refText = String(text.dropFirst("docker://".count))
             do {
                 return .success(.registry(try ImageReference(parsing: refText)))
+            } catch {
+                return .failure(.reference(error))
+            }
+        }
+        if text.hasPrefix("docker-daemon:") {
+            let name = String(text.dropFirst("docker-daemon:".count))
+            guard !name.isEmpty else { return .failure(.missingPath("docker-daemon")) }
+            if isImageID(name) { return .success(.engine(name: name)) }
+            do {
+                let parsed = try ImageReference(parsing: name)
+                guard parsed.digest == nil else { return .failure(.engineRefNeedsTag(name)) }
+                // As docker reads it: no tag means `:latest`.
+                return .success(.engine(name: parsed.tag == nil ? name + ":latest" : name))
             } catch {
                 return .failure(.reference(error))
             }
@@ -194,19 +219,23 @@ public enum SourceSpecError: Error, Sendable, Equatable {
     /// A docker-archive REF that is a reference with a digest (`app@sha256:…`), which no RepoTag
     /// is. (The name predates untagged REFs, which now mean `:latest`.)
     case archiveRefNeedsTag(String)
+    /// A `docker-daemon:` reference with a digest: the engine stores images by name and tag, or by ID.
+    case engineRefNeedsTag(String)
 }
 
 extension SourceSpecError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownTransport(let t):
-            "unknown source '\(t)': expected oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or docker://REFERENCE"
+            "unknown source '\(t)': expected oci:PATH[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], docker-daemon:NAME[:TAG] or docker://REFERENCE"
                 + ((try? ImageReference(parsing: t)) != nil ? "; for a registry image write 'docker://\(t)'" : "")
         case .missingPath(let transport): "'\(transport):' needs a path"
         case .emptyRef: "empty REF after ':'; remove the ':' or name a reference"
         case .invalidRefName(let r): "'\(r)' is not a valid OCI reference name (org.opencontainers.image.ref.name)"
         case .digest(let e): "invalid REF digest: \(e)"
         case .reference(let e): e.description
+        case .engineRefNeedsTag(let r):
+            "docker-daemon reference '\(r)' must be NAME[:TAG] or sha256:ID (the engine's image ID); a digest of a registry manifest is not how the engine names images"
         case .archiveRefNeedsTag(let r):
             "docker-archive REF '\(r)' must be one of the archive's RepoTags, NAME[:TAG] (a RepoTag carries no digest), or @sha256:… naming the image ID"
         }

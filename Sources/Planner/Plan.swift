@@ -50,7 +50,7 @@ public struct PlanSource: Sendable, Codable, Hashable {
     /// The typed source (paths absolute): what preparation reads. Not part of the JSON form, which
     /// spells it out in the fields below.
     public var spec: SourceSpec
-    /// `oci`, `oci-archive`, `docker-archive` or `docker`.
+    /// `oci`, `oci-archive`, `docker-archive`, `docker-daemon` or `docker`.
     public var transport: String { spec.transport }
     /// Absolute path for the file forms.
     public var path: String? { spec.path }
@@ -59,13 +59,17 @@ public struct PlanSource: Sendable, Codable, Hashable {
         switch spec {
         case .ociLayout(_, let ref), .ociArchive(_, let ref): ref?.description
         case .dockerArchive(_, let ref): ref
-        case .registry: nil
+        case .registry, .engine: nil
         }
     }
-    /// Canonical reference for `docker://` sources, e.g. `docker.io/library/alpine:3.19`.
+    /// Canonical reference for `docker://` sources, e.g. `docker.io/library/alpine:3.19`; the
+    /// engine's name (or image ID) for `docker-daemon:` sources.
     public var reference: String? {
-        if case .registry(let reference) = spec { return reference.canonicalString }
-        return nil
+        switch spec {
+        case .registry(let reference): reference.canonicalString
+        case .engine(let name): name
+        default: nil
+        }
     }
     /// Registry API host for `docker://` sources (`registry-1.docker.io` for Docker Hub).
     public var apiHost: String? {
@@ -98,6 +102,8 @@ public struct PlanSource: Sendable, Codable, Hashable {
         let text: String
         if transport == "docker" {
             text = "docker://" + (try c.decode(String.self, forKey: .reference))
+        } else if transport == "docker-daemon" {
+            text = "docker-daemon:" + (try c.decode(String.self, forKey: .reference))
         } else {
             let ref = try c.decodeIfPresent(String.self, forKey: .ref)
             text =

@@ -170,6 +170,11 @@ public struct ApplyRun {
                 try? store.recordDiffID(diffID, compressed: blob, settings: settings)
             }
         }
+        // Engine images exported in this run: the manifest each became, so that the next run
+        // decides them from the engine's metadata alone (docs/image-sources.md "docker-daemon").
+        for (id, root) in prepared.engineImages {
+            try? store.recordDiffID(id, compressed: root, settings: RunPreparation.engineManifestSettings(compression))
+        }
 
         var summary = RunSummary(runID: firstRun)
         for outcome in outcomes {

@@ -74,13 +74,17 @@ public struct PlanRun {
             plan.items = plan.items.filter { $0.matches(only: request.only) }
             return plan
         }
-        // Offline, registry sources are not read at all (no network): only local sources are.
+        // Offline, registry and engine sources are not read at all (no network, no engine API):
+        // only file sources are.
         let work = zip(request.jobs, plans).map { job, plan in
             (
                 job: job,
                 items: plan.items.filter { item in
-                    if request.offline, case .registry = item.source.spec { return false }
-                    return true
+                    guard request.offline else { return true }
+                    switch item.source.spec {
+                    case .registry, .engine: return false
+                    default: return true
+                    }
                 }
             )
         }

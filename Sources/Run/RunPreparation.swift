@@ -1,4 +1,5 @@
 import Curl
+import EngineSource
 import Foundation
 import ImageSource
 import JobFile
@@ -50,6 +51,9 @@ public struct RunPreparation: Sendable {
     /// Local sources read, each once (docker-archive layers compressed in this run are remembered
     /// from these after the run).
     public var localSources: [LoadedSource] = []
+    /// Engine images exported in this run and the manifest each became: remembered after the run,
+    /// so that the next run decides an unchanged image from the engine's metadata alone.
+    public var engineImages: [(id: Digest, root: Descriptor)] = []
 
     /// The push jobs of every item that could be prepared, in plan order.
     public var pushes: [PushJob] { items.flatMap { (try? $0.result.get())?.pushes ?? [] } }
@@ -88,6 +92,11 @@ public struct RunPreparation: Sendable {
                             try prepared.prepareRegistryItem(
                                 item, reference: reference, job: job, registries: registries,
                                 concurrencyOverride: concurrencyOverride, state: state, shard: shard))
+                    } else if case .engine(let name) = item.source.spec {
+                        result = .success(
+                            try prepared.prepareEngineItem(
+                                item, name: name, job: job, registries: registries, concurrencyOverride: concurrencyOverride,
+                                state: state, sourceOptions: sourceOptions))
                     } else {
                         result = .success(
                             try prepared.prepareLocalItem(
@@ -176,7 +185,7 @@ public struct RunPreparation: Sendable {
         case .ociLayout(let path, let ref): location = .ociLayout(path: path, ref: ref?.description)
         case .ociArchive(let path, let ref): location = .ociArchive(path: path, ref: ref?.description)
         case .dockerArchive(let path, let ref): location = .dockerArchive(path: path, ref: ref)
-        case .registry: throw .unsupportedSource(source.written, "a registry source is not a local source")
+        case .registry, .engine: throw .unsupportedSource(source.written, "not a file source")
         }
         let result: Result<LoadedSource, PreparationError>
         do {
@@ -214,6 +223,10 @@ public enum PreparationError: Error, CustomStringConvertible {
     case registrySource(String, RegistryError)
     /// A `docker://` source's tag (or digest) does not exist.
     case sourceTagNotFound(String)
+    /// The container engine could not give a `docker-daemon:` source.
+    case engine(String, EngineError)
+    /// A `docker-daemon:` export could not be read as an image.
+    case engineExport(String, EngineExport.Failure)
     /// A tag selector could not be applied.
     case selection(String, TagSelectionError)
     /// `platforms:` cannot be applied (nothing selected, a single image of another platform).
@@ -234,6 +247,8 @@ public enum PreparationError: Error, CustomStringConvertible {
         case .sourceTagNotFound(let source): "\(source): no such tag or digest in the source registry"
         case .selection(let source, let error): "\(source): tag selector: \(error)"
         case .platforms(let error): error.description
+        case .engine(let source, let error): "\(source): \(error)"
+        case .engineExport(let source, let error): "\(source): \(error)"
         }
     }
 }

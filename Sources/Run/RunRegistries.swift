@@ -1,4 +1,5 @@
 import Curl
+import EngineSource
 import Foundation
 import JobFile
 import OCI
@@ -50,6 +51,7 @@ public final class RunRegistries: Sendable {
     public let rateLimits: RateLimitBook
     private let announce: @Sendable (EndpointFallbackNotice) -> Void
     private let connections = LockedValue<[ConnectionKey: RegistryConnection]>([:])
+    private let engineClient = LockedValue<Result<EngineClient, EngineError>?>(nil)
 
     private enum ConnectionKey: Hashable {
         /// A registry entry of a job file.
@@ -69,6 +71,17 @@ public final class RunRegistries: Sendable {
         self.retriesOverride = retries
         self.rateLimits = rateLimits
         self.announce = announce
+    }
+
+    /// The container engine at `DOCKER_HOST` (`docker-daemon:` sources): one client per run.
+    public func engine() throws(EngineError) -> EngineClient {
+        let result = engineClient.withLock { known in
+            if let known { return known }
+            let made = Result { () throws(EngineError) in EngineClient(host: try EngineHost.from(environment: environment), cancellation: cancellation) }
+            known = made
+            return made
+        }
+        return try result.get()
     }
 
     /// The connection to the job's registry entry `registry`.

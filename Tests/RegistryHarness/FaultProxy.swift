@@ -31,6 +31,9 @@ public final class FaultProxy: Sendable {
         /// after first holding the head back for `headDelaySeconds`: a registry or network
         /// that trickles.
         case trickleResponse(bytesPerSecond: Int, headDelaySeconds: Double)
+        /// Forward, relay the first `bytes` bytes of the response (head included), then drop both
+        /// connections: a server that goes away in the middle of its answer.
+        case dropResponseAfterBytes(Int)
     }
 
     /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
@@ -195,6 +198,17 @@ public final class FaultProxy: Sendable {
         }
         if case .rewriteLocation(let baseURL) = fault {
             return relayRewritingLocation(from: upstream, to: client, baseURL: baseURL)
+        }
+        if case .dropResponseAfterBytes(let limit) = fault {
+            var relayed = 0
+            while relayed < limit, let chunk = Sockets.readSome(upstream) {
+                let piece = Array(chunk.prefix(limit - relayed))
+                guard Sockets.writeAll(client, piece) else { break }
+                relayed += piece.count
+            }
+            shutdown(client, Int32(SHUT_RDWR))
+            shutdown(upstream, Int32(SHUT_RDWR))
+            return
         }
         if case .trickleResponse(let bytesPerSecond, let headDelay) = fault {
             usleep(UInt32(max(0, headDelay) * 1_000_000))
