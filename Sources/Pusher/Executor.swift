@@ -153,7 +153,11 @@ public final class Executor: Sendable {
 
         // 1. What each tag needs: unchanged tags cost one HEAD each and nothing else (the "rerun
         //    does almost nothing" promise).
-        let needs = try PushDecider(job: job, destination: destination, state: state).tagStates(step)
+        let place = TransferLedger.Place(endpoint: endpoint, repository: repository)
+        let owner = ledger.newOwner()
+        var decider = PushDecider(job: job, destination: destination, state: state)
+        decider.ledger = (ledger, place, owner)
+        let needs = try decider.tagStates(step)
         var tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
         let firstPushes = Set(needs.filter { !$0.everPushed }.map(\.tag))
         // A referrer pushed by digest: its subject's listing on the target says whether it is there.
@@ -204,8 +208,6 @@ public final class Executor: Sendable {
         //    push puts it; then the root by each tag to be pushed. Every request that writes a
         //    manifest waits for the manifests it references and for other requests on the same
         //    records (TransferLedger). Every blob is confirmed present at this point.
-        let place = TransferLedger.Place(endpoint: endpoint, repository: repository)
-        let owner = ledger.newOwner()
         let references = Self.references(of: job.image)
         do throws(StepFailure) {
             for (descriptor, bytes) in job.image.manifests {
