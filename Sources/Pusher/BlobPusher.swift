@@ -120,34 +120,3 @@ final class ProgressThrottle: Sendable {
         if due { report(bytes) }
     }
 }
-
-/// Blobs and manifests handled in this run, per endpoint and repository: each is sent once, and a
-/// push that needs one being sent by another push waits for it, then does not touch it again. For
-/// manifests this is what keeps a parent index from being PUT while a child it names is still in
-/// flight from another push (the registry would answer `MANIFEST_BLOB_UNKNOWN`).
-final class TransferLedger: Sendable {
-    struct Key: Hashable, Sendable {
-        /// The endpoint URL: a blob sent to one endpoint says nothing about a mirror's storage.
-        var endpoint: String
-        var repository: String
-        var digest: Digest
-    }
-
-    private enum Entry { case inProgress, done }
-    private let entries = LockedValue<[Key: Entry]>([:])
-
-    /// True when the caller should send it; false when it was already sent in this run.
-    /// Waits while another thread is sending it.
-    func claim(_ key: Key) -> Bool {
-        entries.withLock(whenReady: { $0[key] != .inProgress }) { entries in
-            if entries[key] == .done { return false }
-            entries[key] = .inProgress
-            return true
-        }
-    }
-
-    func finish(_ key: Key, success: Bool) {
-        entries.withLock { $0[key] = success ? .done : nil }
-        entries.broadcast()
-    }
-}

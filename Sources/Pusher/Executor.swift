@@ -13,7 +13,7 @@ public final class Executor: Sendable {
     private let state: any PushState
     private let sink: any PushEventSink
     private let cancellation: CancellationFlag
-    private let ledger = TransferLedger()
+    let ledger = TransferLedger()
     /// Referrers listings read on targets in this run, and the lock that serializes fallback-tag
     /// updates (Referrers.swift).
     let referrerListings = ReferrerListings()
@@ -153,7 +153,11 @@ public final class Executor: Sendable {
 
         // 1. What each tag needs: unchanged tags cost one HEAD each and nothing else (the "rerun
         //    does almost nothing" promise).
-        let needs = try PushDecider(job: job, destination: destination, state: state).tagStates(step)
+        let place = TransferLedger.Place(endpoint: endpoint, repository: repository)
+        let owner = ledger.newOwner()
+        var decider = PushDecider(job: job, destination: destination, state: state)
+        decider.ledger = (ledger, place, owner)
+        let needs = try decider.tagStates(step)
         var tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
         let firstPushes = Set(needs.filter { !$0.everPushed }.map(\.tag))
         // A referrer pushed by digest: its subject's listing on the target says whether it is there.
@@ -200,49 +204,87 @@ public final class Executor: Sendable {
             throw failure
         }
 
-        // 4. Manifests, children first, each by digest and once per repository and run (a parent
-        //    waits for a child another push is putting); then the root by each tag to be pushed.
-        //    Every blob is confirmed present at this point, so no manifest can dangle.
-        for (descriptor, bytes) in job.image.manifests {
-            let key = TransferLedger.Key(endpoint: endpoint, repository: repository, digest: descriptor.digest)
-            guard ledger.claim(key) else { continue }
-            do throws(StepFailure) {
-                let acknowledged = try putManifest(
-                    step, destination, repository, reference: descriptor.digest.string,
-                    descriptor: descriptor, bytes: bytes)
+        // 4. Manifests, children first, each by digest and once per repository and run, whichever
+        //    push puts it; then the root by each tag to be pushed. Every request that writes a
+        //    manifest waits for the manifests it references and for other requests on the same
+        //    records (TransferLedger). Every blob is confirmed present at this point.
+        let references = Self.references(of: job.image)
+        do throws(StepFailure) {
+            for (descriptor, bytes) in job.image.manifests {
+                let children = references[descriptor.digest] ?? []
+                switch try ledger.claimManifest(place, descriptor.digest, owner: owner) {
+                case .acknowledged: continue
+                case .failed(let failure):
+                    if case .cancelled = failure.failure { throw StepFailure(.cancelled, kind: .other) }
+                    // Named as the child of the manifest here that needs it, or as itself (the root).
+                    guard let parent = references.first(where: { $0.value.contains(descriptor.digest) })?.key else {
+                        throw StepFailure(
+                            .manifest(
+                                reference: descriptor.digest.string,
+                                error: "another push of this run failed to put it: \(failure.failure.description)"),
+                            kind: failure.kind)
+                    }
+                    throw StepFailure(
+                        .childFailed(manifest: parent.string, child: descriptor.digest, error: failure.failure.description),
+                        kind: failure.kind)
+                case .send: break
+                }
+                let acknowledged: Bool
+                do throws(StepFailure) {
+                    acknowledged = try ledger.access(
+                        place, owner: owner, for: descriptor.digest.string, writes: [.manifest(descriptor.digest)],
+                        reads: children.map { .manifest($0) }, awaiting: children
+                    ) { () throws(StepFailure) in
+                        try putManifest(
+                            step, destination, repository, reference: descriptor.digest.string,
+                            descriptor: descriptor, bytes: bytes)
+                    }
+                    ledger.finishManifest(place, descriptor.digest, failure: nil)
+                } catch {
+                    ledger.finishManifest(place, descriptor.digest, failure: error)
+                    throw error
+                }
                 // A manifest with a `subject` on a registry that did not take note of it: pushctl
                 // keeps the subject's fallback tag (distribution spec 1.1 "Referrers Tag Schema").
                 if !acknowledged, let referrer = ReferrerManifest.parse(bytes) {
                     try maintainFallbackTag(
                         referrer, descriptor: descriptor, repository: repository, destination: destination,
-                        endpoint: endpoint, step: step)
+                        endpoint: endpoint, owner: owner, step: step)
                 }
-                ledger.finish(key, success: true)
-            } catch {
-                ledger.finish(key, success: false)
-                throw error
             }
+        } catch {
+            var failure = error
+            failure.counts = counts.withLock { $0 }
+            throw failure
         }
         // The tags go up one after the other: PUTs of the same manifest at once contend in the
         // registry (docker-registry 2.8 took 1.2 s for 20 tags at 5 at once, 0.2 s one by one).
         let rootBytes = job.image.manifests.last { $0.descriptor.digest == root.digest }?.bytes ?? []
+        let rootChildren = references[root.digest] ?? []
         let toPut = tags.filter { $0.status == .pushed && !$0.name.isEmpty }.map(\.name)
         for tag in toPut {
             do throws(StepFailure) {
-                try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
-                // Trust, but verify the first push of a tag: a registry (or a proxy before it) that
-                // answers 201 without storing the manifest must not get the push recorded.
-                if firstPushes.contains(tag) {
-                    let held = try step.run(.manifest(reference: tag, error: "")) {
-                        try destination.manifestDigest(repository: repository, reference: tag)
-                    }
-                    guard held == root.digest else {
-                        throw StepFailure(
-                            .manifest(
-                                reference: tag,
-                                error: "the registry accepted the manifest but "
-                                    + (held.map { "the tag points to \($0)" } ?? "does not hold it") + " (checked with a HEAD)"),
-                            kind: .registryAnswer)
+                // A tag PUT rewrites the root's records as its PUT by digest did; the first push of a
+                // tag is checked in the same turn, before another request can move the tag.
+                try ledger.access(
+                    place, owner: owner, for: tag, writes: [.manifest(root.digest), .tag(tag)],
+                    reads: rootChildren.map { .manifest($0) }, awaiting: rootChildren
+                ) { () throws(StepFailure) in
+                    try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
+                    // Trust, but verify the first push of a tag: a registry (or a proxy before it) that
+                    // answers 201 without storing the manifest must not get the push recorded.
+                    if firstPushes.contains(tag) {
+                        let held = try step.run(.manifest(reference: tag, error: "")) {
+                            try destination.manifestDigest(repository: repository, reference: tag)
+                        }
+                        guard held == root.digest else {
+                            throw StepFailure(
+                                .manifest(
+                                    reference: tag,
+                                    error: "the registry accepted the manifest but "
+                                        + (held.map { "the tag points to \($0)" } ?? "does not hold it") + " (checked with a HEAD)"),
+                                kind: .registryAnswer)
+                        }
                     }
                 }
             } catch {
@@ -253,6 +295,21 @@ public final class Executor: Sendable {
         }
         for tag in toPut { sink.emit(.manifest(target, tag: tag, digest: root.digest, size: root.size)) }
         return EndpointResult(endpoint: endpoint, tags: tags, counts: counts.withLock { $0 })
+    }
+
+    /// Per manifest of `image`, the manifests it references that the registry checks before it
+    /// takes it: an index's children (for a referrers fallback index, its listed referrers). Not
+    /// a `subject`: distribution does not require it to exist (docs/run.md).
+    static func references(of image: SourceImage) -> [Digest: [Digest]] {
+        var references: [Digest: [Digest]] = [:]
+        for (descriptor, bytes) in image.manifests { references[descriptor.digest] = childDigests(bytes) }
+        return references
+    }
+
+    /// The distinct child digests of an index's bytes; none for anything else.
+    static func childDigests(_ bytes: [UInt8]) -> [Digest] {
+        var seen: Set<Digest> = []
+        return ((try? ManifestDocument.parse(bytes).document.children) ?? []).map(\.digest).filter { seen.insert($0).inserted }
     }
 
     /// Returns whether the registry acknowledged the manifest's `subject` (`OCI-Subject`).

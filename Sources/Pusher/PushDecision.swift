@@ -31,6 +31,11 @@ public struct PushDecider: Sendable {
     public let destination: any PushDestination
     public let state: any PushState
 
+    /// In `apply`: the run's ledger, so a tag's `HEAD` does not overlap another push's write of
+    /// that tag or of the manifest it should hold (docs/run.md "Blobs and manifests once per
+    /// repository and run"). nil in `plan`, which writes nothing.
+    var ledger: (ledger: TransferLedger, place: TransferLedger.Place, owner: TransferLedger.Owner)? = nil
+
     public init(job: PushJob, destination: any PushDestination, state: any PushState) {
         self.job = job
         self.destination = destination
@@ -59,9 +64,19 @@ public struct PushDecider: Sendable {
                 }
                 var need = TagNeed.push
                 if last == root {
-                    let current = try step.run(.manifest(reference: tag, error: "")) {
-                        try destination.manifestDigest(repository: repository, reference: tag)
+                    let head = { () throws(StepFailure) -> Digest? in
+                        try step.run(.manifest(reference: tag, error: "")) {
+                            try destination.manifestDigest(repository: repository, reference: tag)
+                        }
                     }
+                    let current =
+                        if let ledger {
+                            try ledger.ledger.access(
+                                ledger.place, owner: ledger.owner, for: tag, writes: [], reads: [.tag(tag), .manifest(root)],
+                                awaiting: [], head)
+                        } else {
+                            try head()
+                        }
                     if current == root { need = .unchanged }
                 }
                 result = .success((need, last != nil))

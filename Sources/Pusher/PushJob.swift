@@ -50,6 +50,11 @@ public enum PushFailure: Error, CustomStringConvertible {
     case request(String)
     /// The source could not be read or reached: this push never started (others go on).
     case source(String)
+    /// A manifest this one references failed to go up in this run (another push may have put it):
+    /// the registry would refuse this one, so it is not sent.
+    case childFailed(manifest: String, child: Digest, error: String)
+    /// Manifests waiting for each other (each digest names the next): refused rather than waited on.
+    case referenceCycle([Digest])
 
     public var description: String {
         switch self {
@@ -64,6 +69,11 @@ public enum PushFailure: Error, CustomStringConvertible {
         case .state(let error): return "state database: \(error)"
         case .request(let error): return error
         case .source(let error): return error
+        case .childFailed(let manifest, let child, let error):
+            return "manifest \(manifest): not put, because its child \(child) failed in this run: \(error)"
+        case .referenceCycle(let digests):
+            return "manifests that reference each other in a cycle cannot be put in any order: "
+                + (digests + digests.prefix(1)).map(\.string).joined(separator: " → ")
         }
     }
 }

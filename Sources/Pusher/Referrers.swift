@@ -75,28 +75,41 @@ extension Executor {
     }
 
     /// Reads the subject's fallback index (if any), adds the referrer with its `artifactType` and
-    /// `annotations` unless it is listed, and writes it back. Entries others added stay.
+    /// `annotations` unless it is listed, and writes it back. Entries others added stay. The write
+    /// follows the run's manifest rule (TransferLedger): the listed referrers are the new index's
+    /// children, so it waits for those this run is putting, and for other requests on the tag.
     func maintainFallbackTag(
         _ referrer: ReferrerManifest, descriptor: Descriptor, repository: String,
-        destination: any PushDestination, endpoint: String, step: StepRunner
+        destination: any PushDestination, endpoint: String, owner: TransferLedger.Owner, step: StepRunner
     ) throws(StepFailure) {
         let subject = referrer.subject.digest
         let tag = ReferrersFallback.tag(for: subject)
+        let place = TransferLedger.Place(endpoint: endpoint, repository: repository)
         referrerListings.updateLock.lock()
         defer { referrerListings.updateLock.unlock() }
-        let existing = try step.run(.manifest(reference: tag, error: "")) {
-            try destination.fetchManifest(repository: repository, reference: tag)
-        }
-        let entry = referrer.listingDescriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size)
-        let merged: [UInt8]?
-        do {
-            merged = try ReferrersFallback.merge(existing, adding: entry)
-        } catch {
-            throw StepFailure(.manifest(reference: tag, error: "the referrers fallback index cannot be extended: \(error)"), kind: .other)
-        }
-        if let merged {
-            _ = try step.run(.manifest(reference: tag, error: "")) {
-                try destination.putManifest(repository: repository, reference: tag, bytes: merged, mediaType: MediaType.ociIndex)
+        // The read-merge-write holds the tag, so no other push's PUT of it (the layout's own
+        // fallback index pushed as an item) lands in between and is overwritten.
+        try ledger.access(place, owner: owner, for: tag, writes: [.tag(tag)], reads: [], awaiting: []) { () throws(StepFailure) in
+            let existing = try step.run(.manifest(reference: tag, error: "")) {
+                try destination.fetchManifest(repository: repository, reference: tag)
+            }
+            let entry = referrer.listingDescriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size)
+            let merged: [UInt8]?
+            do {
+                merged = try ReferrersFallback.merge(existing, adding: entry)
+            } catch {
+                throw StepFailure(
+                    .manifest(reference: tag, error: "the referrers fallback index cannot be extended: \(error)"), kind: .other)
+            }
+            guard let merged else { return }
+            let children = Self.childDigests(merged)
+            try ledger.access(
+                place, owner: owner, for: tag, writes: [.manifest(Digest.of(merged))],
+                reads: children.map { .manifest($0) }, awaiting: children
+            ) { () throws(StepFailure) in
+                _ = try step.run(.manifest(reference: tag, error: "")) {
+                    try destination.putManifest(repository: repository, reference: tag, bytes: merged, mediaType: MediaType.ociIndex)
+                }
             }
         }
         let key = ReferrerListings.key(endpoint, repository, subject)

@@ -23,6 +23,8 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
     var unreachable: Unreachable?
     var denyWrites = false
     var refuseMounts = Set<String>()
+    /// Manifests whose PUT is refused (`DENIED`), by digest of their bytes.
+    var refuseManifests = Set<Digest>()
 
     func log(_ r: String) { lock.withLock { requests.append(r) } }
     func check() throws { if let unreachable { throw unreachable } }
@@ -69,6 +71,7 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
         if denyWrites { throw RegistryDenied() }
         let (_, document) = try ManifestDocument.parse(bytes)
         let digest = Digest.of(bytes)
+        if refuseManifests.contains(digest) { throw RegistryDenied() }
         try lock.withLock {
             for blob in document.blobs where !blobs[repository, default: []].contains(blob.digest) {
                 throw NSError(domain: "MANIFEST_BLOB_UNKNOWN \(blob.digest)", code: 400)
@@ -156,6 +159,21 @@ func makeImage(tag: String = "1.0", seed: String = "a", corruptLayer: Bool = fal
         description: "test:\(seed)", root: root, manifests: [(root, manifestBytes)],
         blobs: [configDescriptor] + layerDescriptors,
         payload: { d in BlobPayload(descriptor: d) { offset in MemoryBlobStream(frozen[d.digest]!, offset: Int(offset)) } })
+}
+
+/// An OCI index over `children` (their manifests and blobs come along, children first).
+func makeIndex(over children: [SourceImage], seed: String) -> SourceImage {
+    let list = children.map { #"{"mediaType":"\#($0.root.mediaType)","digest":"\#($0.root.digest)","size":\#($0.root.size)}"# }
+    let bytes = Array(
+        #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociIndex)","manifests":[\#(list.joined(separator: ","))],"annotations":{"seed":"\#(seed)"}}"#
+            .utf8)
+    let root = Descriptor(mediaType: MediaType.ociIndex, digest: Digest.of(bytes), size: Int64(bytes.count))
+    let payloads = children.map(\.payload)
+    let owners = children.map { Set($0.blobs.map(\.digest)) }
+    return SourceImage(
+        description: "test-index:\(seed)", root: root, manifests: children.flatMap(\.manifests) + [(root, bytes)],
+        blobs: children.flatMap(\.blobs),
+        payload: { d in payloads[owners.firstIndex { $0.contains(d.digest) }!](d) })
 }
 
 /// The run's endpoint rule (`EndpointSet`) over fake registries, by URL.
