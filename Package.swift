@@ -41,7 +41,8 @@ let package = Package(
 
         // MARK: the stages
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "JobFile", dependencies: ["YAML", "OCI"]),
+        // Curl for `DisplayText` only: job-file values in messages are escaped as registry text is.
+        .target(name: "JobFile", dependencies: ["YAML", "OCI", "Curl"]),
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
         .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Locking"]),
         .target(name: "Registry", dependencies: ["Curl", "OCI", "Locking"]),

@@ -24,6 +24,11 @@ public struct CurlConfiguration: Sendable {
     /// transfer is a request that streams its body (`HTTPRequest.Body.stream`) or its response
     /// (`ResponseSink.stream`). `HTTPRequest.timeoutSeconds` overrides both rules.
     public var requestTimeoutSeconds: Double?
+    /// A blob transfer during which no byte moves either way for this long is stalled (nil:
+    /// only the low-speed rule). libcurl's low-speed check averages over a few seconds, so a
+    /// transfer that stops right after a burst (a request body sent, no answer) would otherwise
+    /// be noticed only some seconds later than `lowSpeedTimeSeconds`.
+    public var idleTimeoutSeconds: Double? = nil
     public var userAgent: String
     public var cancellation: CancellationFlag?
     /// The system CA directory kept trusted next to `caFile`.
@@ -108,6 +113,7 @@ public final class CurlTransport: HTTPTransport {
         let context = TransferContext(
             request: request, sink: sink, progress: progress,
             cancellation: cancellation)
+        if Self.isBlobTransfer(request, sink: sink) { context.idleLimit = configuration.idleTimeoutSeconds }
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headerList) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -179,9 +185,9 @@ public final class CurlTransport: HTTPTransport {
             }
             _ = pushctl_curl_setopt_pointer(h, CURLOPT_WRITEDATA, userdata)
             _ = pushctl_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0)
-            _ = pushctl_curl_setopt_xferinfo_callback(h) { userdata, _, _, _, uploaded in
+            _ = pushctl_curl_setopt_xferinfo_callback(h) { userdata, _, downloaded, _, uploaded in
                 let context = Unmanaged<TransferContext>.fromOpaque(userdata!).takeUnretainedValue()
-                return context.onProgress(uploaded: Int64(uploaded)) ? 0 : 1
+                return context.onProgress(uploaded: Int64(uploaded), downloaded: Int64(downloaded)) ? 0 : 1
             }
             _ = pushctl_curl_setopt_pointer(h, CURLOPT_XFERINFODATA, userdata)
 
@@ -226,6 +232,9 @@ public final class CurlTransport: HTTPTransport {
 
     private func classify(code: CURLcode, message: String, context: TransferContext, url: String) -> TransportError {
         if context.cancelled { return .cancelled(url: url) }
+        if let idle = context.stalledAfter {
+            return .timeout(url: url, message: "no data moved for \(idle == idle.rounded() ? String(Int(idle)) : String(idle)) seconds")
+        }
         if let error = context.bodyError { return .bodySource(url: url, message: error) }
         if context.bodyTooLarge, case .memory(let limit) = context.sink { return .responseTooLarge(url: url, limit: limit) }
         if let error = context.sinkError { return .responseConsumer(url: url, message: error) }
@@ -261,6 +270,18 @@ final class TransferContext {
     var bodyTooLarge = false
     var cancelled = false
     private var lastReported: Int64 = -1
+    /// `CurlConfiguration.idleTimeoutSeconds` for a blob transfer; nil for none.
+    var idleLimit: Double?
+    /// Set when the transfer was aborted because nothing moved for `idleLimit` seconds.
+    var stalledAfter: Double?
+    private var lastMoved = TransferContext.now()
+    private var lastBytes: Int64 = 0
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
 
     init(request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?, cancellation: CancellationFlag?) {
         self.sink = sink
@@ -321,8 +342,18 @@ final class TransferContext {
     }
 
     /// False aborts the transfer.
-    func onProgress(uploaded: Int64) -> Bool {
+    func onProgress(uploaded: Int64, downloaded: Int64 = 0) -> Bool {
         if let cancellation, cancellation.isCancelled { cancelled = true; return false }
+        if let idleLimit {
+            let now = Self.now()
+            if uploaded + downloaded != lastBytes {
+                lastBytes = uploaded + downloaded
+                lastMoved = now
+            } else if now - lastMoved >= idleLimit {
+                stalledAfter = idleLimit
+                return false
+            }
+        }
         if let progress, uploaded != lastReported {
             lastReported = uploaded
             progress(uploaded)

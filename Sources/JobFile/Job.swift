@@ -34,6 +34,12 @@ public struct Defaults: Sendable, Hashable {
     public var platforms: [PlatformSelector]? = nil
     /// `referrers:` for images that give none.
     public var referrers: ReferrerSelection? = nil
+    /// `timeout:` in seconds (docs/jobfile.md): the deadline of every request that moves no
+    /// blob, the budget within which a stalled endpoint is abandoned, the blob throughput window,
+    /// and (× 10) the total deadline of one item. Registries may set their own.
+    public var timeout: Double = 60
+    /// The range a `timeout` may take, in seconds.
+    public static let timeoutRange: ClosedRange<Double> = 1...3600
 
     public static let standard = Defaults(concurrency: 5, images: 2, retries: 5)
     public static let concurrencyRange = 1...64
@@ -61,6 +67,8 @@ public struct Registry: Sendable {
     /// Credentials written in the job; `nil` means "use the Docker credential search".
     public var auth: Auth?
     public var location: Location
+    /// This registry's `timeout` in seconds, when it sets one (else `defaults.timeout`).
+    public var timeout: Double? = nil
 
     /// True when this registry is Docker Hub (`docker.io` or `index.docker.io`).
     public var isDockerHub: Bool { url.isDockerHub }

@@ -10,8 +10,8 @@ struct JobDecoder {
     let directory: String
 
     static let topKeys = ["version", "name", "defaults", "registries", "images"]
-    static let defaultsKeys = ["concurrency", "images", "retries", "platforms", "referrers"]
-    static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth"]
+    static let defaultsKeys = ["concurrency", "images", "retries", "timeout", "platforms", "referrers"]
+    static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth", "timeout"]
     static let authKeys = ["username", "password", "token"]
     static let imageKeys = ["source", "repository", "tags", "targets", "platforms", "referrers"]
     static let selectorKeys = ["match", "exclude", "semver", "latest", "prerelease"]
@@ -83,6 +83,7 @@ struct JobDecoder {
         }
         if let n = f["images"], let v = context.int(n, "'defaults.images'", range: Defaults.imagesRange) { d.images = v }
         if let n = f["retries"], let v = context.int(n, "'defaults.retries'", range: Defaults.retriesRange) { d.retries = v }
+        if let n = f["timeout"], let v = decodeDuration(n, "'defaults.timeout'") { d.timeout = v }
         if let n = f["platforms"] { d.platforms = decodePlatforms(n, "'defaults.platforms'") }
         if let n = f["referrers"] { d.referrers = decodeReferrers(n, "'defaults.referrers'") }
         return d
@@ -174,10 +175,54 @@ struct JobDecoder {
             auth = decodeAuth(n, what)
             if auth == nil { ok = false }
         }
+        var timeout: Double?
+        if let n = f["timeout"] {
+            timeout = decodeDuration(n, "'timeout' of \(what)")
+            if timeout == nil { ok = false }
+        }
         guard ok, let url else { return nil }
-        return Registry(
+        var registry = Registry(
             name: name, url: url, mirrors: mirrors, insecure: insecure, ca: ca, cert: cert, key: key,
             auth: auth, location: keyLocation)
+        registry.timeout = timeout
+        return registry
+    }
+
+    /// A duration such as `30s`, `2m`, `1m30s` or `1500ms` (units `h`, `m`, `s`, `ms`; whole
+    /// numbers), in seconds, within `Defaults.timeoutRange`.
+    mutating func decodeDuration(_ node: Node, _ what: String) -> Double? {
+        guard let text = context.string(node, what) else { return nil }
+        guard let seconds = Self.parseDuration(text) else {
+            context.error(node.location, "\(what) must be a duration such as 30s, 2m or 1m30s, found '\(text)'")
+            return nil
+        }
+        guard Defaults.timeoutRange.contains(seconds) else {
+            context.error(node.location, "\(what) must be between 1s and 1h, found '\(text)'")
+            return nil
+        }
+        return seconds
+    }
+
+    /// `1h`, `2m`, `30s`, `1500ms` and sums of them written together (`1m30s`); nil otherwise.
+    static func parseDuration(_ text: String) -> Double? {
+        var rest = Substring(text)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, digits.count <= 9, let value = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix { $0.isASCII && $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            switch unit {
+            case "h": total += value * 3600
+            case "m": total += value * 60
+            case "s": total += value
+            case "ms": total += value / 1000
+            default: return nil
+            }
+        }
+        return total
     }
 
     mutating func parseURL(_ node: Node, _ what: String) -> RegistryURL? {

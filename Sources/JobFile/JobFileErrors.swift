@@ -1,3 +1,4 @@
+import Curl
 import YAML
 
 /// One problem in a job file, printed as `FILE:LINE:COLUMN: error: MESSAGE` (docs/jobfile.md "Errors in job files").
@@ -5,9 +6,12 @@ public struct JobFileProblem: Sendable, Hashable, CustomStringConvertible {
     public var location: Location
     public var message: String
 
+    /// Values from the file are echoed in messages: a carriage return or an escape sequence in
+    /// one must not drive the terminal or forge a log line, so control characters are escaped as
+    /// in registry text (`DisplayText`, e.g. `\x1b`, `\x0d`).
     public init(location: Location, message: String) {
         self.location = location
-        self.message = message
+        self.message = DisplayText.escapingControlCharacters(message)
     }
 
     public var description: String { "\(location): error: \(message)" }

@@ -19,6 +19,15 @@ public protocol EndpointVerdictProviding: Error {
     var endpointVerdict: EndpointVerdict { get }
 }
 
+/// A client that knows whether its endpoint answered over TLS, at any step of any work (the
+/// ping, a HEAD, an upload, a manifest): the host's plain-http twin is then never used, even when
+/// the work failed later (a registry restarted as plain http mid-upload).
+public protocol TLSAnswerReporting {
+    var hasAnsweredOverTLS: Bool { get }
+}
+
+extension RegistryClient: TLSAnswerReporting {}
+
 /// One address of a registry in fallback order, as the run uses it.
 public struct EndpointMember: Sendable, Hashable {
     /// `scheme://host[:port]`.
@@ -163,6 +172,15 @@ public final class EndpointSet<Client: Sendable>: Sendable {
             guard member.isHTTPTwin else { return true }
             let host = member.host
             guard !state.confirmedTLS.contains(host) else { return false }
+            // Whichever step saw TLS answer, on any endpoint of this host (the client knows).
+            let answered = members.contains { other in
+                other.isHTTPS && other.host == host
+                    && (state.clients[other.url] as? any TLSAnswerReporting)?.hasAnsweredOverTLS == true
+            }
+            if answered {
+                state.confirmedTLS.insert(host)
+                return false
+            }
             // The twin follows its https endpoint, which must have failed in its TLS handshake.
             return members.contains { $0.isHTTPS && $0.host == host && state.dead[$0.url]?.tlsHandshake == true }
         }

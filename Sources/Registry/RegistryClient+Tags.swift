@@ -11,13 +11,19 @@ extension RegistryClient {
     struct TagListLimits {
         var pages = 10_000
         var tags = 1_000_000
+        /// The whole listing's time budget (`TransferLimits.tagListDeadlineMultiple` × the
+        /// registry's `timeout`); nil for none.
+        var seconds: Double? = nil
     }
 
     /// `GET /v2/NAME/tags/list`, following `Link: <…>; rel="next"` pages. `pageSize` sets `?n=`
     /// (tests use it to force several pages). A `next` link back to a page already fetched, more
-    /// than 10,000 pages or more than 1,000,000 tags are errors (`invalidResponse`).
+    /// than 10,000 pages, more than 1,000,000 tags or a listing still going after
+    /// `TransferLimits.tagListDeadlineMultiple` × the registry's `timeout` are errors (`invalidResponse`).
     public func listTags(_ repository: String, pageSize: Int? = nil) throws(RegistryError) -> [String] {
-        try listTags(repository, pageSize: pageSize, limits: TagListLimits())
+        var limits = TagListLimits()
+        limits.seconds = budgetSeconds.map { $0 * TransferLimits.tagListDeadlineMultiple }
+        return try listTags(repository, pageSize: pageSize, limits: limits)
     }
 
     func listTags(_ repository: String, pageSize: Int?, limits: TagListLimits) throws(RegistryError) -> [String] {
@@ -25,6 +31,7 @@ extension RegistryClient {
         var next: String? = url(repository, "tags/list") + (pageSize.map { "?n=\($0)" } ?? "")
         var tags: [String] = []
         var fetched: Set<String> = []
+        let started = monotonicSeconds()
         while let pageURL = next {
             guard fetched.insert(pageURL).inserted else {
                 throw .invalidResponse(
@@ -37,6 +44,13 @@ extension RegistryClient {
                 throw .invalidResponse(
                     operation: operation, registry: endpoint.host,
                     message: "tag list pagination does not end: more than \(limits.pages) pages (\(tags.count) tags so far)")
+            }
+            if let seconds = limits.seconds, monotonicSeconds() - started >= seconds {
+                throw .invalidResponse(
+                    operation: operation, registry: endpoint.host,
+                    message:
+                        "tag list pagination does not end: still going after \(Self.seconds(seconds)) (\(Int(TransferLimits.tagListDeadlineMultiple)) × the registry's timeout), \(fetched.count - 1) pages and \(tags.count) tags so far"
+                )
             }
             let call = Call(operation: operation, repository: repository, scopes: [Self.pullScope(repository)])
             let response = try execute(call) { HTTPRequest(method: "GET", url: pageURL) }

@@ -1,4 +1,5 @@
 import Curl
+import Locking
 import OCI
 
 extension RegistryClient {
@@ -43,14 +44,24 @@ extension RegistryClient {
         do { return try payload.open(offset) } catch { throw .source(operation: operation, message: String(describing: error)) }
     }
 
-    /// Checks the registry stored what we hashed (when it says).
+    /// Checks the registry stored what we hashed (when it says). A final PUT that failed is not
+    /// the last word: the blob is asked for (`HEAD`) first, since a registry may answer an error
+    /// (docker-registry's `400 DIGEST_INVALID` to a repeated PUT while it is still finishing the
+    /// first) for a blob it holds. A digest reported in another algorithm than ours (distribution
+    /// answers `sha256:…` for a `sha512:…` upload) cannot be compared: a `HEAD` by our digest decides.
     private func checkCommitted(_ response: HTTPResponse, _ payload: BlobPayload, repository: String, operation: String)
         throws(RegistryError)
     {
         guard response.status == 201 || response.status == 204 else {
+            if try isStoredIfReachable(repository, payload, operation: operation) { return }
             throw failure(response, operation: operation, repository: repository)
         }
         if let reported = response.headers["Docker-Content-Digest"], reported != payload.descriptor.digest.string {
+            if Self.isOtherAlgorithm(reported, than: payload.descriptor.digest),
+                try isStoredIfReachable(repository, payload, operation: operation)
+            {
+                return
+            }
             throw .digestMismatch(
                 expected: payload.descriptor.digest, actual: reported, operation: operation,
                 registry: endpoint.host, repository: repository)
@@ -64,13 +75,18 @@ extension RegistryClient {
         let operation = operationName(payload)
         let size = payload.descriptor.size
         var attempt = 0
+        let clock = MotionClock()
         while true {
             attempt += 1
             let session = try startUpload(repository, operation: operation)
             let target = Self.appendQuery(session.location, "digest", payload.descriptor.digest.string)
             let call = Call(
                 operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
-                retry: false, progress: progress)
+                retry: false,
+                progress: { sent in
+                    clock.touch()
+                    progress(sent)
+                })
             do throws(RegistryError) {
                 let response = try execute(call) { () throws(RegistryError) -> HTTPRequest in
                     let stream = try openSource(payload, at: 0, operation: operation)
@@ -79,17 +95,18 @@ extension RegistryClient {
                         headers: ["Content-Type": "application/octet-stream"],
                         body: .stream(BlobBodyStream(stream), length: size))
                 }
-                if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts {
+                let delay = retryPolicy.delay(
+                    afterAttempt: attempt, retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]))
+                if Self.isRetryableStatus(response.status), attempt < retryPolicy.attempts,
+                    withinBudget(since: clock.lastMoved, delay: delay)
+                {
                     // A gateway may answer 5xx after the registry stored the blob.
                     if try isStoredIfReachable(repository, payload, operation: operation) {
                         progress(size)
                         return
                     }
                     cancelUpload(repository, location: session.location)
-                    try pause(
-                        operation: operation, attempt: attempt,
-                        retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
-                        reason: "HTTP \(response.status)")
+                    try pause(operation: operation, attempt: attempt, retryAfter: nil, reason: "HTTP \(response.status)", delay: delay)
                     continue
                 }
                 try checkCommitted(response, payload, repository: repository, operation: operation)
@@ -100,6 +117,9 @@ extension RegistryClient {
                 if case .cancelled = error { cancelUpload(repository, location: session.location, afterInterrupt: true) }
                 // The session may hold part of the bytes: start over from the source in a new one.
                 guard case .unreachable = error, attempt < retryPolicy.attempts else { throw error }
+                // A stalled endpoint is not asked again once its budget is spent: fallback moves on.
+                let delay = retryPolicy.delay(afterAttempt: attempt)
+                guard withinBudget(since: clock.lastMoved, delay: delay) else { throw budgetSpent(error) }
                 // The whole body may have arrived and only the answer got lost: if the registry
                 // has the blob, the upload is done and sending it again would be waste.
                 if try isStoredIfReachable(repository, payload, operation: operation) {
@@ -107,7 +127,7 @@ extension RegistryClient {
                     return
                 }
                 cancelUpload(repository, location: session.location)
-                try pause(operation: operation, attempt: attempt, retryAfter: nil, reason: error.description)
+                try pause(operation: operation, attempt: attempt, retryAfter: nil, reason: error.description, delay: delay)
             }
         }
     }
@@ -124,6 +144,7 @@ extension RegistryClient {
         var stream: any BlobStream = MemoryBlobStream([])
         var chunk = chunkSize
         var needsSession = true
+        let clock = MotionClock()
 
         // Interrupted: the open session holds part of the bytes; delete it on the way out.
         do throws(RegistryError) {
@@ -143,7 +164,11 @@ extension RegistryClient {
                 let start = offset
                 let call = Call(
                     operation: operation, repository: repository, scopes: [Self.pushScope(repository)],
-                    retry: false, progress: { sent in progress(start + sent) })
+                    retry: false,
+                    progress: { sent in
+                        clock.touch()
+                        progress(start + sent)
+                    })
                 var problem: String
                 var retryAfter: Double? = nil
                 do throws(RegistryError) {
@@ -186,7 +211,12 @@ extension RegistryClient {
                     throw .unreachable(
                         registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(failures) attempts)")
                 }
-                try pause(operation: operation, attempt: failures, retryAfter: retryAfter, reason: problem)
+                let delay = retryPolicy.delay(afterAttempt: failures, retryAfter: retryAfter)
+                // A stalled endpoint is not asked again once its budget is spent: fallback moves on.
+                guard withinBudget(since: clock.lastMoved, delay: delay) else {
+                    throw budgetSpent(.unreachable(registry: endpoint.host, operation: operation, message: problem))
+                }
+                try pause(operation: operation, attempt: failures, retryAfter: nil, reason: problem, delay: delay)
                 do throws(RegistryError) {
                     let status = try uploadStatus(repository, location: location, operation: operation)
                     location = status.location
@@ -219,6 +249,7 @@ extension RegistryClient {
         let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)], retry: false)
         let target = Self.appendQuery(location, "digest", payload.descriptor.digest.string)
         var attempt = 0
+        let started = monotonicSeconds()
         while true {
             attempt += 1
             let problem: String
@@ -232,7 +263,8 @@ extension RegistryClient {
                     return try checkCommitted(response, payload, repository: repository, operation: operation)
                 }
                 guard Self.isRetryableStatus(response.status) || response.status == 404 else {
-                    throw failure(response, operation: operation, repository: repository)
+                    // Any other failure (400 DIGEST_INVALID to a repeated PUT): the blob decides.
+                    return try checkCommitted(response, payload, repository: repository, operation: operation)
                 }
                 problem = "HTTP \(response.status)"
                 retryAfter = RetryPolicy.parseRetryAfter(response.headers["Retry-After"])
@@ -247,7 +279,11 @@ extension RegistryClient {
             guard attempt < retryPolicy.attempts else {
                 throw .unreachable(registry: endpoint.host, operation: operation, message: "\(problem) (gave up after \(attempt) attempts)")
             }
-            try pause(operation: operation, attempt: attempt, retryAfter: retryAfter, reason: problem)
+            let delay = retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
+            guard withinBudget(since: started, delay: delay) else {
+                throw budgetSpent(.unreachable(registry: endpoint.host, operation: operation, message: problem))
+            }
+            try pause(operation: operation, attempt: attempt, retryAfter: nil, reason: problem, delay: delay)
         }
     }
 
@@ -278,7 +314,9 @@ extension RegistryClient {
         let response = try execute(call) { HTTPRequest(method: "HEAD", url: url(repository, "blobs/\(digest)")) }
         switch response.status {
         case 200:
-            if let reported = response.headers["Docker-Content-Digest"], reported != digest.string {
+            if let reported = response.headers["Docker-Content-Digest"], reported != digest.string,
+                !Self.isOtherAlgorithm(reported, than: digest)
+            {
                 throw .digestMismatch(
                     expected: digest, actual: reported, operation: operation, registry: endpoint.host, repository: repository)
             }
@@ -293,6 +331,20 @@ extension RegistryClient {
         default:
             throw failure(response, operation: operation, repository: repository)
         }
+    }
+
+    /// Whether a digest the registry reports is of another algorithm than `ours` (so the two
+    /// cannot be compared): `sha256:…` for a blob addressed as `sha512:…`.
+    static func isOtherAlgorithm(_ reported: String, than ours: Digest) -> Bool {
+        guard let colon = reported.firstIndex(of: ":") else { return false }
+        return reported[..<colon].lowercased() != ours.algorithm.rawValue
+    }
+
+    /// The last time (monotonic seconds) an upload's bytes moved, for the endpoint budget.
+    final class MotionClock: Sendable {
+        private let last = LockedValue(monotonicSeconds())
+        var lastMoved: Double { last.withLock { $0 } }
+        func touch() { last.withLock { $0 = monotonicSeconds() } }
     }
 
     /// `GET` on an upload session: how many bytes the registry holds (`Range: 0-N` → N+1).

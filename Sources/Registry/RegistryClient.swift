@@ -19,9 +19,15 @@ public final class RegistryClient: Sendable {
     private let sentRequests = Atomic<Int>(0)
     /// Shared by the views of one client (`observingRetries`): whether `/v2/` answered once.
     private let endpointChecked: EndpointCheck
+    /// The endpoint budget (`TransferLimits.endpointBudgetSeconds`); nil for none.
+    let budgetSeconds: Double?
+    /// The total deadline of the item this view works for (`bounded(by:)`); nil for none.
+    let itemDeadline: ItemDeadline?
 
     final class EndpointCheck: Sendable {
         let passed = Atomic<Bool>(false)
+        /// Whether the endpoint (https) answered over TLS at least once in this run.
+        let answeredOverTLS = Atomic<Bool>(false)
     }
 
     /// Blobs up to this size go up in one PUT when no chunk size is asked for.
@@ -39,16 +45,17 @@ public final class RegistryClient: Sendable {
         self.endpoint = endpoint
         self.retryPolicy = retryPolicy
         self.cancellation = cancellation
-        let transport =
-            transport
-            ?? CurlTransport(
-                configuration: CurlConfiguration(
-                    caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
-                    insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
-                    lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
-                    cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds))
+        var configuration = CurlConfiguration(
+            caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+            insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
+            lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
+            cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds)
+        configuration.idleTimeoutSeconds = limits.endpointBudgetSeconds
+        let transport = transport ?? CurlTransport(configuration: configuration)
         self.transport = transport
         endpointChecked = EndpointCheck()
+        budgetSeconds = limits.endpointBudgetSeconds
+        itemDeadline = nil
         self.authenticator = Authenticator(
             credentials: credentials, registry: endpoint.host,
             registryUsesTLS: !endpoint.isPlainHTTP
@@ -60,14 +67,26 @@ public final class RegistryClient: Sendable {
     /// A client for the same endpoint that shares `other`'s connections and token cache, with its
     /// own retry policy: the run keeps one client per registry endpoint, and each push observes its
     /// own retries through a view like this.
-    init(sharing other: RegistryClient, retryPolicy: RetryPolicy) {
+    init(sharing other: RegistryClient, retryPolicy: RetryPolicy, itemDeadline: ItemDeadline? = nil) {
         endpoint = other.endpoint
         self.retryPolicy = retryPolicy
         cancellation = other.cancellation
         transport = other.transport
         authenticator = other.authenticator
         endpointChecked = other.endpointChecked
+        budgetSeconds = other.budgetSeconds
+        self.itemDeadline = itemDeadline ?? other.itemDeadline
     }
+
+    /// This client, with every request of one item bound by `deadline` (connections, tokens and
+    /// retry observers shared).
+    public func bounded(by deadline: ItemDeadline) -> RegistryClient {
+        RegistryClient(sharing: self, retryPolicy: retryPolicy, itemDeadline: deadline)
+    }
+
+    /// Whether this endpoint (https) has answered over TLS in this run, at any step (ping, HEAD,
+    /// upload, manifest): its host's plain-http twin must then never be used (docs/run.md).
+    public var hasAnsweredOverTLS: Bool { endpointChecked.answeredOverTLS.load(ordering: .acquiring) }
 
     /// This client, reporting its retries to `observer` as well (connections and tokens shared).
     public func observingRetries(_ observer: @escaping @Sendable (RetryPolicy.Event) -> Void) -> RegistryClient {
@@ -77,7 +96,7 @@ public final class RegistryClient: Sendable {
             earlier?(event)
             observer(event)
         }
-        return RegistryClient(sharing: self, retryPolicy: policy)
+        return RegistryClient(sharing: self, retryPolicy: policy, itemDeadline: itemDeadline)
     }
 
     /// Looks the credentials up (job `auth` or Docker's config) for this endpoint's host.
@@ -158,8 +177,12 @@ public final class RegistryClient: Sendable {
         var attempt = 0
         var reauthorized = false
         var freshAuthorization: String?
+        let started = monotonicSeconds()
         while true {
             if cancellation?.isCancelled == true, !call.ignoresCancellation { throw .cancelled }
+            if let itemDeadline, itemDeadline.hasPassed, !call.ignoresCancellation {
+                throw .deadline(operation: call.operation, registry: endpoint.host, seconds: itemDeadline.seconds)
+            }
             attempt += 1
             var request = try makeRequest()
             if call.ignoresCancellation {
@@ -193,7 +216,11 @@ public final class RegistryClient: Sendable {
                 if call.retry, error.isRetryable, attempt < retryPolicy.attempts,
                     retryPolicy.retriesConnectFailures || !connectFailure
                 {
-                    try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: error.description)
+                    let delay = retryPolicy.delay(afterAttempt: attempt)
+                    guard withinBudget(since: started, delay: delay) else {
+                        throw budgetSpent(map(error, operation: call.operation))
+                    }
+                    try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: error.description, delay: delay)
                     continue
                 }
                 throw map(error, operation: call.operation)
@@ -216,14 +243,38 @@ public final class RegistryClient: Sendable {
                     message: codes.isEmpty ? "authentication required" : codes.map(\.description).joined(separator: "; "))
             }
             if Self.isRetryableStatus(response.status), call.retry, attempt < retryPolicy.attempts {
-                try pause(
-                    operation: call.operation, attempt: attempt,
-                    retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]),
-                    reason: "HTTP \(response.status)")
+                let delay = retryPolicy.delay(
+                    afterAttempt: attempt, retryAfter: RetryPolicy.parseRetryAfter(response.headers["Retry-After"]))
+                // Past the endpoint budget the answer stands: the caller reports it, and fallback
+                // moves on to the next endpoint.
+                guard withinBudget(since: started, delay: delay) else { return response }
+                try pause(operation: call.operation, attempt: attempt, retryAfter: nil, reason: "HTTP \(response.status)", delay: delay)
                 continue
             }
             return response
         }
+    }
+
+    /// Whether a retry after waiting `delay` seconds would still start within the endpoint budget
+    /// counted from `since` (monotonic seconds: the request's first attempt, or the last time an
+    /// upload's bytes moved).
+    func withinBudget(since: Double, delay: Double) -> Bool {
+        guard let budgetSeconds else { return true }
+        return monotonicSeconds() - since + delay < budgetSeconds
+    }
+
+    /// `error` saying that the endpoint budget is spent (an `unreachable` error stays one, so the
+    /// endpoint is abandoned for the next).
+    func budgetSpent(_ error: RegistryError) -> RegistryError {
+        guard let budgetSeconds, case .unreachable(let registry, let operation, let message) = error else { return error }
+        return .unreachable(
+            registry: registry, operation: operation,
+            message: "\(message) (gave up: the registry's timeout of \(Self.seconds(budgetSeconds)) is spent)")
+    }
+
+    /// `30 s`, `2.5 s`.
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
     static func isRetryableStatus(_ status: Int) -> Bool {
@@ -245,7 +296,14 @@ public final class RegistryClient: Sendable {
         while true {
             sentRequests.add(1, ordering: .relaxed)
             let response: HTTPResponse
+            let isBlobTransfer = Self.isBlobTransfer(request, sink: call.sink)
+            let started = monotonicSeconds()
+            // Time a blob transfer spends moving bytes does not count against the item's deadline.
+            defer { if isBlobTransfer, let itemDeadline { itemDeadline.extend(by: monotonicSeconds() - started) } }
             do { response = try transport.perform(request, sink: call.sink, progress: call.progress) } catch { throw .transport(error) }
+            if Self.scheme(of: request.url) == "https", Self.sameOrigin(request.url, endpoint.url) {
+                endpointChecked.answeredOverTLS.store(true, ordering: .releasing)
+            }
             guard call.followRedirects, request.method == "GET" || request.method == "HEAD",
                 [301, 302, 303, 307, 308].contains(response.status),
                 let location = response.headers["Location"], hops < 5
@@ -265,9 +323,17 @@ public final class RegistryClient: Sendable {
         return .insecureRedirect(registry: endpoint.host, operation: operation, target: DisplayText.withoutQuery(target))
     }
 
-    /// Waits before a retry, announcing it, and gives up early when cancelled.
-    func pause(operation: String, attempt: Int, retryAfter: Double?, reason: String) throws(RegistryError) {
-        let delay = retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
+    /// Whether a request streams a blob (its body or its response): bound by the throughput rule.
+    static func isBlobTransfer(_ request: HTTPRequest, sink: ResponseSink) -> Bool {
+        if case .stream = request.body { return true }
+        if case .stream = sink { return true }
+        return false
+    }
+
+    /// Waits before a retry (`delay`, else the policy's delay), announcing it, and gives up early
+    /// when cancelled.
+    func pause(operation: String, attempt: Int, retryAfter: Double?, reason: String, delay: Double? = nil) throws(RegistryError) {
+        let delay = delay ?? retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
         retryPolicy.onRetry?(RetryPolicy.Event(operation: operation, attempt: attempt, delaySeconds: delay, reason: reason))
         var remaining = delay
         while remaining > 0 {

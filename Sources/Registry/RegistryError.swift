@@ -53,6 +53,9 @@ public enum RegistryError: Error, Sendable, Equatable {
     /// An https registry named a plain-http token service: refused, so no credentials (and no
     /// token) travel without TLS.
     case insecureTokenRealm(registry: String, realm: String)
+    /// The item's total deadline (`TransferLimits.itemDeadlineMultiple` × `timeout`) passed
+    /// before this request: final, the item fails (other items and endpoints are unaffected).
+    case deadline(operation: String, registry: String, seconds: Double)
 
     /// The endpoint failed (not the registry's verdict): try the next endpoint of the registry.
     public var isEndpointFailure: Bool {
@@ -132,6 +135,9 @@ extension RegistryError: CustomStringConvertible {
         case .insecureTokenRealm(let registry, let realm):
             "registry \(registry) (https) names the plain-http token service \(realm); refused, because credentials "
                 + "and tokens must not leave TLS (configure the registry's token realm with https)"
+        case .deadline(let operation, let registry, let seconds):
+            "\(operation): registry \(registry): the push did not finish within its deadline of \(RegistryClient.seconds(seconds)) "
+                + "(\(Int(TransferLimits.itemDeadlineMultiple)) × the registry's `timeout`, not counting blob transfers)"
         }
     }
 }

@@ -22,12 +22,18 @@ public final class RegistryConnection: PushEndpoints, Sendable {
     /// it: the host and the user name, or a digest of the token. Never the secret itself.
     public let identityMaterial: String
     public let endpoints: EndpointSet<RegistryClient>
+    /// The registry's `timeout` (job file), in seconds.
+    public let timeoutSeconds: Double
 
-    init(name: String, registryKey: String, identityMaterial: String, endpoints: EndpointSet<RegistryClient>) {
+    init(
+        name: String, registryKey: String, identityMaterial: String, endpoints: EndpointSet<RegistryClient>,
+        timeoutSeconds: Double = 60
+    ) {
         self.name = name
         self.registryKey = registryKey
         self.identityMaterial = identityMaterial
         self.endpoints = endpoints
+        self.timeoutSeconds = timeoutSeconds
     }
 
     public var preferredHost: String { endpoints.preferred?.host ?? registryKey }
@@ -36,8 +42,10 @@ public final class RegistryConnection: PushEndpoints, Sendable {
         retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
         _ body: (any PushDestination, EndpointMember) throws -> T
     ) throws -> (value: T, endpoint: EndpointMember) {
-        try endpoints.perform { client, member in
-            try body(RegistryDestination(client: client.observingRetries(retries)), member)
+        // One item, on every endpoint it tries, within one total deadline (docs/jobfile.md `timeout`).
+        let deadline = ItemDeadline(seconds: timeoutSeconds * TransferLimits.itemDeadlineMultiple)
+        return try endpoints.perform { client, member in
+            try body(RegistryDestination(client: client.observingRetries(retries).bounded(by: deadline)), member)
         }
     }
 }
@@ -101,7 +109,7 @@ public final class RunRegistries: Sendable {
         let tls = TLSOptions(caFile: registry.ca, clientCert: registry.cert, clientKey: registry.key)
         let made = make(
             name: registry.name, registryKey: registry.url.hostPort, credentials: credentials, members: members,
-            tls: tls, retries: job.defaults.retries
+            tls: tls, retries: job.defaults.retries, timeout: registry.timeout ?? job.defaults.timeout
         ) { member in insecure || member.isHTTPTwin }
         return remember(made, as: key)
     }
@@ -133,7 +141,7 @@ public final class RunRegistries: Sendable {
             let made = make(
                 name: host, registryKey: RegistrySourceAccess.registryKey(for: reference, in: job),
                 credentials: try dockerCredentials(for: host), members: members, tls: TLSOptions(),
-                retries: job.defaults.retries
+                retries: job.defaults.retries, timeout: job.defaults.timeout
             ) { !$0.isHTTPS }
             connection = remember(made, as: key)
         }
@@ -161,7 +169,7 @@ public final class RunRegistries: Sendable {
 
     private func make(
         name: String, registryKey: String, credentials: Credentials, members: [EndpointMember],
-        tls: TLSOptions, retries: Int, skipsVerification: @escaping @Sendable (EndpointMember) -> Bool
+        tls: TLSOptions, retries: Int, timeout: Double, skipsVerification: @escaping @Sendable (EndpointMember) -> Bool
     ) -> RegistryConnection {
         let host = registryKey
         let identity: String =
@@ -172,6 +180,7 @@ public final class RunRegistries: Sendable {
             }
         let cancellation = cancellation, rateLimits = rateLimits
         let attempts = retriesOverride ?? retries
+        let limits = TransferLimits.timeout(timeout)
         let endpoints = EndpointSet<RegistryClient>(registry: name, members: members, announce: announce) { member, hasFallback in
             var tls = tls
             tls.insecureSkipVerify = skipsVerification(member)
@@ -179,17 +188,21 @@ public final class RunRegistries: Sendable {
             // An endpoint that cannot be reached is abandoned at once for the next one
             // (docs/jobfile.md "Endpoint fallback order"); only the last one retries connecting.
             policy.retriesConnectFailures = !hasFallback
+            var configuration = CurlConfiguration(
+                caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+                insecureSkipVerify: tls.insecureSkipVerify,
+                lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
+                cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds)
+            // A blob transfer that moves no byte for `timeout` is stalled (the endpoint budget).
+            configuration.idleTimeoutSeconds = limits.endpointBudgetSeconds
             let transport = RateLimitObservingTransport(
-                inner: CurlTransport(
-                    configuration: CurlConfiguration(
-                        caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
-                        insecureSkipVerify: tls.insecureSkipVerify, cancellation: cancellation)),
-                registry: registryKey, book: rateLimits)
+                inner: CurlTransport(configuration: configuration), registry: registryKey, book: rateLimits)
             return RegistryClient(
                 endpoint: RegistryEndpoint(url: member.url, insecureSkipVerify: tls.insecureSkipVerify),
                 tls: tls, credentials: credentials, retryPolicy: policy, cancellation: cancellation,
-                transport: transport)
+                transport: transport, limits: limits)
         }
-        return RegistryConnection(name: name, registryKey: registryKey, identityMaterial: identity, endpoints: endpoints)
+        return RegistryConnection(
+            name: name, registryKey: registryKey, identityMaterial: identity, endpoints: endpoints, timeoutSeconds: timeout)
     }
 }

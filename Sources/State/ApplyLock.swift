@@ -113,8 +113,17 @@ public final class StateLock: ApplyLock {
 }
 
 extension StateStore {
-    /// The lock file next to the database.
-    public var lockFilePath: String { path + ".lock" }
+    /// The lock file next to the database file itself: the database's path with symbolic links
+    /// and `.`/`..` resolved (realpath), so every path that reaches one database (a symlinked
+    /// `--state`, a symlinked folder, `./state.db` and `state.db`) takes one and the same lock.
+    public var lockFilePath: String { Self.resolvedPath(path) + ".lock" }
+
+    /// `path` with every symbolic link resolved; `path` itself when it cannot be (no such file).
+    static func resolvedPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 
     /// Takes the exclusive apply lock, or fails at once with `.locked(holder)` (→ exit 3).
     /// Holding it proves no other apply is running on this database, so `running` apply runs

@@ -34,6 +34,11 @@ public final class FaultProxy: Sendable {
         /// Forward, relay the first `bytes` bytes of the response (head included), then drop both
         /// connections: a server that goes away in the middle of its answer.
         case dropResponseAfterBytes(Int)
+        /// Read the whole request, forward nothing and answer nothing for `seconds` (then drop
+        /// the connection): a registry that stalls.
+        case stall(seconds: Double)
+        /// Answer `status` with a JSON `body` (a registry's own error) instead of forwarding.
+        case answer(Int, body: String)
     }
 
     /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
@@ -136,6 +141,21 @@ public final class FaultProxy: Sendable {
                     authorization: head.header("Authorization")))
         }
 
+        if case .stall(let seconds) = fault {
+            _ = head.readBody(from: client)
+            let end = Date().addingTimeInterval(seconds)
+            while Date() < end { usleep(50_000) }
+            shutdown(client, Int32(SHUT_RDWR))
+            return
+        }
+        if case .answer(let status, let body) = fault {
+            _ = head.readBody(from: client)
+            let bytes = Array(body.utf8)
+            let response =
+                "HTTP/1.1 \(status) Injected Answer\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
+            _ = Sockets.writeAll(client, Array(response.utf8) + bytes)
+            return
+        }
         if case .status(let status, let retryAfter) = fault {
             _ = head.readBody(from: client)
             var response = "HTTP/1.1 \(status) Injected Fault\r\nContent-Length: 0\r\nConnection: close\r\n"

@@ -40,8 +40,9 @@ public final class LayoutWriter {
 
     /// Stores bytes as a blob.
     @discardableResult
-    public func addBlob(_ bytes: [UInt8], mediaType: String) throws -> Descriptor {
-        let digest = Digest.of(bytes)
+    public func addBlob(_ bytes: [UInt8], mediaType: String, algorithm: Digest.Algorithm = .sha256) throws -> Descriptor {
+        let digest = Digest.of(bytes, algorithm: algorithm)
+        try FileManager.default.createDirectory(atPath: "\(path)/blobs/\(algorithm.rawValue)", withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: blobPath(digest)))
         return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
     }
