@@ -71,19 +71,22 @@ let package = Package(
 
         // MARK: tests
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
+        // What every suite shares: the process runner, the pushctl binary locator, scratch folders,
+        // schema validation, the job-file builder (`JobSpec`), and the image and blob writers
+        // (docker save archives, OCI layouts, deterministically).
+        .target(name: "TestSupport", dependencies: ["OCI", "Locking"], path: "Tests/TestSupport"),
         .target(
-            name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
+            name: "RegistryHarness",
+            dependencies: ["TestSupport", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/RegistryHarness"),
-        // Writes small edge-case images (docker save archives, OCI layouts) for tests, deterministically.
-        .target(name: "TestImages", dependencies: ["OCI"], path: "Tests/TestImages"),
         .testTarget(name: "LockingTests", dependencies: ["Locking"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages", "Locking"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "Locking"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Locking"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Locking"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness", "TestSupport"]),
         .testTarget(
             name: "PusherTests",
             dependencies: [
@@ -93,7 +96,7 @@ let package = Package(
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"])
+        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestSupport"], exclude: ["Fixtures"])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,7 +1,6 @@
 import Foundation
 import OCI
 import RegistryHarness
-import TestImages
 import Testing
 
 /// `pushctl apply` against real registries (Debian's docker-registry), read back with skopeo:

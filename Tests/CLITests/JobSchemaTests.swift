@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The job schema and the loader must agree: shipped files pass both, invalid fixtures fail both.

@@ -1,6 +1,5 @@
 import Foundation
 import RegistryHarness
-import TestImages
 import Testing
 
 /// Issue 7, end to end through the built binary: `docker://` sources with tag selectors between

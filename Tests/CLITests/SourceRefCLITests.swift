@@ -1,7 +1,6 @@
 import Foundation
 import OCI
 import RegistryHarness
-import TestImages
 import Testing
 
 /// Issue 12, source REF rules end to end: `validate` refuses bad REFs with located errors (exit 2),

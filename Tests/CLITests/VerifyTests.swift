@@ -1,6 +1,5 @@
 import Foundation
 import RegistryHarness
-import TestImages
 import Testing
 
 /// The audit commands after a real push: `history`, `history --digest PREFIX`, `show last` and
