@@ -87,12 +87,16 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Locking"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Locking"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness", "TestSupport"]),
+        // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
+        .target(name: "PusherFakes", dependencies: ["Pusher", "OCI"], path: "Tests/PusherFakes"),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Registry", "Curl", "OCI"]),
         .testTarget(
-            name: "PusherTests",
+            name: "RegistrySourceTests",
             dependencies: [
-                "Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI",
+                "RegistrySource", "Run", "Pusher", "PusherFakes", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "OCI",
                 "RegistryHarness"
             ]),
+        .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),

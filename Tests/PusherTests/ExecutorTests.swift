@@ -1,11 +1,10 @@
 import Foundation
 import Curl
+import PusherFakes
 import OCI
 import Registry
 import Testing
 @testable import Pusher
-@testable import Run
-@testable import RegistrySource
 
 /// The push logic against in-memory fakes. The same behaviour is proven against the real
 /// registry in the integration tests; these pin down the decisions.
