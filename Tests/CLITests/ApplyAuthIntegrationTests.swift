@@ -13,23 +13,15 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 30_000)])
         let job = try scratch.job(
-            "tls",
-            """
-            version: 1
-            name: tls
-            registries:
-              secure:
-                url: \(registry.baseURL)
-                ca: \(try #require(registry.caPath))
-                auth:
-                  username: ${TEST_REGISTRY_USER}
-                  password: ${TEST_REGISTRY_PASSWORD}
-            images:
-              - source: oci:image:1
-                repository: team/secure
-                tags: ["1"]
-                targets: [secure]
-            """)
+            JobSpec("tls")
+                .registry(
+                    "secure", url: registry.baseURL,
+                    extra: [
+                        "ca: \(try #require(registry.caPath))", "auth:", "  username: ${TEST_REGISTRY_USER}",
+                        "  password: ${TEST_REGISTRY_PASSWORD}"
+                    ]
+                )
+                .image("oci:image:1", repository: "team/secure", tags: ["1"], targets: ["secure"]))
         var environment = scratch.environment
         environment["TEST_REGISTRY_USER"] = username
         environment["TEST_REGISTRY_PASSWORD"] = password
@@ -70,22 +62,10 @@ import Testing
         let image = try writer.addImage(tag: "1", layers: layers)
         func job(_ repository: String) throws -> String {
             try scratch.job(
-                repository.replacingOccurrences(of: "/", with: "-"),
-                """
-                version: 1
-                name: token
-                registries:
-                  tokens:
-                    url: \(registry.baseURL)
-                    auth:
-                      username: \(username)
-                      password: \(password)
-                images:
-                  - source: oci:image:1
-                    repository: \(repository)
-                    tags: ["1"]
-                    targets: [tokens]
-                """)
+                JobSpec("token")
+                    .registry("tokens", url: registry.baseURL, extra: ["auth:", "  username: \(username)", "  password: \(password)"])
+                    .image("oci:image:1", repository: repository, tags: ["1"], targets: ["tokens"]),
+                file: repository.replacingOccurrences(of: "/", with: "-"))
         }
         let first = try apply(try job("team/a"), scratch: scratch)
         #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
@@ -122,20 +102,10 @@ import Testing
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
         func job(insecure: Bool) throws -> String {
             try scratch.job(
-                "insecure-\(insecure)",
-                """
-                version: 1
-                name: insecure
-                registries:
-                  lab:
-                    url: \(registry.baseURL)
-                    insecure: \(insecure)
-                images:
-                  - source: oci:image:1
-                    repository: team/lab
-                    tags: ["1"]
-                    targets: [lab]
-                """)
+                JobSpec("insecure")
+                    .registry("lab", url: registry.baseURL, extra: ["insecure: \(insecure)"])
+                    .image("oci:image:1", repository: "team/lab", tags: ["1"], targets: ["lab"]),
+                file: "insecure-\(insecure)")
         }
         // Without `insecure`, the unknown CA fails the push, naming TLS.
         let refused = try apply(try job(insecure: false), scratch: scratch)
@@ -157,20 +127,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
         let job = try scratch.job(
-            "twin",
-            """
-            version: 1
-            name: twin
-            registries:
-              lab:
-                url: https://\(registry.host)
-                insecure: true
-            images:
-              - source: oci:image:1
-                repository: team/twin
-                tags: ["1"]
-                targets: [lab]
-            """)
+            JobSpec("twin")
+                .registry("lab", url: "https://\(registry.host)", extra: ["insecure: true"])
+                .image("oci:image:1", repository: "team/twin", tags: ["1"], targets: ["lab"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds().map { $0.object["endpoint"] as? String } == ["http://\(registry.host)"])

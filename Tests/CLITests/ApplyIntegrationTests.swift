@@ -33,25 +33,11 @@ import Testing
         /// The job: both images to both registries.
         func job(_ scratch: Scratch, _ one: RegistryServer, _ two: RegistryServer) throws -> String {
             try scratch.job(
-                "two-images",
-                """
-                version: 1
-                name: two-images
-                registries:
-                  one:
-                    url: \(one.baseURL)
-                  two:
-                    url: \(two.baseURL)
-                images:
-                  - source: oci:multi:multi
-                    repository: team/multi
-                    tags: [\(Self.multiTags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                    targets: [one, two]
-                  - source: oci:single:2.0
-                    repository: team/single
-                    tags: [\(Self.singleTags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                    targets: [one, two]
-                """)
+                JobSpec("two-images")
+                    .registry("one", url: one.baseURL)
+                    .registry("two", url: two.baseURL)
+                    .image("oci:multi:multi", repository: "team/multi", tags: Self.multiTags, targets: ["one", "two"])
+                    .image("oci:single:2.0", repository: "team/single", tags: Self.singleTags, targets: ["one", "two"]))
         }
 
         var expectations: [(repository: String, tags: [String], digest: Digest, source: String, sourceTag: String)] {
@@ -515,25 +501,14 @@ import Testing
         let registry = try RegistryServer.start()
         let archive = TestImages.shared.linkArchive
         let job = try scratch.job(
-            "link",
-            """
-            version: 1
-            name: link
-            defaults:
-              images: 2
-            registries:
-              local:
-                url: \(registry.baseURL)
-            images:
-              - source: docker-archive:\(archive):fixtures/tarball:test_image_1
-                repository: team/link
-                tags: ["one"]
-                targets: [local]
-              - source: docker-archive:\(archive):fixtures/tarball:test_image_3
-                repository: team/link
-                tags: ["three"]
-                targets: [local]
-            """)
+            JobSpec("link", defaults: ["images": "2"])
+                .registry("local", url: registry.baseURL)
+                .image(
+                    "docker-archive:\(archive):fixtures/tarball:test_image_1", repository: "team/link", tags: ["one"], targets: ["local"]
+                )
+                .image(
+                    "docker-archive:\(archive):fixtures/tarball:test_image_3", repository: "team/link", tags: ["three"], targets: ["local"])
+        )
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds().map(\.status) == ["pushed", "pushed"])

@@ -91,16 +91,9 @@ import Testing
         try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
         let repositories = (0..<6).map { "team/shard\($0)" }
         let job = try scratch.job(
-            "shards",
-            """
-            version: 1
-            name: shards
-            registries:
-              target:
-                url: \(registry.baseURL)
-            images:
-            \(repositories.map { "  - {source: \"oci:image:1\", repository: \"\($0)\", tags: [\"1\"], targets: [target]}" }.joined(separator: "\n"))
-            """)
+            repositories.reduce(JobSpec("shards").registry("target", url: registry.baseURL)) {
+                $0.image("oci:image:1", repository: $1, tags: ["1"], targets: ["target"])
+            })
         var seen: [String] = []
         for shard in 0..<2 {
             let state = scratch.sub("shard\(shard).db")
@@ -148,19 +141,9 @@ import Testing
         let big = try writer.addRandomLayer(size: size)
         let image = try writer.addImage(tag: "1", layers: [big])
         let job = try scratch.job(
-            "memory",
-            """
-            version: 1
-            name: memory
-            registries:
-              target:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/big
-                tags: ["1"]
-                targets: [target]
-            """)
+            JobSpec("memory")
+                .registry("target", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/big", tags: ["1"], targets: ["target"]))
         let running = try RunningApply([job], scratch: scratch)
         // Peak resident memory (VmHWM), sampled until the process is gone.
         var peakKiB = 0

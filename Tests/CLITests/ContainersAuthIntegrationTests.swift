@@ -12,19 +12,9 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
         return try scratch.job(
-            "podman-auth",
-            """
-            version: 1
-            name: podman-auth
-            registries:
-              locked:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: \(repository)
-                tags: ["1"]
-                targets: [locked]
-            """)
+            JobSpec("podman-auth")
+                .registry("locked", url: registry.baseURL)
+                .image("oci:image:1", repository: repository, tags: ["1"], targets: ["locked"]))
     }
 
     static func authJSON(host: String, username: String, password: String) -> String {

@@ -52,7 +52,7 @@ import Testing
         let last = planned.stdout.split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.hasPrefix("Plan: 2 pushes; tags: 3 to push, 0 unchanged; blobs: 4 to upload ("), "\(planned.stdout)")
         #expect(last.hasSuffix(", 0 to mount (0 B), 0 present"), "\(last)")
-        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/saved-plan-v1.schema.json", planned.path])
+        let check = try SchemaValidator.validate([planned.path], against: "saved-plan-v1.schema.json")
         #expect(check.stdout == "ok \(planned.path)\n", "\(check.stderr)\(check.stdout)")
         let document = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: planned.path))) as? [String: Any])
@@ -124,39 +124,18 @@ import Testing
         let upstream = try RegistryServer.start()
         func seed(_ tags: [String]) throws {
             let file = try setup.scratch.job(
-                "seed",
-                """
-                version: 1
-                name: seed
-                registries:
-                  upstream:
-                    url: \(upstream.baseURL)
-                images:
-                  - source: oci:image:1
-                    repository: src/app
-                    tags: [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                    targets: [upstream]
-                """)
+                JobSpec("seed")
+                    .registry("upstream", url: upstream.baseURL)
+                    .image("oci:image:1", repository: "src/app", tags: tags, targets: ["upstream"]))
             let r = try apply(file, scratch: setup.scratch)
             #expect(r.status == 0, "\(r.stderr)")
         }
         try seed(["v1", "v2"])
         let mirror = try setup.scratch.job(
-            "mirror",
-            """
-            version: 1
-            name: mirror
-            registries:
-              upstream:
-                url: \(upstream.baseURL)
-              lab:
-                url: \(setup.registry.baseURL)
-            images:
-              - source: docker://\(upstream.host)/src/app
-                repository: mirror/app
-                tags: {match: 'v[0-9]+'}
-                targets: [lab]
-            """)
+            JobSpec("mirror")
+                .registry("upstream", url: upstream.baseURL)
+                .registry("lab", url: setup.registry.baseURL)
+                .image("docker://\(upstream.host)/src/app", repository: "mirror/app", selector: "{match: 'v[0-9]+'}", targets: ["lab"]))
         let path = setup.scratch.sub("mirror-plan.json")
         let planned = try run(
             pushctlBinary, ["plan", "--state", setup.scratch.state, "--out", path, mirror],
