@@ -56,17 +56,25 @@ final class ProgressLog: Sendable {
 extension PlainRegistryTests {
     static let fastRetries = RetryPolicy(attempts: 4, baseDelaySeconds: 0.05, maxDelaySeconds: 5, jitter: 0)
 
-    @Test func chunkedUploadResumesAfterDroppedConnection() throws {
+    /// A 2.5 MB blob uploaded in 1 MB chunks to a plain registry through a fault proxy whose
+    /// `fault` meets the second chunk's PATCH once.
+    static func chunkedUpload(secondChunk fault: FaultProxy.Fault) throws -> (
+        server: RegistryServer, proxy: FaultProxy, client: RegistryClient, blob: TestBlob, opens: TestBlob.OpenLog
+    ) {
         let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
         let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        // The second chunk's connection dies after the client sent 300 kB of its body.
-        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: .dropInTransit(300_000), times: 1, skip: 1))
+        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: fault, times: 1, skip: 1))
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 2_500_000)
         let opens = TestBlob.OpenLog()
         try client.uploadBlob("team/app", blob.payload(opens: opens), chunkSize: 1_000_000)
+        return (server, proxy, client, blob, opens)
+    }
+
+    @Test func chunkedUploadResumesAfterDroppedConnection() throws {
+        // The second chunk's connection dies after the client sent 300 kB of its body.
+        let (server, proxy, client, blob, opens) = try Self.chunkedUpload(secondChunk: .dropInTransit(300_000))
+        defer { proxy.stop(); server.stop() }
 
         #expect(try client.blobExists("team/app", blob.digest) == Int64(blob.bytes.count))
         #expect(proxy.entries.filter { $0.faulted }.count == 1)
@@ -77,17 +85,10 @@ extension PlainRegistryTests {
     }
 
     @Test func uploadRestartsFromSourceWhenTheSessionCannotResume() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
         // The registry receives part of the second chunk; distribution 2.8 then refuses the
         // session (its state token no longer matches the stored size): start over from the source.
-        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: .dropAfterBodyBytes(300_000), times: 1, skip: 1))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
-        let blob = TestBlob.random(size: 2_500_000)
-        let opens = TestBlob.OpenLog()
-        try client.uploadBlob("team/app", blob.payload(opens: opens), chunkSize: 1_000_000)
+        let (server, proxy, client, blob, opens) = try Self.chunkedUpload(secondChunk: .dropAfterBodyBytes(300_000))
+        defer { proxy.stop(); server.stop() }
         #expect(try client.blobExists("team/app", blob.digest) == Int64(blob.bytes.count))
         #expect(opens.all.first == 0)
         #expect(opens.all.count == 2)
