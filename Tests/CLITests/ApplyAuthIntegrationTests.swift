@@ -25,9 +25,7 @@ import Testing
         var environment = scratch.environment
         environment["TEST_REGISTRY_USER"] = username
         environment["TEST_REGISTRY_PASSWORD"] = password
-        let r = try run(
-            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, job],
-            environment: environment, directory: scratch.path)
+        let r = try apply(job, scratch: scratch, environment: environment)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let events = parseEvents(r.stdout)
         #expect(events.filter { $0.name == "push-end" }.map(\.status) == ["pushed"])

@@ -54,14 +54,15 @@ func parseEvents(_ text: String, sourceLocation: Testing.SourceLocation = #_sour
     }
 }
 
-/// `pushctl apply` of job files with a test's state and environment.
+/// `pushctl apply` of job files with a test's state and environment (`scratch.environment`
+/// unless `environment` is given).
 func apply(
     _ files: String..., scratch: Scratch, output: String = "json", arguments: [String] = [],
-    sourceLocation: Testing.SourceLocation = #_sourceLocation
+    environment: [String: String]? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws -> ApplyResult {
     let r = try run(
         pushctlBinary, ["apply", "--output", output, "--state", scratch.state] + arguments + files,
-        environment: scratch.environment, directory: scratch.path)
+        environment: environment ?? scratch.environment, directory: scratch.path)
     var result = ApplyResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
     if output == "json" { result.events = parseEvents(r.stdout, sourceLocation: sourceLocation) }
     return result

@@ -41,9 +41,7 @@ import Testing
             .write(toFile: runtime + "/containers/auth.json", atomically: true, encoding: .utf8)
         var environment = scratch.environment
         environment["XDG_RUNTIME_DIR"] = runtime
-        let r = try run(
-            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, file],
-            environment: environment, directory: scratch.path)
+        let r = try apply(file, scratch: scratch, environment: environment)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let events = parseEvents(r.stdout)
         #expect(events.filter { $0.name == "push-end" }.map(\.status) == ["pushed"], "\(r.stdout)")

@@ -9,18 +9,16 @@ import Testing
 /// Pushes against a real plain-http docker-registry.
 @Suite struct PlainRegistryTests {
     @Test func pingAnswersAndIsLogged() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         try client.ping()
         #expect(client.requestCount == 1)
         #expect(server.requestCount(method: "GET", pathContains: "/v2/") >= 1)
     }
 
     @Test func monolithicUploadThenHeadFindsIt() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 300_000)
         #expect(try client.blobExists("team/app", blob.digest) == nil)
         let progress = ProgressLog()
@@ -34,9 +32,8 @@ import Testing
     }
 
     @Test func chunkedUploadSendsSeveralPatches() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 2_500_000)
         try client.uploadBlob("team/app", blob.payload(), chunkSize: 1_000_000)
         #expect(server.requestCount(method: "PATCH", pathContains: "/v2/team/app/blobs/uploads/") == 3)
@@ -61,9 +58,8 @@ extension PlainRegistryTests {
     static func chunkedUpload(secondChunk fault: FaultProxy.Fault) throws -> (
         server: RegistryServer, proxy: FaultProxy, client: RegistryClient, blob: TestBlob, opens: TestBlob.OpenLog
     ) {
-        let server = try RegistryServer.start(.plain)
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: fault, times: 1, skip: 1))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PATCH", pathContains: "/blobs/uploads/", fault: fault, times: 1, skip: 1))
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 2_500_000)
         let opens = TestBlob.OpenLog()
@@ -96,9 +92,8 @@ extension PlainRegistryTests {
     }
 
     @Test func mountIntoSecondRepository() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 10_000)
         try client.uploadBlob("team/a", blob.payload())
         #expect(try client.mountBlob("team/b", blob.digest, from: "team/a"))
@@ -107,9 +102,8 @@ extension PlainRegistryTests {
     }
 
     @Test func mountOfUnknownBlobFallsBackAndDeletesTheSession() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let missing = TestBlob.random(size: 100)
         #expect(try client.mountBlob("team/b", missing.digest, from: "team/a") == false)
         #expect(server.accessLog().contains { $0.method == "POST" && $0.uri.contains("mount=") && $0.status == 202 })
@@ -129,9 +123,8 @@ extension PlainRegistryTests {
     }
 
     @Test func manifestByTagAndByDigestReadsBackByteIdentical() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let bytes = try Self.pushImage(client, repository: "team/app")
         let digest = Digest.of(bytes)
 
@@ -193,9 +186,8 @@ extension PlainRegistryTests {
     }
 
     @Test func fetchBlobStreamsTheBytesBack() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 700_000)
         try client.uploadBlob("team/app", blob.payload())
         let received = LockedValue<[UInt8]>([])
@@ -204,9 +196,8 @@ extension PlainRegistryTests {
     }
 
     @Test func largeGeneratedBlobGoesUpInDefaultChunks() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = GeneratedBlob(size: 20 << 20)
         let progress = ProgressLog()
         try client.uploadBlob("team/big", blob.payload(), progress: { progress.record($0) })

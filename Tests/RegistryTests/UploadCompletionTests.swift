@@ -12,11 +12,9 @@ import Testing
     /// closed session (`404 BLOB_UPLOAD_UNKNOWN`); a HEAD finds the blob instead.
     @Test(arguments: [nil, 10_000])
     func aLostAnswerToTheFinalPutIsNotAFailure(chunkSize: Int?) throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 25_000)
         let opens = TestBlob.OpenLog()
@@ -35,11 +33,9 @@ import Testing
     /// The answer is lost and the first HEAD fails too (503): the PUT is repeated, meets the
     /// closed session (404), and the next HEAD settles it.
     @Test func aFailedCheckAfterALostAnswerIsRetriedNotFatal() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        defer { proxy.stop(); server.stop() }
         proxy.add(.init(method: "HEAD", pathContains: "/blobs/", fault: .status(503, retryAfter: nil)))
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 25_000)
@@ -54,11 +50,9 @@ import Testing
     /// The final PUT fails before the registry saw it: the HEAD finds nothing, so the PUT is
     /// repeated on the still-open session.
     @Test func aFinalPutThatNeverArrivedIsRepeated() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .status(503, retryAfter: nil)))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .status(503, retryAfter: nil)))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 25_000)
 
@@ -72,11 +66,9 @@ import Testing
 
     /// A session the registry no longer knows and a blob it does not have: the 404 is final.
     @Test func anUnknownSessionWithoutTheBlobIsReported() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .status(404, retryAfter: nil)))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .status(404, retryAfter: nil)))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 25_000)
 
