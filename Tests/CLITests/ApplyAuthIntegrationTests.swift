@@ -10,8 +10,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.basicAuthTLS)
         let username = try #require(registry.username), password = try #require(registry.password)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 30_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 30_000)
         let job = try scratch.job(
             JobSpec("tls")
                 .registry(
@@ -55,7 +55,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.tokenAuth)
         let username = try #require(registry.username), password = try #require(registry.password)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layers = [try writer.addRandomLayer(size: 30_000), try writer.addRandomLayer(size: 40_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
         func job(_ repository: String) throws -> String {
@@ -96,8 +96,8 @@ import Testing
     @Test func insecureSkipsVerificationOfAnUnknownCA() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.tls)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         func job(insecure: Bool) throws -> String {
             try scratch.job(
                 JobSpec("insecure")
@@ -122,8 +122,8 @@ import Testing
     @Test func httpsEndpointOfAPlainRegistryFallsBackToItsHTTPTwin() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.plain)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         let job = try scratch.job(
             JobSpec("twin")
                 .registry("lab", url: "https://\(registry.host)", extra: ["insecure: true"])

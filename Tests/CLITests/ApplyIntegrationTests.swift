@@ -211,8 +211,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let closed = try Sockets.freePort()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 50_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 50_000)
         let job = try scratch.job(
             JobSpec("mirror")
                 .registry("main", url: "http://127.0.0.1:\(closed)", mirrors: [registry.baseURL])
@@ -251,7 +251,7 @@ import Testing
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000), big])
         // A small image pushed at the same time: it finishes before the interrupt and stays recorded.
         let smallWriter = try LayoutWriter(path: scratch.sub("small"))
-        let small = try smallWriter.addImage(tag: "1", layers: [try smallWriter.addRandomLayer(size: 20_000)])
+        let small = try smallWriter.addImage(tag: "1", randomLayerSize: 20_000)
         let chunked = layerSize > 16 << 20
         proxy.add(
             .init(
@@ -349,7 +349,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let good = try LayoutWriter(path: scratch.sub("good"))
-        let goodImage = try good.addImage(tag: "1", layers: [try good.addRandomLayer(size: 80_000)])
+        let goodImage = try good.addImage(tag: "1", randomLayerSize: 80_000)
         let bad = try LayoutWriter(path: scratch.sub("bad"))
         let layer = try bad.addRandomLayer(size: 100_000)
         try bad.addImage(tag: "1", layers: [try bad.addRandomLayer(size: 1_000), layer])
@@ -401,7 +401,7 @@ import Testing
     @Test func plainOutputPrintsDockersLines() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layers = [try writer.addRandomLayer(size: 40_000), try writer.addRandomLayer(size: 60_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
         let job = try scratch.job(

@@ -20,7 +20,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layer = try writer.addRandomLayer(size: 300_000)
         let image = try writer.addImage(tag: "1", layers: [layer])
         proxy.add(.init(method: "PUT", pathContains: layer.digest.hex, fault: .dropAfterBodyBytes(100_000)))
@@ -51,9 +51,9 @@ import Testing
     @Test func aTagMovedOrDeletedBehindPushctlsBackIsPushedAgain() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let other = try writer.addImage(tag: "other", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 20_000)
+        let other = try writer.addImage(tag: "other", randomLayerSize: 20_000)
         let job = try singleImageJob(scratch, name: "drift", url: registry.baseURL, tags: ["1", "stable"])
         #expect(try apply(job, scratch: scratch).status == 0)
 
@@ -87,8 +87,8 @@ import Testing
     @Test func shardsSplitTheItemsBetweenRunners() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
+        let writer = try scratch.layout()
+        try writer.addImage(tag: "1", randomLayerSize: 5_000)
         let repositories = (0..<6).map { "team/shard\($0)" }
         let job = try scratch.job(
             repositories.reduce(JobSpec("shards").registry("target", url: registry.baseURL)) {
@@ -110,7 +110,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let big = try writer.addRandomLayer(size: 8 << 20)
         try writer.addImage(tag: "1", layers: [big])
         proxy.add(.init(method: "PUT", pathContains: big.digest.hex, fault: .throttle(bytesPerSecond: 2 << 20)))
@@ -136,7 +136,7 @@ import Testing
     @Test func a160MiBLayerIsPushedInBoundedMemory() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let size: Int64 = 160 << 20
         let big = try writer.addRandomLayer(size: size)
         let image = try writer.addImage(tag: "1", layers: [big])

@@ -9,8 +9,8 @@ import Testing
 @Suite(.serialized) struct ContainersAuthIntegrationTests {
     /// A job pushing one small layout image to `registry`, with no `auth:`.
     func job(_ scratch: Scratch, _ registry: RegistryServer, repository: String) throws -> String {
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 20_000)
         return try scratch.job(
             JobSpec("podman-auth")
                 .registry("locked", url: registry.baseURL)

@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct FirstUseTests {
     func simpleJob(_ scratch: Scratch, _ registry: RegistryServer, name: String = "first") throws -> (job: String, image: Descriptor) {
         let writer = try LayoutWriter(path: scratch.sub("image-\(name)"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let image = try writer.addImage(tag: "1", randomLayerSize: 20_000)
         let job = try scratch.job(
             JobSpec(name)
                 .registry("lab", url: registry.baseURL)
@@ -93,8 +93,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 200_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 200_000)
         proxy.add(.init(method: "PUT", pathContains: "/blobs/uploads/", fault: .throttle(bytesPerSecond: 150_000), times: 10))
         let job = try scratch.job(
             JobSpec("slow")
@@ -184,7 +184,7 @@ import Testing
     /// Errors about sources name the source once and say what is wrong in the user's terms.
     @Test func sourceErrorsSayWhatIsWrong() throws {
         let scratch = try Scratch()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layer = try writer.addRandomLayer(size: 1_000)
         let image = try writer.addImage(tag: "1", layers: [layer])
         let config = try #require(

@@ -19,7 +19,7 @@ import Testing
     }
 
     static func makeSource(_ scratch: Scratch) throws -> Source {
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         var images: [String: Descriptor] = [:]
         var layers: [String: Descriptor] = [:]
         for arch in ["amd64", "arm64", "s390x"] {

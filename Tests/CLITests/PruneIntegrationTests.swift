@@ -32,10 +32,10 @@ import Testing
     @Test func pruneDeletesOnlyWhatPushctlPushedAndTheJobDropped() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         var images: [String: Descriptor] = [:]
         for name in ["1", "2", "3", "4", "5", "other"] {
-            images[name] = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 3_000)])
+            images[name] = try writer.addImage(tag: name, randomLayerSize: 3_000)
         }
         let app = JobSpec("app").registry("lab", url: registry.baseURL)
         let wide = try scratch.job(
@@ -124,8 +124,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        for name in ["1", "2"] { _ = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 2_000)]) }
+        let writer = try scratch.layout()
+        for name in ["1", "2"] { _ = try writer.addImage(tag: name, randomLayerSize: 2_000) }
         func job(_ tags: [String]) throws -> String {
             try scratch.job(
                 tags.reduce(JobSpec("refused").registry("lab", url: proxy.baseURL)) {

@@ -25,9 +25,9 @@ import Testing
     }
 
     static func makeSource(_ scratch: Scratch) throws -> Source {
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let amd64 = try writer.addImage(tag: "amd64", layers: [try writer.addRandomLayer(size: 6_000)], architecture: "amd64")
-        let arm64 = try writer.addImage(tag: "arm64", layers: [try writer.addRandomLayer(size: 6_000)], architecture: "arm64")
+        let writer = try scratch.layout()
+        let amd64 = try writer.addImage(tag: "amd64", randomLayerSize: 6_000, architecture: "amd64")
+        let arm64 = try writer.addImage(tag: "arm64", randomLayerSize: 6_000, architecture: "arm64")
         let index = try writer.addIndex(tag: "multi", manifests: [(amd64, "amd64"), (arm64, "arm64")])
         let sbom = try writer.addReferrer(
             to: index, artifactType: sbomType, content: #"{"spdxVersion":"SPDX-2.3"}"#,
@@ -138,7 +138,7 @@ import Testing
         let mirror = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
         let sigTag = "sha256-\(source.index.digest.hex).sig"
-        let cosign = try source.writer.addImage(tag: "cosign-sig", layers: [try source.writer.addRandomLayer(size: 500)])
+        let cosign = try source.writer.addImage(tag: "cosign-sig", randomLayerSize: 500)
         let seed = try scratch.job(
             JobSpec("seed")
                 .registry("upstream", url: upstream.baseURL)

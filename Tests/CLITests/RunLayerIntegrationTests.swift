@@ -25,9 +25,9 @@ import Testing
     func mirrorFallbackWorksOnEveryRerun(_ primary: DeadPrimary) throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let one = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 40_000)])
-        let two = try writer.addImage(tag: "2", layers: [try writer.addRandomLayer(size: 30_000)])
+        let writer = try scratch.layout()
+        let one = try writer.addImage(tag: "1", randomLayerSize: 40_000)
+        let two = try writer.addImage(tag: "2", randomLayerSize: 30_000)
         let primaryURL = try primary.url()
         let primaryHost = String(primaryURL.dropFirst("http://".count))
         let job = try scratch.job(
@@ -66,8 +66,8 @@ import Testing
     @Test func anUnreadableSourceFailsOnlyItsOwnItem() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let good = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        let good = try writer.addImage(tag: "1", randomLayerSize: 20_000)
         let job = try scratch.job(
             JobSpec("mixed")
                 .registry("lab", url: registry.baseURL)
@@ -94,8 +94,8 @@ import Testing
     @Test func aRunThatFailsBeforeItsFirstPushIsRecorded() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         let job = try scratch.job(
             JobSpec("nightly")
                 .registry("lab", url: registry.baseURL)
@@ -117,13 +117,13 @@ import Testing
     @Test func indexesSharingChildrenPushedEightAtOnceNeverFail() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let amd = try writer.addImage(tag: "amd", layers: [try writer.addRandomLayer(size: 20_000)])
-        let arm = try writer.addImage(tag: "arm", layers: [try writer.addRandomLayer(size: 20_000)], architecture: "arm64")
+        let writer = try scratch.layout()
+        let amd = try writer.addImage(tag: "amd", randomLayerSize: 20_000)
+        let arm = try writer.addImage(tag: "arm", randomLayerSize: 20_000, architecture: "arm64")
         var indexes: [String: Digest] = [:]
         for n in 0..<16 {
             // Each index differs (its own third child), and all share `amd` and `arm`.
-            let own = try writer.addImage(tag: "own-\(n)", layers: [try writer.addRandomLayer(size: 1_000)], architecture: "s390x")
+            let own = try writer.addImage(tag: "own-\(n)", randomLayerSize: 1_000, architecture: "s390x")
             let index = try writer.addIndex(tag: "multi-\(n)", manifests: [(amd, "amd64"), (arm, "arm64"), (own, "s390x")])
             indexes["multi-\(n)"] = index.digest
         }
@@ -152,8 +152,8 @@ import Testing
         let other = try RegistryServer.start()
         // The registry's url is a proxy in front of it; its mirror is the registry itself.
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         func job(url: String) throws -> String {
             try scratch.job(
                 JobSpec("verify")
@@ -192,7 +192,7 @@ import Testing
     @Test func countsArePerImagePushEverywhere() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layer = try writer.addRandomLayer(size: 300_000)
         _ = try writer.addImage(tag: "1", layers: [layer])
         let job = try scratch.job(
@@ -227,11 +227,11 @@ import Testing
         let registry = try RegistryServer.start(.tokenAuth)
         let issuer = try #require(registry.tokenIssuer)
         let username = try #require(registry.username), password = try #require(registry.password)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         var spec = JobSpec("shared").registry(
             "tokens", url: registry.baseURL, extra: ["auth: {username: \(username), password: \(password)}"])
         for n in 1...4 {
-            _ = try writer.addImage(tag: "\(n)", layers: [try writer.addRandomLayer(size: 5_000)])
+            _ = try writer.addImage(tag: "\(n)", randomLayerSize: 5_000)
             spec = spec.image("oci:image:\(n)", repository: "team/app", tags: ["\(n)"], targets: ["tokens"])
         }
         let job = try scratch.job(spec)
@@ -247,7 +247,7 @@ import Testing
     @Test func planPredictsWhatApplyDoes() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let shared = try writer.addRandomLayer(size: 20_000)
         _ = try writer.addImage(tag: "base", layers: [shared])
         _ = try writer.addImage(tag: "app", layers: [shared, try writer.addRandomLayer(size: 10_000)])
@@ -286,8 +286,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let dead = try Sockets.freePort()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         let job = try scratch.job(
             JobSpec("upstream", defaults: ["retries": "1"])
                 .registry("lab", url: registry.baseURL)
@@ -310,8 +310,8 @@ import Testing
         let upstream = try RegistryServer.start()
         let target = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: upstream.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 5_000)
         let seed = try scratch.job(
             JobSpec("seed")
                 .registry("upstream", url: upstream.baseURL)

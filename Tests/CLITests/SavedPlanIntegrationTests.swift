@@ -17,9 +17,9 @@ import Testing
         init() throws {
             scratch = try Scratch()
             registry = try RegistryServer.start()
-            writer = try LayoutWriter(path: scratch.sub("image"))
-            image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 30_000)])
-            _ = try writer.addImage(tag: "2", layers: [try writer.addRandomLayer(size: 20_000)])
+            writer = try scratch.layout()
+            image = try writer.addImage(tag: "1", randomLayerSize: 30_000)
+            _ = try writer.addImage(tag: "2", randomLayerSize: 20_000)
             job = try scratch.job("release", Self.yaml(registry))
         }
 
@@ -93,8 +93,8 @@ import Testing
         // differently.
         try FileManager.default.moveItem(atPath: setup.scratch.sub("image"), toPath: setup.scratch.sub("image-old"))
         let rebuilt = try LayoutWriter(path: setup.scratch.sub("image"))
-        let moved = try rebuilt.addImage(tag: "1", layers: [try rebuilt.addRandomLayer(size: 10_000)])
-        _ = try rebuilt.addImage(tag: "2", layers: [try rebuilt.addRandomLayer(size: 10_000)])
+        let moved = try rebuilt.addImage(tag: "1", randomLayerSize: 10_000)
+        _ = try rebuilt.addImage(tag: "2", randomLayerSize: 10_000)
         let applied = try setup.applyPlan(planned.path)
         #expect(applied.status == 2, "\(applied.stderr)")
         #expect(applied.stderr.contains("source digest moved from \(setup.image.digest) to \(moved.digest)"), "\(applied.stderr)")

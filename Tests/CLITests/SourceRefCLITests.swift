@@ -72,7 +72,7 @@ import Testing
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
         let writer = try LayoutWriter(path: scratch.sub("layout"))
-        let image = try writer.addImage(tag: Self.fullReference, layers: [try writer.addRandomLayer(size: 10_000)])
+        let image = try writer.addImage(tag: Self.fullReference, randomLayerSize: 10_000)
         let bundle = TestImages.shared.bundleArchive
         let file = try scratch.job(
             JobSpec("apply-ref")

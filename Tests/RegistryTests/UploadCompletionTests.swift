@@ -47,14 +47,21 @@ import Testing
         #expect(proxy.entries.filter { $0.method == "POST" }.count == 1)
     }
 
+    /// A plain registry whose final upload PUT (`?digest=`) is answered `status` once by a fault
+    /// proxy, a client through the proxy, and a 25 kB blob to upload.
+    static func finalPut(answered status: Int) throws -> (server: RegistryServer, proxy: FaultProxy, client: RegistryClient, blob: TestBlob)
+    {
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .status(status, retryAfter: nil)))
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
+        return (server, proxy, client, TestBlob.random(size: 25_000))
+    }
+
     /// The final PUT fails before the registry saw it: the HEAD finds nothing, so the PUT is
     /// repeated on the still-open session.
     @Test func aFinalPutThatNeverArrivedIsRepeated() throws {
-        let (server, proxy) = try RegistryServer.behindFaultProxy(
-            .plain, .init(method: "PUT", pathContains: "digest=", fault: .status(503, retryAfter: nil)))
+        let (server, proxy, client, blob) = try Self.finalPut(answered: 503)
         defer { proxy.stop(); server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
-        let blob = TestBlob.random(size: 25_000)
 
         try client.uploadBlob("team/app", blob.payload(), chunkSize: 10_000)
 
@@ -66,11 +73,8 @@ import Testing
 
     /// A session the registry no longer knows and a blob it does not have: the 404 is final.
     @Test func anUnknownSessionWithoutTheBlobIsReported() throws {
-        let (server, proxy) = try RegistryServer.behindFaultProxy(
-            .plain, .init(method: "PUT", pathContains: "digest=", fault: .status(404, retryAfter: nil)))
+        let (server, proxy, client, blob) = try Self.finalPut(answered: 404)
         defer { proxy.stop(); server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
-        let blob = TestBlob.random(size: 25_000)
 
         let error = try #require(throws: RegistryError.self) { try client.uploadBlob("team/app", blob.payload(), chunkSize: 10_000) }
         #expect(error.description.contains("404"))

@@ -185,3 +185,16 @@ public struct UmociMultiPlatformLayout: Sendable {
         return UmociMultiPlatformLayout(path: path, base: base, arm: arm, index: index)
     }
 }
+
+extension LayoutWriter {
+    /// An image of one random layer of `size` bytes, tagged `tag`.
+    @discardableResult
+    public func addImage(tag: String, randomLayerSize size: Int64, architecture: String = "amd64") throws -> Descriptor {
+        try addImage(tag: tag, layers: [try addRandomLayer(size: size)], architecture: architecture)
+    }
+}
+
+extension Scratch {
+    /// A layout writer on the folder `name` (`image`: what the jobs' `oci:image:TAG` sources read).
+    public func layout(_ name: String = "image") throws -> LayoutWriter { try LayoutWriter(path: sub(name)) }
+}
