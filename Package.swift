@@ -79,32 +79,39 @@ let package = Package(
 
         // MARK: tests
         // Starts Debian's docker-registry (and helpers such as a token issuer) for integration tests.
+        // What every suite shares: the process runner, the pushctl binary locator, scratch folders,
+        // schema validation, the job-file builder (`JobSpec`), and the image and blob writers
+        // (docker save archives, OCI layouts, deterministically).
+        .target(name: "TestSupport", dependencies: ["OCI", "Locking"], path: "Tests/TestSupport"),
         .target(
-            name: "RegistryHarness", dependencies: ["OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
+            name: "RegistryHarness",
+            dependencies: ["TestSupport", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/RegistryHarness"),
-        // Writes small edge-case images (docker save archives, OCI layouts) for tests, deterministically.
-        .target(name: "TestImages", dependencies: ["OCI"], path: "Tests/TestImages"),
         .testTarget(name: "LockingTests", dependencies: ["Locking"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestImages", "Locking"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "Locking"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Locking"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Locking"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness", "TestSupport"]),
+        // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
+        .target(name: "PusherFakes", dependencies: ["Pusher", "OCI"], path: "Tests/PusherFakes"),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Registry", "Curl", "OCI"]),
         .testTarget(
-            name: "PusherTests",
+            name: "RegistrySourceTests",
             dependencies: [
-                "Pusher", "Run", "RegistrySource", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "State", "OCI",
+                "RegistrySource", "Run", "Pusher", "PusherFakes", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "OCI",
                 "RegistryHarness"
             ]),
         // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
         // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
         .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
+        .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"])
+        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestSupport"], exclude: ["Fixtures"])
     ],
     swiftLanguageModes: [.v6]
 )

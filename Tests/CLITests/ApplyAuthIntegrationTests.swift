@@ -10,32 +10,22 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.basicAuthTLS)
         let username = try #require(registry.username), password = try #require(registry.password)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 30_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 30_000)
         let job = try scratch.job(
-            "tls",
-            """
-            version: 1
-            name: tls
-            registries:
-              secure:
-                url: \(registry.baseURL)
-                ca: \(try #require(registry.caPath))
-                auth:
-                  username: ${TEST_REGISTRY_USER}
-                  password: ${TEST_REGISTRY_PASSWORD}
-            images:
-              - source: oci:image:1
-                repository: team/secure
-                tags: ["1"]
-                targets: [secure]
-            """)
+            JobSpec("tls")
+                .registry(
+                    "secure", url: registry.baseURL,
+                    extra: [
+                        "ca: \(try #require(registry.caPath))", "auth:", "  username: ${TEST_REGISTRY_USER}",
+                        "  password: ${TEST_REGISTRY_PASSWORD}"
+                    ]
+                )
+                .image("oci:image:1", repository: "team/secure", tags: ["1"], targets: ["secure"]))
         var environment = scratch.environment
         environment["TEST_REGISTRY_USER"] = username
         environment["TEST_REGISTRY_PASSWORD"] = password
-        let r = try run(
-            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, job],
-            environment: environment, directory: scratch.path)
+        let r = try apply(job, scratch: scratch, environment: environment)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let events = parseEvents(r.stdout)
         #expect(events.filter { $0.name == "push-end" }.map(\.status) == ["pushed"])
@@ -65,27 +55,15 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.tokenAuth)
         let username = try #require(registry.username), password = try #require(registry.password)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layers = [try writer.addRandomLayer(size: 30_000), try writer.addRandomLayer(size: 40_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
         func job(_ repository: String) throws -> String {
             try scratch.job(
-                repository.replacingOccurrences(of: "/", with: "-"),
-                """
-                version: 1
-                name: token
-                registries:
-                  tokens:
-                    url: \(registry.baseURL)
-                    auth:
-                      username: \(username)
-                      password: \(password)
-                images:
-                  - source: oci:image:1
-                    repository: \(repository)
-                    tags: ["1"]
-                    targets: [tokens]
-                """)
+                JobSpec("token")
+                    .registry("tokens", url: registry.baseURL, extra: ["auth:", "  username: \(username)", "  password: \(password)"])
+                    .image("oci:image:1", repository: repository, tags: ["1"], targets: ["tokens"]),
+                file: repository.replacingOccurrences(of: "/", with: "-"))
         }
         let first = try apply(try job("team/a"), scratch: scratch)
         #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
@@ -118,24 +96,14 @@ import Testing
     @Test func insecureSkipsVerificationOfAnUnknownCA() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.tls)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         func job(insecure: Bool) throws -> String {
             try scratch.job(
-                "insecure-\(insecure)",
-                """
-                version: 1
-                name: insecure
-                registries:
-                  lab:
-                    url: \(registry.baseURL)
-                    insecure: \(insecure)
-                images:
-                  - source: oci:image:1
-                    repository: team/lab
-                    tags: ["1"]
-                    targets: [lab]
-                """)
+                JobSpec("insecure")
+                    .registry("lab", url: registry.baseURL, extra: ["insecure: \(insecure)"])
+                    .image("oci:image:1", repository: "team/lab", tags: ["1"], targets: ["lab"]),
+                file: "insecure-\(insecure)")
         }
         // Without `insecure`, the unknown CA fails the push, naming TLS.
         let refused = try apply(try job(insecure: false), scratch: scratch)
@@ -154,23 +122,12 @@ import Testing
     @Test func httpsEndpointOfAPlainRegistryFallsBackToItsHTTPTwin() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start(.plain)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         let job = try scratch.job(
-            "twin",
-            """
-            version: 1
-            name: twin
-            registries:
-              lab:
-                url: https://\(registry.host)
-                insecure: true
-            images:
-              - source: oci:image:1
-                repository: team/twin
-                tags: ["1"]
-                targets: [lab]
-            """)
+            JobSpec("twin")
+                .registry("lab", url: "https://\(registry.host)", extra: ["insecure: true"])
+                .image("oci:image:1", repository: "team/twin", tags: ["1"], targets: ["lab"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds().map { $0.object["endpoint"] as? String } == ["http://\(registry.host)"])

@@ -1,7 +1,6 @@
 import Foundation
 import OCI
 import RegistryHarness
-import TestImages
 import Testing
 
 /// `pushctl apply` against real registries (Debian's docker-registry), read back with skopeo:
@@ -34,25 +33,11 @@ import Testing
         /// The job: both images to both registries.
         func job(_ scratch: Scratch, _ one: RegistryServer, _ two: RegistryServer) throws -> String {
             try scratch.job(
-                "two-images",
-                """
-                version: 1
-                name: two-images
-                registries:
-                  one:
-                    url: \(one.baseURL)
-                  two:
-                    url: \(two.baseURL)
-                images:
-                  - source: oci:multi:multi
-                    repository: team/multi
-                    tags: [\(Self.multiTags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                    targets: [one, two]
-                  - source: oci:single:2.0
-                    repository: team/single
-                    tags: [\(Self.singleTags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                    targets: [one, two]
-                """)
+                JobSpec("two-images")
+                    .registry("one", url: one.baseURL)
+                    .registry("two", url: two.baseURL)
+                    .image("oci:multi:multi", repository: "team/multi", tags: Self.multiTags, targets: ["one", "two"])
+                    .image("oci:single:2.0", repository: "team/single", tags: Self.singleTags, targets: ["one", "two"]))
         }
 
         var expectations: [(repository: String, tags: [String], digest: Digest, source: String, sourceTag: String)] {
@@ -226,8 +211,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let closed = try Sockets.freePort()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 50_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 50_000)
         let job = try scratch.job(
             JobSpec("mirror")
                 .registry("main", url: "http://127.0.0.1:\(closed)", mirrors: [registry.baseURL])
@@ -266,7 +251,7 @@ import Testing
         let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000), big])
         // A small image pushed at the same time: it finishes before the interrupt and stays recorded.
         let smallWriter = try LayoutWriter(path: scratch.sub("small"))
-        let small = try smallWriter.addImage(tag: "1", layers: [try smallWriter.addRandomLayer(size: 20_000)])
+        let small = try smallWriter.addImage(tag: "1", randomLayerSize: 20_000)
         let chunked = layerSize > 16 << 20
         proxy.add(
             .init(
@@ -364,7 +349,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let good = try LayoutWriter(path: scratch.sub("good"))
-        let goodImage = try good.addImage(tag: "1", layers: [try good.addRandomLayer(size: 80_000)])
+        let goodImage = try good.addImage(tag: "1", randomLayerSize: 80_000)
         let bad = try LayoutWriter(path: scratch.sub("bad"))
         let layer = try bad.addRandomLayer(size: 100_000)
         try bad.addImage(tag: "1", layers: [try bad.addRandomLayer(size: 1_000), layer])
@@ -416,7 +401,7 @@ import Testing
     @Test func plainOutputPrintsDockersLines() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layers = [try writer.addRandomLayer(size: 40_000), try writer.addRandomLayer(size: 60_000)]
         let image = try writer.addImage(tag: "1", layers: layers)
         let job = try scratch.job(
@@ -516,25 +501,14 @@ import Testing
         let registry = try RegistryServer.start()
         let archive = TestImages.shared.linkArchive
         let job = try scratch.job(
-            "link",
-            """
-            version: 1
-            name: link
-            defaults:
-              images: 2
-            registries:
-              local:
-                url: \(registry.baseURL)
-            images:
-              - source: docker-archive:\(archive):fixtures/tarball:test_image_1
-                repository: team/link
-                tags: ["one"]
-                targets: [local]
-              - source: docker-archive:\(archive):fixtures/tarball:test_image_3
-                repository: team/link
-                tags: ["three"]
-                targets: [local]
-            """)
+            JobSpec("link", defaults: ["images": "2"])
+                .registry("local", url: registry.baseURL)
+                .image(
+                    "docker-archive:\(archive):fixtures/tarball:test_image_1", repository: "team/link", tags: ["one"], targets: ["local"]
+                )
+                .image(
+                    "docker-archive:\(archive):fixtures/tarball:test_image_3", repository: "team/link", tags: ["three"], targets: ["local"])
+        )
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds().map(\.status) == ["pushed", "pushed"])

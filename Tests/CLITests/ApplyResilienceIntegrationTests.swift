@@ -20,7 +20,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layer = try writer.addRandomLayer(size: 300_000)
         let image = try writer.addImage(tag: "1", layers: [layer])
         proxy.add(.init(method: "PUT", pathContains: layer.digest.hex, fault: .dropAfterBodyBytes(100_000)))
@@ -51,9 +51,9 @@ import Testing
     @Test func aTagMovedOrDeletedBehindPushctlsBackIsPushedAgain() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
-        let other = try writer.addImage(tag: "other", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 20_000)
+        let other = try writer.addImage(tag: "other", randomLayerSize: 20_000)
         let job = try singleImageJob(scratch, name: "drift", url: registry.baseURL, tags: ["1", "stable"])
         #expect(try apply(job, scratch: scratch).status == 0)
 
@@ -87,20 +87,13 @@ import Testing
     @Test func shardsSplitTheItemsBetweenRunners() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
+        let writer = try scratch.layout()
+        try writer.addImage(tag: "1", randomLayerSize: 5_000)
         let repositories = (0..<6).map { "team/shard\($0)" }
         let job = try scratch.job(
-            "shards",
-            """
-            version: 1
-            name: shards
-            registries:
-              target:
-                url: \(registry.baseURL)
-            images:
-            \(repositories.map { "  - {source: \"oci:image:1\", repository: \"\($0)\", tags: [\"1\"], targets: [target]}" }.joined(separator: "\n"))
-            """)
+            repositories.reduce(JobSpec("shards").registry("target", url: registry.baseURL)) {
+                $0.image("oci:image:1", repository: $1, tags: ["1"], targets: ["target"])
+            })
         var seen: [String] = []
         for shard in 0..<2 {
             let state = scratch.sub("shard\(shard).db")
@@ -117,7 +110,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let big = try writer.addRandomLayer(size: 8 << 20)
         try writer.addImage(tag: "1", layers: [big])
         proxy.add(.init(method: "PUT", pathContains: big.digest.hex, fault: .throttle(bytesPerSecond: 2 << 20)))
@@ -143,24 +136,14 @@ import Testing
     @Test func a160MiBLayerIsPushedInBoundedMemory() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let size: Int64 = 160 << 20
         let big = try writer.addRandomLayer(size: size)
         let image = try writer.addImage(tag: "1", layers: [big])
         let job = try scratch.job(
-            "memory",
-            """
-            version: 1
-            name: memory
-            registries:
-              target:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: team/big
-                tags: ["1"]
-                targets: [target]
-            """)
+            JobSpec("memory")
+                .registry("target", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/big", tags: ["1"], targets: ["target"]))
         let running = try RunningApply([job], scratch: scratch)
         // Peak resident memory (VmHWM), sampled until the process is gone.
         var peakKiB = 0

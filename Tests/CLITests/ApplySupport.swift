@@ -3,48 +3,9 @@ import OCI
 import RegistryHarness
 import Testing
 
-/// A temporary directory for one apply test: job files, layouts, state database, caches.
-/// Removed when the value goes away.
-final class Scratch {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-apply-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func sub(_ name: String) -> String { path + "/" + name }
-
-    var state: String { sub("state.db") }
-    var cache: String { sub("cache") }
-
-    /// Writes a file under the workspace and returns its path.
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = sub(name)
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
-    }
-
-    /// Writes a job file and returns its path.
-    func job(_ name: String, _ yaml: String) throws -> String {
-        let file = sub(name + ".yaml")
-        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
-    }
-
-    /// The environment pushctl runs with: no user credentials, no user state or cache.
-    var environment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["REGISTRY_AUTH_FILE", "PUSHCTL_STATE", "XDG_STATE_HOME"] { environment[name] = nil }
-        environment["DOCKER_CONFIG"] = sub("no-docker-config")
-        // Nor the containers auth files (podman's login) of whoever runs the tests.
-        environment["XDG_RUNTIME_DIR"] = sub("no-runtime-dir")
-        environment["XDG_CONFIG_HOME"] = sub("no-config-home")
-        environment["XDG_CACHE_HOME"] = cache
-        return environment
-    }
+/// What `examples/quickstart.yaml` runs with against `registry`: its state and home in `scratch`.
+func quickstartEnvironment(_ registry: RegistryServer, _ scratch: Scratch) -> [String: String] {
+    ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": scratch.state, "HOME": scratch.path]
 }
 
 /// One NDJSON event of `apply --output json`.
@@ -93,14 +54,15 @@ func parseEvents(_ text: String, sourceLocation: Testing.SourceLocation = #_sour
     }
 }
 
-/// `pushctl apply` of job files with a test's state and environment.
+/// `pushctl apply` of job files with a test's state and environment (`scratch.environment`
+/// unless `environment` is given).
 func apply(
     _ files: String..., scratch: Scratch, output: String = "json", arguments: [String] = [],
-    sourceLocation: Testing.SourceLocation = #_sourceLocation
+    environment: [String: String]? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws -> ApplyResult {
     let r = try run(
         pushctlBinary, ["apply", "--output", output, "--state", scratch.state] + arguments + files,
-        environment: scratch.environment, directory: scratch.path)
+        environment: environment ?? scratch.environment, directory: scratch.path)
     var result = ApplyResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
     if output == "json" { result.events = parseEvents(r.stdout, sourceLocation: sourceLocation) }
     return result
@@ -167,6 +129,8 @@ func copyToLayout(_ source: String, into directory: String, tag: String, sourceT
 /// `pushctl apply` started in the background, its NDJSON output read while it runs.
 final class RunningApply {
     let process = Process()
+    /// Signalled once, when the process exits.
+    private let exited = DispatchSemaphore(value: 0)
     private let outPath: String
     private let errPath: String
 
@@ -184,6 +148,8 @@ final class RunningApply {
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
         process.standardError = FileHandle(forWritingAtPath: errPath)
         process.standardInput = FileHandle.nullDevice
+        let exited = exited
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
     }
 
@@ -221,72 +187,13 @@ final class RunningApply {
 
     /// Waits for the exit (at most `timeout` seconds, then kills it) and returns the status.
     func wait(timeout: TimeInterval = 60) -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning {
+        defer { exited.signal() }  // a later wait returns at once
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             return -1
         }
         process.waitUntilExit()
         return process.terminationStatus
-    }
-}
-
-// MARK: - Job files
-
-/// A job file for a test, built from its parts and rendered as YAML — the one scenario builder
-/// the integration suites share instead of each writing its own YAML templates.
-struct JobSpec {
-    var name: String
-    var defaults: [String: String] = [:]
-    private var registries: [String] = []
-    private var images: [String] = []
-
-    init(_ name: String, defaults: [String: String] = [:]) {
-        self.name = name
-        self.defaults = defaults
-    }
-
-    /// A target (or source) registry; `extra` lines such as `insecure: true` go into its entry.
-    func registry(_ name: String, url: String, mirrors: [String] = [], extra: [String] = []) -> JobSpec {
-        var copy = self
-        var entry = "  \(name):\n    url: \(url)\n"
-        if !mirrors.isEmpty { entry += "    mirrors: [\(mirrors.joined(separator: ", "))]\n" }
-        for line in extra { entry += "    \(line)\n" }
-        copy.registries.append(entry)
-        return copy
-    }
-
-    /// An image entry; `tags` nil leaves the source's own tag, `selector` is a flow mapping such
-    /// as `{match: 'v[0-9]+'}`.
-    func image(
-        _ source: String, repository: String, tags: [String]? = nil, selector: String? = nil,
-        targets: [String], extra: [String] = []
-    ) -> JobSpec {
-        var copy = self
-        var entry = "  - source: '\(source)'\n    repository: \(repository)\n"
-        if let tags { entry += "    tags: [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]\n" }
-        if let selector { entry += "    tags: \(selector)\n" }
-        entry += "    targets: [\(targets.joined(separator: ", "))]\n"
-        for line in extra { entry += "    \(line)\n" }
-        copy.images.append(entry)
-        return copy
-    }
-
-    var yaml: String {
-        var text = "version: 1\nname: \(name)\n"
-        if !defaults.isEmpty {
-            text += "defaults: {" + defaults.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}\n"
-        }
-        text += "registries:\n" + registries.joined() + "images:\n" + images.joined()
-        return text
-    }
-}
-
-extension Scratch {
-    /// Writes `spec` as `NAME.yaml` and returns its path.
-    func job(_ spec: JobSpec, file: String? = nil) throws -> String {
-        try job(file ?? spec.name, spec.yaml)
     }
 }

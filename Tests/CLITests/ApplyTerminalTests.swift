@@ -8,11 +8,9 @@ import Testing
     @Test func autoOutputOnATerminalDrawsLiveBars() throws {
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-tty-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try Scratch()
         let command =
-            "QUICKSTART_REGISTRY=\(registry.baseURL) PUSHCTL_STATE=\(dir)/state.db HOME=\(dir) "
+            "QUICKSTART_REGISTRY=\(registry.baseURL) PUSHCTL_STATE=\(scratch.state) HOME=\(scratch.path) "
             + "'\(pushctlBinary)' apply examples/quickstart.yaml"
         let r = try run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: ["TERM": "xterm", "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
@@ -23,7 +21,7 @@ import Testing
 
         let plain = try run(
             pushctlBinary, ["apply", "examples/quickstart.yaml"],
-            environment: ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": dir + "/state.db", "HOME": dir])
+            environment: quickstartEnvironment(registry, scratch))
         #expect(plain.status == 0)
         #expect(!plain.stdout.contains("\u{1B}"), "not a terminal: plain lines, no control codes")
         #expect(plain.stdout.contains("unchanged"))

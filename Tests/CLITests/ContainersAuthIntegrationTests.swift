@@ -9,22 +9,12 @@ import Testing
 @Suite(.serialized) struct ContainersAuthIntegrationTests {
     /// A job pushing one small layout image to `registry`, with no `auth:`.
     func job(_ scratch: Scratch, _ registry: RegistryServer, repository: String) throws -> String {
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 20_000)
         return try scratch.job(
-            "podman-auth",
-            """
-            version: 1
-            name: podman-auth
-            registries:
-              locked:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:1
-                repository: \(repository)
-                tags: ["1"]
-                targets: [locked]
-            """)
+            JobSpec("podman-auth")
+                .registry("locked", url: registry.baseURL)
+                .image("oci:image:1", repository: repository, tags: ["1"], targets: ["locked"]))
     }
 
     static func authJSON(host: String, username: String, password: String) -> String {
@@ -51,9 +41,7 @@ import Testing
             .write(toFile: runtime + "/containers/auth.json", atomically: true, encoding: .utf8)
         var environment = scratch.environment
         environment["XDG_RUNTIME_DIR"] = runtime
-        let r = try run(
-            pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, file],
-            environment: environment, directory: scratch.path)
+        let r = try apply(file, scratch: scratch, environment: environment)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let events = parseEvents(r.stdout)
         #expect(events.filter { $0.name == "push-end" }.map(\.status) == ["pushed"], "\(r.stdout)")

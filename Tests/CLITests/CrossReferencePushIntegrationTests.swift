@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 import RegistryHarness
-import TestImages
+import TestSupport
 import Testing
 
 /// Issue #22: a layout whose entries reference each other (`CrossReferenceLayout`, modelled on

@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 import RegistryHarness
-import TestImages
+import TestSupport
 import Testing
 
 /// `docker-daemon:` sources against a real engine API: podman's Docker-compatible service

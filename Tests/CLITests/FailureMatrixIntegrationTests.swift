@@ -69,9 +69,9 @@ import Testing
             scratch = try Scratch()
             registry = try RegistryServer.start()
             proxy = try FaultProxy(upstreamPort: registry.port)
-            let writer = try LayoutWriter(path: scratch.sub("image"))
-            seeded = try writer.addImage(tag: "seeded", layers: [try writer.addRandomLayer(size: 40_000)])
-            fresh = try writer.addImage(tag: "fresh", layers: [try writer.addRandomLayer(size: 30_000)])
+            let writer = try scratch.layout()
+            seeded = try writer.addImage(tag: "seeded", randomLayerSize: 40_000)
+            fresh = try writer.addImage(tag: "fresh", randomLayerSize: 30_000)
         }
 
         func job(_ name: String, tag: String, repository: String) throws -> String {
@@ -154,8 +154,8 @@ import Testing
             tlsRegistry = try RegistryServer.start(.tls)
             url = tlsRegistry!.baseURL
         }
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 20_000)
         let job = try scratch.job(
             JobSpec("unusable", defaults: ["retries": "2"])
                 .registry(

@@ -1,13 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct JobFileLimitsCLITests {
     /// 100 KB of nested brackets once crashed `pushctl validate` with SIGSEGV.
     @Test func deeplyNestedJobFileIsInvalidInputExit2() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-deep-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("deep.yaml").path
+        let scratch = try Scratch()
+        let file = scratch.sub("deep.yaml")
         let text =
             "x-deep: " + String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000) + "\n"
             + "version: 1\nname: deep\nregistries:\n  prod:\n    url: https://registry.example.com\nimages: []\n"

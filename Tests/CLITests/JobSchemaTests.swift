@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The job schema and the loader must agree: shipped files pass both, invalid fixtures fail both.
@@ -7,7 +8,7 @@ import Testing
 
     @Test func shippedJobsAndExamplesValidateAgainstTheJobSchema() throws {
         let files = try (packageFiles(in: "jobs") + packageFiles(in: "examples")).map { packageRoot + "/" + $0 }
-        let r = try run(python, ["-c", validateScript, schema] + files)
+        let r = try SchemaValidator.validate(files, against: schema)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.split(separator: "\n").map(String.init) == files.map { "ok \($0)" })
     }
@@ -16,7 +17,7 @@ import Testing
         let dir = "Tests/JobFileTests/Fixtures/invalid"
         let files = try packageFiles(in: dir)
         #expect(files.count >= 15)
-        let r = try run(python, ["-c", validateScript, schema] + files.map { packageRoot + "/" + $0 })
+        let r = try SchemaValidator.validate(files.map { packageRoot + "/" + $0 }, against: schema)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == files.count)

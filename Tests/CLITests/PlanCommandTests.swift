@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct PlanCommandTests {
@@ -30,10 +31,9 @@ import Testing
         #expect(items[0].endpoints.map(\.url) == ["https://registry.example.com", "https://registry-dr.example.com"])
         #expect(items[1].endpoints.map(\.url) == ["http://127.0.0.1:5000"])
 
-        let planFile = FileManager.default.temporaryDirectory.appendingPathComponent("plan-\(UUID().uuidString).json").path
-        try r.stdout.write(toFile: planFile, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: planFile) }
-        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/plan-v1.schema.json", planFile])
+        let scratch = try Scratch()
+        let planFile = try scratch.write("plan.json", r.stdout)
+        let check = try SchemaValidator.validate([planFile], against: "plan-v1.schema.json")
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stdout == "ok \(planFile)\n")
     }
@@ -42,10 +42,9 @@ import Testing
         let files = try packageFiles(in: "jobs") + packageFiles(in: "examples")
         let r = try run(pushctlBinary, ["plan", "--offline", "--output", "json"] + files, environment: [:])
         #expect(r.status == 0, "\(r.stderr)")
-        let planFile = FileManager.default.temporaryDirectory.appendingPathComponent("plans-\(UUID().uuidString).json").path
-        try r.stdout.write(toFile: planFile, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: planFile) }
-        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/plan-v1.schema.json", planFile])
+        let scratch = try Scratch()
+        let planFile = try scratch.write("plans.json", r.stdout)
+        let check = try SchemaValidator.validate([planFile], against: "plan-v1.schema.json")
         #expect(check.stdout == "ok \(planFile)\n", "\(check.stdout)\(check.stderr)")
         let doc = try JSONDecoder().decode(Document.self, from: Data(r.stdout.utf8))
         #expect(doc.plans.count == files.count)
@@ -67,18 +66,12 @@ import Testing
     @Test func onlinePlanOfUnbuiltSourcesExits2NamingThem() throws {
         // A job whose sources are not built; its registry is a closed loopback port, and no
         // request is made anyway: the plan stops at the unreadable source.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-plan-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let job = dir + "/job.yaml"
-        try """
-        version: 1
-        name: unbuilt
-        registries:
-          lab: {url: "http://127.0.0.1:9"}
-        images:
-          - {source: "oci:build/app:1.0", repository: team/app, tags: ["1.0"], targets: [lab]}
-        """.write(toFile: job, atomically: true, encoding: .utf8)
+        let scratch = try Scratch()
+        let job = try scratch.job(
+            JobSpec("unbuilt", compact: true)
+                .registry("lab", url: "http://127.0.0.1:9")
+                .image("oci:build/app:1.0", repository: "team/app", tags: ["1.0"], targets: ["lab"]),
+            file: "job")
         let r = try pushctl("plan", job)
         #expect(r.status == 2)
         #expect(r.stderr.contains("error: source oci:build/app:1.0: "))

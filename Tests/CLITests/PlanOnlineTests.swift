@@ -8,11 +8,9 @@ import Testing
     @Test func planSaysPushThenUnchangedAndWritesNothing() throws {
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-plan-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let state = dir + "/state.db"
-        let environment = ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": state, "HOME": dir]
+        let scratch = try Scratch()
+        let state = scratch.state
+        let environment = quickstartEnvironment(registry, scratch)
 
         let before = try run(pushctlBinary, ["plan", "--output", "json", "examples/quickstart.yaml"], environment: environment)
         #expect(before.status == 0, "\(before.stderr)")
@@ -29,9 +27,9 @@ import Testing
         #expect(after.status == 0, "\(after.stderr)")
         #expect(try actions(after.stdout).tags == ["1.0": "unchanged", "latest": "unchanged"])
 
-        let planFile = dir + "/plan.json"
+        let planFile = scratch.sub("plan.json")
         try after.stdout.write(toFile: planFile, atomically: true, encoding: .utf8)
-        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/plan-v1.schema.json", planFile])
+        let check = try SchemaValidator.validate([planFile], against: "plan-v1.schema.json")
         #expect(check.stdout == "ok \(planFile)\n", "\(check.stderr)")
     }
 

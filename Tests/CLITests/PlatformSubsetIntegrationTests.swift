@@ -19,7 +19,7 @@ import Testing
     }
 
     static func makeSource(_ scratch: Scratch) throws -> Source {
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         var images: [String: Descriptor] = [:]
         var layers: [String: Descriptor] = [:]
         for arch in ["amd64", "arm64", "s390x"] {
@@ -43,39 +43,17 @@ import Testing
         let source = try Self.makeSource(scratch)
         let subsetDigest = Digest.of(Array(source.expectedSubset.utf8))
         let job = try scratch.job(
-            "subset",
-            """
-            version: 1
-            name: subset
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:multi
-                repository: team/subset
-                tags: ["1"]
-                targets: [lab]
-                platforms: [linux/amd64, linux/arm64/v8]
-              - source: oci:image:multi
-                repository: team/whole
-                tags: ["1"]
-                targets: [lab]
-            """)
+            JobSpec("subset")
+                .registry("lab", url: registry.baseURL)
+                .image(
+                    "oci:image:multi", repository: "team/subset", tags: ["1"], targets: ["lab"],
+                    extra: ["platforms: [linux/amd64, linux/arm64/v8]"]
+                )
+                .image("oci:image:multi", repository: "team/whole", tags: ["1"], targets: ["lab"]))
         let mirror = try scratch.job(
-            "mirror",
-            """
-            version: 1
-            name: mirror
-            defaults: {platforms: [linux/arm64/v8, linux/amd64]}
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: docker://\(registry.host)/team/whole:1
-                repository: mirror/subset
-                tags: ["1"]
-                targets: [lab]
-            """)
+            JobSpec("mirror", defaults: ["platforms": "[linux/arm64/v8, linux/amd64]"])
+                .registry("lab", url: registry.baseURL)
+                .image("docker://\(registry.host)/team/whole:1", repository: "mirror/subset", tags: ["1"], targets: ["lab"]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 0, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -142,29 +120,12 @@ import Testing
         let registry = try RegistryServer.start()
         _ = try Self.makeSource(scratch)
         let job = try scratch.job(
-            "single",
-            """
-            version: 1
-            name: single
-            defaults: {platforms: [linux/arm64]}
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:only-amd64
-                repository: team/amd64
-                tags: ["1"]
-                targets: [lab]
-              - source: oci:image:only-arm64
-                repository: team/arm64
-                tags: ["1"]
-                targets: [lab]
-              - source: oci:image:multi
-                repository: team/ppc
-                tags: ["1"]
-                targets: [lab]
-                platforms: [linux/ppc64le]
-            """)
+            JobSpec("single", defaults: ["platforms": "[linux/arm64]"])
+                .registry("lab", url: registry.baseURL)
+                .image("oci:image:only-amd64", repository: "team/amd64", tags: ["1"], targets: ["lab"])
+                .image("oci:image:only-arm64", repository: "team/arm64", tags: ["1"], targets: ["lab"])
+                .image(
+                    "oci:image:multi", repository: "team/ppc", tags: ["1"], targets: ["lab"], extra: ["platforms: [linux/ppc64le]"]))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 1, "\(r.stderr)\n\(r.stdout)")
         let ends = Dictionary(uniqueKeysWithValues: r.pushEnds().map { ($0.repository ?? "", $0) })

@@ -32,37 +32,17 @@ import Testing
     @Test func pruneDeletesOnlyWhatPushctlPushedAndTheJobDropped() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         var images: [String: Descriptor] = [:]
         for name in ["1", "2", "3", "4", "5", "other"] {
-            images[name] = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 3_000)])
+            images[name] = try writer.addImage(tag: name, randomLayerSize: 3_000)
         }
+        let app = JobSpec("app").registry("lab", url: registry.baseURL)
         let wide = try scratch.job(
-            "wide",
-            """
-            version: 1
-            name: app
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - {source: "oci:image:1", repository: team/app, tags: ["1"], targets: [lab]}
-              - {source: "oci:image:2", repository: team/app, tags: ["2"], targets: [lab]}
-              - {source: "oci:image:3", repository: team/app, tags: ["3"], targets: [lab]}
-              - {source: "oci:image:4", repository: team/app, tags: ["4", "4b"], targets: [lab]}
-              - {source: "oci:image:5", repository: team/app, tags: ["5"], targets: [lab]}
-            """)
-        let narrow = try scratch.job(
-            "narrow",
-            """
-            version: 1
-            name: app
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - {source: "oci:image:1", repository: team/app, tags: ["1"], targets: [lab]}
-            """)
+            [("1", ["1"]), ("2", ["2"]), ("3", ["3"]), ("4", ["4", "4b"]), ("5", ["5"])].reduce(app) {
+                $0.image("oci:image:\($1.0)", repository: "team/app", tags: $1.1, targets: ["lab"])
+            }, file: "wide")
+        let narrow = try scratch.job(app.image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]), file: "narrow")
         let applied = try apply(wide, scratch: scratch)
         #expect(applied.status == 0, "\(applied.stderr)\n\(applied.stdout)")
         let repo = "docker://\(registry.host)/team/app"
@@ -144,20 +124,13 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        for name in ["1", "2"] { _ = try writer.addImage(tag: name, layers: [try writer.addRandomLayer(size: 2_000)]) }
+        let writer = try scratch.layout()
+        for name in ["1", "2"] { _ = try writer.addImage(tag: name, randomLayerSize: 2_000) }
         func job(_ tags: [String]) throws -> String {
             try scratch.job(
-                "job-\(tags.count)",
-                """
-                version: 1
-                name: refused
-                registries:
-                  lab:
-                    url: \(proxy.baseURL)
-                images:
-                \(tags.map { "  - {source: \"oci:image:\($0)\", repository: team/app, tags: [\"\($0)\"], targets: [lab]}" }.joined(separator: "\n"))
-                """)
+                tags.reduce(JobSpec("refused").registry("lab", url: proxy.baseURL)) {
+                    $0.image("oci:image:\($1)", repository: "team/app", tags: [$1], targets: ["lab"])
+                }, file: "job-\(tags.count)")
         }
         let both = try job(["1", "2"]), one = try job(["1"])
         #expect(try apply(both, scratch: scratch).status == 0)

@@ -25,9 +25,9 @@ import Testing
     }
 
     static func makeSource(_ scratch: Scratch) throws -> Source {
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let amd64 = try writer.addImage(tag: "amd64", layers: [try writer.addRandomLayer(size: 6_000)], architecture: "amd64")
-        let arm64 = try writer.addImage(tag: "arm64", layers: [try writer.addRandomLayer(size: 6_000)], architecture: "arm64")
+        let writer = try scratch.layout()
+        let amd64 = try writer.addImage(tag: "amd64", randomLayerSize: 6_000, architecture: "amd64")
+        let arm64 = try writer.addImage(tag: "arm64", randomLayerSize: 6_000, architecture: "arm64")
         let index = try writer.addIndex(tag: "multi", manifests: [(amd64, "amd64"), (arm64, "arm64")])
         let sbom = try writer.addReferrer(
             to: index, artifactType: sbomType, content: #"{"spdxVersion":"SPDX-2.3"}"#,
@@ -39,6 +39,13 @@ import Testing
         return Source(
             writer: writer, index: index, amd64: amd64, arm64: arm64, sbom: sbom, signature: signature,
             attestation: attestation, unrelated: unrelated)
+    }
+
+    /// A job pushing the layout's `multi` index to `lab` as team/app:1 with all its referrers.
+    static func signed(_ name: String, url: String) -> JobSpec {
+        JobSpec(name)
+            .registry("lab", url: url)
+            .image("oci:image:multi", repository: "team/app", tags: ["1"], targets: ["lab"], extra: ["referrers: true"])
     }
 
     /// The entries of a fallback tag, in order; nil when the tag does not exist.
@@ -65,25 +72,10 @@ import Testing
         let registry = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
         let job = try scratch.job(
-            "signed",
-            """
-            version: 1
-            name: signed
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:multi
-                repository: team/app
-                tags: ["1"]
-                targets: [lab]
-                referrers: true
-              - source: oci:image:multi
-                repository: team/sbom-only
-                tags: ["1"]
-                targets: [lab]
-                referrers: {artifactTypes: [\(Self.sbomType)]}
-            """)
+            Self.signed("signed", url: registry.baseURL)
+                .image(
+                    "oci:image:multi", repository: "team/sbom-only", tags: ["1"], targets: ["lab"],
+                    extra: ["referrers: {artifactTypes: [\(Self.sbomType)]}"]))
         var firstFallback: [String]?
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
@@ -146,42 +138,18 @@ import Testing
         let mirror = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
         let sigTag = "sha256-\(source.index.digest.hex).sig"
-        let cosign = try source.writer.addImage(tag: "cosign-sig", layers: [try source.writer.addRandomLayer(size: 500)])
+        let cosign = try source.writer.addImage(tag: "cosign-sig", randomLayerSize: 500)
         let seed = try scratch.job(
-            "seed",
-            """
-            version: 1
-            name: seed
-            registries:
-              upstream:
-                url: \(upstream.baseURL)
-            images:
-              - source: oci:image:multi
-                repository: upstream/app
-                tags: ["1"]
-                targets: [upstream]
-                referrers: true
-              - source: oci:image:cosign-sig
-                repository: upstream/app
-                tags: ["\(sigTag)"]
-                targets: [upstream]
-            """)
+            JobSpec("seed")
+                .registry("upstream", url: upstream.baseURL)
+                .image("oci:image:multi", repository: "upstream/app", tags: ["1"], targets: ["upstream"], extra: ["referrers: true"])
+                .image("oci:image:cosign-sig", repository: "upstream/app", tags: [sigTag], targets: ["upstream"]))
         let seeded = try apply(seed, scratch: scratch)
         #expect(seeded.status == 0, "\(seeded.stderr)\n\(seeded.stdout)")
         let job = try scratch.job(
-            "mirror",
-            """
-            version: 1
-            name: mirror
-            defaults: {referrers: true}
-            registries:
-              mirror:
-                url: \(mirror.baseURL)
-            images:
-              - source: docker://\(upstream.host)/upstream/app:1
-                repository: mirror/app
-                targets: [mirror]
-            """)
+            JobSpec("mirror", defaults: ["referrers": "true"])
+                .registry("mirror", url: mirror.baseURL)
+                .image("docker://\(upstream.host)/upstream/app:1", repository: "mirror/app", targets: ["mirror"]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 0, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -210,21 +178,7 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: registry.port)
         proxy.addResponseHeaders([("OCI-Subject", "acknowledged")], method: "PUT", pathContains: "/manifests/")
         let source = try Self.makeSource(scratch)
-        let job = try scratch.job(
-            "subject",
-            """
-            version: 1
-            name: subject
-            registries:
-              lab:
-                url: \(proxy.baseURL)
-            images:
-              - source: oci:image:multi
-                repository: team/app
-                tags: ["1"]
-                targets: [lab]
-                referrers: true
-            """)
+        let job = try scratch.job(Self.signed("subject", url: proxy.baseURL))
         let r = try apply(job, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds().count == 4 && r.pushEnds().allSatisfy { $0.status == "pushed" }, "\(r.stdout)")
@@ -239,21 +193,7 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let source = try Self.makeSource(scratch)
-        let job = try scratch.job(
-            "saved",
-            """
-            version: 1
-            name: saved
-            registries:
-              lab:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:image:multi
-                repository: team/app
-                tags: ["1"]
-                targets: [lab]
-                referrers: true
-            """)
+        let job = try scratch.job(Self.signed("saved", url: registry.baseURL))
         let planned = try run(
             pushctlBinary, ["plan", "--state", scratch.state, "--out", scratch.sub("plan.json"), job],
             environment: scratch.environment, directory: scratch.path)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The scheduling examples of docs/replication.md stay consistent with the CLI and the job they run.

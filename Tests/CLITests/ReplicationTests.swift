@@ -1,6 +1,5 @@
 import Foundation
 import RegistryHarness
-import TestImages
 import Testing
 
 /// Issue 7, end to end through the built binary: `docker://` sources with tag selectors between
@@ -20,18 +19,44 @@ import Testing
 
     /// Copies a test image (`TestImages`) into `registry` as `repository:tag` with skopeo (`--all`: indexes whole).
     static func seed(_ registry: RegistryServer, _ source: String, _ repository: String, _ tag: String) throws {
-        var arguments = ["copy", "--all", "--dest-tls-verify=false"]
-        if let user = registry.username, let password = registry.password { arguments += ["--dest-creds", "\(user):\(password)"] }
-        arguments += [source, "docker://\(registry.host)/\(repository):\(tag)"]
+        let arguments =
+            ["copy", "--all", "--dest-tls-verify=false"] + credentials(registry, "--dest-creds")
+            + [source, "docker://\(registry.host)/\(repository):\(tag)"]
         let r = try run(skopeo, arguments)
         try #require(r.status == 0, "skopeo copy \(source): \(r.stderr)")
     }
 
+    /// Copies each (source, tag) of `images` into `registry`'s `repository`.
+    static func seed(_ registry: RegistryServer, _ repository: String, _ images: [(source: String, tag: String)]) throws {
+        for image in images { try seed(registry, image.source, repository, image.tag) }
+    }
+
+    /// A source registry in `mode` and a plain target.
+    static func registries(source mode: RegistryServer.Variant) throws -> (source: RegistryServer, target: RegistryServer) {
+        (try RegistryServer.start(mode), try RegistryServer.start(.plain))
+    }
+
+    /// A plain source holding library/tool at `tags` (images one and two of `TestImages`, in
+    /// turn) behind a fault proxy, and a plain target.
+    static func toolUpstream(_ tags: [String]) throws -> (source: RegistryServer, target: RegistryServer, proxy: FaultProxy) {
+        let (source, target) = try registries(source: .plain)
+        let archives = [images.imageOneArchive, images.imageTwoArchive]
+        try seed(source, "library/tool", tags.enumerated().map { ("docker-archive:\(archives[$0.offset])", $0.element) })
+        return (source, target, try FaultProxy(upstreamPort: source.port))
+    }
+
+    /// skopeo's `FLAG USER:PASSWORD` for a registry with credentials, else nothing.
+    static func credentials(_ registry: RegistryServer, _ flag: String) -> [String] {
+        guard let user = registry.username, let password = registry.password else { return [] }
+        return [flag, "\(user):\(password)"]
+    }
+
     /// The digest a tag resolves to, as skopeo sees it.
     static func digest(_ registry: RegistryServer, _ repository: String, _ tag: String) throws -> String {
-        var arguments = ["inspect", "--tls-verify=false", "--format", "{{.Digest}}"]
-        if let user = registry.username, let password = registry.password { arguments += ["--creds", "\(user):\(password)"] }
-        arguments.append("docker://\(registry.host)/\(repository):\(tag)")
+        let arguments =
+            ["inspect", "--tls-verify=false", "--format", "{{.Digest}}"] + credentials(registry, "--creds") + [
+                "docker://\(registry.host)/\(repository):\(tag)"
+            ]
         let r = try run(skopeo, arguments)
         try #require(r.status == 0, "skopeo inspect \(repository):\(tag): \(r.stderr)")
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -39,9 +64,10 @@ import Testing
 
     /// The sha256 of the raw manifest bytes a tag serves (index digests included), via skopeo.
     static func rawDigest(_ registry: RegistryServer, _ repository: String, _ tag: String) throws -> String {
-        var arguments = ["inspect", "--raw", "--tls-verify=false"]
-        if let user = registry.username, let password = registry.password { arguments += ["--creds", "\(user):\(password)"] }
-        arguments.append("docker://\(registry.host)/\(repository):\(tag)")
+        let arguments =
+            ["inspect", "--raw", "--tls-verify=false"] + credentials(registry, "--creds") + [
+                "docker://\(registry.host)/\(repository):\(tag)"
+            ]
         let r = try run(skopeo, arguments)
         try #require(r.status == 0, "skopeo inspect --raw \(repository):\(tag): \(r.stderr)")
         return try run("/usr/bin/sha256sum", [], stdin: r.stdout).stdout.split(separator: " ").first.map { "sha256:" + $0 } ?? ""
@@ -49,9 +75,7 @@ import Testing
 
     /// Tags of a repository, via skopeo.
     static func tags(_ registry: RegistryServer, _ repository: String) throws -> [String] {
-        var arguments = ["list-tags", "--tls-verify=false"]
-        if let user = registry.username, let password = registry.password { arguments += ["--creds", "\(user):\(password)"] }
-        arguments.append("docker://\(registry.host)/\(repository)")
+        let arguments = ["list-tags", "--tls-verify=false"] + credentials(registry, "--creds") + ["docker://\(registry.host)/\(repository)"]
         let r = try run(skopeo, arguments)
         guard r.status == 0 else { return [] }
         struct List: Decodable { var Tags: [String] }
@@ -70,12 +94,12 @@ import Testing
         }
     }
 
-    static func registryBlock(_ name: String, _ registry: RegistryServer) -> String {
-        var text = "  \(name):\n    url: \(registry.baseURL)\n"
-        if let user = registry.username, let password = registry.password {
-            text += "    auth:\n      username: \(user)\n      password: \(password)\n"
-        }
-        return text
+    /// `docker://PROXY/library/tool` (the source behind the fault proxy) copied to `target` as
+    /// mirror/tool, the tags chosen by `selector`.
+    static func toolMirror(_ name: String, _ proxy: FaultProxy, _ target: RegistryServer, selector: String) -> JobSpec {
+        JobSpec(name)
+            .registry("upstream", url: proxy.baseURL).registry("mirror", target)
+            .image("docker://\(proxy.host)/library/tool", repository: "mirror/tool", selector: selector, targets: ["mirror"])
     }
 
     static func apply(_ workspace: Workspace, _ job: String, state: String = "state.db", _ extra: [String] = []) throws -> ToolResult {
@@ -87,34 +111,27 @@ import Testing
     // MARK: tests
 
     @Test func selectorReplicationCopiesSelectedTagsThenRerunsCheaply() throws {
-        let source = try RegistryServer.start(.basicAuth)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
-        try Self.seed(source, "oci:\(Self.images.oneImageLayout)", "upstream/app", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/app", "1.1.0")
-        try Self.seed(source, "oci:\(Self.images.nestedIndexLayout):3", "upstream/app", "1.2.0")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "2.0.0-rc1")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "edge")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "0.9.0")
+        let (source, target) = try Self.registries(source: .basicAuth)
+        defer { source.stop(); target.stop() }
+        try Self.seed(
+            source, "upstream/app",
+            [
+                ("oci:\(Self.images.oneImageLayout)", "1.0.0"),
+                ("docker-archive:\(Self.images.imageOneArchive)", "1.1.0"),
+                ("oci:\(Self.images.nestedIndexLayout):3", "1.2.0"),
+                ("docker-archive:\(Self.images.imageTwoArchive)", "2.0.0-rc1"),
+                ("docker-archive:\(Self.images.imageTwoArchive)", "edge"),
+                ("docker-archive:\(Self.images.imageTwoArchive)", "0.9.0")
+            ])
 
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "replicate.yaml",
-            """
-            version: 1
-            name: replicate
-            registries:
-            \(Self.registryBlock("upstream", source))\(Self.registryBlock("mirror", target))
-            images:
-              - source: docker://\(source.host)/upstream/app
-                repository: mirror/app
-                tags:
-                  match: '[0-9]+\\.[0-9]+\\.[0-9]+(-.+)?'
-                  exclude: ['1\\.1\\..*-debug']
-                  semver: '>=1.0'
-                targets: [mirror]
-            """)
+        let job = try workspace.job(
+            JobSpec("replicate")
+                .registry("upstream", source).registry("mirror", target)
+                .image(
+                    "docker://\(source.host)/upstream/app", repository: "mirror/app",
+                    selector: #"{match: '[0-9]+\.[0-9]+\.[0-9]+(-.+)?', exclude: ['1\.1\..*-debug'], semver: '>=1.0'}"#,
+                    targets: ["mirror"]))
 
         // First run: exactly the selected tags are copied (2.0.0-rc1 is a pre-release the range does
         // not name; 0.9.0 is below it; edge is not a version).
@@ -166,22 +183,19 @@ import Testing
     @Test func sameRegistryReplicationMountsInsteadOfCopying() throws {
         let registry = try RegistryServer.start(.basicAuth)
         defer { registry.stop() }
-        try Self.seed(registry, "oci:\(Self.images.oneImageLayout)", "upstream/app", "1.0.0")
-        try Self.seed(registry, "docker-archive:\(Self.images.linkArchive):fixtures/tarball:test_image_3", "upstream/app", "1.1.0")
+        try Self.seed(
+            registry, "upstream/app",
+            [
+                ("oci:\(Self.images.oneImageLayout)", "1.0.0"),
+                ("docker-archive:\(Self.images.linkArchive):fixtures/tarball:test_image_3", "1.1.0")
+            ])
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "same.yaml",
-            """
-            version: 1
-            name: same-registry
-            registries:
-            \(Self.registryBlock("local", registry))
-            images:
-              - source: docker://\(registry.host)/upstream/app
-                repository: copies/app
-                tags: {match: '1\\..*'}
-                targets: [local]
-            """)
+        let job = try workspace.job(
+            JobSpec("same-registry")
+                .registry("local", registry)
+                .image(
+                    "docker://\(registry.host)/upstream/app", repository: "copies/app", selector: #"{match: '1\..*'}"#, targets: ["local"]),
+            file: "same")
         let before = registry.accessLog().count
         let r = try Self.apply(workspace, job)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
@@ -201,29 +215,19 @@ import Testing
     }
 
     @Test func threeShardsPushEverySelectedTagExactlyOnce() throws {
-        let source = try RegistryServer.start(.basicAuth)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
+        let (source, target) = try Self.registries(source: .basicAuth)
+        defer { source.stop(); target.stop() }
         let selected = (0..<7).map { "1.\($0).0" }
         for tag in selected {
             try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/tool", tag)
         }
         try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/tool", "nightly")
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "sharded.yaml",
-            """
-            version: 1
-            name: sharded
-            registries:
-            \(Self.registryBlock("upstream", source))\(Self.registryBlock("mirror", target))
-            images:
-              - source: docker://\(source.host)/upstream/tool
-                repository: mirror/tool
-                tags: {semver: '>=1'}
-                targets: [mirror]
-            """)
+        let job = try workspace.job(
+            JobSpec("sharded")
+                .registry("upstream", source).registry("mirror", target)
+                .image("docker://\(source.host)/upstream/tool", repository: "mirror/tool", selector: "{semver: '>=1'}", targets: ["mirror"])
+        )
         var pushedPerShard: [[String]] = []
         for index in 0..<3 {
             let r = try Self.apply(workspace, job, state: "shard-\(index).db", ["--shard", "\(index)/3"])
@@ -252,33 +256,12 @@ import Testing
     }
 
     @Test func rateLimitBelowWhatTheRunNeedsStopsBeforeCopying() throws {
-        let source = try RegistryServer.start(.plain)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "library/tool", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "library/tool", "1.1.0")
-        let proxy = try FaultProxy(upstreamPort: source.port)
-        defer { proxy.stop() }
+        let (source, target, proxy) = try Self.toolUpstream(["1.0.0", "1.1.0"])
+        defer { proxy.stop(); target.stop(); source.stop() }
         // Docker Hub's form: a window and what is left in it, no reset time; plus the draft's reset.
         proxy.addResponseHeaders([("ratelimit-limit", "100;w=21600"), ("ratelimit-remaining", "1;w=21600"), ("RateLimit-Reset", "3600")])
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "limited.yaml",
-            """
-            version: 1
-            name: limited
-            registries:
-              upstream:
-                url: \(proxy.baseURL)
-              mirror:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(proxy.host)/library/tool
-                repository: mirror/tool
-                tags: {semver: '>=1'}
-                targets: [mirror]
-            """)
+        let job = try workspace.job(Self.toolMirror("limited", proxy, target, selector: "{semver: '>=1'}"))
         let targetBefore = target.accessLog().count
         let r = try Self.apply(workspace, job)
         #expect(r.status == 1, "\(r.stderr)\n\(r.stdout)")
@@ -303,31 +286,11 @@ import Testing
     }
 
     @Test func rateLimitResettingSoonIsWaitedFor() throws {
-        let source = try RegistryServer.start(.plain)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "library/tool", "1.0.0")
-        let proxy = try FaultProxy(upstreamPort: source.port)
-        defer { proxy.stop() }
+        let (source, target, proxy) = try Self.toolUpstream(["1.0.0"])
+        defer { proxy.stop(); target.stop(); source.stop() }
         proxy.addResponseHeaders([("RateLimit", "limit=100, remaining=0, reset=2")], pathContains: "/tags/list")
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "soon.yaml",
-            """
-            version: 1
-            name: soon
-            registries:
-              upstream:
-                url: \(proxy.baseURL)
-              mirror:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(proxy.host)/library/tool
-                repository: mirror/tool
-                tags: {match: '.*'}
-                targets: [mirror]
-            """)
+        let job = try workspace.job(Self.toolMirror("soon", proxy, target, selector: "{match: '.*'}"))
         let started = Date()
         let r = try Self.apply(workspace, job)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
@@ -337,31 +300,24 @@ import Testing
     }
 
     @Test func onlinePlanShowsCopyMountOrUnchangedPerSelectedTag() throws {
-        let source = try RegistryServer.start(.basicAuth)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/app", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "1.1.0")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "upstream/app", "edge")
+        let (source, target) = try Self.registries(source: .basicAuth)
+        defer { source.stop(); target.stop() }
+        try Self.seed(
+            source, "upstream/app",
+            [
+                ("docker-archive:\(Self.images.imageOneArchive)", "1.0.0"),
+                ("docker-archive:\(Self.images.imageTwoArchive)", "1.1.0"),
+                ("docker-archive:\(Self.images.imageTwoArchive)", "edge")
+            ])
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "plan.yaml",
-            """
-            version: 1
-            name: plan-replication
-            registries:
-            \(Self.registryBlock("upstream", source))\(Self.registryBlock("mirror", target))
-            images:
-              - source: docker://\(source.host)/upstream/app
-                repository: mirror/app
-                tags: {semver: '>=1'}
-                targets: [mirror]
-              - source: docker://\(source.host)/upstream/app
-                repository: copies/app
-                tags: {match: '1\\.0\\..*'}
-                targets: [upstream]
-            """)
+        let job = try workspace.job(
+            JobSpec("plan-replication")
+                .registry("upstream", source).registry("mirror", target)
+                .image("docker://\(source.host)/upstream/app", repository: "mirror/app", selector: "{semver: '>=1'}", targets: ["mirror"])
+                .image(
+                    "docker://\(source.host)/upstream/app", repository: "copies/app", selector: #"{match: '1\.0\..*'}"#,
+                    targets: ["upstream"]),
+            file: "plan")
         let state = workspace.path + "/state.db"
         let sourceWrites = { source.accessLog().filter { ["PUT", "POST", "PATCH", "DELETE"].contains($0.method) }.count }
         let writesBefore = sourceWrites()
@@ -389,28 +345,19 @@ import Testing
     }
 
     @Test func digestPinnedSourceIsPushedUnderTheListedTags() throws {
-        let source = try RegistryServer.start(.basicAuth)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
+        let (source, target) = try Self.registries(source: .basicAuth)
+        defer { source.stop(); target.stop() }
         try Self.seed(source, "oci:\(Self.images.nestedIndexLayout):3", "upstream/multi", "moving")
         let pinned = try Self.rawDigest(source, "upstream/multi", "moving")
         // The tag moves on upstream afterwards; the pinned digest is what gets copied.
         try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "upstream/multi", "moving")
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "pinned.yaml",
-            """
-            version: 1
-            name: pinned
-            registries:
-            \(Self.registryBlock("upstream", source))\(Self.registryBlock("mirror", target))
-            images:
-              - source: docker://\(source.host)/upstream/multi@\(pinned)
-                repository: mirror/multi
-                tags: ["2024.1", stable]
-                targets: [mirror]
-            """)
+        let job = try workspace.job(
+            JobSpec("pinned")
+                .registry("upstream", source).registry("mirror", target)
+                .image(
+                    "docker://\(source.host)/upstream/multi@\(pinned)", repository: "mirror/multi", tags: ["2024.1", "stable"],
+                    targets: ["mirror"]))
         let r = try Self.apply(workspace, job)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(try Self.tags(target, "mirror/multi") == ["2024.1", "stable"])
@@ -430,35 +377,14 @@ import Testing
     }
 
     @Test func budgetRunningOutDuringTheRunFailsTheRemainingCopiesCleanly() throws {
-        let source = try RegistryServer.start(.plain)
-        defer { source.stop() }
-        let target = try RegistryServer.start(.plain)
-        defer { target.stop() }
-        try Self.seed(source, "docker-archive:\(Self.images.imageOneArchive)", "library/tool", "1.0.0")
-        try Self.seed(source, "docker-archive:\(Self.images.imageTwoArchive)", "library/tool", "1.1.0")
-        let proxy = try FaultProxy(upstreamPort: source.port)
-        defer { proxy.stop() }
+        let (source, target, proxy) = try Self.toolUpstream(["1.0.0", "1.1.0"])
+        defer { proxy.stop(); target.stop(); source.stop() }
         // The tag list and HEADs say nothing; the first manifest GET (a counted pull) says it was the last.
         proxy.addResponseHeaders(
             [("RateLimit-Limit", "10"), ("RateLimit-Remaining", "0"), ("RateLimit-Reset", "7200")],
             method: "GET", pathContains: "/manifests/")
         let workspace = try Workspace()
-        let job = try workspace.write(
-            "running-out.yaml",
-            """
-            version: 1
-            name: running-out
-            registries:
-              upstream:
-                url: \(proxy.baseURL)
-              mirror:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(proxy.host)/library/tool
-                repository: mirror/tool
-                tags: {semver: '>=1'}
-                targets: [mirror]
-            """)
+        let job = try workspace.job(Self.toolMirror("running-out", proxy, target, selector: "{semver: '>=1'}"))
         let r = try Self.apply(workspace, job, ["--images", "1"])
         #expect(r.status == 1, "\(r.stderr)\n\(r.stdout)")
         let ends = Self.events(r.stdout).filter { $0["event"] as? String == "push-end" }

@@ -25,31 +25,16 @@ import Testing
     func mirrorFallbackWorksOnEveryRerun(_ primary: DeadPrimary) throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let one = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 40_000)])
-        let two = try writer.addImage(tag: "2", layers: [try writer.addRandomLayer(size: 30_000)])
+        let writer = try scratch.layout()
+        let one = try writer.addImage(tag: "1", randomLayerSize: 40_000)
+        let two = try writer.addImage(tag: "2", randomLayerSize: 30_000)
         let primaryURL = try primary.url()
         let primaryHost = String(primaryURL.dropFirst("http://".count))
         let job = try scratch.job(
-            "mirror",
-            """
-            version: 1
-            name: mirror
-            registries:
-              main:
-                url: \(primaryURL)
-                insecure: true
-                mirrors: [\(registry.baseURL)]
-            images:
-              - source: oci:image:1
-                repository: team/one
-                tags: ["1", "latest"]
-                targets: [main]
-              - source: oci:image:2
-                repository: team/two
-                tags: ["2"]
-                targets: [main]
-            """)
+            JobSpec("mirror")
+                .registry("main", url: primaryURL, mirrors: [registry.baseURL], extra: ["insecure: true"])
+                .image("oci:image:1", repository: "team/one", tags: ["1", "latest"], targets: ["main"])
+                .image("oci:image:2", repository: "team/two", tags: ["2"], targets: ["main"]))
         var statuses: [[String]] = []
         for night in 1...3 {
             let started = Date()
@@ -81,8 +66,8 @@ import Testing
     @Test func anUnreadableSourceFailsOnlyItsOwnItem() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let good = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 20_000)])
+        let writer = try scratch.layout()
+        let good = try writer.addImage(tag: "1", randomLayerSize: 20_000)
         let job = try scratch.job(
             JobSpec("mixed")
                 .registry("lab", url: registry.baseURL)
@@ -109,8 +94,8 @@ import Testing
     @Test func aRunThatFailsBeforeItsFirstPushIsRecorded() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         let job = try scratch.job(
             JobSpec("nightly")
                 .registry("lab", url: registry.baseURL)
@@ -132,36 +117,22 @@ import Testing
     @Test func indexesSharingChildrenPushedEightAtOnceNeverFail() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let amd = try writer.addImage(tag: "amd", layers: [try writer.addRandomLayer(size: 20_000)])
-        let arm = try writer.addImage(tag: "arm", layers: [try writer.addRandomLayer(size: 20_000)], architecture: "arm64")
-        var entries = ""
+        let writer = try scratch.layout()
+        let amd = try writer.addImage(tag: "amd", randomLayerSize: 20_000)
+        let arm = try writer.addImage(tag: "arm", randomLayerSize: 20_000, architecture: "arm64")
         var indexes: [String: Digest] = [:]
         for n in 0..<16 {
             // Each index differs (its own third child), and all share `amd` and `arm`.
-            let own = try writer.addImage(tag: "own-\(n)", layers: [try writer.addRandomLayer(size: 1_000)], architecture: "s390x")
+            let own = try writer.addImage(tag: "own-\(n)", randomLayerSize: 1_000, architecture: "s390x")
             let index = try writer.addIndex(tag: "multi-\(n)", manifests: [(amd, "amd64"), (arm, "arm64"), (own, "s390x")])
             indexes["multi-\(n)"] = index.digest
-            entries += """
-                  - source: oci:image:multi-\(n)
-                    repository: team/shared-\("REPO")
-                    targets: [lab]
-
-                """
         }
         for round in 1...3 {
             let repository = "round\(round)"
             let job = try scratch.job(
-                "indexes-\(round)",
-                """
-                version: 1
-                name: indexes
-                registries:
-                  lab:
-                    url: \(registry.baseURL)
-                images:
-                \(entries.replacingOccurrences(of: "REPO", with: repository))
-                """)
+                (0..<16).reduce(JobSpec("indexes").registry("lab", url: registry.baseURL)) {
+                    $0.image("oci:image:multi-\($1)", repository: "team/shared-\(repository)", targets: ["lab"])
+                }, file: "indexes-\(round)")
             let r = try apply(job, scratch: scratch, arguments: ["--images", "8"])
             #expect(r.status == 0, "round \(round): \(r.stderr)\n\(r.stdout)")
             #expect(r.pushEnds().filter { $0.status == "pushed" }.count == 16, "round \(round)")
@@ -181,24 +152,13 @@ import Testing
         let other = try RegistryServer.start()
         // The registry's url is a proxy in front of it; its mirror is the registry itself.
         let proxy = try FaultProxy(upstreamPort: registry.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         func job(url: String) throws -> String {
             try scratch.job(
-                "verify",
-                """
-                version: 1
-                name: verify
-                registries:
-                  main:
-                    url: \(url)
-                    mirrors: [\(registry.baseURL)]
-                images:
-                  - source: oci:image:1
-                    repository: team/app
-                    tags: ["1"]
-                    targets: [main]
-                """)
+                JobSpec("verify")
+                    .registry("main", url: url, mirrors: [registry.baseURL])
+                    .image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["main"]))
         }
         func verify(_ file: String) throws -> (status: Int32, checks: [[String: Any]], stderr: String) {
             let r = try run(
@@ -232,7 +192,7 @@ import Testing
     @Test func countsArePerImagePushEverywhere() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let layer = try writer.addRandomLayer(size: 300_000)
         _ = try writer.addImage(tag: "1", layers: [layer])
         let job = try scratch.job(
@@ -267,24 +227,14 @@ import Testing
         let registry = try RegistryServer.start(.tokenAuth)
         let issuer = try #require(registry.tokenIssuer)
         let username = try #require(registry.username), password = try #require(registry.password)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        var entries = ""
+        let writer = try scratch.layout()
+        var spec = JobSpec("shared").registry(
+            "tokens", url: registry.baseURL, extra: ["auth: {username: \(username), password: \(password)}"])
         for n in 1...4 {
-            _ = try writer.addImage(tag: "\(n)", layers: [try writer.addRandomLayer(size: 5_000)])
-            entries += "  - {source: 'oci:image:\(n)', repository: team/app, tags: ['\(n)'], targets: [tokens]}\n"
+            _ = try writer.addImage(tag: "\(n)", randomLayerSize: 5_000)
+            spec = spec.image("oci:image:\(n)", repository: "team/app", tags: ["\(n)"], targets: ["tokens"])
         }
-        let job = try scratch.job(
-            "shared",
-            """
-            version: 1
-            name: shared
-            registries:
-              tokens:
-                url: \(registry.baseURL)
-                auth: {username: \(username), password: \(password)}
-            images:
-            \(entries)
-            """)
+        let job = try scratch.job(spec)
         let r = try apply(job, scratch: scratch, arguments: ["--images", "1"])
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(r.pushEnds().map(\.status) == ["pushed", "pushed", "pushed", "pushed"])
@@ -297,35 +247,21 @@ import Testing
     @Test func planPredictsWhatApplyDoes() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
+        let writer = try scratch.layout()
         let shared = try writer.addRandomLayer(size: 20_000)
         _ = try writer.addImage(tag: "base", layers: [shared])
         _ = try writer.addImage(tag: "app", layers: [shared, try writer.addRandomLayer(size: 10_000)])
-        func job(_ name: String, _ entries: String) throws -> String {
-            try scratch.job(
-                name,
-                """
-                version: 1
-                name: \(name)
-                registries:
-                  lab:
-                    url: \(registry.baseURL)
-                images:
-                \(entries)
-                """)
-        }
+        func job(_ name: String) -> JobSpec { JobSpec(name).registry("lab", url: registry.baseURL) }
         #expect(
             try apply(
-                try job("base", "  - {source: 'oci:image:base', repository: team/base, tags: ['1'], targets: [lab]}"),
+                try scratch.job(job("base").image("oci:image:base", repository: "team/base", tags: ["1"], targets: ["lab"])),
                 scratch: scratch
             ).status == 0)
         // team/app: the shared layer can be mounted from team/base; the rest is new.
-        let app = try job(
-            "app",
-            """
-              - {source: 'oci:image:app', repository: team/app, tags: ['1'], targets: [lab]}
-              - {source: 'oci:image:base', repository: team/base, tags: ['1', '2'], targets: [lab]}
-            """)
+        let app = try scratch.job(
+            job("app")
+                .image("oci:image:app", repository: "team/app", tags: ["1"], targets: ["lab"])
+                .image("oci:image:base", repository: "team/base", tags: ["1", "2"], targets: ["lab"]))
         let planned = try run(
             pushctlBinary, ["plan", "--output", "json", "--state", scratch.state, app],
             environment: scratch.environment, directory: scratch.path)
@@ -350,8 +286,8 @@ import Testing
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
         let dead = try Sockets.freePort()
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        let image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 10_000)])
+        let writer = try scratch.layout()
+        let image = try writer.addImage(tag: "1", randomLayerSize: 10_000)
         let job = try scratch.job(
             JobSpec("upstream", defaults: ["retries": "1"])
                 .registry("lab", url: registry.baseURL)
@@ -374,35 +310,20 @@ import Testing
         let upstream = try RegistryServer.start()
         let target = try RegistryServer.start()
         let proxy = try FaultProxy(upstreamPort: upstream.port)
-        let writer = try LayoutWriter(path: scratch.sub("image"))
-        _ = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 5_000)])
+        let writer = try scratch.layout()
+        _ = try writer.addImage(tag: "1", randomLayerSize: 5_000)
         let seed = try scratch.job(
-            "seed",
-            """
-            version: 1
-            name: seed
-            registries:
-              upstream: {url: \(upstream.baseURL)}
-            images:
-              - {source: 'oci:image:1', repository: src/app, tags: ['v1'], targets: [upstream]}
-            """)
+            JobSpec("seed")
+                .registry("upstream", url: upstream.baseURL)
+                .image("oci:image:1", repository: "src/app", tags: ["v1"], targets: ["upstream"]))
         #expect(try apply(seed, scratch: scratch).status == 0)
         proxy.add(
             .init(method: "GET", pathContains: "/tags/list", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 30), times: 10))
         let job = try scratch.job(
-            "slow-upstream",
-            """
-            version: 1
-            name: slow-upstream
-            registries:
-              upstream: {url: \(proxy.baseURL)}
-              lab: {url: \(target.baseURL)}
-            images:
-              - source: docker://\(proxy.host)/src/app
-                repository: mirror/app
-                tags: {match: 'v[0-9]+'}
-                targets: [lab]
-            """)
+            JobSpec("slow-upstream")
+                .registry("upstream", url: proxy.baseURL)
+                .registry("lab", url: target.baseURL)
+                .image("docker://\(proxy.host)/src/app", repository: "mirror/app", selector: "{match: 'v[0-9]+'}", targets: ["lab"]))
         let running = try RunningApply([job], scratch: scratch)
         // Wait until the tag list request is held by the proxy, then interrupt.
         let deadline = Date().addingTimeInterval(20)

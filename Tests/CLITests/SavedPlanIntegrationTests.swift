@@ -17,9 +17,9 @@ import Testing
         init() throws {
             scratch = try Scratch()
             registry = try RegistryServer.start()
-            writer = try LayoutWriter(path: scratch.sub("image"))
-            image = try writer.addImage(tag: "1", layers: [try writer.addRandomLayer(size: 30_000)])
-            _ = try writer.addImage(tag: "2", layers: [try writer.addRandomLayer(size: 20_000)])
+            writer = try scratch.layout()
+            image = try writer.addImage(tag: "1", randomLayerSize: 30_000)
+            _ = try writer.addImage(tag: "2", randomLayerSize: 20_000)
             job = try scratch.job("release", Self.yaml(registry))
         }
 
@@ -52,7 +52,7 @@ import Testing
         let last = planned.stdout.split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.hasPrefix("Plan: 2 pushes; tags: 3 to push, 0 unchanged; blobs: 4 to upload ("), "\(planned.stdout)")
         #expect(last.hasSuffix(", 0 to mount (0 B), 0 present"), "\(last)")
-        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/saved-plan-v1.schema.json", planned.path])
+        let check = try SchemaValidator.validate([planned.path], against: "saved-plan-v1.schema.json")
         #expect(check.stdout == "ok \(planned.path)\n", "\(check.stderr)\(check.stdout)")
         let document = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: planned.path))) as? [String: Any])
@@ -93,8 +93,8 @@ import Testing
         // differently.
         try FileManager.default.moveItem(atPath: setup.scratch.sub("image"), toPath: setup.scratch.sub("image-old"))
         let rebuilt = try LayoutWriter(path: setup.scratch.sub("image"))
-        let moved = try rebuilt.addImage(tag: "1", layers: [try rebuilt.addRandomLayer(size: 10_000)])
-        _ = try rebuilt.addImage(tag: "2", layers: [try rebuilt.addRandomLayer(size: 10_000)])
+        let moved = try rebuilt.addImage(tag: "1", randomLayerSize: 10_000)
+        _ = try rebuilt.addImage(tag: "2", randomLayerSize: 10_000)
         let applied = try setup.applyPlan(planned.path)
         #expect(applied.status == 2, "\(applied.stderr)")
         #expect(applied.stderr.contains("source digest moved from \(setup.image.digest) to \(moved.digest)"), "\(applied.stderr)")
@@ -124,39 +124,18 @@ import Testing
         let upstream = try RegistryServer.start()
         func seed(_ tags: [String]) throws {
             let file = try setup.scratch.job(
-                "seed",
-                """
-                version: 1
-                name: seed
-                registries:
-                  upstream:
-                    url: \(upstream.baseURL)
-                images:
-                  - source: oci:image:1
-                    repository: src/app
-                    tags: [\(tags.map { "\"\($0)\"" }.joined(separator: ", "))]
-                    targets: [upstream]
-                """)
+                JobSpec("seed")
+                    .registry("upstream", url: upstream.baseURL)
+                    .image("oci:image:1", repository: "src/app", tags: tags, targets: ["upstream"]))
             let r = try apply(file, scratch: setup.scratch)
             #expect(r.status == 0, "\(r.stderr)")
         }
         try seed(["v1", "v2"])
         let mirror = try setup.scratch.job(
-            "mirror",
-            """
-            version: 1
-            name: mirror
-            registries:
-              upstream:
-                url: \(upstream.baseURL)
-              lab:
-                url: \(setup.registry.baseURL)
-            images:
-              - source: docker://\(upstream.host)/src/app
-                repository: mirror/app
-                tags: {match: 'v[0-9]+'}
-                targets: [lab]
-            """)
+            JobSpec("mirror")
+                .registry("upstream", url: upstream.baseURL)
+                .registry("lab", url: setup.registry.baseURL)
+                .image("docker://\(upstream.host)/src/app", repository: "mirror/app", selector: "{match: 'v[0-9]+'}", targets: ["lab"]))
         let path = setup.scratch.sub("mirror-plan.json")
         let planned = try run(
             pushctlBinary, ["plan", "--state", setup.scratch.state, "--out", path, mirror],

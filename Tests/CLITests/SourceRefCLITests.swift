@@ -1,7 +1,6 @@
 import Foundation
 import OCI
 import RegistryHarness
-import TestImages
 import Testing
 
 /// Issue 12, source REF rules end to end: `validate` refuses bad REFs with located errors (exit 2),
@@ -9,23 +8,21 @@ import Testing
 @Suite(.serialized) struct SourceRefCLITests {
     static let fullReference = "registry.example.com/team/app:1.4"
 
+    /// A job with one registry `r` that is never reached (validate, offline plan).
+    static func job(_ name: String, compact: Bool = false) -> JobSpec {
+        JobSpec(name, compact: compact).registry("r", url: "https://r.example.com")
+    }
+
     @Test func invalidREFsFailValidateWithLocatedErrors() throws {
         let scratch = try Scratch()
         let long = String(repeating: "a", count: 64)
         let file = try scratch.job(
-            "refs",
-            """
-            version: 1
-            name: refs
-            registries:
-              r: {url: https://r.example.com}
-            images:
-              - {source: 'oci:dir:-bad', repository: a, tags: ["1"], targets: [r]}
-              - {source: 'oci:dir:@sha256:abc', repository: b, tags: ["1"], targets: [r]}
-              - {source: 'docker-archive:a.tar:app@sha256:\(long)', repository: c, tags: ["1"], targets: [r]}
-              - {source: 'oci:dir:team/app', repository: d, targets: [r]}
-              - {source: 'docker-archive:a.tar:Team/App:1', repository: e, tags: ["1"], targets: [r]}
-            """)
+            Self.job("refs", compact: true)
+                .image("oci:dir:-bad", repository: "a", tags: ["1"], targets: ["r"])
+                .image("oci:dir:@sha256:abc", repository: "b", tags: ["1"], targets: ["r"])
+                .image("docker-archive:a.tar:app@sha256:\(long)", repository: "c", tags: ["1"], targets: ["r"])
+                .image("oci:dir:team/app", repository: "d", targets: ["r"])
+                .image("docker-archive:a.tar:Team/App:1", repository: "e", tags: ["1"], targets: ["r"]))
         let r = try run(pushctlBinary, ["validate", file], environment: [:])
         #expect(r.status == 2)
         let errors = r.stderr.split(separator: "\n").filter { $0.contains(": error: ") }.map(String.init)
@@ -45,17 +42,10 @@ import Testing
     @Test func acceptedREFsValidate() throws {
         let scratch = try Scratch()
         let file = try scratch.job(
-            "ok-refs",
-            """
-            version: 1
-            name: ok-refs
-            registries:
-              r: {url: https://r.example.com}
-            images:
-              - {source: 'oci:dir:\(Self.fullReference)', repository: a, targets: [r]}
-              - {source: 'docker-archive:a.tar:test_image_2', repository: b, targets: [r]}
-              - {source: 'docker-archive:a.tar:@sha256:\(String(repeating: "a", count: 64))', repository: c, tags: ["1"], targets: [r]}
-            """)
+            Self.job("ok-refs")
+                .image("oci:dir:\(Self.fullReference)", repository: "a", targets: ["r"])
+                .image("docker-archive:a.tar:test_image_2", repository: "b", targets: ["r"])
+                .image("docker-archive:a.tar:@sha256:\(String(repeating: "a", count: 64))", repository: "c", tags: ["1"], targets: ["r"]))
         let r = try run(pushctlBinary, ["validate", file], environment: [:])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "\(file): ok\n")
@@ -64,16 +54,9 @@ import Testing
     @Test func planShowsTheTagAFullReferenceGives() throws {
         let scratch = try Scratch()
         let file = try scratch.job(
-            "plan-ref",
-            """
-            version: 1
-            name: plan-ref
-            registries:
-              r: {url: https://r.example.com}
-            images:
-              - {source: 'oci:build:\(Self.fullReference)', repository: team/app, targets: [r]}
-              - {source: 'docker-archive:a.tar:test_image_2', repository: team/two, targets: [r]}
-            """)
+            Self.job("plan-ref")
+                .image("oci:build:\(Self.fullReference)", repository: "team/app", targets: ["r"])
+                .image("docker-archive:a.tar:test_image_2", repository: "team/two", targets: ["r"]))
         let r = try run(pushctlBinary, ["plan", "--offline", "--output", "json", file], environment: [:], directory: scratch.path)
         #expect(r.status == 0, "\(r.stderr)")
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -89,20 +72,14 @@ import Testing
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
         let writer = try LayoutWriter(path: scratch.sub("layout"))
-        let image = try writer.addImage(tag: Self.fullReference, layers: [try writer.addRandomLayer(size: 10_000)])
+        let image = try writer.addImage(tag: Self.fullReference, randomLayerSize: 10_000)
         let bundle = TestImages.shared.bundleArchive
         let file = try scratch.job(
-            "apply-ref",
-            """
-            version: 1
-            name: apply-ref
-            registries:
-              lab: {url: \(registry.baseURL)}
-            images:
-              - {source: 'oci:layout:\(Self.fullReference)', repository: team/app, targets: [lab]}
-              - {source: 'oci:layout', repository: team/alone, targets: [lab]}
-              - {source: 'docker-archive:\(bundle):test_image_2', repository: team/two, targets: [lab]}
-            """)
+            JobSpec("apply-ref")
+                .registry("lab", url: registry.baseURL)
+                .image("oci:layout:\(Self.fullReference)", repository: "team/app", targets: ["lab"])
+                .image("oci:layout", repository: "team/alone", targets: ["lab"])
+                .image("docker-archive:\(bundle):test_image_2", repository: "team/two", targets: ["lab"]))
         let r = try apply(file, scratch: scratch)
         #expect(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         #expect(
@@ -120,15 +97,9 @@ import Testing
         defer { registry.stop() }
         let bundle = TestImages.shared.bundleArchive
         let file = try scratch.job(
-            "unknown-ref",
-            """
-            version: 1
-            name: unknown-ref
-            registries:
-              lab: {url: \(registry.baseURL)}
-            images:
-              - {source: 'docker-archive:\(bundle):test_image_3', repository: team/three, targets: [lab]}
-            """)
+            JobSpec("unknown-ref")
+                .registry("lab", url: registry.baseURL)
+                .image("docker-archive:\(bundle):test_image_3", repository: "team/three", targets: ["lab"]))
         let r = try apply(file, scratch: scratch, output: "plain")
         #expect(r.status != 0)
         #expect(

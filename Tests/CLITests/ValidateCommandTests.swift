@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct ValidateCommandTests {
@@ -35,18 +36,12 @@ import Testing
     }
 
     @Test func unsetVariableIsLocated() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-var-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let file = dir.appendingPathComponent("job.yaml").path
-        try """
-        version: 1
-        name: vars
-        registries:
-          r: {url: https://r.example.com}
-        images:
-          - {source: "oci:a:1", repository: a, tags: ["${GIT_SHA}"], targets: [r]}
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let scratch = try Scratch()
+        let file = try scratch.job(
+            JobSpec("vars", compact: true)
+                .registry("r", url: "https://r.example.com")
+                .image("oci:a:1", repository: "a", tags: ["${GIT_SHA}"], targets: ["r"]),
+            file: "job")
         let unset = try run(pushctlBinary, ["validate", file], environment: [:])
         #expect(unset.status == 2)
         #expect(unset.stderr.contains("\(file):6:48: error: variable 'GIT_SHA' is not set"))

@@ -1,6 +1,5 @@
 import Foundation
 import RegistryHarness
-import TestImages
 import Testing
 
 /// The audit commands after a real push: `history`, `history --digest PREFIX`, `show last` and
@@ -9,10 +8,8 @@ import Testing
     @Test func auditAfterApplyAndDriftByAnotherClient() throws {
         let registry = try RegistryServer.start(.plain)
         defer { registry.stop() }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-verify-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let environment = ["QUICKSTART_REGISTRY": registry.baseURL, "PUSHCTL_STATE": dir + "/state.db", "HOME": dir]
+        let scratch = try Scratch()
+        let environment = quickstartEnvironment(registry, scratch)
         let sourceDigest = try #require(
             try String(contentsOfFile: packageRoot + "/examples/images/hello/index.json", encoding: .utf8)
                 .firstMatch(of: /sha256:[0-9a-f]{64}/).map { String($0.output) })
@@ -55,7 +52,7 @@ import Testing
         #expect(other.status == 0, "\(other.stderr)")
         let drift = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)
         #expect(drift.status == 4)
-        let checks = try verifyChecks(drift.stdout, schemaCheckIn: dir)
+        let checks = try verifyChecks(drift.stdout, schemaCheckIn: scratch.path)
         #expect(checks["latest"]?["status"] as? String == "changed")
         #expect(checks["latest"]?["expected"] as? String == sourceDigest)
         #expect((checks["latest"]?["current"] as? String)?.hasPrefix("sha256:") == true)
@@ -67,7 +64,7 @@ import Testing
         #expect(delete.status == 0, "\(delete.stderr)")
         let gone = try run(pushctlBinary, ["verify", "--output", "json", "examples/quickstart.yaml"], environment: environment)
         #expect(gone.status == 4)
-        #expect(try verifyChecks(gone.stdout, schemaCheckIn: dir)["1.0"]?["status"] as? String == "gone")
+        #expect(try verifyChecks(gone.stdout, schemaCheckIn: scratch.path)["1.0"]?["status"] as? String == "gone")
 
         // Each verification is recorded as a run.
         let runs = try run(pushctlBinary, ["history", "--output", "json"], environment: environment)
@@ -83,7 +80,7 @@ import Testing
     private func verifyChecks(_ json: String, schemaCheckIn dir: String) throws -> [String: [String: Any]] {
         let file = dir + "/verify-\(UUID().uuidString).json"
         try json.write(toFile: file, atomically: true, encoding: .utf8)
-        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/verify-v1.schema.json", file])
+        let check = try SchemaValidator.validate([file], against: "verify-v1.schema.json")
         #expect(check.stdout == "ok \(file)\n", "\(check.stderr)")
         let document = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let checks = try #require(document["checks"] as? [[String: Any]])

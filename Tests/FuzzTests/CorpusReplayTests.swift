@@ -17,28 +17,29 @@ import Testing
         return names.sorted().map { "\(directory)/\($0)" }
     }
 
-    @Test(arguments: FuzzTarget.allCases)
-    func seedCorpusRunsCleanly(target: FuzzTarget) throws {
-        let files = Self.inputs("corpus", target)
-        #expect(files.count >= 5, "seed corpus of \(target.rawValue) is missing or thin")
+    /// Runs `target` on each file; returns how many ran.
+    static func replay(_ files: [String], _ target: FuzzTarget) throws -> Int {
         var ran = 0
         for file in files {
             let bytes = try #require(FileManager.default.contents(atPath: file), "cannot read \(file)")
             target.run(Array(bytes))
             ran += 1
         }
+        return ran
+    }
+
+    @Test(arguments: FuzzTarget.allCases)
+    func seedCorpusRunsCleanly(target: FuzzTarget) throws {
+        let files = Self.inputs("corpus", target)
+        #expect(files.count >= 5, "seed corpus of \(target.rawValue) is missing or thin")
+        let ran = try Self.replay(files, target)
         #expect(ran == files.count)
     }
 
     @Test(arguments: FuzzTarget.allCases)
     func pastCrashesRunCleanly(target: FuzzTarget) throws {
         let files = Self.inputs("regressions", target)
-        var ran = 0
-        for file in files {
-            let bytes = try #require(FileManager.default.contents(atPath: file), "cannot read \(file)")
-            target.run(Array(bytes))
-            ran += 1
-        }
+        let ran = try Self.replay(files, target)
         #expect(ran == files.count)
     }
 }

@@ -157,13 +157,7 @@ extension DockerArchiveMadeTests {
         #expect(graphs.allSatisfy { $0.root == graphs[0].root && $0.blobs == graphs[0].blobs })
 
         let tmp2 = try TempDir()
-        let claimed = Digest.of(Array("not this layer".utf8))
-        let wrong = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
-        let bad = try makeArchive(
-            [
-                "manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
-                "c.json": wrong, "l/layer.tar": layer
-            ], in: tmp2)
+        let (bad, claimed) = try archiveClaimingAnotherDiffID(for: layer, in: tmp2)
         let error = sourceError { _ = try load(.dockerArchive(path: bad, ref: nil), cache: tmp2.sub("cache")) }
         #expect(
             error == .diffIDMismatch(source: "docker-archive:\(bad)", layer: "\(bad):l/layer.tar", expected: claimed, actual: sha256(layer))

@@ -213,15 +213,19 @@ import OCI
 @Suite struct DockerArchiveMadeTests {
     /// Writes a docker-save style archive from `files` with GNU tar.
     func makeArchive(_ files: [String: [UInt8]], in tmp: TempDir) throws -> String {
-        let dir = tmp.sub("content")
-        for (path, bytes) in files {
-            let full = dir + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try write(bytes, to: full)
-        }
-        let file = tmp.sub("image.tar")
-        try mustRun("tar", ["-cf", file, "-C", dir] + files.keys.sorted())
-        return file
+        try gnuTar(files, in: tmp, root: "content", name: "image.tar")
+    }
+
+    /// One image `a:b` whose config claims a diffID (`claimed`) that `layer` does not have.
+    func archiveClaimingAnotherDiffID(for layer: [UInt8], in tmp: TempDir) throws -> (file: String, claimed: Digest) {
+        let claimed = Digest.of(Array("not this layer".utf8))
+        let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
+        let file = try makeArchive(
+            [
+                "manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
+                "c.json": config, "l/layer.tar": layer
+            ], in: tmp)
+        return (file, claimed)
     }
 
     @Test func foreignAndGzipLayers() throws {
@@ -289,13 +293,7 @@ extension DockerArchiveMadeTests {
     @Test func gzipLayerWithWrongDiffIDIsRefused() throws {
         let tmp = try TempDir()
         let gz = testImages.oneImage.layers[0].bytes
-        let claimed = Digest.of(Array("not this layer".utf8))
-        let config = Array("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"\(claimed)\"]}}".utf8)
-        let file = try makeArchive(
-            [
-                "manifest.json": Array(#"[{"Config":"c.json","RepoTags":["a:b"],"Layers":["l/layer.tar"]}]"#.utf8),
-                "c.json": config, "l/layer.tar": gz
-            ], in: tmp)
+        let (file, claimed) = try archiveClaimingAnotherDiffID(for: gz, in: tmp)
         let error = sourceError { _ = try load(.dockerArchive(path: file, ref: nil), cache: tmp.sub("cache")) }
         #expect(
             error

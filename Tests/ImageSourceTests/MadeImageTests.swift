@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import OCI
+import TestSupport
 @testable import ImageSource
 
 /// Images made here with umoci (layouts, several layers, a second platform) and converted with
@@ -10,58 +11,16 @@ import OCI
     /// tag `arm` (same layers, linux/arm64 config) and tag `multi`: an index over both.
     struct MadeLayout {
         let tmp: TempDir
-        var layout: String { tmp.sub("layout") }
-        let base: Descriptor
-        let arm: Descriptor
-        let index: Descriptor
+        let made: UmociMultiPlatformLayout
+        var layout: String { made.path }
+        var base: Descriptor { made.base }
+        var arm: Descriptor { made.arm }
+        var index: Descriptor { made.index }
     }
 
     static func makeLayout() throws -> MadeLayout {
         let tmp = try TempDir()
-        let layout = tmp.sub("layout")
-        try mustRun("umoci", ["init", "--layout", layout])
-        try mustRun("umoci", ["new", "--image", "\(layout):base"])
-        for (step, file) in ["one", "dir/two"].enumerated() {
-            let bundle = tmp.sub("bundle\(step)")
-            try mustRun("umoci", ["unpack", "--rootless", "--image", "\(layout):base", bundle])
-            let path = bundle + "/rootfs/" + file
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            // Pseudo-random (xorshift), so the layers do not compress to almost nothing.
-            var state: UInt64 = 0x9E3779B97F4A7C15 &+ UInt64(step)
-            try write(
-                (0..<50_000).map { _ in
-                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                    return UInt8(truncatingIfNeeded: state)
-                }, to: path)
-            try mustRun("umoci", ["repack", "--image", "\(layout):base", bundle])
-        }
-        try mustRun("umoci", ["config", "--image", "\(layout):base", "--tag", "arm", "--architecture", "arm64", "--os", "linux"])
-
-        struct Index: Codable { var schemaVersion: Int; var mediaType: String?; var manifests: [Descriptor] }
-        let indexPath = layout + "/index.json"
-        var top = try JSONDecoder().decode(Index.self, from: Data(contentsOf: URL(fileURLWithPath: indexPath)))
-        let entries = top.manifests
-        func entry(_ tag: String) throws -> Descriptor {
-            guard var d = entries.first(where: { $0.annotations?[Descriptor.refNameAnnotation] == tag }) else {
-                Issue.record("umoci wrote no tag \(tag)")
-                throw ToolFailed(tool: "umoci", status: 0)
-            }
-            d.annotations = nil
-            return d
-        }
-        var base = try entry("base"); base.platform = Platform(architecture: "amd64", os: "linux")
-        var arm = try entry("arm"); arm.platform = Platform(architecture: "arm64", os: "linux")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let indexBytes = [UInt8](try encoder.encode(Index(schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [base, arm])))
-        let indexDigest = sha256(indexBytes)
-        try write(indexBytes, to: layout + "/blobs/sha256/" + indexDigest.hex)
-        let index = Descriptor(
-            mediaType: MediaType.ociIndex, digest: indexDigest, size: Int64(indexBytes.count),
-            annotations: [Descriptor.refNameAnnotation: "multi"])
-        top.manifests.append(index)
-        try Data(try encoder.encode(top)).write(to: URL(fileURLWithPath: indexPath))
-        return MadeLayout(tmp: tmp, base: base, arm: arm, index: index)
+        return MadeLayout(tmp: tmp, made: try UmociMultiPlatformLayout.make(at: tmp.sub("layout")))
     }
 
     @Test func umociLayoutWithTwoLayers() throws {

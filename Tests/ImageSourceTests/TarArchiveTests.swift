@@ -7,15 +7,7 @@ import OCI
 @Suite struct TarArchiveTests {
     /// Writes `files` (relative path → content) under a directory and tars it with GNU tar.
     func makeTar(format: String, files: [String: [UInt8]], in tmp: TempDir, extraArgs: [String] = []) throws -> String {
-        let root = tmp.sub("root-\(format)")
-        for (path, content) in files {
-            let full = root + "/" + path
-            try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try write(content, to: full)
-        }
-        let archive = tmp.sub("archive-\(format).tar")
-        try mustRun("tar", ["--format=\(format)", "-cf", archive, "-C", root] + extraArgs + files.keys.sorted())
-        return archive
+        try gnuTar(files, in: tmp, root: "root-\(format)", name: "archive-\(format).tar", format: format, extraArgs: extraArgs)
     }
 
     @Test(arguments: ["gnu", "pax", "ustar"])

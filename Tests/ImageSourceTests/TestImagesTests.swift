@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import OCI
-import TestImages
+import TestSupport
 
 /// The generated test images are what the other suites compare pushctl against, so they are
 /// checked here against real tools (tar, gzip) and for determinism, independently of pushctl.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import OCI
-import TestImages
+import TestSupport
 @testable import ImageSource
 
 /// The edge-case images (docker save archives, OCI layouts), written once per test process into a
@@ -15,34 +15,21 @@ struct ToolResult {
     var text: String { String(decoding: stdout, as: UTF8.self) }
 }
 
-/// Runs an external tool (skopeo, umoci, tar, gzip…). Fails the test clearly when it is missing.
+/// Runs an external tool (skopeo, umoci, tar, gzip…) with TestSupport's process runner. Fails
+/// the test clearly when it is missing.
 @discardableResult
 func run(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws
     -> ToolResult
 {
-    let candidates = ["/usr/bin/\(tool)", "/bin/\(tool)", "/usr/local/bin/\(tool)", "/usr/sbin/\(tool)"]
-    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+    let executable: String
+    do { executable = try TestTools.path(tool) } catch {
         Issue.record(
             "required tool \(tool) is not installed (install the Debian package; see scripts/install-deps)",
             sourceLocation: sourceLocation)
         throw ToolMissing(tool: tool)
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes fully before waiting, so a chatty tool cannot block on a full pipe.
-    let errData = LockedData()
-    let errThread = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    errThread.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errData.isSet { usleep(1000) }
-    return ToolResult(status: process.terminationStatus, stdout: [UInt8](outData), stderr: String(decoding: errData.get(), as: UTF8.self))
+    let result = try runProcess(executable, arguments, directory: cwd)
+    return ToolResult(status: result.status, stdout: result.stdoutBytes, stderr: result.stderr)
 }
 
 /// Like `run`, but the tool must succeed.
@@ -62,25 +49,8 @@ func mustRun(_ tool: String, _ arguments: [String], cwd: String? = nil, sourceLo
 struct ToolMissing: Error { let tool: String }
 struct ToolFailed: Error { let tool: String; let status: Int32 }
 
-/// `@unchecked Sendable`: every access goes through the lock.
-final class LockedData: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return data != nil }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data ?? Data() }
-}
-
 /// A fresh temporary directory, removed when the value goes away.
-final class TempDir {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "pushctl-source-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func sub(_ name: String) -> String { path + "/" + name }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+typealias TempDir = Scratch
 
 /// Reads a payload to its end into memory (small blobs only).
 func readAll(_ payload: BlobPayload, offset: Int64 = 0) throws -> [UInt8] {
@@ -139,6 +109,22 @@ func write(_ bytes: [UInt8], to path: String) throws {
 
 func copyItem(_ from: String, _ to: String) throws {
     try FileManager.default.copyItem(atPath: from, toPath: to)
+}
+
+/// Writes `files` (relative path → content) under `tmp/ROOT` and tars them with GNU tar (in
+/// `format`, else its default) into `tmp/NAME`; returns the archive's path.
+func gnuTar(
+    _ files: [String: [UInt8]], in tmp: TempDir, root: String, name: String, format: String? = nil, extraArgs: [String] = []
+) throws -> String {
+    let dir = tmp.sub(root)
+    for (path, bytes) in files {
+        let full = dir + "/" + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try write(bytes, to: full)
+    }
+    let archive = tmp.sub(name)
+    try mustRun("tar", (format.map { ["--format=\($0)"] } ?? []) + ["-cf", archive, "-C", dir] + extraArgs + files.keys.sorted())
+    return archive
 }
 
 /// Runs a source call expected to fail and returns its error.

@@ -64,24 +64,26 @@ import YAML
         #expect(job.images.last?.repository == "team/app19999")
     }
 
+    /// The time `loadJob` takes for `text(count)`, for each count; `check` looks at each job.
+    static func loadTimes(_ counts: [Int], _ text: (Int) -> String, check: (Job, Int) -> Void) throws -> [Double] {
+        try counts.map { count in
+            let text = text(count)
+            let started = Date()
+            let job = try loadJob(text).get()
+            let seconds = Date().timeIntervalSince(started)
+            check(job, count)
+            return seconds
+        }
+    }
+
     /// Linear: ten times the tags costs about ten times the time, not a hundred. Printed only
     /// (timing on shared machines is noisy); the assertions are on the results.
     @Test func loadTimeGrowsLinearly() throws {
-        var seconds: [Double] = []
-        for count in [10_000, 100_000] {
-            let text = Self.jobWithTags(count)
-            let started = Date()
-            let job = try loadJob(text).get()
-            seconds.append(Date().timeIntervalSince(started))
+        let seconds = try Self.loadTimes([10_000, 100_000], Self.jobWithTags) { job, count in
             guard case .list(let tags) = job.images[0].tags else { Issue.record("expected a tag list"); return }
             #expect(tags.count == count)
         }
-        var imageSeconds: [Double] = []
-        for count in [2_000, 20_000] {
-            let text = Self.jobWithImages(count)
-            let started = Date()
-            let job = try loadJob(text).get()
-            imageSeconds.append(Date().timeIntervalSince(started))
+        let imageSeconds = try Self.loadTimes([2_000, 20_000], Self.jobWithImages) { job, count in
             #expect(job.images.count == count)
         }
         print(

@@ -1,15 +1,18 @@
 import Foundation
 import Curl
+import PusherFakes
 import OCI
 import Registry
 import Testing
 @testable import Pusher
-@testable import Run
-@testable import RegistrySource
 
 /// The push logic against in-memory fakes. The same behaviour is proven against the real
 /// registry in the integration tests; these pin down the decisions.
 @Suite struct ExecutorTests {
+    /// A registry's url and its one mirror.
+    static let primaryAndMirror = [
+        EndpointMember(url: "https://primary.test", isHTTPTwin: false), EndpointMember(url: "https://mirror.test", isHTTPTwin: false)
+    ]
     func executor(
         _ registries: [String: FakeRegistry], state: FakeState, events: EventLog = EventLog(),
         cancellation: CancellationFlag = CancellationFlag()
@@ -65,10 +68,7 @@ import Testing
         let state = FakeState()
         let job = makeJob(
             makeImage(),
-            endpoints: [
-                EndpointMember(url: "https://primary.test", isHTTPTwin: false),
-                EndpointMember(url: "https://mirror.test", isHTTPTwin: false)
-            ])
+            endpoints: Self.primaryAndMirror)
         let outcome = executor(["https://primary.test": closed, "https://mirror.test": mirror], state: state).run([job], images: 1)[0]
         #expect(outcome.status == .pushed)
         #expect(outcome.endpoint == "https://mirror.test")
@@ -82,10 +82,7 @@ import Testing
         let mirror = FakeRegistry()
         let job = makeJob(
             makeImage(),
-            endpoints: [
-                EndpointMember(url: "https://primary.test", isHTTPTwin: false),
-                EndpointMember(url: "https://mirror.test", isHTTPTwin: false)
-            ])
+            endpoints: Self.primaryAndMirror)
         let outcome = executor(["https://primary.test": denying, "https://mirror.test": mirror], state: FakeState()).run([job], images: 1)[
             0]
         #expect(outcome.status == .failed)

@@ -1,11 +1,10 @@
 import Foundation
 import Curl
 import OCI
+import PusherFakes
 import Registry
 import Synchronization
 @testable import Pusher
-@testable import Run
-@testable import RegistrySource
 
 /// An in-memory registry endpoint that records every request, refuses manifests whose blobs are
 /// missing (as a real registry does), and can be made unreachable.
@@ -92,48 +91,6 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
     }
 
     var requestLog: [String] { lock.withLock { requests } }
-}
-
-final class FakeState: PushState, @unchecked Sendable {
-    private let lock = NSLock()
-    var tags: [String: Digest] = [:]
-    var locations: [(registry: String, repository: String, digest: Digest, identity: String)] = []
-    var pushes: [CompletedPush] = []
-
-    func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest? {
-        lock.withLock { tags["\(registry)/\(repository):\(tag)"] }
-    }
-    func isBlobKnown(registry: String, repository: String, digest: Digest) throws -> Bool {
-        lock.withLock { locations.contains { $0.registry == registry && $0.repository == repository && $0.digest == digest } }
-    }
-    func recordBlob(registry: String, repository: String, digest: Digest, identity: String) throws {
-        lock.withLock { locations.append((registry, repository, digest, identity)) }
-    }
-    func removeBlob(registry: String, repository: String, digest: Digest) throws {
-        lock.withLock { locations.removeAll { $0.registry == registry && $0.repository == repository && $0.digest == digest } }
-    }
-    func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String] {
-        lock.withLock {
-            Array(
-                locations.filter { $0.registry == registry && $0.digest == digest && $0.repository != targetRepository }.map(\.repository)
-                    .prefix(limit))
-        }
-    }
-    func recordPush(_ record: CompletedPush) throws {
-        lock.withLock {
-            pushes.append(record)
-            for tag in record.tags where tag.status != .failed {
-                tags["\(record.registryKey)/\(record.target.repository):\(tag.name)"] = record.sourceDigest
-            }
-        }
-    }
-}
-
-final class EventLog: PushEventSink, @unchecked Sendable {
-    private let lock = NSLock()
-    private var all: [PushEvent] = []
-    func emit(_ event: PushEvent) { lock.withLock { all.append(event) } }
-    var events: [PushEvent] { lock.withLock { all } }
 }
 
 /// A small image: one config, two layers, an image manifest; `corruptLayer` makes the second

@@ -320,3 +320,15 @@ public final class FaultProxy: Sendable {
         _ = Sockets.writeAll(client, Array((text + "\r\n").utf8) + Array(json))
     }
 }
+
+extension RegistryServer {
+    /// A registry (`variant`) behind a fault proxy that applies `rules`: talk to `proxy.baseURL`.
+    public static func behindFaultProxy(_ variant: Variant = .plain, _ rules: FaultProxy.Rule...) throws -> (
+        server: RegistryServer, proxy: FaultProxy
+    ) {
+        let server = try start(variant)
+        let proxy = try FaultProxy(upstreamPort: server.port)
+        for rule in rules { proxy.add(rule) }
+        return (server, proxy)
+    }
+}

@@ -122,7 +122,7 @@ public final class RegistryServer: @unchecked Sendable {
         case .basicAuth, .basicAuthTLS:
             let user = "pushctl-user", secret = "pw-\(UUID().uuidString.prefix(8))"
             guard FileManager.default.isExecutableFile(atPath: Self.htpasswd) else { throw HarnessError.missingTool(Self.htpasswd) }
-            let line = try ChildProcesses.run(Self.htpasswd, ["-Bbn", user, secret])
+            let line = try TestTools.runChecked(Self.htpasswd, ["-Bbn", user, secret])
             try line.write(toFile: "\(directory)/htpasswd", atomically: true, encoding: .utf8)
             username = user
             password = secret

@@ -14,44 +14,36 @@ public struct TestCertificates: Sendable {
     /// Creates the files in `directory`.
     public static func make(in directory: String) throws -> TestCertificates {
         let ca = "\(directory)/ca.pem", caKey = "\(directory)/ca.key"
-        let cert = "\(directory)/server.pem", key = "\(directory)/server.key", csr = "\(directory)/server.csr"
-        let ext = "\(directory)/server.ext"
-        try ChildProcesses.run(
+        try TestTools.runChecked(
             openssl,
             [
                 "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                 "-nodes", "-keyout", caKey, "-out", ca, "-days", "2", "-subj", "/CN=pushctl test CA"
             ])
-        try ChildProcesses.run(
-            openssl,
-            [
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost"
-            ])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".write(toFile: ext, atomically: true, encoding: .utf8)
-        try ChildProcesses.run(
-            openssl,
-            [
-                "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
-                "-out", cert, "-days", "2", "-extfile", ext
-            ])
-        let clientCert = "\(directory)/client.pem", clientKey = "\(directory)/client.key", clientCSR = "\(directory)/client.csr"
-        let clientExt = "\(directory)/client.ext"
-        try ChildProcesses.run(
-            openssl,
-            [
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", clientKey, "-out", clientCSR, "-subj", "/CN=pushctl test client"
-            ])
-        try "extendedKeyUsage=clientAuth\n".write(toFile: clientExt, atomically: true, encoding: .utf8)
-        try ChildProcesses.run(
-            openssl,
-            [
-                "x509", "-req", "-in", clientCSR, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
-                "-out", clientCert, "-days", "2", "-extfile", clientExt
-            ])
+        /// A key and a certificate for `subject` signed by the CA: `DIR/NAME.pem` and `DIR/NAME.key`.
+        func issue(_ name: String, subject: String, extensions: String) throws -> (certificate: String, key: String) {
+            let cert = "\(directory)/\(name).pem", key = "\(directory)/\(name).key", csr = "\(directory)/\(name).csr"
+            let ext = "\(directory)/\(name).ext"
+            try TestTools.runChecked(
+                openssl,
+                [
+                    "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", subject
+                ])
+            try extensions.write(toFile: ext, atomically: true, encoding: .utf8)
+            try TestTools.runChecked(
+                openssl,
+                [
+                    "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
+                    "-out", cert, "-days", "2", "-extfile", ext
+                ])
+            return (cert, key)
+        }
+        let server = try issue(
+            "server", subject: "/CN=localhost", extensions: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        let client = try issue("client", subject: "/CN=pushctl test client", extensions: "extendedKeyUsage=clientAuth\n")
         return TestCertificates(
-            caCertificate: ca, serverCertificate: cert, serverKey: key,
-            clientCertificate: clientCert, clientKey: clientKey)
+            caCertificate: ca, serverCertificate: server.certificate, serverKey: server.key,
+            clientCertificate: client.certificate, clientKey: client.key)
     }
 }

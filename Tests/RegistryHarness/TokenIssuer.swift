@@ -49,9 +49,9 @@ public final class TokenIssuer: Sendable {
     ) throws {
         let keyPath = "\(directory)/token-signing.key"
         certificatePath = "\(directory)/token-signing.pem"
-        try ChildProcesses.run(
+        try TestTools.runChecked(
             TestCertificates.openssl, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath])
-        try ChildProcesses.run(
+        try TestTools.runChecked(
             TestCertificates.openssl,
             [
                 "req", "-x509", "-new", "-key", keyPath, "-out", certificatePath,

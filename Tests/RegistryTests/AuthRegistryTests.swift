@@ -42,10 +42,8 @@ import Testing
     }
 
     @Test func tokenAuthPushesAndReusesOneTokenPerScope() throws {
-        let server = try RegistryServer.start(.tokenAuth)
+        let (server, issuer, client) = try Self.tokenRegistry()
         defer { server.stop() }
-        let issuer = try #require(server.tokenIssuer)
-        let client = try Self.client(for: server)
         try client.ping()
         let blobs = (0..<3).map { _ in TestBlob.random(size: 20_000) }
         for blob in blobs {
@@ -67,10 +65,8 @@ import Testing
     }
 
     @Test func threadsStartingTogetherShareOneTokenFetch() throws {
-        let server = try RegistryServer.start(.tokenAuth)
+        let (server, issuer, client) = try Self.tokenRegistry()
         defer { server.stop() }
-        let issuer = try #require(server.tokenIssuer)
-        let client = try Self.client(for: server)
         try client.ping()
         let blobs = (0..<6).map { _ in TestBlob.random(size: 10_000) }
         let failures = LockedValue(0)
@@ -123,10 +119,8 @@ import Testing
     }
 
     @Test func mountAsksForPullOnTheSourceRepository() throws {
-        let server = try RegistryServer.start(.tokenAuth)
+        let (server, issuer, client) = try Self.tokenRegistry()
         defer { server.stop() }
-        let issuer = try #require(server.tokenIssuer)
-        let client = try Self.client(for: server)
         let blob = TestBlob.random(size: 5_000)
         try client.uploadBlob("team/a", blob.payload())
         #expect(try client.mountBlob("team/b", blob.digest, from: "team/a"))
@@ -168,6 +162,12 @@ import Testing
     }
 
     /// A client for `server` with its valid Basic credentials.
+    /// A token-auth registry, its token issuer, and a client with the registry's credentials.
+    static func tokenRegistry() throws -> (server: RegistryServer, issuer: TokenIssuer, client: RegistryClient) {
+        let server = try RegistryServer.start(.tokenAuth)
+        return (server, try #require(server.tokenIssuer), try client(for: server))
+    }
+
     static func client(for server: RegistryServer) throws -> RegistryClient {
         RegistryClient(
             endpoint: RegistryEndpoint(url: server.baseURL),

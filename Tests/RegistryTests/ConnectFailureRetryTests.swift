@@ -24,11 +24,9 @@ import Testing
     }
 
     @Test func serverErrorsAreStillRetriedWhenAFallbackExists() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "GET", pathContains: "/v2/", fault: .status(503, retryAfter: nil), times: 1))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "GET", pathContains: "/v2/", fault: .status(503, retryAfter: nil), times: 1))
+        defer { proxy.stop(); server.stop() }
         var policy = RetryPolicy(attempts: 3, baseDelaySeconds: 0.01, jitter: 0)
         policy.retriesConnectFailures = false
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: policy)

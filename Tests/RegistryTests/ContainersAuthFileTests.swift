@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Registry
 
@@ -8,7 +9,8 @@ import Testing
 @Suite struct ContainersAuthFileTests {
     /// A temporary HOME with the three places a test may fill.
     final class Home {
-        let root: String
+        private let scratch: Scratch
+        var root: String { scratch.path }
         var runtimeDirectory: String { root + "/run" }
         var configHome: String { root + "/config" }
         var dockerConfig: String { root + "/docker" }
@@ -18,13 +20,11 @@ import Testing
         var dockerFile: String { dockerConfig + "/config.json" }
 
         init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-containers-auth-\(UUID().uuidString)").path
+            scratch = try Scratch(prefix: "pushctl-containers-auth")
             for dir in [root + "/bin", runtimeDirectory + "/containers", configHome + "/containers", dockerConfig] {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             }
         }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
 
         func write(_ path: String, _ text: String) throws {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

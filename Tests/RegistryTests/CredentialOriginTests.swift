@@ -10,17 +10,22 @@ import Testing
 @Suite struct CredentialOriginTests {
     static let fastRetries = RetryPolicy(attempts: 3, baseDelaySeconds: 0.05, maxDelaySeconds: 1, jitter: 0)
 
+    /// Two proxies in front of `server`: `front` points every new upload session at `elsewhere`.
+    static func uploadsSentElsewhere(_ server: RegistryServer) throws -> (front: FaultProxy, elsewhere: FaultProxy) {
+        let elsewhere = try FaultProxy(upstreamPort: server.port)
+        let front = try FaultProxy(upstreamPort: server.port)
+        front.add(.init(method: "POST", pathContains: "/blobs/uploads/", fault: .rewriteLocation(to: elsewhere.baseURL), times: 10))
+        return (front, elsewhere)
+    }
+
     /// Two proxies in front of one registry: the first (the configured endpoint) points every
     /// new upload session at the second, which records what it is sent.
     @Test(arguments: [nil, 4_000])
     func credentialsDoNotFollowAnUploadLocationToAnotherOrigin(chunkSize: Int?) throws {
         let server = try RegistryServer.start(.plain)
         defer { server.stop() }
-        let elsewhere = try FaultProxy(upstreamPort: server.port)
-        defer { elsewhere.stop() }
-        let front = try FaultProxy(upstreamPort: server.port)
-        defer { front.stop() }
-        front.add(.init(method: "POST", pathContains: "/blobs/uploads/", fault: .rewriteLocation(to: elsewhere.baseURL), times: 10))
+        let (front, elsewhere) = try Self.uploadsSentElsewhere(server)
+        defer { front.stop(); elsewhere.stop() }
 
         // A bearer credential is sent on every registry request, challenge or not: the plain
         // registry ignores it, which lets the upload itself succeed at the second origin.
@@ -44,11 +49,8 @@ import Testing
     @Test func basicCredentialsDoNotFollowAnUploadLocationEvenWhenThatFailsThePush() throws {
         let server = try RegistryServer.start(.basicAuth)
         defer { server.stop() }
-        let elsewhere = try FaultProxy(upstreamPort: server.port)
-        defer { elsewhere.stop() }
-        let front = try FaultProxy(upstreamPort: server.port)
-        defer { front.stop() }
-        front.add(.init(method: "POST", pathContains: "/blobs/uploads/", fault: .rewriteLocation(to: elsewhere.baseURL), times: 10))
+        let (front, elsewhere) = try Self.uploadsSentElsewhere(server)
+        defer { front.stop(); elsewhere.stop() }
         let client = RegistryClient(
             endpoint: RegistryEndpoint(url: front.baseURL),
             credentials: .basic(username: try #require(server.username), password: try #require(server.password)),

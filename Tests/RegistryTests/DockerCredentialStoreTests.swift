@@ -7,12 +7,13 @@ import Testing
 @Suite struct DockerCredentialStoreTests {
     /// A temporary DOCKER_CONFIG directory with config.json and a bin directory of helpers.
     final class Fixture {
-        let root: String
+        private let scratch: Scratch
+        var root: String { scratch.path }
         var configDirectory: String { root + "/docker" }
         var binDirectory: String { root + "/bin" }
 
         init(config: String) throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-creds-\(UUID().uuidString)").path
+            scratch = try Scratch(prefix: "pushctl-creds")
             try FileManager.default.createDirectory(atPath: root + "/docker", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
             try config.write(toFile: configDirectory + "/config.json", atomically: true, encoding: .utf8)
@@ -38,8 +39,6 @@ import Testing
                     "HOME": root
                 ].merging(extra) { $1 })
         }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
     }
 
     static func base64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }

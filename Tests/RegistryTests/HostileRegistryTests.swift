@@ -16,6 +16,12 @@ final class FunctionTransport: HTTPTransport {
 
     var requests: [(method: String, url: String, authorization: String?)] { seen.withLock { $0 } }
 
+    /// Answers the n-th request (from 1) with `answer(n)`, whatever it asks.
+    static func counting(_ answer: @escaping @Sendable (Int) -> HTTPResponse) -> FunctionTransport {
+        let counter = Atomic<Int>(0)
+        return FunctionTransport { _ in answer(counter.add(1, ordering: .relaxed).newValue) }
+    }
+
     func perform(_ request: HTTPRequest, sink: ResponseSink, progress: (@Sendable (Int64) -> Void)?) throws(TransportError) -> HTTPResponse
     {
         seen.withLock { $0.append((request.method, request.url, request.headers["Authorization"])) }
@@ -60,11 +66,7 @@ final class FunctionTransport: HTTPTransport {
     }
 
     @Test func endlessDistinctPagesStopAtThePageLimit() throws {
-        let counter = Atomic<Int>(0)
-        let transport = FunctionTransport { _ in
-            let n = counter.add(1, ordering: .relaxed).newValue
-            return Self.tagPage(["t\(n)"], next: "/v2/team/app/tags/list?last=t\(n)")
-        }
+        let transport = FunctionTransport.counting { n in Self.tagPage(["t\(n)"], next: "/v2/team/app/tags/list?last=t\(n)") }
         let error = try #require(throws: RegistryError.self) {
             try Self.client(transport).listTags("team/app", pageSize: nil, limits: .init(pages: 50, tags: 1_000_000))
         }
@@ -73,11 +75,7 @@ final class FunctionTransport: HTTPTransport {
     }
 
     @Test func theDefaultPageLimitIsTenThousand() throws {
-        let counter = Atomic<Int>(0)
-        let transport = FunctionTransport { _ in
-            let n = counter.add(1, ordering: .relaxed).newValue
-            return Self.tagPage([], next: "/v2/team/app/tags/list?last=t\(n)")
-        }
+        let transport = FunctionTransport.counting { n in Self.tagPage([], next: "/v2/team/app/tags/list?last=t\(n)") }
         let started = Date()
         let error = try #require(throws: RegistryError.self) { try Self.client(transport).listTags("team/app") }
         print("10,000 empty tag-list pages took \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
@@ -86,10 +84,8 @@ final class FunctionTransport: HTTPTransport {
     }
 
     @Test func tooManyTagsIsAnError() throws {
-        let counter = Atomic<Int>(0)
-        let transport = FunctionTransport { _ in
-            let n = counter.add(1, ordering: .relaxed).newValue
-            return Self.tagPage((0..<40).map { "p\(n)-\($0)" }, next: "/v2/team/app/tags/list?last=p\(n)")
+        let transport = FunctionTransport.counting { n in
+            Self.tagPage((0..<40).map { "p\(n)-\($0)" }, next: "/v2/team/app/tags/list?last=p\(n)")
         }
         let error = try #require(throws: RegistryError.self) {
             try Self.client(transport).listTags("team/app", pageSize: nil, limits: .init(pages: 10_000, tags: 100))

@@ -9,18 +9,16 @@ import Testing
 /// Pushes against a real plain-http docker-registry.
 @Suite struct PlainRegistryTests {
     @Test func pingAnswersAndIsLogged() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         try client.ping()
         #expect(client.requestCount == 1)
         #expect(server.requestCount(method: "GET", pathContains: "/v2/") >= 1)
     }
 
     @Test func monolithicUploadThenHeadFindsIt() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 300_000)
         #expect(try client.blobExists("team/app", blob.digest) == nil)
         let progress = ProgressLog()
@@ -34,9 +32,8 @@ import Testing
     }
 
     @Test func chunkedUploadSendsSeveralPatches() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 2_500_000)
         try client.uploadBlob("team/app", blob.payload(), chunkSize: 1_000_000)
         #expect(server.requestCount(method: "PATCH", pathContains: "/v2/team/app/blobs/uploads/") == 3)
@@ -56,17 +53,24 @@ final class ProgressLog: Sendable {
 extension PlainRegistryTests {
     static let fastRetries = RetryPolicy(attempts: 4, baseDelaySeconds: 0.05, maxDelaySeconds: 5, jitter: 0)
 
-    @Test func chunkedUploadResumesAfterDroppedConnection() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        // The second chunk's connection dies after the client sent 300 kB of its body.
-        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: .dropInTransit(300_000), times: 1, skip: 1))
+    /// A 2.5 MB blob uploaded in 1 MB chunks to a plain registry through a fault proxy whose
+    /// `fault` meets the second chunk's PATCH once.
+    static func chunkedUpload(secondChunk fault: FaultProxy.Fault) throws -> (
+        server: RegistryServer, proxy: FaultProxy, client: RegistryClient, blob: TestBlob, opens: TestBlob.OpenLog
+    ) {
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PATCH", pathContains: "/blobs/uploads/", fault: fault, times: 1, skip: 1))
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 2_500_000)
         let opens = TestBlob.OpenLog()
         try client.uploadBlob("team/app", blob.payload(opens: opens), chunkSize: 1_000_000)
+        return (server, proxy, client, blob, opens)
+    }
+
+    @Test func chunkedUploadResumesAfterDroppedConnection() throws {
+        // The second chunk's connection dies after the client sent 300 kB of its body.
+        let (server, proxy, client, blob, opens) = try Self.chunkedUpload(secondChunk: .dropInTransit(300_000))
+        defer { proxy.stop(); server.stop() }
 
         #expect(try client.blobExists("team/app", blob.digest) == Int64(blob.bytes.count))
         #expect(proxy.entries.filter { $0.faulted }.count == 1)
@@ -77,17 +81,10 @@ extension PlainRegistryTests {
     }
 
     @Test func uploadRestartsFromSourceWhenTheSessionCannotResume() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
         // The registry receives part of the second chunk; distribution 2.8 then refuses the
         // session (its state token no longer matches the stored size): start over from the source.
-        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: .dropAfterBodyBytes(300_000), times: 1, skip: 1))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
-        let blob = TestBlob.random(size: 2_500_000)
-        let opens = TestBlob.OpenLog()
-        try client.uploadBlob("team/app", blob.payload(opens: opens), chunkSize: 1_000_000)
+        let (server, proxy, client, blob, opens) = try Self.chunkedUpload(secondChunk: .dropAfterBodyBytes(300_000))
+        defer { proxy.stop(); server.stop() }
         #expect(try client.blobExists("team/app", blob.digest) == Int64(blob.bytes.count))
         #expect(opens.all.first == 0)
         #expect(opens.all.count == 2)
@@ -95,9 +92,8 @@ extension PlainRegistryTests {
     }
 
     @Test func mountIntoSecondRepository() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 10_000)
         try client.uploadBlob("team/a", blob.payload())
         #expect(try client.mountBlob("team/b", blob.digest, from: "team/a"))
@@ -106,9 +102,8 @@ extension PlainRegistryTests {
     }
 
     @Test func mountOfUnknownBlobFallsBackAndDeletesTheSession() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let missing = TestBlob.random(size: 100)
         #expect(try client.mountBlob("team/b", missing.digest, from: "team/a") == false)
         #expect(server.accessLog().contains { $0.method == "POST" && $0.uri.contains("mount=") && $0.status == 202 })
@@ -128,9 +123,8 @@ extension PlainRegistryTests {
     }
 
     @Test func manifestByTagAndByDigestReadsBackByteIdentical() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let bytes = try Self.pushImage(client, repository: "team/app")
         let digest = Digest.of(bytes)
 
@@ -192,9 +186,8 @@ extension PlainRegistryTests {
     }
 
     @Test func fetchBlobStreamsTheBytesBack() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = TestBlob.random(size: 700_000)
         try client.uploadBlob("team/app", blob.payload())
         let received = LockedValue<[UInt8]>([])
@@ -203,9 +196,8 @@ extension PlainRegistryTests {
     }
 
     @Test func largeGeneratedBlobGoesUpInDefaultChunks() throws {
-        let server = try RegistryServer.start(.plain)
+        let (server, client) = try RegistryServer.startWithClient(.plain)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let blob = GeneratedBlob(size: 20 << 20)
         let progress = ProgressLog()
         try client.uploadBlob("team/big", blob.payload(), progress: { progress.record($0) })

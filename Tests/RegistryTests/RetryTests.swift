@@ -12,11 +12,9 @@ import Testing
     }
 
     @Test func retryAfterOnA429IsHonoured() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "HEAD", pathContains: "/blobs/", fault: .status(429, retryAfter: "2")))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "HEAD", pathContains: "/blobs/", fault: .status(429, retryAfter: "2")))
+        defer { proxy.stop(); server.stop() }
         let events = Events()
         // Backoff alone would wait 10 ms: the 2 s can only come from Retry-After.
         let policy = RetryPolicy(attempts: 3, baseDelaySeconds: 0.01, maxDelaySeconds: 10, jitter: 0) { event in
@@ -39,11 +37,9 @@ import Testing
     }
 
     @Test func serverErrorsAreRetriedThenReportedAsEndpointFailure() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "GET", pathContains: "/v2/", fault: .status(503, retryAfter: nil), times: 10))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "GET", pathContains: "/v2/", fault: .status(503, retryAfter: nil), times: 10))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(
             endpoint: RegistryEndpoint(url: proxy.baseURL),
             retryPolicy: RetryPolicy(attempts: 3, baseDelaySeconds: 0.01, jitter: 0))

@@ -7,9 +7,8 @@ import Testing
 /// https registries with a CA made for the test.
 @Suite struct TLSRegistryTests {
     @Test func unknownCAFailsVerificationAsATLSError() throws {
-        let server = try RegistryServer.start(.tls)
+        let (server, client) = try RegistryServer.startWithClient(.tls)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL))
         let error = try #require(throws: RegistryError.self) { try client.ping() }
         guard case .tls(let registry, _) = error else {
             Issue.record("expected a TLS error, got \(error)")

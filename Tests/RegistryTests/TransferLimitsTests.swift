@@ -13,11 +13,9 @@ import Testing
 
     /// The answer is held back, then sent a byte a second: only a deadline ends this early.
     @Test func aTricklingAnswerToASmallRequestHitsTheDeadline() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "GET", pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 0.5)))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "GET", pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1, headDelaySeconds: 0.5)))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(
             endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
             limits: TransferLimits(requestTimeoutSeconds: 2))
@@ -69,11 +67,9 @@ import Testing
     /// A slow but steady upload takes longer than the deadline of small requests and still
     /// succeeds: blob transfers are bounded by throughput, not by time.
     @Test func aSlowSteadyUploadOutlastsTheRequestDeadline() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .throttle(bytesPerSecond: 60_000)))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .throttle(bytesPerSecond: 60_000)))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(
             endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.once,
             limits: TransferLimits(requestTimeoutSeconds: 1, blobMinimumBytesPerSecond: 1_000, blobSpeedWindowSeconds: 2))

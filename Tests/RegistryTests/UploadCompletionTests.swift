@@ -12,11 +12,9 @@ import Testing
     /// closed session (`404 BLOB_UPLOAD_UNKNOWN`); a HEAD finds the blob instead.
     @Test(arguments: [nil, 10_000])
     func aLostAnswerToTheFinalPutIsNotAFailure(chunkSize: Int?) throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        defer { proxy.stop(); server.stop() }
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 25_000)
         let opens = TestBlob.OpenLog()
@@ -35,11 +33,9 @@ import Testing
     /// The answer is lost and the first HEAD fails too (503): the PUT is repeated, meets the
     /// closed session (404), and the next HEAD settles it.
     @Test func aFailedCheckAfterALostAnswerIsRetriedNotFatal() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .dropResponse))
+        defer { proxy.stop(); server.stop() }
         proxy.add(.init(method: "HEAD", pathContains: "/blobs/", fault: .status(503, retryAfter: nil)))
         let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
         let blob = TestBlob.random(size: 25_000)
@@ -51,16 +47,21 @@ import Testing
         #expect(proxy.entries.filter { $0.method == "POST" }.count == 1)
     }
 
+    /// A plain registry whose final upload PUT (`?digest=`) is answered `status` once by a fault
+    /// proxy, a client through the proxy, and a 25 kB blob to upload.
+    static func finalPut(answered status: Int) throws -> (server: RegistryServer, proxy: FaultProxy, client: RegistryClient, blob: TestBlob)
+    {
+        let (server, proxy) = try RegistryServer.behindFaultProxy(
+            .plain, .init(method: "PUT", pathContains: "digest=", fault: .status(status, retryAfter: nil)))
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
+        return (server, proxy, client, TestBlob.random(size: 25_000))
+    }
+
     /// The final PUT fails before the registry saw it: the HEAD finds nothing, so the PUT is
     /// repeated on the still-open session.
     @Test func aFinalPutThatNeverArrivedIsRepeated() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .status(503, retryAfter: nil)))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
-        let blob = TestBlob.random(size: 25_000)
+        let (server, proxy, client, blob) = try Self.finalPut(answered: 503)
+        defer { proxy.stop(); server.stop() }
 
         try client.uploadBlob("team/app", blob.payload(), chunkSize: 10_000)
 
@@ -72,13 +73,8 @@ import Testing
 
     /// A session the registry no longer knows and a blob it does not have: the 404 is final.
     @Test func anUnknownSessionWithoutTheBlobIsReported() throws {
-        let server = try RegistryServer.start(.plain)
-        defer { server.stop() }
-        let proxy = try FaultProxy(upstreamPort: server.port)
-        defer { proxy.stop() }
-        proxy.add(.init(method: "PUT", pathContains: "digest=", fault: .status(404, retryAfter: nil)))
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: proxy.baseURL), retryPolicy: Self.fastRetries)
-        let blob = TestBlob.random(size: 25_000)
+        let (server, proxy, client, blob) = try Self.finalPut(answered: 404)
+        defer { proxy.stop(); server.stop() }
 
         let error = try #require(throws: RegistryError.self) { try client.uploadBlob("team/app", blob.payload(), chunkSize: 10_000) }
         #expect(error.description.contains("404"))

@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import TestSupport
 import Testing
 @testable import State
 
@@ -9,26 +10,24 @@ import Testing
     private func fixture() throws -> (path: String, runs: [RunID]) {
         let store = try openTemporaryStore()
         let now = Date()
+        /// A push of `repository:tag` (digest `sha256:PREFIX000…`) started `at` seconds from now.
+        func record(
+            _ run: RunID, _ repository: String, _ tag: String, _ prefix: String, _ status: PushStatus = .pushed,
+            at seconds: TimeInterval, error: String? = nil
+        ) throws {
+            var record = push(
+                run: run, repository: repository, tag: tag, digest: try digest(hexPrefix: prefix), status: status,
+                started: now.addingTimeInterval(seconds))
+            if let error { record.error = error }
+            try store.recordPush(record)
+        }
         let r1 = try store.testRun(job: "nightly", started: now.addingTimeInterval(-12600))
-        try store.recordPush(
-            push(
-                run: r1, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"),
-                started: now.addingTimeInterval(-12600 + 1)))
+        try record(r1, "team/app", "1.0", "abc1", at: -12600 + 1)
         try store.finishRun(r1, status: .ok, exitCode: 0, ended: now.addingTimeInterval(-12600 + 30))
         let r2 = try store.testRun(job: "nightly", started: now.addingTimeInterval(-5400))
-        var failed = push(
-            run: r2, repository: "team/lib", tag: "2.0", digest: try digest(hexPrefix: "abc2"), status: .failed,
-            started: now.addingTimeInterval(-5400 + 1))
-        failed.error = "HTTP 500, \"internal\" from registry.example.com"
-        try store.recordPush(failed)
-        try store.recordPush(
-            push(
-                run: r2, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"),
-                status: .unchanged, started: now.addingTimeInterval(-5400 + 2)))
-        try store.recordPush(
-            push(
-                run: r2, repository: "team/app", tag: "latest", digest: try digest(hexPrefix: "abc1"),
-                started: now.addingTimeInterval(-5400 + 3)))
+        try record(r2, "team/lib", "2.0", "abc2", .failed, at: -5400 + 1, error: "HTTP 500, \"internal\" from registry.example.com")
+        try record(r2, "team/app", "1.0", "abc1", .unchanged, at: -5400 + 2)
+        try record(r2, "team/app", "latest", "abc1", at: -5400 + 3)
         try store.finishRun(r2, status: .failed, exitCode: 1, ended: now.addingTimeInterval(-5400 + 40))
         let r3 = try store.testRun(job: "release", started: now.addingTimeInterval(-60))
         try store.finishRun(r3, status: .failed, exitCode: 2, ended: now.addingTimeInterval(-59))

@@ -1,15 +1,7 @@
 import Foundation
 import OCI
+import TestSupport
 @testable import State
-
-/// A fresh folder under the system temp dir, removed by the caller when it likes (tests leave
-/// them for inspection on failure; /tmp is cleaned by the OS).
-func temporaryDirectory(_ name: String = #function) throws -> String {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    let path = NSTemporaryDirectory() + "pushctl-state-\(safe)-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 func openTemporaryStore(_ name: String = #function) throws -> StateStore {
     try StateStore.open(path: try temporaryDirectory(name) + "/state.db")

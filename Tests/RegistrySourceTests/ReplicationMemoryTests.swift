@@ -2,6 +2,7 @@ import Curl
 import Foundation
 import OCI
 import Planner
+import PusherFakes
 import JobFile
 import Registry
 import RegistryHarness

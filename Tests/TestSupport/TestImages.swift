@@ -93,7 +93,7 @@ public final class TestImages: Sendable {
 
     /// Writes every image into a new temporary directory.
     public init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-test-images-\(UUID().uuidString)").path
+        directory = try makeTemporaryDirectory("pushctl-test-images-\(UUID().uuidString)")
         imageOneArchive = directory + "/docker-archive/image-1.tar"
         imageTwoArchive = directory + "/docker-archive/image-2.tar"
         bundleArchive = directory + "/docker-archive/two-images.tar"
@@ -409,18 +409,13 @@ public final class TestImages: Sendable {
         tar.file(id + "/json", Array(#"{"id":"\#(id)"}"#.utf8))
     }
 
-    /// A descriptor as compact JSON, optionally with an `org.opencontainers.image.ref.name`.
-    static func json(_ d: Descriptor, refName: String? = nil) -> String {
-        var text = #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)"#
-        if let refName { text += #","annotations":{"\#(Descriptor.refNameAnnotation)":"\#(refName)"}"# }
-        return text + "}"
-    }
+    static func json(_ d: Descriptor, refName: String? = nil) -> String { descriptorJSON(d, refName: refName) }
 
+    /// A layout of `blobs` whose `index.json` is `index`, exactly as given.
     static func writeLayout(_ path: String, blobs: [[UInt8]], index: String) throws {
-        try FileManager.default.createDirectory(atPath: path + "/blobs/sha256", withIntermediateDirectories: true)
-        try write(Array(#"{"imageLayoutVersion": "1.0.0"}"#.utf8), to: path + "/oci-layout")
-        for blob in blobs { try write(blob, to: path + "/blobs/sha256/" + Digest.of(blob).hex) }
-        try write(Array(index.utf8), to: path + "/index.json")
+        let layout = try LayoutWriter(path: path)
+        for blob in blobs { try layout.addBlob(blob, mediaType: MediaType.ociLayer) }
+        try layout.writeIndex(exactly: Array(index.utf8))
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {

@@ -8,7 +8,7 @@ import Testing
 @testable import RegistrySource
 
 /// The replication pieces that need no registry: the rate-limit gate and book, the bounded pipe
-/// between a download and an upload, and per-tag sharding.
+/// between a download and an upload.
 @Suite struct ReplicationUnitTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -120,22 +120,5 @@ import Testing
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
         defer { buffer.deallocate() }
         #expect(throws: Boom.self) { _ = try failing.read(into: buffer) }
-    }
-
-    @Test func selectedTagsSplitOverShardsWithoutOverlapOrGap() throws {
-        let tags = (0..<200).map { "1.\($0).0" }
-        var seen: [String: Int] = [:]
-        for index in 0..<3 {
-            let shard = try Shard(index: index, count: 3)
-            for tag in tags where RunPreparation.selectedTag(tag, of: "0123456789abcdef", isIn: shard) { seen[tag, default: 0] += 1 }
-        }
-        #expect(seen.count == tags.count)
-        #expect(seen.values.allSatisfy { $0 == 1 })
-        // Stable: the same tag of the same item always lands in the same shard.
-        let shard = try Shard(index: 1, count: 3)
-        #expect(
-            tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) }
-                == tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) })
-        #expect(tags.filter { RunPreparation.selectedTag($0, of: "0123456789abcdef", isIn: shard) }.count > 40)
     }
 }

@@ -1,24 +1,6 @@
 import Foundation
 import OCI
 
-/// External tools for tests (skopeo, umoci, sqlite3…), found in the usual Debian places.
-public enum TestTools {
-    /// The tool's path, or `HarnessError.missingTool` naming the Debian package's binary.
-    public static func path(_ tool: String) throws -> String {
-        let candidates = ["/usr/bin/\(tool)", "/bin/\(tool)", "/usr/sbin/\(tool)", "/usr/local/bin/\(tool)"]
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw HarnessError.missingTool("/usr/bin/\(tool)")
-        }
-        return found
-    }
-
-    /// Runs a tool to completion and returns its stdout; throws with its stderr when it fails.
-    @discardableResult
-    public static func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
-        try ChildProcesses.run(path(tool), arguments, environment: environment)
-    }
-}
-
 /// Writes OCI image layouts by hand: blobs of random bytes of any size (read from /dev/urandom
 /// and hashed while written, so a big layer costs no memory), image manifests over them, and
 /// `index.json` entries tagged with `org.opencontainers.image.ref.name`.
@@ -123,12 +105,16 @@ public final class LayoutWriter {
     ) throws -> Descriptor {
         let empty = try addBlob(Array("{}".utf8), mediaType: "application/vnd.oci.empty.v1+json")
         let layer = try addBlob(Array(content.utf8), mediaType: artifactType)
-        func descriptor(_ d: Descriptor) -> String { #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)}"# }
         let notes = annotations.sorted { $0.key < $1.key }.map { #""\#($0.key)":"\#($0.value)""# }.joined(separator: ",")
         let text =
-            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","artifactType":"\#(artifactType)","config":\#(descriptor(empty)),"layers":[\#(descriptor(layer))],"subject":\#(descriptor(subject))"#
+            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","artifactType":"\#(artifactType)","config":\#(descriptorJSON(empty)),"layers":[\#(descriptorJSON(layer))],"subject":\#(descriptorJSON(subject))"#
             + (annotations.isEmpty ? "" : #","annotations":{\#(notes)}"#) + "}"
         return try addManifest(Array(text.utf8), refName: refName)
+    }
+
+    /// Replaces `index.json` with exactly these bytes (entries that say what their documents are not).
+    public func writeIndex(exactly bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path + "/index.json"))
     }
 
     private func writeIndex() throws {
@@ -199,4 +185,17 @@ public struct UmociMultiPlatformLayout: Sendable {
         try encoder.encode(top).write(to: URL(fileURLWithPath: indexPath))
         return UmociMultiPlatformLayout(path: path, base: base, arm: arm, index: index)
     }
+}
+
+extension LayoutWriter {
+    /// An image of one random layer of `size` bytes, tagged `tag`.
+    @discardableResult
+    public func addImage(tag: String, randomLayerSize size: Int64, architecture: String = "amd64") throws -> Descriptor {
+        try addImage(tag: tag, layers: [try addRandomLayer(size: size)], architecture: architecture)
+    }
+}
+
+extension Scratch {
+    /// A layout writer on the folder `name` (`image`: what the jobs' `oci:image:TAG` sources read).
+    public func layout(_ name: String = "image") throws -> LayoutWriter { try LayoutWriter(path: sub(name)) }
 }

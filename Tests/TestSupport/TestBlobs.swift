@@ -49,11 +49,16 @@ public struct TestBlob: Sendable {
 
     /// A minimal OCI image manifest referencing a config blob and layers (bytes exactly as pushed).
     public static func manifest(config: Descriptor, layers: [Descriptor]) -> [UInt8] {
-        func descriptorJSON(_ d: Descriptor) -> String {
-            #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)}"#
-        }
         let text =
-            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(descriptorJSON(config)),"layers":[\#(layers.map(descriptorJSON).joined(separator: ","))]}"#
+            #"{"schemaVersion":2,"mediaType":"\#(MediaType.ociManifest)","config":\#(descriptorJSON(config)),"layers":[\#(layers.map { descriptorJSON($0) }.joined(separator: ","))]}"#
         return Array(text.utf8)
     }
+}
+
+/// A descriptor as compact JSON (media type, digest, size), optionally with an
+/// `org.opencontainers.image.ref.name`: the form every hand-written manifest and index here uses.
+public func descriptorJSON(_ d: Descriptor, refName: String? = nil) -> String {
+    var text = #"{"mediaType":"\#(d.mediaType)","digest":"\#(d.digest)","size":\#(d.size)"#
+    if let refName { text += #","annotations":{"\#(Descriptor.refNameAnnotation)":"\#(refName)"}"# }
+    return text + "}"
 }
