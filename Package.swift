@@ -56,7 +56,7 @@ let package = Package(
             name: "Run",
             dependencies: [
                 "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "Curl",
-                "State", "Pusher", "OCI", "Locking"
+                "State", "Pusher", "OCI", "Locking", "Signing"
             ]),
         // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification
         // against trusted keys, and cosign's encrypted key files (docs/signing.md).
@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Curl", "JobFile", "Planner", "State", "Pusher", "OCI",
+                "Run", "PushOutput", "Curl", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 

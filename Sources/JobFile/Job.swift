@@ -34,6 +34,10 @@ public struct Defaults: Sendable, Hashable {
     public var platforms: [PlatformSelector]? = nil
     /// `referrers:` for images that give none.
     public var referrers: ReferrerSelection? = nil
+    /// `verify:` for images that give none (docs/jobfile.md "Signatures").
+    public var verify: VerifySpec? = nil
+    /// `sign:` for images that give none.
+    public var sign: SignSpec? = nil
 
     public static let standard = Defaults(concurrency: 5, images: 2, retries: 5)
     public static let concurrencyRange = 1...64
@@ -104,6 +108,10 @@ public struct ImageEntry: Sendable {
     public var platforms: [PlatformSelector]? = nil
     /// `referrers:` as written on the image (nil: not written; see `Job.referrers(of:)`).
     public var referrers: ReferrerSelection? = nil
+    /// `verify:` as written on the image (nil: not written; see `Job.verify(of:)`).
+    public var verify: VerifySpec? = nil
+    /// `sign:` as written on the image (nil: not written; see `Job.sign(of:)`).
+    public var sign: SignSpec? = nil
 }
 
 extension Job {
