@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestImages"], exclude: ["Fixtures"])
+        .testTarget(name: "CLITests", dependencies: ["OCI", "Signing", "RegistryHarness", "TestImages"], exclude: ["Fixtures"])
     ],
     swiftLanguageModes: [.v6]
 )

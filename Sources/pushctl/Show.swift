@@ -84,6 +84,8 @@ enum ShowRendering {
                 ("attempts", String(p.attempts)),
                 ("time", "\(when(p.started)), took \(HumanFormat.duration(p.duration))")
             ]
+            if let verdict = p.verdict { lines.append(("verify", verdict)) }
+            if !p.signatures.isEmpty { lines.append(("signed", p.signatures.map(\.string).joined(separator: ", "))) }
             if let error = p.error { lines.append(("error", error)) }
             out += aligned(lines, indent: "  ")
         }
