@@ -154,7 +154,9 @@ extension JobDecoder {
                 return .exact(text)
             }
             if let n = f["prefix"], let text = context.string(n, "'prefix' of \(what)") {
-                guard !text.isEmpty, !text.contains(":"), !text.contains("@") else {
+                // A repository name, no tag or digest (a `:` only in the host's port).
+                let last = text.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+                guard !text.isEmpty, !text.contains("@"), !(text.contains("/") && last.contains(":")) else {
                     context.error(n.location, "'prefix' of \(what) must be a repository prefix such as registry.example.com/team")
                     return nil
                 }

@@ -153,14 +153,18 @@ public struct ApplyRun {
         // An interrupt during preparation (reading sources, tag lists, tokens) ends the run as
         // interrupted, not as items whose sources "failed".
         if cancellation.isCancelled { throw .interrupted }
+        // `verify:`: refused images leave the run here, before the executor sees them.
+        let gate = SignatureGate.apply(&prepared, keys: keys, registries: registries)
         if let (plan, path) = request.savedPlan {
             // Executes exactly the saved plan: anything that moved stops the run before a push.
-            var problems = plan.drift(pushes: prepared.pushes, failedItems: Set(prepared.failures.map(\.item.id)))
+            // The plan was saved after the same gate: its pushes are the accepted ones and the
+            // rejected ones (with their verdict).
+            let now = prepared.pushes + gate.rejections.map(\.push)
+            var problems = plan.drift(pushes: now, failedItems: Set(prepared.failures.map(\.item.id)))
+            problems += plan.signatureDrift(pushes: now, seen: gate.seen)
             problems += prepared.failures.map { "\($0.item.source.written): \($0.failed.error)" }
             if !problems.isEmpty { throw .planMoved(.moved(path: path, problems: problems)) }
         }
-        // `verify:`: refused images leave the run here, before the executor sees them.
-        let gate = SignatureGate.apply(&prepared, keys: keys, registries: registries)
         try rateLimits.check(prepared)
 
         let pushes = prepared.pushes

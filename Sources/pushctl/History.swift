@@ -154,8 +154,8 @@ enum HistoryRendering {
     static let csvHeader = [
         "state", "run_id", "job", "run_status", "kind", "time", "registry_host", "repository", "tag",
         "source", "source_digest", "pushed_digest", "status", "bytes_uploaded", "blobs_uploaded",
-        "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint", "error",
-        "verified_keys", "verdict", "signatures"
+        "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint",
+        "verified_keys", "verdict", "signatures", "error"
     ]
 
     /// RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold `,`, `"` or newlines.
@@ -170,8 +170,8 @@ enum HistoryRendering {
                     p.sourceDigest?.string ?? "", p.pushedDigest?.string ?? "", p.status.rawValue,
                     String(p.bytesUploaded), String(p.blobsUploaded), String(p.blobsMounted),
                     String(p.blobsPresent), String(p.attempts), String(format: "%.3f", p.duration),
-                    p.endpoint, p.error ?? "", p.verifiedKeys.joined(separator: " "), p.verdict ?? "",
-                    p.signatures.map(\.string).joined(separator: " ")
+                    p.endpoint, p.verifiedKeys.joined(separator: " "), p.verdict ?? "",
+                    p.signatures.map(\.string).joined(separator: " "), p.error ?? ""
                 ])
             } else {
                 lines.append(

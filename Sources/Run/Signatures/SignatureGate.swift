@@ -15,6 +15,8 @@ struct SourceSignatures: Sendable {
     var layers: [(entry: SignatureEntry, payload: [UInt8]?)] = []
     /// The `.sig` tag's manifest descriptor, when there is one.
     var sigTag: Descriptor?
+    /// Digests of the signature manifests read (the `.sig` tag's, the referrers'), in order.
+    var manifests: [Digest] = []
 
     /// The layers as signed payloads (for merging into the target's `.sig` manifest).
     var signedPayloads: [SignedPayload] {
@@ -71,12 +73,14 @@ struct RegistrySignatureReader {
         let sig = try access.read { client throws(RegistryError) in try client.manifestDescriptor(repository, reference: tag) }
         if let sig {
             found.sigTag = sig
+            found.manifests.append(sig.digest)
             manifests.append(try access.read { client throws(RegistryError) in try client.getManifest(repository, reference: sig.digest.string).bytes })
         }
         let referrers =
             (try? access.read { client throws(RegistryError) in try client.listReferrers(repository, of: digest, artifactType: Self.cosignArtifactType) })
             ?? nil
         for referrer in referrers ?? [] where referrer.artifactType == Self.cosignArtifactType {
+            found.manifests.append(referrer.digest)
             manifests.append(
                 try access.read { client throws(RegistryError) in try client.getManifest(repository, reference: referrer.digest.string).bytes })
         }
@@ -137,6 +141,10 @@ struct SignatureGate {
     /// Verdicts of accepted images, by the primary push's `pushKey`.
     var verdicts: [String: SignatureVerdict] = [:]
     var signings: [Signing] = []
+    /// Signature manifests read per primary push (`pushKey`), for saved plans.
+    var seen: [String: [Digest]] = [:]
+    /// Items with a `verify:` policy whose source carries no signatures pushctl reads.
+    var checked: Set<String> = []
 
     /// Checks every item of `prepared` with a `verify:` policy and plans the signing of those with
     /// `sign:`, leaving in `prepared` only what may be pushed.
@@ -181,7 +189,9 @@ struct SignatureGate {
                         break
                     }
                 }
+                gate.seen[primary.target.pushKey] = signatures.manifests
                 if let verify {
+                    gate.checked.insert(item.item.id)
                     let verdict = Self.judge(
                         signatures, digest: digest, spec: verify, keys: keys,
                         source: sourceReference ?? ImageReference(domain: "", path: ""))

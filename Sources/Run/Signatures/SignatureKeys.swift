@@ -14,7 +14,8 @@ public struct SignatureKeys: Sendable {
     public init() {}
 
     /// Loads every key `jobs` name. `environment` holds `passphrase-env` variables.
-    public static func load(_ jobs: [Job], environment: [String: String]) throws(SignatureKeyError) -> SignatureKeys {
+    /// `signing: false` (plan) loads the public keys only.
+    public static func load(_ jobs: [Job], environment: [String: String], signing: Bool = true) throws(SignatureKeyError) -> SignatureKeys {
         var keys = SignatureKeys()
         for job in jobs {
             let verifies = ([job.defaults.verify] + job.images.map(\.verify)).compactMap { $0 }.filter(\.enabled)
@@ -27,7 +28,7 @@ public struct SignatureKeys: Sendable {
                     }
                 }
             }
-            let signs = ([job.defaults.sign] + job.images.map(\.sign)).compactMap { $0 }.filter(\.enabled)
+            let signs = signing ? ([job.defaults.sign] + job.images.map(\.sign)).compactMap { $0 }.filter(\.enabled) : []
             for spec in signs where keys.signing[spec.key] == nil {
                 let passphrase = try Self.passphrase(spec, job: job, environment: environment)
                 do throws(KeyError) {
