@@ -219,6 +219,85 @@ import Testing
         }
     }
 
+    // MARK: - plan
+
+    /// `plan` shows the verdict per image (online it verifies; `--offline` says "not checked"); a
+    /// saved plan records the signature manifests it saw, and `apply --plan` refuses (exit 2,
+    /// nothing pushed) when they changed since.
+    @Test func planShowsTheVerdictAndASavedPlanPinsTheSignatures() throws {
+        let scratch = try Scratch()
+        let source = try RegistryServer.start()
+        let target = try RegistryServer.start()
+        let release = try Self.keyPair(scratch, "release"), other = try Self.keyPair(scratch, "other")
+        let digest = try Self.seed(scratch, source, repository: "team/app", signatures: [.by(release.key)])
+        try Self.seed(scratch, source, repository: "team/unsigned", signatures: [])
+        let job = try scratch.job(
+            "plan",
+            """
+            version: 1
+            name: plan
+            defaults:
+              verify: {keys: [keys/release.pub]}
+            registries:
+              prod:
+                url: \(target.baseURL)
+            images:
+              - {source: "docker://\(source.host)/team/app:1.0", repository: prod/app, targets: [prod]}
+              - {source: "docker://\(source.host)/team/unsigned:1.0", repository: prod/unsigned, targets: [prod]}
+            """)
+        let offline = try run(pushctlBinary, ["plan", "--offline", job], environment: scratch.environment, directory: scratch.path)
+        #expect(offline.status == 0, "\(offline.stderr)")
+        #expect(offline.stdout.components(separatedBy: "signatures: not checked").count == 3, "\(offline.stdout)")
+
+        let path = scratch.sub("plan.json")
+        let online = try run(
+            pushctlBinary, ["plan", "--state", scratch.state, "--out", path, job], environment: scratch.environment, directory: scratch.path)
+        #expect(online.status == 1, "\(online.stderr)")
+        #expect(online.stdout.contains("signatures: 1 of 1 required key verified (\(release.key.publicKey.id))"), "\(online.stdout)")
+        #expect(online.stdout.contains("signatures: rejected: no signature of"), "\(online.stdout)")
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let pushes = try #require(saved["pushes"] as? [[String: Any]])
+        let sigDigest = try pushedDigest(source, "team/app", SignatureManifest.tag(for: digest))
+        #expect(pushes.contains { ($0["signatures"] as? [String]) == [sigDigest.string] }, "\(pushes)")
+        #expect(pushes.contains { ($0["verdict"] as? String)?.hasPrefix("rejected: ") == true }, "\(pushes)")
+        let check = try run(python, ["-c", validateScript, packageRoot + "/schemas/saved-plan-v1.schema.json", path])
+        #expect(check.stdout == "ok \(path)\n", "\(check.stdout)\(check.stderr)")
+
+        // Another signature added to the source since the plan: refused, nothing pushed.
+        let seedAgain = try scratch.job(
+            "seed-more",
+            """
+            version: 1
+            name: seed
+            registries:
+              source:
+                url: \(source.baseURL)
+            images:
+              - source: oci:more:sig
+                repository: team/app
+                tags: ["\(SignatureManifest.tag(for: digest))"]
+                targets: [source]
+            """)
+        let writer = try LayoutWriter(path: scratch.sub("more"))
+        let existing = Array(try pushedManifest(source, "team/app", SignatureManifest.tag(for: digest)).utf8)
+        let update = try #require(
+            try SignatureManifest.merge(existing, adding: try other.key.sign(manifest: digest, identity: "\(source.host)/team/app")))
+        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
+        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+        for entry in try SignatureManifest.entries(existing) {
+            _ = try writer.addBlob(Array(try Self.blob(source, "team/app", entry.descriptor.digest.string)), mediaType: SimpleSigningPayload.mediaType)
+        }
+        try writer.addManifest(update.manifest, refName: "sig")
+        let seeded = try apply(seedAgain, scratch: scratch)
+        try #require(seeded.status == 0, "\(seeded.stderr)\n\(seeded.stdout)")
+        for _ in 1...2 {
+            let r = try apply(scratch: scratch, arguments: ["--plan", path])
+            #expect(r.status == 2, "\(r.stderr)\n\(r.stdout)")
+            #expect(r.stderr.contains("signatures changed since the plan"), "\(r.stderr)")
+            #expect(try !Self.exists(target, "prod/app", "1.0"))
+        }
+    }
+
     // MARK: - sign
 
     /// A job that verifies (the source's key) and signs (its own key): the target's `.sig` holds
