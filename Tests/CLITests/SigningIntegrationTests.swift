@@ -219,6 +219,61 @@ import Testing
         }
     }
 
+    /// `pushctl verify` re-checks a `verify:` job's signatures at the target: ok while they hold;
+    /// after the target's `.sig` is replaced by one signed with another key, the tag is
+    /// `unsigned` and verify exits 4 (on every run).
+    @Test func verifyReportsSignatureDriftAtTheTarget() throws {
+        let scratch = try Scratch()
+        let source = try RegistryServer.start()
+        let target = try RegistryServer.start()
+        let release = try Self.keyPair(scratch, "release"), other = try Self.keyPair(scratch, "other")
+        let digest = try Self.seed(scratch, source, repository: "team/app", signatures: [.by(release.key)])
+        let job = try scratch.job(
+            "drift",
+            """
+            version: 1
+            name: drift
+            registries:
+              prod:
+                url: \(target.baseURL)
+            images:
+              - source: docker://\(source.host)/team/app:1.0
+                repository: prod/app
+                targets: [prod]
+                verify: {keys: [keys/release.pub]}
+            """)
+        let r = try apply(job, scratch: scratch)
+        try #require(r.status == 0, "\(r.stderr)\n\(r.stdout)")
+        let ok = try run(pushctlBinary, ["verify", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+
+        // Someone replaces the target's .sig with a signature by another key.
+        let writer = try LayoutWriter(path: scratch.sub("forged"))
+        let update = try #require(
+            try SignatureManifest.merge(nil, adding: try other.key.sign(manifest: digest, identity: "\(source.host)/team/app")))
+        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
+        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+        try writer.addManifest(update.manifest, refName: "sig")
+        let forge = try scratch.job(
+            "forge",
+            """
+            version: 1
+            name: forge
+            registries:
+              prod:
+                url: \(target.baseURL)
+            images:
+              - {source: "oci:forged:sig", repository: prod/app, tags: ["\(SignatureManifest.tag(for: digest))"], targets: [prod]}
+            """)
+        let forged = try apply(forge, scratch: scratch)
+        try #require(forged.status == 0, "\(forged.stderr)")
+        for _ in 1...2 {
+            let drift = try run(pushctlBinary, ["verify", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
+            #expect(drift.status == 4, "\(drift.stdout)\(drift.stderr)")
+            #expect(drift.stdout.contains("UNSIGNED \(target.host)/prod/app:1.0") && drift.stdout.contains("signature by an unknown key"), "\(drift.stdout)")
+        }
+    }
+
     // MARK: - plan
 
     /// `plan` shows the verdict per image (online it verifies; `--offline` says "not checked"); a
