@@ -198,7 +198,9 @@ extension JobDecoder {
                 if Self.isEnvironmentName(name) {
                     passphrase = .environment(name)
                 } else {
-                    context.error(n.location, "'passphrase-env' of \(what) must name an environment variable ([A-Za-z_][A-Za-z0-9_]*), found '\(name)'")
+                    context.error(
+                        n.location,
+                        "'passphrase-env' of \(what) must name an environment variable ([A-Za-z_][A-Za-z0-9_]*), found '\(name)'")
                 }
             }
         case (nil, let n?):

@@ -114,7 +114,8 @@ public struct PlanRun {
             let push = rejection.push
             details[push.target.itemID, default: .init()].verdicts.append((push.target.source, "rejected: " + rejection.verdict.text))
             if let item = prepared.items.first(where: { $0.item.id == push.target.itemID })?.item {
-                var entry = SavedPlan.push(push, item: item, endpoint: nil, preview: PushPreview(target: push.target, digest: push.image.root.digest, tags: []))
+                var entry = SavedPlan.push(
+                    push, item: item, endpoint: nil, preview: PushPreview(target: push.target, digest: push.image.root.digest, tags: []))
                 entry.decisions = []
                 entry.blobs = nil
                 entry.verdict = "rejected: " + rejection.verdict.text

@@ -65,7 +65,9 @@ public struct VerifyRun {
                     let entry = job.images.first(where: { $0.index == item.imageIndex }), let policy = job.verify(of: entry),
                     let registry = job.registry(named: record.registryName), let digest = record.pushedDigest
                 {
-                    checkSignatures(&found, digest: digest, policy: policy, source: item.source.spec, keys: keys, registry: registry, job: job, registries: registries)
+                    checkSignatures(
+                        &found, digest: digest, policy: policy, source: item.source.spec, keys: keys, registry: registry, job: job,
+                        registries: registries)
                 }
                 checks.append(found)
             }

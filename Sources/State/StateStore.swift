@@ -338,7 +338,8 @@ public final class StateStore: Ledger {
             ended: Date(timeIntervalSince1970: try row.double(o + 21)), subjectDigest: try digest(o + 22))
         record.verifiedKeys = try row.optionalString(o + 23).map { $0.split(separator: ",").map(String.init) } ?? []
         record.verdict = try row.optionalString(o + 24)
-        record.signatures = try row.optionalString(o + 25).map { $0.split(separator: ",").compactMap { try? Digest(parsing: String($0)) } } ?? []
+        record.signatures =
+            try row.optionalString(o + 25).map { $0.split(separator: ",").compactMap { try? Digest(parsing: String($0)) } } ?? []
         return record
     }
 

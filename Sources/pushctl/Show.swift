@@ -93,7 +93,8 @@ enum ShowRendering {
             let counts = Dictionary(grouping: d.checks, by: \.status).mapValues(\.count)
             out +=
                 "\nChecked \(d.checks.count) tag\(d.checks.count == 1 ? "" : "s"): "
-                + ["ok", "changed", "gone", "unsigned", "error", "not-in-job"].map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
+                + ["ok", "changed", "gone", "unsigned", "error", "not-in-job"].map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
+                + "\n"
             for check in d.checks {
                 let target = "\(check.host)/\(check.repository):\(check.tag)"
                 var line = "  \(check.status.uppercased().padding(toLength: 10, withPad: " ", startingAt: 0)) \(target)"

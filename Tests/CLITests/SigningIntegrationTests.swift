@@ -168,17 +168,24 @@ import Testing
                 #expect(try !Self.exists(target, "prod/\(name)", "1.0"), "\(name) was pushed")
             }
             #expect(try pushedDigest(target, "prod/good", "1.0") == pushedDigest(source, "team/good", "1.0"))
-            #expect(try pushedDigest(target, "prod/good", SignatureManifest.tag(for: try pushedDigest(source, "team/good", "1.0"))) == sourceSig)
+            #expect(
+                try pushedDigest(target, "prod/good", SignatureManifest.tag(for: try pushedDigest(source, "team/good", "1.0"))) == sourceSig
+            )
         }
         // The ledger: four rejected rows per night with their verdict; the promoted one with the key id.
         let rejected = try Self.rows(scratch, status: "rejected")
         #expect(rejected.count == 8, "\(rejected)")
         #expect(rejected.allSatisfy { ($0["verdict"] as? String)?.isEmpty == false }, "\(rejected)")
-        let pushed = try Self.rows(scratch, status: "ok").filter { $0["tag"] as? String == "1.0" && $0["repository"] as? String == "prod/good" }
+        let pushed = try Self.rows(scratch, status: "ok").filter {
+            $0["tag"] as? String == "1.0" && $0["repository"] as? String == "prod/good"
+        }
         #expect(pushed.first?["verifiedKeys"] as? [String] == [release.key.publicKey.id], "\(pushed)")
-        let csv = try run(pushctlBinary, ["history", "--status", "rejected", "--output", "csv", "--state", scratch.state], environment: scratch.environment)
+        let csv = try run(
+            pushctlBinary, ["history", "--status", "rejected", "--output", "csv", "--state", scratch.state],
+            environment: scratch.environment)
         #expect(csv.stdout.contains("rejected") && csv.stdout.contains("signature by an unknown key"), "\(csv.stdout)")
-        let prometheus = try run(pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state], environment: scratch.environment)
+        let prometheus = try run(
+            pushctlBinary, ["show", "last", "--output", "prometheus", "--state", scratch.state], environment: scratch.environment)
         #expect(prometheus.stdout.contains("pushctl_run_pushes{job=\"promote\",status=\"rejected\"} 4"), "\(prometheus.stdout)")
     }
 
@@ -213,7 +220,8 @@ import Testing
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
             #expect(r.pushEnds(repository: "prod/both").allSatisfy { $0.status == (night == 1 ? "pushed" : "unchanged") })
             let one = r.pushEnds(repository: "prod/one")
-            #expect(one.count == 1 && (one.first?.object["error"] as? String ?? "").contains("1 of 2 required keys verified"), "\(r.stdout)")
+            #expect(
+                one.count == 1 && (one.first?.object["error"] as? String ?? "").contains("1 of 2 required keys verified"), "\(r.stdout)")
             #expect(try Self.exists(target, "prod/both", "1.0"))
             #expect(try !Self.exists(target, "prod/one", "1.0"))
         }
@@ -244,7 +252,8 @@ import Testing
             """)
         let r = try apply(job, scratch: scratch)
         try #require(r.status == 0, "\(r.stderr)\n\(r.stdout)")
-        let ok = try run(pushctlBinary, ["verify", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
+        let ok = try run(
+            pushctlBinary, ["verify", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
 
         // Someone replaces the target's .sig with a signature by another key.
@@ -268,9 +277,12 @@ import Testing
         let forged = try apply(forge, scratch: scratch)
         try #require(forged.status == 0, "\(forged.stderr)")
         for _ in 1...2 {
-            let drift = try run(pushctlBinary, ["verify", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
+            let drift = try run(
+                pushctlBinary, ["verify", "--state", scratch.state, job], environment: scratch.environment, directory: scratch.path)
             #expect(drift.status == 4, "\(drift.stdout)\(drift.stderr)")
-            #expect(drift.stdout.contains("UNSIGNED \(target.host)/prod/app:1.0") && drift.stdout.contains("signature by an unknown key"), "\(drift.stdout)")
+            #expect(
+                drift.stdout.contains("UNSIGNED \(target.host)/prod/app:1.0") && drift.stdout.contains("signature by an unknown key"),
+                "\(drift.stdout)")
         }
     }
 
@@ -306,7 +318,8 @@ import Testing
 
         let path = scratch.sub("plan.json")
         let online = try run(
-            pushctlBinary, ["plan", "--state", scratch.state, "--out", path, job], environment: scratch.environment, directory: scratch.path)
+            pushctlBinary, ["plan", "--state", scratch.state, "--out", path, job], environment: scratch.environment, directory: scratch.path
+        )
         #expect(online.status == 1, "\(online.stderr)")
         #expect(online.stdout.contains("signatures: 1 of 1 required key verified (\(release.key.publicKey.id))"), "\(online.stdout)")
         #expect(online.stdout.contains("signatures: rejected: no signature of"), "\(online.stdout)")
@@ -340,7 +353,8 @@ import Testing
         _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
         _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
         for entry in try SignatureManifest.entries(existing) {
-            _ = try writer.addBlob(Array(try Self.blob(source, "team/app", entry.descriptor.digest.string)), mediaType: SimpleSigningPayload.mediaType)
+            _ = try writer.addBlob(
+                Array(try Self.blob(source, "team/app", entry.descriptor.digest.string)), mediaType: SimpleSigningPayload.mediaType)
         }
         try writer.addManifest(update.manifest, refName: "sig")
         let seeded = try apply(seedAgain, scratch: scratch)
@@ -385,7 +399,8 @@ import Testing
         for night in 1...2 {
             let before = target.requestCount(method: "PUT", pathContains: "/manifests/")
             let r = try run(
-                pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, job], environment: environment, directory: scratch.path)
+                pushctlBinary, ["apply", "--output", "json", "--state", scratch.state, job], environment: environment,
+                directory: scratch.path)
             #expect(r.status == 0, "night \(night): \(r.stderr)\n\(r.stdout)")
             let layers = try Self.signatureLayers(target, "prod/app", digest)
             #expect(layers.count == 2, "\(layers)")
@@ -405,14 +420,17 @@ import Testing
         try Self.blob(target, "prod/app", ours["digest"] as! String).write(to: URL(fileURLWithPath: payloadPath))
         let signature = (ours["annotations"] as? [String: String])?[SignatureManifest.signatureAnnotation] ?? ""
         let script = packageRoot + "/Tests/SigningTests/cosign_interop.py"
-        let verified = try run("/usr/bin/python3", [script, "verify", "--pub", ci.publicPath, "--payload", payloadPath, "--signature", signature])
+        let verified = try run(
+            "/usr/bin/python3", [script, "verify", "--pub", ci.publicPath, "--payload", payloadPath, "--signature", signature])
         #expect(verified.status == 0 && verified.stdout.contains("ok"), "\(verified.stdout)\(verified.stderr)")
         let payload = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: payloadPath))) as? [String: Any]
         let critical = payload?["critical"] as? [String: Any]
         #expect((critical?["identity"] as? [String: String])?["docker-reference"] == "\(target.host)/prod/app")
         #expect((critical?["image"] as? [String: String])?["docker-manifest-digest"] == digest.string)
         // The ledger names the .sig manifest written.
-        let rows = try Self.rows(scratch, status: "ok").filter { $0["repository"] as? String == "prod/app" && $0["tag"] as? String == "1.0" }
+        let rows = try Self.rows(scratch, status: "ok").filter {
+            $0["repository"] as? String == "prod/app" && $0["tag"] as? String == "1.0"
+        }
         #expect(rows.first?["signatures"] as? [String] == [sigDigest?.string ?? ""], "\(rows)")
     }
 
@@ -490,7 +508,9 @@ import Testing
         var environment = scratch.environment
         environment["PUSHCTL_SIGN_PASSPHRASE"] = "wrong"
         for _ in 1...2 {
-            let r = try run(pushctlBinary, ["apply", "--state", scratch.state, try job(key: "keys/ci.key")], environment: environment, directory: scratch.path)
+            let r = try run(
+                pushctlBinary, ["apply", "--state", scratch.state, try job(key: "keys/ci.key")], environment: environment,
+                directory: scratch.path)
             #expect(r.status == 2, "\(r.stderr)")
             #expect(r.stderr.contains("wrong passphrase") && r.stderr.contains(ci.privatePath), "\(r.stderr)")
         }
@@ -498,14 +518,19 @@ import Testing
         // Missing: `validate` and `apply` both say where.
         let missing = try job(key: "keys/nope.key")
         for command in ["validate", "apply"] {
-            let r = try run(pushctlBinary, [command, "--state", scratch.state, missing].filter { command == "apply" || $0 != "--state" && $0 != scratch.state }, environment: environment, directory: scratch.path)
+            let r = try run(
+                pushctlBinary,
+                [command, "--state", scratch.state, missing].filter { command == "apply" || $0 != "--state" && $0 != scratch.state },
+                environment: environment, directory: scratch.path)
             #expect(r.status == 2, "\(r.stderr)")
             #expect(r.stderr.contains("sign.yaml:10:17:") && r.stderr.contains("keys/nope.key"), "\(r.stderr)")
         }
         // Readable by others.
         chmod(ci.privatePath, 0o644)
         for _ in 1...2 {
-            let r = try run(pushctlBinary, ["apply", "--state", scratch.state, try job(key: "keys/ci.key")], environment: environment, directory: scratch.path)
+            let r = try run(
+                pushctlBinary, ["apply", "--state", scratch.state, try job(key: "keys/ci.key")], environment: environment,
+                directory: scratch.path)
             #expect(r.status == 2, "\(r.stderr)")
             #expect(r.stderr.contains("chmod 600 \(ci.privatePath)"), "\(r.stderr)")
         }
@@ -527,11 +552,14 @@ import Testing
         let script = packageRoot + "/Tests/SigningTests/cosign_interop.py"
         let decrypted = try run("/usr/bin/python3", [script, "decrypt", "--key", prefix + ".key", "--passphrase", Self.passphrase])
         let id = try run("/usr/bin/python3", [script, "key-id", "--pub", prefix + ".pub"])
-        #expect(decrypted.status == 0 && decrypted.stdout == id.stdout && r.stdout.contains(id.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(
+            decrypted.status == 0 && decrypted.stdout == id.stdout
+                && r.stdout.contains(id.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let again = try run(pushctlBinary, ["key", "generate", prefix], environment: environment, directory: scratch.path)
         #expect(again.status == 2 && again.stderr.contains("already exists"), "\(again.stderr)")
         environment["PUSHCTL_KEY_PASSPHRASE"] = nil
-        let noPassphrase = try run(pushctlBinary, ["key", "generate", scratch.sub("other")], environment: environment, directory: scratch.path)
+        let noPassphrase = try run(
+            pushctlBinary, ["key", "generate", scratch.sub("other")], environment: environment, directory: scratch.path)
         #expect(noPassphrase.status == 2 && noPassphrase.stderr.contains("PUSHCTL_KEY_PASSPHRASE"), "\(noPassphrase.stderr)")
     }
 }

@@ -21,7 +21,8 @@ struct SourceSignatures: Sendable {
     /// The layers as signed payloads (for merging into the target's `.sig` manifest).
     var signedPayloads: [SignedPayload] {
         layers.compactMap { layer in
-            guard let payload = layer.payload, Digest.of(payload, algorithm: layer.entry.descriptor.digest.algorithm) == layer.entry.descriptor.digest
+            guard let payload = layer.payload,
+                Digest.of(payload, algorithm: layer.entry.descriptor.digest.algorithm) == layer.entry.descriptor.digest
             else { return nil }
             var others = layer.entry.descriptor.annotations ?? [:]
             others[SignatureManifest.signatureAnnotation] = nil
@@ -74,15 +75,20 @@ struct RegistrySignatureReader {
         if let sig {
             found.sigTag = sig
             found.manifests.append(sig.digest)
-            manifests.append(try access.read { client throws(RegistryError) in try client.getManifest(repository, reference: sig.digest.string).bytes })
+            manifests.append(
+                try access.read { client throws(RegistryError) in try client.getManifest(repository, reference: sig.digest.string).bytes })
         }
         let referrers =
-            (try? access.read { client throws(RegistryError) in try client.listReferrers(repository, of: digest, artifactType: Self.cosignArtifactType) })
+            (try? access.read { client throws(RegistryError) in
+                try client.listReferrers(repository, of: digest, artifactType: Self.cosignArtifactType)
+            })
             ?? nil
         for referrer in referrers ?? [] where referrer.artifactType == Self.cosignArtifactType {
             found.manifests.append(referrer.digest)
             manifests.append(
-                try access.read { client throws(RegistryError) in try client.getManifest(repository, reference: referrer.digest.string).bytes })
+                try access.read { client throws(RegistryError) in
+                    try client.getManifest(repository, reference: referrer.digest.string).bytes
+                })
         }
         for manifest in manifests {
             guard let entries = try? SignatureManifest.entries(manifest) else { continue }
@@ -211,9 +217,11 @@ struct SignatureGate {
                     let reader
                 {
                     let description = "docker://\(sourceReference?.canonicalName ?? ""):\(sigTag)"
-                    let image = RegistryImageSource(description: description, access: reader.access, repository: reader.repository, root: found)
+                    let image = RegistryImageSource(
+                        description: description, access: reader.access, repository: reader.repository, root: found)
                     pushes.append(
-                        ReferrerDiscovery.derived(primary, image: image.sourceImage, source: description, subject: primary.image.root, tags: [sigTag]))
+                        ReferrerDiscovery.derived(
+                            primary, image: image.sourceImage, source: description, subject: primary.image.root, tags: [sigTag]))
                 }
                 kept += pushes
             }
@@ -221,7 +229,11 @@ struct SignatureGate {
                 let primary = ready.pushes.first
                 prepared.items[index].result = .failure(
                     RunPreparation.Failed(
-                        error: failure, target: primary?.target ?? PushTarget(itemID: item.item.id, job: item.job.name, source: item.item.source.written, registry: item.item.registry, host: item.item.registry, repository: item.item.repository, tags: []),
+                        error: failure,
+                        target: primary?.target
+                            ?? PushTarget(
+                                itemID: item.item.id, job: item.job.name, source: item.item.source.written, registry: item.item.registry,
+                                host: item.item.registry, repository: item.item.repository, tags: []),
                         registryKey: primary?.registryKey ?? item.item.registry))
                 gate.signings.removeAll { $0.push.target.itemID == item.item.id }
                 gate.rejections.removeAll { $0.push.target.itemID == item.item.id }
@@ -253,7 +265,9 @@ struct SignatureGate {
         }
         let verifier = Verifier(keys: keys.publicKeys(spec), expectedDigest: digest, identity: identity)
         let verdicts = signatures.layers.map { layer -> Verdict in
-            guard let payload = layer.payload else { return .refused(.malformedPayload("payload blob \(layer.entry.descriptor.digest) not found")) }
+            guard let payload = layer.payload else {
+                return .refused(.malformedPayload("payload blob \(layer.entry.descriptor.digest) not found"))
+            }
             return verifier.verify(entry: layer.entry, payloadBlob: payload)
         }
         return SignatureVerdict(SignaturePolicy(minimum: spec.minimum).evaluate(verdicts), digest: digest)

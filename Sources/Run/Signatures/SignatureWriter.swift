@@ -29,7 +29,9 @@ struct SignatureWriter {
         }
         do {
             return try connection.endpoints.perform { client, _ in
-                try write(client, repository: push.target.repository, digest: push.image.root.digest, identity: Self.identity(of: push), carried: carried)
+                try write(
+                    client, repository: push.target.repository, digest: push.image.root.digest, identity: Self.identity(of: push),
+                    carried: carried)
             }.value
         } catch let error as SigningStageError {
             throw error
