@@ -227,6 +227,68 @@ import Testing
         }
     }
 
+    /// Signatures attached as OCI 1.1 referrers (cosign's signature artifact type, here found
+    /// through the fallback tag docker-registry needs) count as the `.sig` tag's do; an identity
+    /// rule the signature does not satisfy refuses the image with its reason.
+    @Test func referrerSignaturesAndIdentityRules() throws {
+        let scratch = try Scratch()
+        let source = try RegistryServer.start()
+        let target = try RegistryServer.start()
+        let release = try Self.keyPair(scratch, "release")
+        let writer = try LayoutWriter(path: scratch.sub("attached"))
+        let image = try writer.addImage(tag: "1.0", layers: [try writer.addRandomLayer(size: 3_000)])
+        let update = try #require(
+            try SignatureManifest.merge(nil, adding: try release.key.sign(manifest: image.digest, identity: "\(source.host)/team/app")))
+        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
+        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+        var manifest = try #require(try JSONSerialization.jsonObject(with: Data(update.manifest)) as? [String: Any])
+        manifest["artifactType"] = "application/vnd.dev.cosign.artifact.sig.v1+json"
+        manifest["subject"] = ["mediaType": image.mediaType, "digest": image.digest.string, "size": image.size]
+        try writer.addManifest(Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])))
+        let seed = try scratch.job(
+            "seed",
+            """
+            version: 1
+            name: seed
+            registries:
+              source:
+                url: \(source.baseURL)
+            images:
+              - {source: "oci:attached:1.0", repository: team/app, tags: ["1.0"], targets: [source], referrers: true}
+            """)
+        let seeded = try apply(seed, scratch: scratch)
+        try #require(seeded.status == 0, "\(seeded.stderr)\n\(seeded.stdout)")
+        #expect(try !Self.exists(source, "team/app", SignatureManifest.tag(for: image.digest)))
+
+        let job = try scratch.job(
+            "attached",
+            """
+            version: 1
+            name: attached
+            registries:
+              prod:
+                url: \(target.baseURL)
+            images:
+              - source: docker://\(source.host)/team/app:1.0
+                repository: prod/app
+                targets: [prod]
+                verify: {keys: [keys/release.pub], identity: {prefix: "\(source.host)/team"}}
+              - source: docker://\(source.host)/team/app:1.0
+                repository: prod/exact
+                targets: [prod]
+                verify: {keys: [keys/release.pub], identity: {exact: "\(source.host)/team/other"}}
+            """)
+        for night in 1...2 {
+            let r = try apply(job, scratch: scratch)
+            #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
+            #expect(r.pushEnds(repository: "prod/app").first?.status == (night == 1 ? "pushed" : "unchanged"), "\(r.stdout)")
+            let exact = r.pushEnds(repository: "prod/exact")
+            let error = exact.first?.object["error"] as? String ?? ""
+            #expect(error.contains("identity \(source.host)/team/app does not match exact"), "\(error)")
+            #expect(try !Self.exists(target, "prod/exact", "1.0"))
+        }
+    }
+
     /// `pushctl verify` re-checks a `verify:` job's signatures at the target: ok while they hold;
     /// after the target's `.sig` is replaced by one signed with another key, the tag is
     /// `unsigned` and verify exits 4 (on every run).

@@ -78,12 +78,19 @@ struct RegistrySignatureReader {
             manifests.append(
                 try access.read { client throws(RegistryError) in try client.getManifest(repository, reference: sig.digest.string).bytes })
         }
-        let referrers =
-            (try? access.read { client throws(RegistryError) in
-                try client.listReferrers(repository, of: digest, artifactType: Self.cosignArtifactType)
-            })
-            ?? nil
-        for referrer in referrers ?? [] where referrer.artifactType == Self.cosignArtifactType {
+        // OCI 1.1 referrers: the referrers API, else the fallback tag `<alg>-<hex>`.
+        let referrers = try access.read { client throws(RegistryError) -> [Descriptor] in
+            if let listed = (try? client.listReferrers(repository, of: digest, artifactType: Self.cosignArtifactType)) ?? nil {
+                return listed
+            }
+            do throws(RegistryError) {
+                return ReferrersFallback.entries(try client.getManifest(repository, reference: ReferrersFallback.tag(for: digest)).bytes)
+            } catch {
+                if error.isNotFound { return [] }
+                throw error
+            }
+        }
+        for referrer in referrers where referrer.artifactType == Self.cosignArtifactType {
             found.manifests.append(referrer.digest)
             manifests.append(
                 try access.read { client throws(RegistryError) in
