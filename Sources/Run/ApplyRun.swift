@@ -188,12 +188,13 @@ public struct ApplyRun {
         // `sign:`: each image pushed (or already there) gets its signature at the target.
         var byKey: [String: PushOutcome] = [:]
         for (push, outcome) in zip(pushes, pushed) { byKey[push.target.pushKey] = outcome }
-        var signingFailures = 0
+        // Pushes whose signing failed, by the status the executor gave them.
+        var signingFailures: [PushOutcome.Status] = []
         for signing in gate.signings {
             guard let outcome = byKey[signing.push.target.pushKey], outcome.status == .pushed || outcome.status == .unchanged,
                 !cancellation.isCancelled
             else { continue }
-            if !sign(signing, keys: keys, runIDs: runIDs) { signingFailures += 1 }
+            if !sign(signing, keys: keys, runIDs: runIDs) { signingFailures.append(outcome.status) }
         }
 
         // Docker-archive layers compressed for this run: remember diffID → digest for the next one.
@@ -215,8 +216,10 @@ public struct ApplyRun {
             summary.blobs = summary.blobs + outcome.counts
         }
         // A push whose signing failed counts as failed (its rows say so too).
-        summary.failed += signingFailures
-        summary.pushed -= min(summary.pushed, signingFailures)
+        for status in signingFailures {
+            summary.failed += 1
+            if status == .pushed { summary.pushed -= 1 } else { summary.unchanged -= 1 }
+        }
         summary.interrupted = cancellation.isCancelled
         summary.exitCode = summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0
         if summary.failed > 0 { summary.error = "\(summary.failed) push\(summary.failed == 1 ? "" : "es") failed" }

@@ -55,7 +55,12 @@ public struct VerifyRun {
         let registries = RunRegistries(environment: environment, cancellation: CancellationFlag()) { [notice] in notice("note: \($0)") }
         var checks: [Check] = []
         // `verify:` policies are checked again at the target (public keys only).
-        let keys = (try? SignatureKeys.load(jobs, environment: environment, signing: false)) ?? SignatureKeys()
+        let keys: Result<SignatureKeys, SignatureKeyError>
+        do throws(SignatureKeyError) {
+            keys = .success(try SignatureKeys.load(jobs, environment: environment, signing: false))
+        } catch {
+            keys = .failure(error)
+        }
         for job in jobs {
             let items = Dictionary(Planner.plan(job).items.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for record in try ledger.lastSuccessfulPushes(job: job.name) {
@@ -111,10 +116,19 @@ public struct VerifyRun {
     /// The target's signatures of `digest` against the job's `verify:` policy (the identity rule
     /// as at the push: `match-source` names the source).
     private func checkSignatures(
-        _ check: inout Check, digest: Digest, policy: VerifySpec, source: SourceSpec, keys: SignatureKeys, registry: JobFile.Registry,
+        _ check: inout Check, digest: Digest, policy: VerifySpec, source: SourceSpec, keys loaded: Result<SignatureKeys, SignatureKeyError>,
+        registry: JobFile.Registry,
         job: Job, registries: RunRegistries
     ) {
         let tag = SignatureManifest.tag(for: digest)
+        let keys: SignatureKeys
+        switch loaded {
+        case .success(let trusted): keys = trusted
+        case .failure(let error):
+            check.status = .error
+            check.error = "signatures (\(tag)) not checked: \(error)"
+            return
+        }
         do {
             let connection = try registries.connection(to: registry, of: job)
             let (signatures, _) = try connection.endpoints.perform { client, _ throws(RegistryError) -> SourceSignatures in
