@@ -494,12 +494,15 @@ import Testing
             $0["repository"] as? String == "prod/app" && $0["tag"] as? String == "1.0"
         }
         #expect(rows.first?["signatures"] as? [String] == [sigDigest?.string ?? ""], "\(rows)")
+        let show = try run(pushctlBinary, ["show", "2", "--state", scratch.state], environment: scratch.environment)
+        #expect(show.stdout.contains("verify:") && show.stdout.contains("1 of 1 required key verified"), "\(show.stdout)")
+        #expect(show.stdout.contains("signed:") && show.stdout.contains(sigDigest?.string ?? "?"), "\(show.stdout)")
     }
 
     /// The registry refuses the `.sig` PUT (5xx outlasting retries), or the response to it is
     /// lost: the item fails (exit 1) on the first run; the rerun signs (or finds its signature
     /// there) and exits 0.
-    @Test(arguments: ["5xx", "drop"])
+    @Test(arguments: ["5xx", "drop", "drop-upload"])
     func signingFailuresFailTheItemAndTheRerunSigns(fault: String) throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
@@ -508,10 +511,16 @@ import Testing
         let image = try writer.addImage(tag: "1.0", layers: [try writer.addRandomLayer(size: 2_000)])
         _ = try Self.keyPair(scratch, "ci")
         let sigTag = SignatureManifest.tag(for: image.digest)
-        proxy.add(
-            .init(
-                method: "PUT", pathContains: "/manifests/\(sigTag)",
-                fault: fault == "5xx" ? .status(503, retryAfter: nil) : .dropResponse, times: 100))
+        if fault == "drop-upload" {
+            // The image's two blob uploads go through; the connection drops under the signature's
+            // payload upload, every time.
+            proxy.add(.init(method: "PUT", pathContains: "/blobs/uploads/", fault: .dropInTransit(0), times: 100, skip: 2))
+        } else {
+            proxy.add(
+                .init(
+                    method: "PUT", pathContains: "/manifests/\(sigTag)",
+                    fault: fault == "5xx" ? .status(503, retryAfter: nil) : .dropResponse, times: 100))
+        }
         let job = try scratch.job(
             "sign",
             """
