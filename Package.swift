@@ -59,7 +59,7 @@ let package = Package(
             name: "Run",
             dependencies: [
                 "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "EngineSource", "Curl",
-                "State", "Pusher", "OCI", "Locking"
+                "State", "Pusher", "OCI", "Locking", "Signing"
             ]),
         // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification
         // against trusted keys, and cosign's encrypted key files (docs/signing.md).
@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Curl", "JobFile", "Planner", "State", "Pusher", "OCI",
+                "Run", "PushOutput", "Curl", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),
-        .testTarget(name: "CLITests", dependencies: ["OCI", "RegistryHarness", "TestSupport"], exclude: ["Fixtures"])
+        .testTarget(name: "CLITests", dependencies: ["OCI", "Signing", "RegistryHarness", "TestSupport"], exclude: ["Fixtures"])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -40,6 +40,10 @@ public struct Defaults: Sendable, Hashable {
     public var timeout: Double = 60
     /// The range a `timeout` may take, in seconds.
     public static let timeoutRange: ClosedRange<Double> = 1...3600
+    /// `verify:` for images that give none (docs/jobfile.md "Signatures").
+    public var verify: VerifySpec? = nil
+    /// `sign:` for images that give none.
+    public var sign: SignSpec? = nil
 
     public static let standard = Defaults(concurrency: 5, images: 2, retries: 5)
     public static let concurrencyRange = 1...64
@@ -112,6 +116,10 @@ public struct ImageEntry: Sendable {
     public var platforms: [PlatformSelector]? = nil
     /// `referrers:` as written on the image (nil: not written; see `Job.referrers(of:)`).
     public var referrers: ReferrerSelection? = nil
+    /// `verify:` as written on the image (nil: not written; see `Job.verify(of:)`).
+    public var verify: VerifySpec? = nil
+    /// `sign:` as written on the image (nil: not written; see `Job.sign(of:)`).
+    public var sign: SignSpec? = nil
 }
 
 extension Job {

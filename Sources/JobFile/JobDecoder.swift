@@ -10,10 +10,10 @@ struct JobDecoder {
     let directory: String
 
     static let topKeys = ["version", "name", "defaults", "registries", "images"]
-    static let defaultsKeys = ["concurrency", "images", "retries", "timeout", "platforms", "referrers"]
+    static let defaultsKeys = ["concurrency", "images", "retries", "timeout", "platforms", "referrers", "verify", "sign"]
     static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth", "timeout"]
     static let authKeys = ["username", "password", "token"]
-    static let imageKeys = ["source", "repository", "tags", "targets", "platforms", "referrers"]
+    static let imageKeys = ["source", "repository", "tags", "targets", "platforms", "referrers", "verify", "sign"]
     static let selectorKeys = ["match", "exclude", "semver", "latest", "prerelease"]
 
     /// `[a-z0-9][a-z0-9._-]*` (docs/jobfile.md "Top level": `name`).
@@ -86,6 +86,8 @@ struct JobDecoder {
         if let n = f["timeout"], let v = decodeDuration(n, "'defaults.timeout'") { d.timeout = v }
         if let n = f["platforms"] { d.platforms = decodePlatforms(n, "'defaults.platforms'") }
         if let n = f["referrers"] { d.referrers = decodeReferrers(n, "'defaults.referrers'") }
+        if let n = f["verify"] { d.verify = decodeVerify(n, "'defaults.verify'") }
+        if let n = f["sign"] { d.sign = decodeSign(n, "'defaults.sign'") }
         return d
     }
 
@@ -360,11 +362,22 @@ struct JobDecoder {
             referrers = decodeReferrers(n, "'referrers' of \(what)")
             if referrers == nil { ok = false }
         }
+        var verify: VerifySpec?
+        if let n = f["verify"] {
+            verify = decodeVerify(n, "'verify' of \(what)")
+            if verify == nil { ok = false }
+        }
+        var sign: SignSpec?
+        if let n = f["sign"] {
+            sign = decodeSign(n, "'sign' of \(what)")
+            if sign == nil { ok = false }
+        }
 
         guard ok, let sourceText, let source, let repository else { return nil }
         return ImageEntry(
             index: index, location: node.location, sourceText: sourceText, source: source,
-            repository: repository, tags: tags, targets: targets, platforms: platforms, referrers: referrers)
+            repository: repository, tags: tags, targets: targets, platforms: platforms, referrers: referrers,
+            verify: verify, sign: sign)
     }
 
     mutating func decodeTags(_ node: Node, what: String, source: SourceSpec?) -> TagSpec? {

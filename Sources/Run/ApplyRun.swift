@@ -7,6 +7,7 @@ import Planner
 import Pusher
 import Registry
 import RegistrySource
+import Signing
 import State
 
 /// What `pushctl apply` was asked to do.
@@ -43,12 +44,15 @@ public enum ApplyStop: Error, Equatable, CustomStringConvertible {
     case rateLimited(String)
     /// `apply --plan`: a source digest or a selected tag set moved since the plan (exit 2).
     case planMoved(SavedPlanError)
+    /// A `verify:` or `sign:` key could not be loaded: missing, open to others, wrong passphrase (exit 2).
+    case keys(SignatureKeyError)
     case interrupted
 
     public var description: String {
         switch self {
         case .rateLimited(let message): message
         case .planMoved(let error): error.description
+        case .keys(let error): error.description
         case .interrupted: "interrupted"
         }
     }
@@ -57,6 +61,7 @@ public enum ApplyStop: Error, Equatable, CustomStringConvertible {
         switch self {
         case .rateLimited: 1
         case .planMoved: 2
+        case .keys: 2
         case .interrupted: 130
         }
     }
@@ -126,21 +131,37 @@ public struct ApplyRun {
         var sourceOptions = compression
         sourceOptions.knownCompression = { [store] diffID in try? store.compressedDigest(forDiffID: diffID, settings: settings) }
 
+        // Keys first: a wrong passphrase or an unsafe key file stops the run before any read or push.
+        var keys = SignatureKeys()
+        if SignatureKeys.needed(request.jobs) {
+            do throws(SignatureKeyError) {
+                keys = try SignatureKeys.load(request.jobs, environment: request.environment)
+            } catch {
+                throw .keys(error)
+            }
+        }
+
         let rateLimits = SourceRateLimitCheck(store: store, cancellation: cancellation, notice: notice)
         try rateLimits.checkRemembered(request.work)
         let registries = RunRegistries(
             environment: request.environment, cancellation: cancellation, retries: request.retries,
             rateLimits: rateLimits.book
         ) { [notice] fallback in notice("note: \(fallback)") }
-        let prepared = RunPreparation.prepare(
+        var prepared = RunPreparation.prepare(
             request.work, registries: registries, concurrencyOverride: request.concurrency,
             state: store, sourceOptions: sourceOptions, shard: request.shard)
         // An interrupt during preparation (reading sources, tag lists, tokens) ends the run as
         // interrupted, not as items whose sources "failed".
         if cancellation.isCancelled { throw .interrupted }
+        // `verify:`: refused images leave the run here, before the executor sees them.
+        let gate = SignatureGate.apply(&prepared, keys: keys, registries: registries)
         if let (plan, path) = request.savedPlan {
             // Executes exactly the saved plan: anything that moved stops the run before a push.
-            var problems = plan.drift(pushes: prepared.pushes, failedItems: Set(prepared.failures.map(\.item.id)))
+            // The plan was saved after the same gate: its pushes are the accepted ones and the
+            // rejected ones (with their verdict).
+            let now = prepared.pushes + gate.rejections.map(\.push)
+            var problems = plan.drift(pushes: now, failedItems: Set(prepared.failures.map(\.item.id)))
+            problems += plan.signatureDrift(pushes: now, seen: gate.seen)
             problems += prepared.failures.map { "\($0.item.source.written): \($0.failed.error)" }
             if !problems.isEmpty { throw .planMoved(.moved(path: path, problems: problems)) }
         }
@@ -152,16 +173,29 @@ public struct ApplyRun {
             .runStart(
                 RunInfo(
                     runID: firstRun, jobs: request.jobs.map(\.name),
-                    items: pushes.count + prepared.failures.count, startedAt: started)))
-        let recorder = LedgerPushState(ledger: store, runIDs: runIDs)
+                    items: pushes.count + prepared.failures.count + gate.rejections.count, startedAt: started)))
+        let recorder = LedgerPushState(ledger: store, runIDs: runIDs, verdicts: gate.verdicts)
         let executor = Executor(state: recorder, sink: sink, cancellation: cancellation)
         // Items whose source could not be read or reached fail on their own; the others go on.
         var outcomes = prepared.failures.map { failure in
             executor.fail(failure.failed.target, registryKey: failure.failed.registryKey, error: failure.failed.error.description)
         }
         let imagesAtOnce = request.images ?? request.jobs.map(\.defaults.images).max() ?? 2
-        outcomes += executor.run(pushes, images: imagesAtOnce)
+        outcomes += gate.rejections.map { reject($0, runIDs: runIDs) }
+        let pushed = executor.run(pushes, images: imagesAtOnce)
+        outcomes += pushed
         rateLimits.save()
+        // `sign:`: each image pushed (or already there) gets its signature at the target.
+        var byKey: [String: PushOutcome] = [:]
+        for (push, outcome) in zip(pushes, pushed) { byKey[push.target.pushKey] = outcome }
+        // Pushes whose signing failed, by the status the executor gave them.
+        var signingFailures: [PushOutcome.Status] = []
+        for signing in gate.signings {
+            guard let outcome = byKey[signing.push.target.pushKey], outcome.status == .pushed || outcome.status == .unchanged,
+                !cancellation.isCancelled
+            else { continue }
+            if !sign(signing, keys: keys, runIDs: runIDs) { signingFailures.append(outcome.status) }
+        }
 
         // Docker-archive layers compressed for this run: remember diffID → digest for the next one.
         for loaded in prepared.localSources {
@@ -186,9 +220,72 @@ public struct ApplyRun {
             }
             summary.blobs = summary.blobs + outcome.counts
         }
+        // A push whose signing failed counts as failed (its rows say so too).
+        for status in signingFailures {
+            summary.failed += 1
+            if status == .pushed { summary.pushed -= 1 } else { summary.unchanged -= 1 }
+        }
         summary.interrupted = cancellation.isCancelled
         summary.exitCode = summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0
         if summary.failed > 0 { summary.error = "\(summary.failed) push\(summary.failed == 1 ? "" : "es") failed" }
         return summary
+    }
+
+    /// Records and reports an image its `verify:` policy refused: rows with status `rejected`
+    /// (one per tag), a failed push in the output, exit 1.
+    private func reject(_ rejection: SignatureGate.Rejection, runIDs: [String: RunID]) -> PushOutcome {
+        let now = Date()
+        let push = rejection.push
+        let error = "rejected: " + rejection.verdict.text
+        sink.emit(.pushStart(push.target))
+        if let runID = runIDs[push.target.job] ?? runIDs.values.min() {
+            let rows = (push.target.tags.isEmpty ? [""] : push.target.tags).map { tag in
+                var record = PushRecord(
+                    runID: runID, planItemID: push.target.itemID, source: push.target.source, sourceDigest: push.image.root.digest,
+                    registryName: push.target.registry, registryHost: push.registryKey, endpoint: "",
+                    repository: push.target.repository, tag: tag, pushedDigest: nil, mediaType: push.image.root.mediaType,
+                    size: push.image.root.size, status: .rejected, attempts: 0, error: error, started: now, ended: now)
+                record.verifiedKeys = rejection.verdict.keyIDs
+                record.verdict = rejection.verdict.text
+                return record
+            }
+            do { try store.recordPushes(rows) } catch { notice("error: recording the rejection of \(push.target.source): \(error)") }
+        }
+        let outcome = PushOutcome(status: .failed, digest: push.image.root.digest, endpoint: nil, error: error, counts: BlobCounts())
+        sink.emit(.pushEnd(push.target, outcome))
+        return outcome
+    }
+
+    /// Signs one pushed image at its target and records what was written; false when it failed.
+    private func sign(_ signing: SignatureGate.Signing, keys: SignatureKeys, runIDs: [String: RunID]) -> Bool {
+        let push = signing.push
+        let digest = push.image.root.digest
+        let name = "\(SignatureWriter.identity(of: push))@\(digest)"
+        var written: [Digest] = []
+        var failure: String?
+        if let key = keys.signing[signing.spec.key] {
+            do throws(SigningStageError) {
+                if let manifest = try SignatureWriter(key: key).sign(push, carrying: signing.carried) {
+                    written = [manifest]
+                    sink.emit(.notice("signed \(name): \(SignatureManifest.tag(for: digest)) is \(manifest)"))
+                }
+            } catch {
+                failure = "signing \(name): \(error)"
+            }
+        } else {
+            failure = "signing \(name): the key \(signing.spec.key) was not loaded"
+        }
+        if let failure { sink.emit(.notice("error: " + failure)) }
+        if let runID = runIDs[push.target.job] ?? runIDs.values.min(), failure != nil || !written.isEmpty {
+            do {
+                try store.recordSigning(
+                    SigningRecord(
+                        runID: runID, planItemID: push.target.itemID, registryHost: push.registryKey,
+                        repository: push.target.repository, pushedDigest: digest, signatures: written, error: failure))
+            } catch {
+                notice("error: recording the signature of \(name): \(error)")
+            }
+        }
+        return failure == nil
     }
 }

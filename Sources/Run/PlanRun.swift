@@ -29,6 +29,9 @@ public struct PlanItemDetail: Sendable {
     public var sourceError: String?
     /// Online: one preview per push of the item (a selector makes one per selected tag).
     public var previews: [PlanPreview] = []
+    /// `verify:`: per image of the item, its source and the verdict (`rejected: …` when refused);
+    /// offline `not checked`. Empty without a policy.
+    public var verdicts: [(source: String, verdict: String)] = []
 }
 
 /// One push's preview, with the endpoint that answered.
@@ -91,11 +94,39 @@ public struct PlanRun {
         let registries = RunRegistries(environment: request.environment, cancellation: CancellationFlag(), retries: 2) { [notice] in
             notice("note: \($0)")
         }
-        let prepared = RunPreparation.prepare(
+        var prepared = RunPreparation.prepare(
             work, registries: registries, concurrencyOverride: nil, state: ledger, sourceOptions: SourceOptions())
+        // `verify:` (public keys only): online the gate reads and checks the sources' signatures.
+        var gate = SignatureGate()
+        var keyProblem: String?
+        do throws(SignatureKeyError) {
+            let keys = try SignatureKeys.load(request.jobs, environment: request.environment, signing: false)
+            if !request.offline { gate = SignatureGate.apply(&prepared, keys: keys, registries: registries) }
+        } catch {
+            keyProblem = error.description
+        }
 
         var details: [String: PlanItemDetail] = [:]
         var saved: [SavedPlan.Push] = []
+        for (job, plan) in zip(request.jobs, plans) {
+            for item in plan.items {
+                guard let entry = job.images.first(where: { $0.index == item.imageIndex }), job.verify(of: entry) != nil else { continue }
+                if request.offline { details[item.id, default: .init()].verdicts.append((item.source.written, "not checked")) }
+            }
+        }
+        for rejection in gate.rejections {
+            let push = rejection.push
+            details[push.target.itemID, default: .init()].verdicts.append((push.target.source, "rejected: " + rejection.verdict.text))
+            if let item = prepared.items.first(where: { $0.item.id == push.target.itemID })?.item {
+                var entry = SavedPlan.push(
+                    push, item: item, endpoint: nil, preview: PushPreview(target: push.target, digest: push.image.root.digest, tags: []))
+                entry.decisions = []
+                entry.blobs = nil
+                entry.verdict = "rejected: " + rejection.verdict.text
+                entry.signatures = gate.seen[push.target.pushKey]?.map(\.string)
+                saved.append(entry)
+            }
+        }
         let state = LedgerPushState.readingOnly(ledger)
         for prepared in prepared.items {
             let id = prepared.item.id
@@ -106,23 +137,31 @@ public struct PlanRun {
                 details[id, default: .init()].graph = ready.graph
                 guard !request.offline else { continue }
                 for push in ready.pushes {
+                    if push.subject == nil, let verdict = gate.verdicts[push.target.pushKey] {
+                        details[id, default: .init()].verdicts.append((push.target.source, verdict.text))
+                    }
                     let (endpoint, preview) = PushPreviewer.preview(push, state: state)
-                    saved.append(SavedPlan.push(push, item: prepared.item, endpoint: endpoint, preview: preview))
+                    var entry = SavedPlan.push(push, item: prepared.item, endpoint: endpoint, preview: preview)
+                    if push.subject == nil, let seen = gate.seen[push.target.pushKey] {
+                        entry.signatures = seen.map(\.string)
+                        entry.verdict = gate.verdicts[push.target.pushKey]?.text
+                    }
+                    saved.append(entry)
                     details[id, default: .init()].previews.append(
                         .init(endpoint: endpoint, preview: preview, replication: push.image.loadContent != nil))
                 }
             }
         }
 
-        var problems: [String] = []
+        var problems: [String] = keyProblem.map { [$0] } ?? []
         for failure in prepared.failures where !problems.contains(failure.failed.error.description) {
             problems.append(failure.failed.error.description)
         }
         // Offline, a source that is not built yet is only noted (the plan of a valid job is still
         // worth seeing); one that exists but cannot be read is invalid input, as online.
-        let broken = prepared.failures.contains { !(request.offline && $0.failed.error.isNotBuiltYet) }
+        let broken = keyProblem != nil || prepared.failures.contains { !(request.offline && $0.failed.error.isNotBuiltYet) }
         let previewFailed = details.values.contains { $0.previews.contains { $0.preview.error != nil } }
-        let status: ExitStatus = broken ? .invalidInput : previewFailed ? .failed : .success
+        let status: ExitStatus = broken ? .invalidInput : previewFailed || !gate.rejections.isEmpty ? .failed : .success
         return PlanResult(
             plans: plans, details: details,
             saved: request.offline || !prepared.failures.isEmpty ? nil : SavedPlan(jobs: request.jobs, only: request.only, pushes: saved),

@@ -40,6 +40,11 @@ public struct SavedPlan: Codable, Sendable, Equatable {
         public var decisions: [Decision]
         public var blobs: Blobs?
         public var error: String?
+        /// `verify:`: the digests of the source's signature manifests `plan` read (the `.sig`
+        /// tag's, then OCI 1.1 referrers'); `apply --plan` refuses when they changed.
+        public var signatures: [String]? = nil
+        /// `verify:`: the verdict `plan` reached (`rejected: …` when refused).
+        public var verdict: String? = nil
     }
 
     public struct Decision: Codable, Sendable, Equatable {
@@ -126,6 +131,27 @@ public struct SavedPlan: Codable, Sendable, Equatable {
 
     /// What moved between the plan's pushes and the pushes resolved now (source digests, the tag
     /// sets selectors chose, pushes that appeared or vanished).
+    /// What moved in the sources' signatures: a push whose signature manifests (`seen`, by the
+    /// resolved primary push's `pushKey`) differ from those the plan read.
+    func signatureDrift(pushes now: [PushJob], seen: [String: [Digest]]) -> [String] {
+        var problems: [String] = []
+        for push in pushes {
+            guard let planned = push.signatures else { continue }
+            guard
+                let match = now.first(where: {
+                    $0.subject == nil && $0.target.itemID == push.item && Set($0.target.tags) == Set(push.tags)
+                })
+            else { continue }
+            let current = (seen[match.target.pushKey] ?? []).map(\.string)
+            if current != planned {
+                problems.append(
+                    "\(push.source): signatures changed since the plan (planned \(planned.isEmpty ? "none" : planned.joined(separator: ", ")), now \(current.isEmpty ? "none" : current.joined(separator: ", ")))"
+                )
+            }
+        }
+        return problems
+    }
+
     public func drift(pushes now: [PushJob], failedItems: Set<String> = []) -> [String] {
         var problems: [String] = []
         let planned = Dictionary(grouping: pushes, by: \.item)

@@ -11,6 +11,8 @@ struct LedgerPushState: PushState {
     let ledger: (any Ledger)?
     /// Job name → its run; empty when reading only.
     let runIDs: [String: RunID]
+    /// `verify:` verdicts of accepted images, by the push's `pushKey` (recorded on its rows).
+    var verdicts: [String: SignatureVerdict] = [:]
 
     /// For reading only (`plan`): nothing is written.
     static func readingOnly(_ ledger: (any Ledger)?) -> LedgerPushState { LedgerPushState(ledger: ledger, runIDs: [:]) }
@@ -44,9 +46,10 @@ struct LedgerPushState: PushState {
     /// (docs/state.md "Counts").
     func recordPush(_ push: CompletedPush) throws {
         guard let ledger = writing, let runID = runIDs[push.target.job] ?? runIDs.values.min() else { return }
+        let verdict = verdicts[push.target.pushKey]
         let records = push.tags.enumerated().map { index, tag in
             let counts = index == 0 ? push.counts : BlobCounts()
-            return
+            var record =
                 PushRecord(
                     runID: runID, planItemID: push.target.itemID, source: push.target.source, sourceDigest: push.sourceDigest,
                     registryName: push.target.registry, registryHost: push.registryKey, endpoint: push.endpoint ?? "",
@@ -57,6 +60,9 @@ struct LedgerPushState: PushState {
                     blobsMounted: counts.mounted, blobsPresent: counts.present,
                     attempts: push.attempts, error: push.error, started: push.started, ended: push.ended,
                     subjectDigest: push.subject)
+            record.verifiedKeys = verdict?.keyIDs ?? []
+            record.verdict = verdict?.text
+            return record
         }
         try ledger.recordPushes(records)
     }

@@ -2,7 +2,9 @@ import Curl
 import Foundation
 import JobFile
 import OCI
+import Planner
 import Registry
+import Signing
 import State
 
 /// `pushctl verify` (docs/cli.md "verify"): for every tag pushctl last pushed for the jobs, one
@@ -13,7 +15,9 @@ public struct VerifyRun {
     public struct Check: Encodable, Sendable {
         /// `notInJob`: the push went to a registry the job no longer targets (removed, or its `url`
         /// now names another host), so this job's registries cannot speak for it.
-        public enum Status: String, Encodable, Sendable { case ok, changed, gone, error, notInJob = "not-in-job" }
+        /// `unsigned`: the tag is in place, but its image's signatures at the target no longer
+        /// satisfy the job's `verify:` policy (gone, or not valid): drift too.
+        public enum Status: String, Encodable, Sendable { case ok, changed, gone, unsigned, error, notInJob = "not-in-job" }
         public var job: String
         public var registry: String
         public var host: String
@@ -30,7 +34,7 @@ public struct VerifyRun {
 
     public struct Report: Sendable {
         public var checks: [Check]
-        public var drift: Bool { checks.contains { $0.status == .changed || $0.status == .gone } }
+        public var drift: Bool { checks.contains { $0.status == .changed || $0.status == .gone || $0.status == .unsigned } }
         /// Drift (4) before a registry that could not be asked (1).
         public var status: ExitStatus {
             drift ? .drift : checks.contains { $0.status == .error } ? .failed : .success
@@ -50,9 +54,27 @@ public struct VerifyRun {
     public func run(_ jobs: [Job]) throws(StateError) -> Report {
         let registries = RunRegistries(environment: environment, cancellation: CancellationFlag()) { [notice] in notice("note: \($0)") }
         var checks: [Check] = []
+        // `verify:` policies are checked again at the target (public keys only).
+        let keys: Result<SignatureKeys, SignatureKeyError>
+        do throws(SignatureKeyError) {
+            keys = .success(try SignatureKeys.load(jobs, environment: environment, signing: false))
+        } catch {
+            keys = .failure(error)
+        }
         for job in jobs {
+            let items = Dictionary(Planner.plan(job).items.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for record in try ledger.lastSuccessfulPushes(job: job.name) {
-                checks.append(check(record, of: job, registries: registries))
+                var found = check(record, of: job, registries: registries)
+                // Not the `.sig` tags themselves: they are checked as their image's signatures.
+                if found.status == .ok, record.subjectDigest == nil, let item = items[record.planItemID],
+                    let entry = job.images.first(where: { $0.index == item.imageIndex }), let policy = job.verify(of: entry),
+                    let registry = job.registry(named: record.registryName), let digest = record.pushedDigest
+                {
+                    checkSignatures(
+                        &found, digest: digest, policy: policy, source: item.source.spec, keys: keys, registry: registry, job: job,
+                        registries: registries)
+                }
+                checks.append(found)
             }
         }
         let report = Report(checks: checks)
@@ -89,6 +111,51 @@ public struct VerifyRun {
             check.error = "\(error)"
         }
         return check
+    }
+
+    /// The target's signatures of `digest` against the job's `verify:` policy (the identity rule
+    /// as at the push: `match-source` names the source).
+    private func checkSignatures(
+        _ check: inout Check, digest: Digest, policy: VerifySpec, source: SourceSpec, keys loaded: Result<SignatureKeys, SignatureKeyError>,
+        registry: JobFile.Registry,
+        job: Job, registries: RunRegistries
+    ) {
+        let tag = SignatureManifest.tag(for: digest)
+        let keys: SignatureKeys
+        switch loaded {
+        case .success(let trusted): keys = trusted
+        case .failure(let error):
+            check.status = .error
+            check.error = "signatures (\(tag)) not checked: \(error)"
+            return
+        }
+        do {
+            let connection = try registries.connection(to: registry, of: job)
+            let (signatures, _) = try connection.endpoints.perform { client, _ throws(RegistryError) -> SourceSignatures in
+                var found = SourceSignatures()
+                do throws(RegistryError) {
+                    let manifest = try client.getManifest(check.repository, reference: tag)
+                    found.manifests = [manifest.digest]
+                    for entry in (try? SignatureManifest.entries(manifest.bytes)) ?? [] {
+                        found.layers.append(
+                            (entry, try RegistrySignatureReader.fetchSmallBlob(client, check.repository, entry.descriptor.digest)))
+                    }
+                } catch {
+                    if !error.isNotFound { throw error }
+                }
+                return found
+            }
+            var reference = ImageReference(domain: "", path: "")
+            if case .registry(let ref) = source { reference = ref }
+            let verdict = SignatureGate.judge(signatures, digest: digest, spec: policy, keys: keys, source: reference)
+            if !verdict.satisfied {
+                check.status = .unsigned
+                check.error = "signatures (\(tag)): " + verdict.text
+            }
+        } catch {
+            check.status = .error
+            check.error = "signatures (\(tag)): \(error)"
+        }
     }
 
     /// One verify run per job, with its findings.

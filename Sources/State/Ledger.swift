@@ -27,6 +27,9 @@ public protocol Ledger: AnyObject, Sendable {
     func lastSuccessfulPushes(job: String) throws(StateError) -> [PushRecord]
     /// Records what a `verify` run found.
     func recordVerifyChecks(_ checks: [VerifyCheckRecord], run: RunID) throws(StateError)
+    /// After `sign:` for one push of a run: the digests of the `.sig` manifests written, and,
+    /// when signing failed, the push's rows become `failed` with that error (docs/state.md "Signatures").
+    func recordSigning(_ signing: SigningRecord) throws(StateError)
 
     // MARK: distribution metadata
 

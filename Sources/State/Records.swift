@@ -60,8 +60,9 @@ public struct RunStatus: RawRepresentable, Hashable, Sendable, Codable, CustomSt
 
 /// The outcome of one tag push (docs/cli.md `push-end` statuses).
 public enum PushStatus: String, Hashable, Sendable, Codable, CaseIterable, CustomStringConvertible {
-    /// `deleted`: a tag `pushctl prune --confirm` deleted (schema 6).
-    case pushed, unchanged, failed, deleted
+    /// `deleted`: a tag `pushctl prune --confirm` deleted (schema 6). `rejected`: an item its
+    /// `verify:` policy refused; nothing of it was pushed (schema 8).
+    case pushed, unchanged, failed, deleted, rejected
     public var description: String { rawValue }
 }
 
@@ -125,6 +126,12 @@ public struct PushRecord: Hashable, Sendable {
     public var ended: Date
     /// The manifest this push refers to (a referrer, or a `sha256-….sig` attachment); schema 5.
     public var subjectDigest: Digest?
+    /// Ids (`sha256:…` of the public key) of the keys that verified the source's signatures (schema 8).
+    public var verifiedKeys: [String] = []
+    /// The `verify:` verdict: the policy outcome, or why the item was refused; nil without a policy.
+    public var verdict: String? = nil
+    /// Digests of the `.sig` manifests pushctl wrote for this push (`sign:`).
+    public var signatures: [Digest] = []
 
     public init(
         id: Int64? = nil, runID: RunID, planItemID: String, source: String, sourceDigest: Digest?,
@@ -246,4 +253,30 @@ public struct PruneResult: Hashable, Sendable {
     public var runsRemoved: Int
     public var pushesRemoved: Int
     public init(runsRemoved: Int, pushesRemoved: Int) { self.runsRemoved = runsRemoved; self.pushesRemoved = pushesRemoved }
+}
+
+/// What the signing stage did for one push (`sign:`): the rows of `runID` for `planItemID` at
+/// `registryHost`/`repository` with `pushedDigest` get `signatures`; `error` (signing failed)
+/// turns them `failed`.
+public struct SigningRecord: Sendable, Equatable {
+    public var runID: RunID
+    public var planItemID: String
+    public var registryHost: String
+    public var repository: String
+    public var pushedDigest: Digest
+    public var signatures: [Digest]
+    public var error: String?
+
+    public init(
+        runID: RunID, planItemID: String, registryHost: String, repository: String, pushedDigest: Digest,
+        signatures: [Digest], error: String?
+    ) {
+        self.runID = runID
+        self.planItemID = planItemID
+        self.registryHost = registryHost
+        self.repository = repository
+        self.pushedDigest = pushedDigest
+        self.signatures = signatures
+        self.error = error
+    }
 }

@@ -170,6 +170,59 @@ public enum StateSchema {
         CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
         CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
         CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
+        """,
+        // 8: supply-chain gates (docs/signing.md, docs/state.md "Signatures"): an item refused by
+        //    its `verify:` policy is a row with status 'rejected'; every row may carry the key ids
+        //    that verified the source's signatures (`verified_keys`, comma-separated), the
+        //    verdict's text (`verdict`: the policy outcome, or why it was refused) and the digests
+        //    of the `.sig` manifests pushctl wrote (`signatures`, comma-separated). The table is
+        //    rebuilt for the CHECK constraint, as in 7.
+        """
+        CREATE TABLE pushes_v8 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            plan_item TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_digest TEXT,
+            registry_name TEXT NOT NULL,
+            registry_host TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            pushed_digest TEXT,
+            media_type TEXT,
+            size INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted', 'rejected')),
+            bytes_uploaded INTEGER NOT NULL DEFAULT 0,
+            blobs_uploaded INTEGER NOT NULL DEFAULT 0,
+            blobs_mounted INTEGER NOT NULL DEFAULT 0,
+            blobs_present INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            error TEXT,
+            started REAL NOT NULL,
+            ended REAL NOT NULL,
+            subject_digest TEXT,
+            verified_keys TEXT,
+            verdict TEXT,
+            signatures TEXT
+        );
+        INSERT INTO pushes_v8 (id, run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
+            repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded, blobs_mounted,
+            blobs_present, attempts, error, started, ended, subject_digest)
+        SELECT id, run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
+            repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded, blobs_mounted,
+            blobs_present, attempts, error, started, ended, subject_digest FROM pushes;
+        DROP TABLE pushes;
+        ALTER TABLE pushes_v8 RENAME TO pushes;
+        CREATE INDEX pushes_by_run ON pushes (run_id);
+        CREATE INDEX pushes_by_started ON pushes (started);
+        CREATE INDEX pushes_by_repository ON pushes (repository, started);
+        CREATE INDEX pushes_by_tag ON pushes (tag, started);
+        CREATE INDEX pushes_by_status ON pushes (status, started);
+        CREATE INDEX pushes_by_pushed_digest ON pushes (pushed_digest);
+        CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
+        CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
+        CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
         """
     ]
 

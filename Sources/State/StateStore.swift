@@ -208,11 +208,30 @@ public final class StateStore: Ledger {
         }
     }
 
+    public func recordSigning(_ r: SigningRecord) throws(StateError) {
+        let signatures: String? = r.signatures.isEmpty ? nil : r.signatures.map(\.string).joined(separator: ",")
+        try write { c in
+            try c.run(
+                """
+                UPDATE pushes SET signatures = ?,
+                    status = CASE WHEN ? IS NULL THEN status ELSE 'failed' END,
+                    error = COALESCE(?, error)
+                WHERE run_id = ? AND plan_item = ? AND registry_host = ? AND repository = ?
+                  AND pushed_digest = ? AND subject_digest IS NULL AND status IN ('pushed', 'unchanged')
+                """,
+                [
+                    signatures, r.error, r.error,
+                    r.runID.rawValue, r.planItemID, r.registryHost, r.repository, r.pushedDigest.string
+                ] as [any SQLiteBindable])
+        }
+    }
+
     private static let insertPushSQL = """
         INSERT INTO pushes (run_id, plan_item, source, source_digest, registry_name, registry_host, endpoint,
             repository, tag, pushed_digest, media_type, size, status, bytes_uploaded, blobs_uploaded,
-            blobs_mounted, blobs_present, attempts, error, started, ended, subject_digest)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            blobs_mounted, blobs_present, attempts, error, started, ended, subject_digest, verified_keys, verdict,
+            signatures)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     private static func pushValues(_ r: PushRecord) -> [any SQLiteBindable] {
@@ -220,7 +239,9 @@ public final class StateStore: Ledger {
             r.runID.rawValue, r.planItemID, r.source, r.sourceDigest?.string, r.registryName, r.registryHost,
             r.endpoint, r.repository, r.tag, r.pushedDigest?.string, r.mediaType, r.size, r.status.rawValue,
             r.bytesUploaded, r.blobsUploaded, r.blobsMounted, r.blobsPresent, r.attempts, r.error,
-            r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970, r.subjectDigest?.string
+            r.started.timeIntervalSince1970, r.ended.timeIntervalSince1970, r.subjectDigest?.string,
+            r.verifiedKeys.isEmpty ? String?.none : r.verifiedKeys.joined(separator: ","), r.verdict,
+            r.signatures.isEmpty ? String?.none : r.signatures.map(\.string).joined(separator: ",")
         ]
     }
 
@@ -286,9 +307,10 @@ public final class StateStore: Ledger {
     static let pushColumns = """
         p.id, p.run_id, p.plan_item, p.source, p.source_digest, p.registry_name, p.registry_host, p.endpoint, \
         p.repository, p.tag, p.pushed_digest, p.media_type, p.size, p.status, p.bytes_uploaded, p.blobs_uploaded, \
-        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended, p.subject_digest
+        p.blobs_mounted, p.blobs_present, p.attempts, p.error, p.started, p.ended, p.subject_digest, \
+        p.verified_keys, p.verdict, p.signatures
         """
-    static let pushColumnCount = 23
+    static let pushColumnCount = 26
 
     /// Decodes `pushColumns` starting at column `offset`.
     static func decodePush(_ row: Row, offset o: Int) throws(SQLiteError) -> PushRecord {
@@ -304,7 +326,7 @@ public final class StateStore: Ledger {
         guard let status = PushStatus(rawValue: statusText) else {
             throw .columnType(sql: "pushes", column: o + 13, expected: "push status", found: statusText)
         }
-        return PushRecord(
+        var record = PushRecord(
             id: try row.int64(o), runID: RunID(try row.int64(o + 1)), planItemID: try row.string(o + 2),
             source: try row.string(o + 3), sourceDigest: try digest(o + 4), registryName: try row.string(o + 5),
             registryHost: try row.string(o + 6), endpoint: try row.string(o + 7), repository: try row.string(o + 8),
@@ -314,6 +336,11 @@ public final class StateStore: Ledger {
             attempts: try row.int(o + 18), error: try row.optionalString(o + 19),
             started: Date(timeIntervalSince1970: try row.double(o + 20)),
             ended: Date(timeIntervalSince1970: try row.double(o + 21)), subjectDigest: try digest(o + 22))
+        record.verifiedKeys = try row.optionalString(o + 23).map { $0.split(separator: ",").map(String.init) } ?? []
+        record.verdict = try row.optionalString(o + 24)
+        record.signatures =
+            try row.optionalString(o + 25).map { $0.split(separator: ",").compactMap { try? Digest(parsing: String($0)) } } ?? []
+        return record
     }
 
     static func decodePush(_ row: Row) throws(SQLiteError) -> PushRecord { try decodePush(row, offset: 0) }

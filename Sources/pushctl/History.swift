@@ -100,8 +100,9 @@ struct History: ParsableCommand {
             case "ok", "pushed": filter.status = .pushed
             case "failed": filter.status = .failed
             case "unchanged": filter.status = .unchanged
+            case "rejected": filter.status = .rejected
             case "interrupted": filter.runStatus = .interrupted
-            default: throw .invalidInput("invalid --status \"\(status)\": expected ok, failed, unchanged or interrupted")
+            default: throw .invalidInput("invalid --status \"\(status)\": expected ok, failed, unchanged, rejected or interrupted")
             }
         }
         if let limit, limit < 1 { throw .invalidInput("invalid --limit \(limit): expected a positive number") }
@@ -153,7 +154,8 @@ enum HistoryRendering {
     static let csvHeader = [
         "state", "run_id", "job", "run_status", "kind", "time", "registry_host", "repository", "tag",
         "source", "source_digest", "pushed_digest", "status", "bytes_uploaded", "blobs_uploaded",
-        "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint", "error"
+        "blobs_mounted", "blobs_present", "attempts", "duration_seconds", "endpoint",
+        "verified_keys", "verdict", "signatures", "error"
     ]
 
     /// RFC 4180: comma-separated, CRLF line ends, fields quoted when they hold `,`, `"` or newlines.
@@ -168,7 +170,8 @@ enum HistoryRendering {
                     p.sourceDigest?.string ?? "", p.pushedDigest?.string ?? "", p.status.rawValue,
                     String(p.bytesUploaded), String(p.blobsUploaded), String(p.blobsMounted),
                     String(p.blobsPresent), String(p.attempts), String(format: "%.3f", p.duration),
-                    p.endpoint, p.error ?? ""
+                    p.endpoint, p.verifiedKeys.joined(separator: " "), p.verdict ?? "",
+                    p.signatures.map(\.string).joined(separator: " "), p.error ?? ""
                 ])
             } else {
                 lines.append(

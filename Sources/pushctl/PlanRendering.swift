@@ -36,6 +36,9 @@ enum PlanRendering {
                     items[i]["resolved"] = resolved
                 }
                 if let error = detail.sourceError { items[i]["sourceError"] = error }
+                if !detail.verdicts.isEmpty {
+                    items[i]["signatures"] = detail.verdicts.map { ["source": $0.source, "verdict": $0.verdict] }
+                }
                 if !detail.previews.isEmpty {
                     var actions: [String: Any] = [
                         "tags": detail.previews.flatMap { p in p.preview.tags.map { ["tag": $0.name, "action": p.action($0.need)] } },
@@ -89,6 +92,9 @@ enum PlanRendering {
                 out += "    endpoints:\n"
                 for (n, endpoint) in item.endpoints.enumerated() {
                     out += "      \(n + 1). \(endpoint)\n"
+                }
+                for (source, verdict) in detail?.verdicts ?? [] {
+                    out += "    signatures: \(verdict)" + ((detail?.verdicts.count ?? 0) > 1 ? " (\(source))" : "") + "\n"
                 }
                 for p in detail?.previews ?? [] {
                     if let endpoint = p.endpoint, p.preview.error == nil { out += "    via \(endpoint): \(p.preview.target.source)\n" }

@@ -8,7 +8,9 @@ struct Pushctl: ParsableCommand {
         commandName: "pushctl",
         abstract: "A declarative push-job runner for container images.",
         version: PushctlVersion.current,
-        subcommands: [Validate.self, PlanCommand.self, Apply.self, Verify.self, History.self, Show.self, PruneHistory.self, Prune.self]
+        subcommands: [
+            Validate.self, PlanCommand.self, Apply.self, Verify.self, History.self, Show.self, PruneHistory.self, Prune.self, Key.self
+        ]
     )
 
     /// Runs the command, mapping ArgumentParser's usage errors (status 64) to status 2, which

@@ -84,6 +84,8 @@ enum ShowRendering {
                 ("attempts", String(p.attempts)),
                 ("time", "\(when(p.started)), took \(HumanFormat.duration(p.duration))")
             ]
+            if let verdict = p.verdict { lines.append(("verify", verdict)) }
+            if !p.signatures.isEmpty { lines.append(("signed", p.signatures.map(\.string).joined(separator: ", "))) }
             if let error = p.error { lines.append(("error", error)) }
             out += aligned(lines, indent: "  ")
         }
@@ -91,7 +93,8 @@ enum ShowRendering {
             let counts = Dictionary(grouping: d.checks, by: \.status).mapValues(\.count)
             out +=
                 "\nChecked \(d.checks.count) tag\(d.checks.count == 1 ? "" : "s"): "
-                + ["ok", "changed", "gone", "error", "not-in-job"].map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
+                + ["ok", "changed", "gone", "unsigned", "error", "not-in-job"].map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", ")
+                + "\n"
             for check in d.checks {
                 let target = "\(check.host)/\(check.repository):\(check.tag)"
                 var line = "  \(check.status.uppercased().padding(toLength: 10, withPad: " ", startingAt: 0)) \(target)"

@@ -44,6 +44,9 @@ enum StateJSON {
             "blobs": ["uploaded": p.blobsUploaded, "mounted": p.blobsMounted, "present": p.blobsPresent],
             "attempts": p.attempts,
             "error": p.error ?? NSNull(),
+            "verifiedKeys": p.verifiedKeys,
+            "verdict": p.verdict ?? NSNull(),
+            "signatures": p.signatures.map(\.string),
             "started": HumanFormat.timestamp(p.started),
             "ended": HumanFormat.timestamp(p.ended),
             "durationSeconds": p.duration

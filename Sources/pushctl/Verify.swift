@@ -56,13 +56,14 @@ struct Verify: ParsableCommand {
                 case .ok: print("ok       \(target) \(check.expected)")
                 case .changed: print("CHANGED  \(target) pushed \(check.expected), now \(check.current ?? "?")")
                 case .gone: print("GONE     \(target) pushed \(check.expected), the tag no longer exists")
+                case .unsigned: print("UNSIGNED \(target) \(check.expected): \(check.error ?? "")")
                 case .error: print("ERROR    \(target): \(check.error ?? "unknown error")")
                 case .notInJob: print("ELSEWHERE \(target): not checked: \(check.error ?? "")")
                 }
             }
             let counts = Dictionary(grouping: checks, by: \.status).mapValues(\.count)
             print(
-                "Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \((counts[.error] ?? 0) + (counts[.notInJob] ?? 0)) not checked"
+                "Verified \(checks.count) tag\(checks.count == 1 ? "" : "s"): \(counts[.ok] ?? 0) ok, \(counts[.changed] ?? 0) changed, \(counts[.gone] ?? 0) gone, \((counts[.unsigned] ?? 0) > 0 ? "\(counts[.unsigned] ?? 0) unsigned, " : "")\((counts[.error] ?? 0) + (counts[.notInJob] ?? 0)) not checked"
             )
         }
         if report.status != .success { throw ExitCode(report.status) }

@@ -1,0 +1,71 @@
+import Foundation
+import OCI
+import SQLite
+import Testing
+
+@testable import State
+
+/// Schema 8 (docs/state.md "Signatures"): status `rejected`, the verdict columns, and
+/// `recordSigning`.
+@Suite struct SignatureRecordTests {
+    @Test func aVersion7DatabaseKeepsItsRowsAndTakesRejections() throws {
+        let path = try temporaryDirectory() + "/v7.db"
+        do {
+            let old = try Database(path: path)
+            try old.transaction { c in
+                for (index, migration) in StateSchema.migrations.prefix(7).enumerated() {
+                    try c.exec(migration)
+                    try c.setUserVersion(index + 1)
+                }
+                try c.run(
+                    """
+                    INSERT INTO runs (job, file, file_digest, kind, status, started, ended, host, pid, version, exit_code)
+                    VALUES ('legacy', 'legacy.yaml', 'sha256:00', 'apply', 'ok', 1700000000, 1700000010, 'h', 1, '0.0.1', 0)
+                    """)
+                try c.run(
+                    """
+                    INSERT INTO pushes (run_id, plan_item, source, registry_name, registry_host, endpoint, repository, tag,
+                        status, started, ended) VALUES (1, 'i', 'oci:x', 'r', 'reg.example', 'https://reg.example', 'a/b', 'v1',
+                        'deleted', 1700000001, 1700000002)
+                    """)
+            }
+        }
+        let store = try StateStore.open(path: path)
+        #expect(try store.run(.id(RunID(1))).pushes.map(\.status) == [.deleted])
+        let run = try store.testRun()
+        var rejected = push(run: run, digest: nil, status: .rejected)
+        rejected.verdict = "no signature of sha256:…"
+        var signed = push(run: run, tag: "2.0")
+        signed.verifiedKeys = ["sha256:aa", "sha256:bb"]
+        signed.verdict = "2 of 2 required keys verified (sha256:aa, sha256:bb)"
+        signed.signatures = [digest("sig")]
+        try store.recordPushes([rejected, signed])
+        let rows = try store.run(.id(run)).pushes
+        #expect(rows.map(\.status) == [.rejected, .pushed])
+        #expect(rows[0].verdict == "no signature of sha256:…" && rows[0].verifiedKeys.isEmpty && rows[0].signatures.isEmpty)
+        #expect(rows[1].verifiedKeys == ["sha256:aa", "sha256:bb"] && rows[1].signatures == [digest("sig")])
+        #expect(try store.history(HistoryFilter(status: .rejected)).count == 1)
+    }
+
+    @Test func recordSigningAddsTheSignaturesOrFailsThePush() throws {
+        let store = try openTemporaryStore()
+        let run = try store.testRun()
+        try store.recordPushes([push(run: run, tag: "1.0"), push(run: run, tag: "latest")])
+        let item = "item-team/app-1.0"
+        try store.recordSigning(
+            SigningRecord(
+                runID: run, planItemID: item, registryHost: "registry.example.com", repository: "team/app",
+                pushedDigest: digest("manifest"), signatures: [digest("sig")], error: nil))
+        var rows = try store.run(.id(run)).pushes
+        #expect(rows.first { $0.tag == "1.0" }?.signatures == [digest("sig")])
+        #expect(rows.first { $0.tag == "latest" }?.signatures == [])  // another plan item
+        try store.recordSigning(
+            SigningRecord(
+                runID: run, planItemID: item, registryHost: "registry.example.com", repository: "team/app",
+                pushedDigest: digest("manifest"), signatures: [], error: "signing …: HTTP 503"))
+        rows = try store.run(.id(run)).pushes
+        #expect(rows.first { $0.tag == "1.0" }?.status == .failed)
+        #expect(rows.first { $0.tag == "1.0" }?.error == "signing …: HTTP 503")
+        #expect(try store.lastSuccessfulPush(registryHost: "registry.example.com", repository: "team/app", tag: "1.0") == nil)
+    }
+}
