@@ -1,6 +1,7 @@
 import Curl
 import Foundation
 import OCI
+import PusherFakes
 import Testing
 
 @testable import Pusher

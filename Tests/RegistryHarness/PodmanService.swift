@@ -94,13 +94,13 @@ public final class PodmanService: @unchecked Sendable {
     /// Loads a `docker save` archive into the store (`podman load`); returns what podman said.
     @discardableResult
     public func load(archive: String) throws -> String {
-        try ChildProcesses.run(Self.binary, podman + ["load", "-q", "-i", archive])
+        try TestTools.runChecked(Self.binary, podman + ["load", "-q", "-i", archive])
     }
 
     /// Runs another podman command against this store (e.g. `tag`, `rmi`).
     @discardableResult
     public func podman(_ arguments: [String]) throws -> String {
-        try ChildProcesses.run(Self.binary, podman + arguments)
+        try TestTools.runChecked(Self.binary, podman + arguments)
     }
 
     /// Stops the service (the engine goes away) and removes its store. Safe to call twice.
@@ -116,7 +116,7 @@ public final class PodmanService: @unchecked Sendable {
             ChildProcesses.unregister(process.processIdentifier)
         }
         // vfs layers are plain folders, some read-only: make them writable, then remove.
-        _ = try? ChildProcesses.run("/bin/chmod", ["-R", "u+w", directory])
+        _ = try? TestTools.runChecked("/bin/chmod", ["-R", "u+w", directory])
         try? FileManager.default.removeItem(atPath: directory)
     }
 

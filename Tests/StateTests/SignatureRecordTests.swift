@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import SQLite
+import TestSupport
 import Testing
 
 @testable import State
