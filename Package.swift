@@ -31,45 +31,47 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
-        // MARK: a pthread lock ThreadSanitizer can see (Synchronization.Mutex uses raw futexes)
-        .target(name: "Locking"),
+        // MARK: threads, locks and cancellation (docs/concurrency.md): pthreads ThreadSanitizer can see
+        .target(name: "Threading"),
+        // Text from servers and files made safe to print (control characters escaped, secrets cut).
+        .target(name: "SafeText"),
 
         // MARK: thin Swift wrappers over the C libraries
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "Locking"]),
-        .target(name: "SQLite", dependencies: ["CSQLite", "Locking"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "Threading", "SafeText"]),
+        .target(name: "SQLite", dependencies: ["CSQLite", "Threading"]),
 
         // MARK: the stages
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Curl for `DisplayText` only: job-file values in messages are escaped as registry text is.
-        .target(name: "JobFile", dependencies: ["YAML", "OCI", "Curl"]),
+        .target(name: "JobFile", dependencies: ["YAML", "OCI", "SafeText"]),
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
-        .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Locking"]),
-        .target(name: "Registry", dependencies: ["Curl", "OCI", "Locking"]),
-        .target(name: "State", dependencies: ["SQLite", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Threading"]),
+        .target(name: "Registry", dependencies: ["Curl", "OCI", "Threading", "SafeText"]),
+        .target(name: "State", dependencies: ["SQLite", "OCI", "Threading", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
-        .target(name: "Pusher", dependencies: ["Registry", "Curl", "OCI", "Locking"]),
+        .target(name: "Pusher", dependencies: ["Registry", "OCI", "Threading"]),
         // `docker-daemon:` sources: the container engine's API (inspect, export) over libcurl.
-        .target(name: "EngineSource", dependencies: ["Curl", "ImageSource", "OCI"]),
+        .target(name: "EngineSource", dependencies: ["Curl", "ImageSource", "OCI", "SafeText", "Threading"]),
         // `docker://` sources: images read from a registry, rate-limit budgets.
-        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI", "Locking"]),
+        .target(name: "RegistrySource", dependencies: ["JobFile", "ImageSource", "Registry", "Curl", "OCI", "Threading"]),
         // The run layer: one run's registries (endpoint sets, clients), preparation, and the
         // apply/plan/verify runs the CLI calls.
         .target(
             name: "Run",
             dependencies: [
                 "JobFile", "Planner", "ImageSource", "Registry", "RegistrySource", "EngineSource", "Curl",
-                "State", "Pusher", "OCI", "Locking", "Signing"
+                "State", "Pusher", "OCI", "Threading", "Signing"
             ]),
         // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification
         // against trusted keys, and cosign's encrypted key files (docs/signing.md).
         .target(name: "Signing", dependencies: ["OCI", "CSodium", .product(name: "Crypto", package: "swift-crypto")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
-        .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Locking"]),
+        .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Threading"]),
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Curl", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
+                "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -82,27 +84,28 @@ let package = Package(
         // What every suite shares: the process runner, the pushctl binary locator, scratch folders,
         // schema validation, the job-file builder (`JobSpec`), and the image and blob writers
         // (docker save archives, OCI layouts, deterministically).
-        .target(name: "TestSupport", dependencies: ["OCI", "Locking"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["OCI", "Threading"], path: "Tests/TestSupport"),
         .target(
             name: "RegistryHarness",
-            dependencies: ["TestSupport", "OCI", "Locking", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TestSupport", "OCI", "Threading", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/RegistryHarness"),
-        .testTarget(name: "LockingTests", dependencies: ["Locking"]),
+        .testTarget(name: "ThreadingTests", dependencies: ["Threading"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Locking"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Locking"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading"]),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness", "TestSupport"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
         .target(name: "PusherFakes", dependencies: ["Pusher", "OCI"], path: "Tests/PusherFakes"),
-        .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Registry", "Curl", "OCI"]),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Registry", "Curl", "OCI", "Threading"]),
         .testTarget(
             name: "RegistrySourceTests",
             dependencies: [
                 "RegistrySource", "Run", "Pusher", "PusherFakes", "Planner", "JobFile", "ImageSource", "Registry", "Curl", "OCI",
-                "RegistryHarness"
+                "RegistryHarness", "Threading"
             ]),
         // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
         // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).

@@ -1,6 +1,6 @@
 import CCurl
 import CCurlShim
-import Locking
+import Threading
 import Synchronization
 
 /// Connection and TLS settings shared by every request of one transport.

@@ -1,3 +1,5 @@
+import SafeText
+
 /// Why a request got no HTTP answer. HTTP error statuses are not transport errors: they come back
 /// as `HTTPResponse`s for the caller to interpret.
 public enum TransportError: Error, Sendable, Equatable {

@@ -1,3 +1,5 @@
+import SafeText
+import Threading
 import Curl
 import Foundation
 import OCI

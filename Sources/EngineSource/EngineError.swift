@@ -1,4 +1,4 @@
-import Curl
+import SafeText
 
 /// Why the container engine could not give an image (docs/image-sources.md "docker-daemon").
 public enum EngineError: Error, Sendable, Equatable {

@@ -39,7 +39,8 @@ public final class EngineExport: Sendable {
     public static func export(_ name: String, from client: EngineClient, options: SourceOptions) throws(Failure) -> EngineExport {
         let folder = options.cacheDirectory + "/spool"
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw .engine(.spool(path: folder, reason: "\(error)"))
         }

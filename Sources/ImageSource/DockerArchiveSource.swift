@@ -1,6 +1,6 @@
 import Foundation
 import OCI
-import Locking
+import Threading
 
 /// `docker-archive:FILE[:REF]`: a `docker save` tar, in the classic form (`manifest.json` with
 /// `Config`, `RepoTags`, `Layers`) or the Docker 25+ form that also carries an OCI layout
@@ -247,8 +247,7 @@ final class DockerArchiveSource: ImageSource {
             let parallelism = max(1, options.parallelism)
             let side = min(parallelism, jobs.count)
             let perLayer = max(1, parallelism / side)
-            runBounded(count: jobs.count, parallelism: side) { index in
-                let job = jobs[index]
+            forEachConcurrently(jobs, width: side) { job in
                 let outcome: Result<LayerCache.Entry, SourceError>
                 do throws(SourceError) {
                     outcome = .success(try cache.compress(job.region, diffID: job.diffID, source: source, threads: perLayer))

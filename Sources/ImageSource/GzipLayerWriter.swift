@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import Threading
 import OCI
 
 /// Compresses a layer to one gzip member, deterministically and on several threads, pigz-style.
@@ -271,7 +272,7 @@ enum BlockGzip {
     /// `threads` dedicated threads (they block in zlib, so not Swift's cooperative pool) taking
     /// blocks in submission order.
     final class WorkerPool: @unchecked Sendable {
-        private let condition = NSCondition()
+        private let condition = Lock()
         private var queue: [Block] = []
         private var closed = false
         private let finished = DispatchGroup()

@@ -1,4 +1,4 @@
-import Curl
+import SafeText
 import YAML
 
 /// One problem in a job file, printed as `FILE:LINE:COLUMN: error: MESSAGE` (docs/jobfile.md "Errors in job files").

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 
 /// Where rendered text goes: standard output or error, or memory in tests. Writes are whole
 /// strings under one lock so that lines from different threads never mix.

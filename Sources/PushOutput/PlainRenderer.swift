@@ -1,6 +1,6 @@
 import Foundation
 import Pusher
-import Locking
+import Threading
 
 /// Docker-like plain lines for logs and cron (docs/cli.md "Output", `text`/`plain`).
 ///

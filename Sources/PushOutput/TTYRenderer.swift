@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 import Pusher
-import Locking
+import Threading
 
 /// Live per-blob progress bars on a terminal (docs/cli.md "Output", `tty`).
 ///

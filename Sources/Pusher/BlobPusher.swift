@@ -1,7 +1,6 @@
 import Foundation
-import Curl
 import OCI
-import Locking
+import Threading
 
 /// Pushes one blob as docker's pusher does (moby `distribution/push_v2.go`, `pushLayer`), acting
 /// on `PushDecider.blob`:

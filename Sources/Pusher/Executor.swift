@@ -1,8 +1,7 @@
 import Foundation
-import Curl
 import OCI
 import Registry
-import Locking
+import Threading
 
 /// Runs push jobs the way `docker push` does (moby `distribution/push_v2.go`), with the run's
 /// endpoint fallback (each job's `PushEndpoints`), and records what it did in the state database.
@@ -62,19 +61,19 @@ public final class Executor: Sendable {
     /// One push, with endpoint fallback. Records the push unless it was interrupted.
     func push(_ job: PushJob) -> PushOutcome {
         let started = Date()
-        let retries = AtomicCounter()
-        let endpointsTried = AtomicCounter()
+        let retries = LockedValue(0)
+        let endpointsTried = LockedValue(0)
         // The target as last announced (its host is the endpoint in use).
         let announced = LockedValue<PushTarget?>(nil)
         let final: Result<EndpointResult, StepFailure>
         do {
             let (result, _) = try job.endpoints.perform(retries: { [sink] event in
-                _ = retries.takeNext()
+                retries.withLock { $0 += 1 }
                 var target = job.target
                 target.host = announced.withLock { $0?.host } ?? job.endpoints.preferredHost
                 sink.emit(.retrying(target, what: event.operation, delaySeconds: event.delaySeconds, attempt: event.attempt))
             }) { destination, endpoint throws(StepFailure) in
-                _ = endpointsTried.takeNext()
+                endpointsTried.withLock { $0 += 1 }
                 if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
                 var target = job.target
                 target.host = endpoint.host
@@ -122,7 +121,7 @@ public final class Executor: Sendable {
                         pushedDigest: job.image.root.digest, subject: job.subject?.digest, mediaType: job.image.root.mediaType,
                         size: job.image.root.size, endpoint: outcome.endpoint,
                         tags: tags, status: outcome.status, counts: outcome.counts,
-                        attempts: max(1, endpointsTried.current) + retries.current,
+                        attempts: max(1, endpointsTried.withLock { $0 }) + retries.withLock { $0 },
                         error: outcome.error, started: started, ended: Date()))
             } catch {
                 let failed = PushOutcome(

@@ -4,7 +4,8 @@ import Registry
 
 // The executor talks to three things: an image it reads, a registry endpoint it writes to, and
 // the state database. Each is a small protocol here, so the push logic can be read (and unit
-// tested with fakes) on its own; `Adapters.swift` connects them to ImageSource, Registry and State.
+// tested with fakes) on its own; the run layer connects them to ImageSource, Registry and State (`Run/RegistryAdapter.swift`,
+// `Run/StateAdapter.swift`).
 
 /// A fully loaded, verified-on-read source image.
 public struct SourceImage: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 import OCI
 
 /// What a tag needs.

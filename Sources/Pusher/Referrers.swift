@@ -1,4 +1,5 @@
 import Foundation
+import Threading
 import OCI
 
 // Referrers (OCI distribution spec 1.1) on the push side: a manifest with a `subject` that the
@@ -26,10 +27,10 @@ extension PushDestination {
 /// each other's entry. (Another client writing the same tag at the same moment can still race:
 /// docker-registry 2.8 has no conditional PUT.)
 final class ReferrerListings: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var listed: [String: Set<Digest>] = [:]
     /// Held across a fallback tag's read-merge-write.
-    let updateLock = NSLock()
+    let updateLock = Lock()
 
     static func key(_ endpoint: String, _ repository: String, _ subject: Digest) -> String {
         "\(endpoint)\u{0}\(repository)\u{0}\(subject)"

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 import OCI
 
 /// What this run sent, per endpoint and repository, and which requests are under way on the
@@ -21,7 +21,7 @@ import OCI
 /// manifest, by digest or by tag, rewrites that manifest's revision link in place, and the PUT of
 /// an index checks each child by reading its link. An index PUT that meets a child's link while
 /// another push's tag PUT rewrites it is refused with `DIGEST_INVALID` and
-/// `MANIFEST_BLOB_UNKNOWN`, although the child is there (issue #22).
+/// `MANIFEST_BLOB_UNKNOWN`, although the child is there (docs/run.md).
 ///
 /// References are digests, so they cannot form a cycle (a document would have to contain its own
 /// hash); a wait that would close one anyway is refused with `PushFailure.referenceCycle`

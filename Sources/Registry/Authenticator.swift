@@ -1,6 +1,7 @@
+import SafeText
 import Curl
 import Foundation
-import Locking
+import Threading
 import Synchronization
 
 /// Authorization for one registry host: remembers the registry's challenge, so later requests

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 
 /// How a failure at one endpoint bears on endpoint fallback (docs/jobfile.md "Endpoint fallback
 /// order").

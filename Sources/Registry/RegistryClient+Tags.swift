@@ -1,3 +1,4 @@
+import SafeText
 import Curl
 import Foundation
 

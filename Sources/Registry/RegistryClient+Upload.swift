@@ -1,5 +1,5 @@
 import Curl
-import Locking
+import Threading
 import OCI
 
 extension RegistryClient {

@@ -1,3 +1,5 @@
+import SafeText
+import Threading
 import Curl
 import Foundation
 import OCI
@@ -335,13 +337,8 @@ public final class RegistryClient: Sendable {
     func pause(operation: String, attempt: Int, retryAfter: Double?, reason: String, delay: Double? = nil) throws(RegistryError) {
         let delay = delay ?? retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
         retryPolicy.onRetry?(RetryPolicy.Event(operation: operation, attempt: attempt, delaySeconds: delay, reason: reason))
-        var remaining = delay
-        while remaining > 0 {
-            if cancellation?.isCancelled == true { throw .cancelled }
-            let slice = min(remaining, 0.1)
-            Thread.sleep(forTimeInterval: slice)
-            remaining -= slice
-        }
+        // The wait ends at once when the run is cancelled (no polling).
+        guard (cancellation ?? CancellationFlag()).sleep(seconds: delay) else { throw .cancelled }
     }
 
     /// A non-success response as an error: the registry's codes when it sent some.

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 
 /// One address of a registry: `scheme://host[:port]`, no path.
 public struct RegistryEndpoint: Sendable, Hashable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import Curl
+import SafeText
 import OCI
 
 /// One entry of a distribution error body `{"errors":[{"code","message","detail"}]}`

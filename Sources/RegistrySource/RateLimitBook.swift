@@ -1,7 +1,7 @@
 import Curl
 import Foundation
 import Registry
-import Locking
+import Threading
 
 /// The pull budgets of the source registries of a run, as their responses announce them
 /// (`RateLimitStatus`), keyed by registry (`host[:port]`). Filled by `RateLimitObservingTransport`,

@@ -2,7 +2,7 @@ import Foundation
 import ImageSource
 import OCI
 import Registry
-import Locking
+import Threading
 
 /// A blob read from a source registry while it is being uploaded to the target: a download runs on
 /// its own thread and hands its bytes through a bounded buffer (`BytePipe`) to the uploading

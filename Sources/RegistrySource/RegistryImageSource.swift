@@ -2,12 +2,12 @@ import Foundation
 import ImageSource
 import OCI
 import Registry
-import Locking
+import Threading
 
 /// A `docker://` source: one image (or multi-platform index) in a registry, read with the same
 /// client as pushes (docs/jobfile.md "Sources"; docs/replication.md).
 ///
-/// It lives in Pusher rather than ImageSource because it needs the registry client, the job's
+/// It lives in RegistrySource rather than ImageSource because it needs the registry client, the job's
 /// registry settings (`RegistrySourceAccess`) and the run's rate-limit book; ImageSource stays a
 /// module of local readers with no network code.
 ///

@@ -1,4 +1,4 @@
-import Curl
+import Threading
 import Foundation
 import ImageSource
 import JobFile

@@ -1,4 +1,3 @@
-import Curl
 import OCI
 import Pusher
 import Registry

@@ -73,7 +73,8 @@ extension RunPreparation {
                     throw PreparationError.engineExport(
                         written,
                         .source(
-                            .knownCompressionMismatch(source: written, diffID: image.id, known: known.digest, produced: loaded.root.digest)))
+                            .knownCompressionMismatch(source: written, diffID: image.id, known: known.digest, produced: loaded.root.digest))
+                    )
                 }
                 return Self.sourceImage(written, export: export, graph: loaded)
             }

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 import JobFile
 import OCI
 import Planner

@@ -1,4 +1,3 @@
-import Curl
 import EngineSource
 import Foundation
 import ImageSource

@@ -7,7 +7,7 @@ import Planner
 import Pusher
 import Registry
 import RegistrySource
-import Locking
+import Threading
 
 /// One registry as a run reaches it: its credentials, and its endpoint set (fallback order, one
 /// client per endpoint for the whole run, endpoints found dead remembered). Pushes to it, plan
@@ -85,7 +85,9 @@ public final class RunRegistries: Sendable {
     public func engine() throws(EngineError) -> EngineClient {
         let result = engineClient.withLock { known in
             if let known { return known }
-            let made = Result { () throws(EngineError) in EngineClient(host: try EngineHost.from(environment: environment), cancellation: cancellation) }
+            let made = Result { () throws(EngineError) in
+                EngineClient(host: try EngineHost.from(environment: environment), cancellation: cancellation)
+            }
             known = made
             return made
         }

@@ -1,4 +1,4 @@
-import Curl
+import Threading
 import Foundation
 import JobFile
 import OCI
@@ -63,12 +63,7 @@ struct SourceRateLimitCheck {
             return
         case .wait(let seconds, let registry):
             notice("note: the rate limit of \(registry) resets in \(Int(seconds.rounded(.up))) s; waiting for it")
-            var remaining = seconds
-            while remaining > 0 {
-                if cancellation.isCancelled { throw .interrupted }
-                Thread.sleep(forTimeInterval: min(remaining, 0.2))
-                remaining -= 0.2
-            }
+            guard cancellation.sleep(seconds: seconds) else { throw .interrupted }
         case .stop(let message):
             throw .rateLimited(message)
         }

@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import Locking
+import Threading
 
 /// One sqlite3 connection, shared by several threads.
 ///

@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Threading
 
 /// Who holds the apply lock, as written into the lock file.
 public struct LockHolder: Codable, Hashable, Sendable {

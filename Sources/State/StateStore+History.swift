@@ -2,7 +2,7 @@ import Foundation
 import OCI
 import SQLite
 
-/// The audit side: `pushctl history`, `show` and `prune-history` (docs/cli.md; issue 6).
+/// The audit side: `pushctl history`, `show` and `prune-history` (docs/cli.md, docs/state.md).
 extension StateStore {
     /// Digest prefixes as typed: `sha256:ab12…`, `sha512:…`, or bare hex (either algorithm).
     /// Returns the `ALGORITHM:` prefixes to try, each with the hex part.

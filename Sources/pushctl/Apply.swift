@@ -1,5 +1,5 @@
+import Threading
 import ArgumentParser
-import Curl
 import Run
 import Foundation
 import JobFile

@@ -3,7 +3,7 @@ import Foundation
 import Run
 import State
 
-/// `pushctl history` (docs/cli.md "Commands", issue 6): past runs and pushes, newest first.
+/// `pushctl history` (docs/cli.md "Commands"): past runs and pushes, newest first.
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List past runs and pushes from the state database, newest first.",

@@ -1,5 +1,5 @@
+import Threading
 import ArgumentParser
-import Curl
 import Foundation
 import JobFile
 import Run

@@ -3,7 +3,7 @@ import Foundation
 import Run
 import State
 
-/// `pushctl show RUN|last` (docs/cli.md "Commands", issue 6): one run in full.
+/// `pushctl show RUN|last` (docs/cli.md "Commands"): one run in full.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one run in full: every tag pushed, digests, endpoint used, blobs, bytes, time and errors.")

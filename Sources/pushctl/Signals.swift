@@ -1,4 +1,4 @@
-import Curl
+import Threading
 import Dispatch
 import Foundation
 

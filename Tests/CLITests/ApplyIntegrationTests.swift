@@ -4,7 +4,7 @@ import RegistryHarness
 import Testing
 
 /// `pushctl apply` against real registries (Debian's docker-registry), read back with skopeo:
-/// issue 5's "done when". Each test runs the built binary with job files in a temporary
+/// docs/apply-integration-tests.md's list. Each test runs the built binary with job files in a temporary
 /// directory, its own `--state`, and its own registries.
 @Suite(.serialized) struct ApplyIntegrationTests {
     // MARK: - Fixtures

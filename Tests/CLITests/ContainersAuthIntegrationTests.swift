@@ -4,7 +4,7 @@ import RegistryHarness
 import Testing
 
 /// `pushctl apply` to a registry with htpasswd basic auth whose job names no `auth:`: the
-/// credentials come from the containers auth files, as podman/skopeo find them (issue 12,
+/// credentials come from the containers auth files, as podman/skopeo find them (docs/jobfile.md,
 /// containers-auth.json(5)).
 @Suite(.serialized) struct ContainersAuthIntegrationTests {
     /// A job pushing one small layout image to `registry`, with no `auth:`.

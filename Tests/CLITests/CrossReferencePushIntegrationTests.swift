@@ -4,7 +4,7 @@ import RegistryHarness
 import TestSupport
 import Testing
 
-/// Issue #22: a layout whose entries reference each other (`CrossReferenceLayout`, modelled on
+/// docs/run.md: a layout whose entries reference each other (`CrossReferenceLayout`, modelled on
 /// regclient's test repository), every named entry an item of its own, all into one repository of
 /// Debian's docker-registry. Items put manifests that other items put too, and indexes whose
 /// children other items are putting (docs/run.md "Blobs and manifests once per repository and

@@ -3,7 +3,7 @@ import OCI
 import RegistryHarness
 import Testing
 
-/// The rough edges a first-time user met (issue 14), each pinned by a test against the built
+/// The rough edges a first-time user met (docs/cli.md), each pinned by a test against the built
 /// binary and a real registry where one is needed.
 @Suite(.serialized) struct FirstUseTests {
     func simpleJob(_ scratch: Scratch, _ registry: RegistryServer, name: String = "first") throws -> (job: String, image: Descriptor) {

@@ -6,7 +6,7 @@ import OCI
 import RegistryHarness
 import Testing
 
-/// Issue 23 (reliability, round 3) end to end: `pushctl apply` against docker-registry, on a first
+/// docs/reliability.md end to end: `pushctl apply` against docker-registry, on a first
 /// run and a rerun. docs/reliability.md "Stalls, TLS, locks, completion".
 @Suite struct ReliabilityRound3IntegrationTests {
     /// The job's `timeout` in these tests, in seconds.

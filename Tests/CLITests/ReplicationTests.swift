@@ -2,7 +2,7 @@ import Foundation
 import RegistryHarness
 import Testing
 
-/// Issue 7, end to end through the built binary: `docker://` sources with tag selectors between
+/// docs/replication.md, end to end through the built binary: `docker://` sources with tag selectors between
 /// two real registries (the source with basic auth), cheap reruns counted in the registries'
 /// access logs, same-registry mounts, shards, and source rate limits (docs/replication.md).
 /// Needs Debian's docker-registry, apache2-utils (htpasswd) and skopeo.

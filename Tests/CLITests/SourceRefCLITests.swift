@@ -3,7 +3,7 @@ import OCI
 import RegistryHarness
 import Testing
 
-/// Issue 12, source REF rules end to end: `validate` refuses bad REFs with located errors (exit 2),
+/// docs/jobfile.md, source REF rules end to end: `validate` refuses bad REFs with located errors (exit 2),
 /// `plan` shows the tag a REF gives, and `apply` pushes under exactly that tag.
 @Suite(.serialized) struct SourceRefCLITests {
     static let fullReference = "registry.example.com/team/app:1.4"

@@ -3,7 +3,7 @@ import Testing
 import OCI
 @testable import ImageSource
 
-/// Issue 12: what a REF selects and which default tag it gives, read from real layouts and
+/// docs/jobfile.md: what a REF selects and which default tag it gives, read from real layouts and
 /// archives; the rule is the one `SourceSpec.ownTag` uses when a job is validated and planned.
 @Suite struct SourceRefLookupTests {
     static let fullReference = "registry.example.com/team/app:1.4"

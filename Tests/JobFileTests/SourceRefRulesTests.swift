@@ -2,7 +2,7 @@ import OCI
 import Testing
 @testable import JobFile
 
-/// Issue 12: one set of REF rules for local sources — the default tag a REF gives, which REFs a
+/// docs/jobfile.md: one set of REF rules for local sources — the default tag a REF gives, which REFs a
 /// job file accepts, and that a bad REF is reported at its line and column by the loader.
 @Suite struct SourceRefRulesTests {
     static let digest = "sha256:" + String(repeating: "a", count: 64)

@@ -21,7 +21,7 @@ import OCI
         #expect(try parse("docker-archive:w.tar").get() == .dockerArchive(path: "/jobs/w.tar", ref: nil))
         #expect(try parse("docker-archive:w.tar:team/worker:1.2").get() == .dockerArchive(path: "/jobs/w.tar", ref: "team/worker:1.2"))
         #expect(try parse("docker-archive:w.tar:team/worker:1.2").get().ownTag == "1.2")
-        // A RepoTag without a tag means NAME:latest (issue 12), as in docker.
+        // A RepoTag without a tag means NAME:latest (docs/jobfile.md), as in docker.
         #expect(try parse("docker-archive:w.tar:team/worker").get() == .dockerArchive(path: "/jobs/w.tar", ref: "team/worker"))
         #expect(try parse("docker-archive:w.tar:team/worker").get().ownTag == "latest")
         #expect(parse("docker-archive:w.tar:team/worker@\(Self.digest)") == .failure(.archiveRefNeedsTag("team/worker@\(Self.digest)")))

@@ -35,7 +35,7 @@ import Testing
         #expect(TagSelection.compileProblem("[a-z]+") == nil)
     }
 
-    // MARK: issue 7 cases
+    // MARK: selector cases (docs/replication.md)
 
     @Test func alternationsAndExcludesAreAnchoredAsAWhole() throws {
         let tags = ["3.19", "x3.19", "3.19x", "edge", "edge-old", "latest", "3.21.0-rc1"]
@@ -86,7 +86,7 @@ import Testing
         #expect(try TagSelection.select(TagSelector(latest: 1), from: ["1.2.0", "1.2"]) == ["1.2.0"])
     }
 
-    // MARK: issue 12: pre-releases only on request
+    // MARK: pre-releases only on request
 
     @Test func latestSkipsPrereleasesUnlessAsked() throws {
         let tags = ["2.0.0", "2.1.0-rc1", "1.9.3"]

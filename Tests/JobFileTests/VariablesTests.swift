@@ -19,7 +19,7 @@ import Testing
         ("$${TAG}", "${TAG}"),
         ("${MISSING:-a:-b}", "a:-b"),
         ("${TAG}${TAG}", "1.4.21.4.2"),
-        // A `$` not followed by `{` or `$` is itself (issue 12): regular expressions need no escaping.
+        // A `$` not followed by `{` or `$` is itself (docs/jobfile.md): regular expressions need no escaping.
         ("^v[0-9]+$", "^v[0-9]+$"),
         ("$X", "$X"),
         ("trailing $", "trailing $"),

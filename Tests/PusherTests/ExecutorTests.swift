@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import Curl
 import PusherFakes

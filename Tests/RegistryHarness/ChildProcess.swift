@@ -2,7 +2,7 @@
     import Glibc
 #endif
 import Foundation
-import Locking
+import Threading
 
 /// Child processes started by the harness. Each is killed by its owner's `stop()`/deinit; the
 /// process-wide list also kills leftovers when the test process exits, so a failing or crashing

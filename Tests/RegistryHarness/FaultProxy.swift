@@ -2,7 +2,7 @@
     import Glibc
 #endif
 import Foundation
-import Locking
+import Threading
 
 /// An HTTP proxy on a loopback port in front of a plain-http registry that injects faults:
 /// a status (e.g. 429 with `Retry-After`) instead of forwarding, or a connection dropped after

@@ -2,7 +2,7 @@
     import Glibc
 #endif
 import Foundation
-import Locking
+import Threading
 
 /// A real container engine API for tests: Debian's podman running `podman system service` (its
 /// Docker-compatible Engine API) in a temporary root with the vfs storage driver, listening on a
@@ -64,10 +64,12 @@ public final class PodmanService: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = podman + ["system", "service", "--time", "0"] + listen
-        let log = FileHandle(forWritingAtPath: directory + "/service.log") ?? {
-            _ = FileManager.default.createFile(atPath: directory + "/service.log", contents: nil)
-            return FileHandle(forWritingAtPath: directory + "/service.log")!
-        }()
+        let log =
+            FileHandle(forWritingAtPath: directory + "/service.log")
+            ?? {
+                _ = FileManager.default.createFile(atPath: directory + "/service.log", contents: nil)
+                return FileHandle(forWritingAtPath: directory + "/service.log")!
+            }()
         log.seekToEndOfFile()
         process.standardOutput = log
         process.standardError = log

@@ -2,7 +2,7 @@
     import Glibc
 #endif
 import Foundation
-import Locking
+import Threading
 
 /// A real registry for integration tests: Debian's `/usr/bin/docker-registry serve CONFIG`
 /// (distribution 2.8) on a free loopback port, with its own temporary storage and config.

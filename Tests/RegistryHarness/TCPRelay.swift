@@ -2,7 +2,7 @@
     import Glibc
 #endif
 import Foundation
-import Locking
+import Threading
 import Synchronization
 
 /// A byte relay on a loopback port in front of another port, TLS or not (it does not look into

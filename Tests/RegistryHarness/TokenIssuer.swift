@@ -3,7 +3,7 @@
 #endif
 @preconcurrency import Crypto
 import Foundation
-import Locking
+import Threading
 
 /// A tiny token service (https://distribution.github.io/distribution/spec/auth/token/) for the
 /// token-auth registry variant. It checks Basic credentials (GET) or refresh tokens (POST

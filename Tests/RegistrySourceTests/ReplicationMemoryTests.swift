@@ -1,3 +1,4 @@
+import Threading
 import Curl
 import Foundation
 import OCI

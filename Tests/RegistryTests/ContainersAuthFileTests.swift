@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 @testable import Registry
 
-/// The containers-auth.json(5) search (issue 12): `REGISTRY_AUTH_FILE` or
+/// The containers-auth.json(5) search (docs/jobfile.md): `REGISTRY_AUTH_FILE` or
 /// `$XDG_RUNTIME_DIR/containers/auth.json`, then `$XDG_CONFIG_HOME/containers/auth.json`, then the
 /// docker config — each in a temporary directory, with the whole environment passed in.
 @Suite struct ContainersAuthFileTests {

@@ -1,7 +1,8 @@
+import SafeText
 import Curl
 import Foundation
 import OCI
-import Locking
+import Threading
 import Synchronization
 import Testing
 @testable import Registry

@@ -1,6 +1,6 @@
 import Curl
 import Foundation
-import Locking
+import Threading
 import OCI
 import RegistryHarness
 import Testing

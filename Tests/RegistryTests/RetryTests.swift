@@ -1,7 +1,7 @@
 import Foundation
 import OCI
 import RegistryHarness
-import Locking
+import Threading
 import Testing
 @testable import Registry
 

@@ -1,7 +1,7 @@
 import Curl
 import Foundation
 import OCI
-import Locking
+import Threading
 import Testing
 @testable import Registry
 

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 @testable import Registry
 
-/// Issue 23 at the client: a stalled endpoint spends one budget (the job file's `timeout`), not
+/// docs/reliability.md at the client: a stalled endpoint spends one budget (the job file's `timeout`), not
 /// one per retry; a tag list ends by time as well as by pages; a failed final PUT is settled by a
 /// HEAD; a sha512 blob is confirmed by its own digest. Against docker-registry behind `FaultProxy`.
 @Suite struct StallAndCompletionTests {

@@ -13,7 +13,7 @@ import OCI
 ///
 /// Pushed with every named entry as an item of its own into one repository, items push manifests
 /// that other items push too and put indexes whose children other items are putting: the shape of
-/// issue #22. Deterministic: the same bytes on every run and machine.
+/// docs/run.md. Deterministic: the same bytes on every run and machine.
 public struct CrossReferenceLayout: Sendable {
     public struct Entry: Sendable {
         /// The `org.opencontainers.image.ref.name`: the tag an item pushes it under.

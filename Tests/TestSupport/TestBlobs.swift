@@ -1,6 +1,6 @@
 import Foundation
 import OCI
-import Locking
+import Threading
 
 /// Random test blobs and the payloads the registry client uploads.
 public struct TestBlob: Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 import JobFile
-import Locking
+import Threading
 import OCI
 import Planner
 import Pusher

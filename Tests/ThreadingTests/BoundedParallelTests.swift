@@ -1,16 +1,14 @@
 import Foundation
-import Locking
+import Threading
 import Testing
-@testable import ImageSource
 
 @Suite struct BoundedParallelTests {
-    /// Every index runs exactly once, never more than `parallelism` at a time, on threads other
-    /// than the caller's.
+    /// Every element runs exactly once, never more than `parallelism` at a time.
     @Test(arguments: [1, 2, 3])
     func boundedAndComplete(parallelism: Int) {
         struct State { var running = 0; var peak = 0; var seen: [Int] = [] }
         let state = LockedValue(State())
-        runBounded(count: 12, parallelism: parallelism) { index in
+        forEachConcurrently(Array(0..<12), width: parallelism) { index in
             state.withLock {
                 $0.running += 1; $0.peak = max($0.peak, $0.running)
             }

@@ -63,6 +63,25 @@ public final class Lock: @unchecked Sendable {  // the pthread objects are the s
         precondition(rc == 0, "pthread_cond_wait failed: \(rc)")
     }
 
+    /// As `wait()`, but gives up at `deadline` (CLOCK_REALTIME, from `deadline(afterSeconds:)`):
+    /// returns false when the deadline passed, true when woken (maybe spuriously: loop).
+    public func wait(until deadline: timespec) -> Bool {
+        var deadline = deadline
+        return pthread_cond_timedwait(condition, mutex, &deadline) != ETIMEDOUT
+    }
+
+    /// The absolute time `seconds` from now, for `wait(until:)`.
+    public static func deadline(afterSeconds seconds: Double) -> timespec {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let whole = Int(seconds)
+        var nanoseconds = Int(now.tv_nsec) + Int((seconds - Double(whole)) * 1_000_000_000)
+        var secondsPart = Int(now.tv_sec) + whole + nanoseconds / 1_000_000_000
+        nanoseconds %= 1_000_000_000
+        if nanoseconds < 0 { nanoseconds += 1_000_000_000; secondsPart -= 1 }
+        return timespec(tv_sec: secondsPart, tv_nsec: nanoseconds)
+    }
+
     /// Wakes every thread in `wait()`.
     public func broadcast() {
         pthread_cond_broadcast(condition)
@@ -84,7 +103,8 @@ public final class Lock: @unchecked Sendable {  // the pthread objects are the s
 /// place a zero-sized value's accesses at the object's own address, which other threads read
 /// (retain/release) without the lock, and report that as a race (seen in the TSan run).
 public final class LockedValue<Value> {
-    @usableFromInline let lock = Lock()
+    /// The lock guarding the value (public for timed waits on it, as `CancellationFlag` does).
+    public let lock = Lock()
     @usableFromInline var value: Value
 
     public init(_ value: Value) {

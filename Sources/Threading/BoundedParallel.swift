@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+import Foundation
+
+/// Runs `body` for every element on at most `width` threads and returns when all are done: the
+/// one bounded-parallel helper (docs/concurrency.md "Pools").
+///
+/// The work is blocking (libcurl, files, zlib, SQLite), so it runs on threads of its own rather
+/// than on Swift's cooperative pool, which has one thread per core and would stall. The calling
+/// thread takes part, so `width` threads work in all and `width - 1` are started; a nested call
+/// (images × blobs) therefore adds threads only where it has work for them.
+public func forEachConcurrently<Element: Sendable>(_ elements: [Element], width: Int, _ body: @escaping @Sendable (Element) -> Void) {
+    guard !elements.isEmpty else { return }
+    let workers = max(1, min(width, elements.count))
+    if workers == 1 {
+        elements.forEach(body)
+        return
+    }
+    // Next index to take, and how many workers are still running.
+    let progress = LockedValue((next: 0, running: workers))
+    let work: @Sendable () -> Void = {
+        while true {
+            let index = progress.withLock { state -> Int in
+                defer { state.next += 1 }
+                return state.next
+            }
+            guard index < elements.count else { break }
+            body(elements[index])
+        }
+        progress.withLock { $0.running -= 1 }
+        progress.broadcast()
+    }
+    for _ in 1..<workers {
+        let thread = Thread { work() }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    work()
+    progress.withLock(whenReady: { $0.running == 0 }) { _ in }
+}
