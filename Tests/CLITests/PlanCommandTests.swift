@@ -88,6 +88,26 @@ import Testing
         #expect(r.stdout.contains("digest:     \(try #require(digest)) (application/vnd.oci.image.manifest.v1+json, "))
     }
 
+    /// Offline, a source that is not built yet is a note (exit 0), but one that exists and cannot
+    /// be read (a null `manifest.json`, a layout missing a blob) is invalid input, as online.
+    @Test func offlinePlanRefusesASourceThatExistsButCannotBeRead() throws {
+        let images = try TestImages()
+        let scratch = try Scratch()
+        for (source, fault) in [
+            ("docker-archive:\(images.nullManifestArchive)", "manifest.json"), ("oci:\(images.missingBlobLayout)", "missing")
+        ] {
+            let job = try scratch.job(
+                JobSpec("broken").registry("r", url: "https://registry.example.com").image(
+                    source, repository: "team/app", tags: ["1"], targets: ["r"]))
+            for round in 1...2 {
+                let r = try run(pushctlBinary, ["plan", "--offline", job], environment: [:], directory: scratch.path)
+                #expect(r.status == 2, "round \(round), \(source): \(r.stderr)")
+                #expect(r.stderr.contains("error: "), "\(r.stderr)")
+                #expect(r.stderr.contains(fault), "\(r.stderr)")
+            }
+        }
+    }
+
     @Test func invalidJobStopsThePlanWithExit2() throws {
         let r = try pushctl("plan", "--offline", "jobs/release.yaml", "Tests/CLITests/Fixtures/five-mistakes.yaml")
         #expect(r.status == 2)
