@@ -275,12 +275,12 @@ final class DockerArchiveSource: ImageSource {
     /// The schema 2 manifest, with the field order docker itself writes.
     static func manifestJSON(config: Descriptor, layers: [Descriptor]) -> [UInt8] {
         func descriptorJSON(_ d: Descriptor) -> String {
-            var text = "{\"mediaType\":\(jsonString(d.mediaType)),\"size\":\(d.size),\"digest\":\(jsonString(d.digest.string))"
-            if let urls = d.urls, !urls.isEmpty { text += ",\"urls\":[\(urls.map(jsonString).joined(separator: ","))]" }
+            var text = "{\"mediaType\":\(JSONText.quoted(d.mediaType)),\"size\":\(d.size),\"digest\":\(JSONText.quoted(d.digest.string))"
+            if let urls = d.urls, !urls.isEmpty { text += ",\"urls\":[\(urls.map { JSONText.quoted($0) }.joined(separator: ","))]" }
             return text + "}"
         }
         let text =
-            "{\"schemaVersion\":2,\"mediaType\":\(jsonString(MediaType.dockerManifest)),"
+            "{\"schemaVersion\":2,\"mediaType\":\(JSONText.quoted(MediaType.dockerManifest)),"
             + "\"config\":\(descriptorJSON(config)),"
             + "\"layers\":[\(layers.map(descriptorJSON).joined(separator: ","))]}"
         return Array(text.utf8)
@@ -369,19 +369,3 @@ func normalizedReference(_ reference: String) -> String {
     return name + ":" + tag
 }
 
-/// A JSON string literal.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case let s where s.value < 0x20: out += String(format: "\\u%04x", s.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

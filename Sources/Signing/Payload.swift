@@ -112,30 +112,8 @@ extension PayloadError: CustomStringConvertible {
     }
 }
 
-/// A JSON string literal escaped as Go's `encoding/json` escapes it (what cosign's payloads use):
-/// `"`, backslash and control characters, and — Go's HTML-safe default — `<` `>` `&` U+2028 U+2029
-/// as `\u` escapes. Identical text for identical input, so payloads are byte-stable.
-func goJSONString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "<", ">", "&", "\u{2028}", "\u{2029}":
-            out += "\\u" + hex4(scalar.value)
-        default:
-            if scalar.value < 0x20 { out += "\\u" + hex4(scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal escaped as Go's `encoding/json` escapes it (what cosign's payloads use).
+func goJSONString(_ s: String) -> String { JSONText.quoted(s, goHTMLSafe: true) }
 
 func utf8Order(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
-private func hex4(_ value: UInt32) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-}

@@ -115,16 +115,7 @@ struct Apply: ParsableCommand {
         }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
-        let store: any Ledger
-        let lock: any ApplyLock
-        do {
-            store = try state.openForWriting()
-            lock = try store.acquireApplyLock()
-        } catch let failure as CommandFailure {
-            throw failure.reported()
-        } catch let error as StateError {
-            throw CommandFailure(error).reported()
-        }
+        let (store, lock) = try state.openLocked(creating: true)
         defer { lock.release() }
         if let previous = lock.tookOverFrom {
             StandardError.write("note: took over the lock of pid \(previous.pid) on \(previous.host), which is no longer running")

@@ -37,17 +37,9 @@ struct Prune: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let (jobs, failed) = JobLoading.loadAll(files)
         if !failed.isEmpty { throw ExitCode(ExitStatus.invalidInput) }
-        let store: any Ledger
-        let lock: any ApplyLock
-        do {
-            store = try global.state.openSingle(whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
-            // Deleting while an apply pushes the same repositories could delete what it just put.
-            lock = try store.acquireApplyLock()
-        } catch let failure as CommandFailure {
-            throw failure.reported()
-        } catch let error as StateError {
-            throw CommandFailure(error).reported()
-        }
+        // The apply lock: deleting while an apply pushes the same repositories could delete what it just put.
+        let (store, lock) = try global.state.openLocked(
+            creating: false, whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
         defer { lock.release() }
 
         let report: PruneRun.Report

@@ -74,6 +74,23 @@ extension LedgerOptions {
         do throws(StateError) { return try location.openForWriting() } catch { throw CommandFailure(error) }
     }
 
+    /// The ledger and its apply lock, for the commands that write (`apply` creates the ledger,
+    /// `prune` needs an existing one): a lock another apply holds is exit 3, reported here.
+    func openLocked(creating: Bool, whenMissing why: String = "nothing has been applied with it yet") throws(ExitCode) -> (
+        ledger: any Ledger, lock: any ApplyLock
+    ) {
+        do throws(CommandFailure) {
+            let ledger = creating ? try openForWriting() : try openSingle(whenMissing: why)
+            do throws(StateError) {
+                return (ledger, try ledger.acquireApplyLock())
+            } catch {
+                throw CommandFailure(error)
+            }
+        } catch {
+            throw error.reported()
+        }
+    }
+
     private static func open(_ location: LedgerLocation, readingOnly: Bool, whenMissing why: String) throws(CommandFailure) -> any Ledger {
         do throws(LedgerOpenError) {
             return try location.openExisting(readingOnly: readingOnly)
