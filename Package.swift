@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Curl", "OCI", "Threading", "SafeText"]),
         .target(name: "State", dependencies: ["SQLite", "OCI", "Threading", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
-        .target(name: "Pusher", dependencies: ["Registry", "OCI", "Threading"]),
+        .target(name: "Pusher", dependencies: ["OCI", "Threading"]),
         // `docker-daemon:` sources: the container engine's API (inspect, export) over libcurl.
         .target(name: "EngineSource", dependencies: ["Curl", "ImageSource", "OCI", "SafeText", "Threading"]),
         // `docker://` sources: images read from a registry, rate-limit budgets.
@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness", "TestSupport"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
         .target(name: "PusherFakes", dependencies: ["Pusher", "OCI"], path: "Tests/PusherFakes"),
-        .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Registry", "Curl", "OCI", "Threading"]),
+        .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Run", "Registry", "Curl", "OCI", "Threading"]),
         .testTarget(
             name: "RegistrySourceTests",
             dependencies: [

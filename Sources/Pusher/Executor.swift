@@ -1,6 +1,5 @@
 import Foundation
 import OCI
-import Registry
 import Threading
 
 /// Runs push jobs the way `docker push` does (moby `distribution/push_v2.go`), with the run's
@@ -63,8 +62,9 @@ public final class Executor: Sendable {
         let started = Date()
         let retries = LockedValue(0)
         let endpointsTried = LockedValue(0)
-        // The target as last announced (its host is the endpoint in use).
+        // The target as last announced (its host is the endpoint in use), and the endpoint last tried.
         let announced = LockedValue<PushTarget?>(nil)
+        let lastEndpointHost = LockedValue<String?>(nil)
         let final: Result<EndpointResult, StepFailure>
         do {
             let (result, _) = try job.endpoints.perform(retries: { [sink] event in
@@ -77,6 +77,7 @@ public final class Executor: Sendable {
                 if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
                 var target = job.target
                 target.host = endpoint.host
+                lastEndpointHost.withLock { $0 = endpoint.host }
                 // The first line of a push names the endpoint in use, once it has answered (so an
                 // endpoint abandoned at the first request is never named as the one pushed to).
                 return try push(job, via: destination, endpoint: endpoint.url, target: target) { [sink] in
@@ -88,6 +89,8 @@ public final class Executor: Sendable {
             final = .success(result)
         } catch let failure as StepFailure {
             final = .failure(failure)
+        } catch let exhausted as PushEndpointsExhausted {
+            final = .failure(StepFailure(.noEndpoint(registry: exhausted.registry, attempts: exhausted.attempts), kind: .other))
         } catch {
             final = .failure(StepFailure(.request(String(describing: error)), kind: .other))
         }
@@ -108,7 +111,7 @@ public final class Executor: Sendable {
         }
         var target = job.target
         let announcedHost = announced.withLock { $0?.host }
-        target.host = outcome.endpoint.map { RegistryEndpoint(url: $0).host } ?? announcedHost ?? job.endpoints.preferredHost
+        target.host = (outcome.endpoint != nil ? lastEndpointHost.withLock { $0 } : nil) ?? announcedHost ?? job.endpoints.preferredHost
         if announcedHost == nil { sink.emit(.pushStart(target)) }
         var interrupted = false
         if case .failure(let f) = final, case .cancelled = f.failure { interrupted = true }
@@ -329,7 +332,7 @@ public final class Executor: Sendable {
 }
 
 /// A failure of one step of a push, with what it means for endpoint fallback.
-struct StepFailure: Error, EndpointVerdictProviding, CustomStringConvertible {
+struct StepFailure: PushEndpointFailure, CustomStringConvertible {
     var failure: PushFailure
     var kind: FailureKind
     var counts = BlobCounts()
@@ -341,10 +344,7 @@ struct StepFailure: Error, EndpointVerdictProviding, CustomStringConvertible {
 
     var description: String { failure.description }
 
-    var endpointVerdict: EndpointVerdict {
-        if case .endpointUnavailable(let tls) = kind { return .unusable(tlsHandshake: tls) }
-        return .final
-    }
+    var failureKind: FailureKind { kind }
 }
 
 /// Runs one request-like step, turning its error into a `StepFailure` that names the step.

@@ -1,6 +1,5 @@
 import Foundation
 import OCI
-import Registry
 
 // The executor talks to three things: an image it reads, a registry endpoint it writes to, and
 // the state database. Each is a small protocol here, so the push logic can be read (and unit
@@ -80,6 +79,51 @@ public protocol PushDestination: Sendable {
     func listReferrers(repository: String, subject: Digest) throws -> [Descriptor]?
 }
 
+/// One endpoint of a target registry, as the executor names it in its lines and records.
+public struct PushEndpoint: Sendable, Hashable {
+    /// `scheme://host[:port]`.
+    public var url: String
+    /// `host[:port]`.
+    public var host: String
+
+    public init(url: String, host: String) {
+        self.url = url
+        self.host = host
+    }
+}
+
+/// A request that failed and is tried again after a wait (a "Retrying in N seconds" line).
+public struct PushRetry: Sendable {
+    public var operation: String
+    /// 1-based number of the attempt that failed.
+    public var attempt: Int
+    public var delaySeconds: Double
+
+    public init(operation: String, attempt: Int, delaySeconds: Double) {
+        self.operation = operation
+        self.attempt = attempt
+        self.delaySeconds = delaySeconds
+    }
+}
+
+/// An error of the executor's that says how it bears on endpoint fallback; `PushEndpoints`
+/// implementations read it (any other error is final).
+public protocol PushEndpointFailure: Error {
+    var failureKind: FailureKind { get }
+}
+
+/// Every endpoint of a registry was tried and none could be used (thrown by `PushEndpoints`).
+public struct PushEndpointsExhausted: Error, Sendable {
+    public var registry: String
+    /// Each endpoint tried and why it was abandoned.
+    public var attempts: [(endpoint: String, error: String)]
+
+    public init(registry: String, attempts: [(endpoint: String, error: String)]) {
+        self.registry = registry
+        self.attempts = attempts
+    }
+}
+
 /// The endpoints of one target registry for the run, as the executor uses them. The run layer
 /// implements it over the registry's `EndpointSet`, so apply, plan, verify and registry sources
 /// share one fallback rule and one client per endpoint (docs/run.md).
@@ -89,11 +133,11 @@ public protocol PushEndpoints: Sendable {
     var preferredHost: String { get }
     /// Runs `body` at the first usable endpoint and falls back as the run's rule says; `retries`
     /// hears every retry of a request made through the destination handed to `body`.
-    /// Throws what `body` throws when it is final, else `NoUsableEndpoint`.
+    /// Throws what `body` throws when it is final, else `PushEndpointsExhausted`.
     func perform<T>(
-        retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
-        _ body: (_ destination: any PushDestination, _ endpoint: EndpointMember) throws -> T
-    ) throws -> (value: T, endpoint: EndpointMember)
+        retries: @escaping @Sendable (PushRetry) -> Void,
+        _ body: (_ destination: any PushDestination, _ endpoint: PushEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: PushEndpoint)
 }
 
 /// What the executor reads from and writes to the state database.

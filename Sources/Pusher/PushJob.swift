@@ -1,6 +1,5 @@
 import Foundation
 import OCI
-import Registry
 
 /// One unit of work for the executor: a source image to push to one repository of one target
 /// registry under some tags (a plan item, with its source loaded).

@@ -39,7 +39,7 @@ public struct ApplyRequest: Sendable {
 }
 
 /// How a run that could not go on ended before its pushes (the run is recorded all the same).
-public enum ApplyStop: Error, Equatable, CustomStringConvertible {
+public enum ApplyStop: Error, CustomStringConvertible {
     /// A source registry's rate limit leaves too little for this run (exit 1).
     case rateLimited(String)
     /// `apply --plan`: a source digest or a selected tag set moved since the plan (exit 2).
@@ -57,16 +57,18 @@ public enum ApplyStop: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    var exitCode: Int32 {
+    var status: ExitStatus {
         switch self {
-        case .rateLimited: 1
-        case .planMoved: 2
-        case .keys: 2
-        case .interrupted: 130
+        case .rateLimited: .failed
+        case .planMoved, .keys: .invalidInput
+        case .interrupted: .interrupted
         }
     }
 
-    public static func == (a: ApplyStop, b: ApplyStop) -> Bool { a.description == b.description }
+    var isInterrupt: Bool {
+        if case .interrupted = self { return true }
+        return false
+    }
 }
 
 /// One `apply`: everything between the validated jobs and the rendered events (docs/run.md).
@@ -103,12 +105,12 @@ public struct ApplyRun {
         do {
             summary = try execute(request, runIDs: runIDs, started: started)
         } catch {
-            summary.exitCode = error.exitCode
-            summary.interrupted = error == .interrupted
+            summary.exitCode = error.status.rawValue
+            summary.interrupted = error.isInterrupt
             summary.error = error.description
             // Why the run stopped before its pushes, said by the renderer (stderr, or an `error`
             // event in json output) before the summary.
-            if error != .interrupted { sink.emit(.error(message: error.description, exitCode: error.exitCode)) }
+            if !error.isInterrupt { sink.emit(.error(message: error.description, exitCode: error.status.rawValue)) }
         }
         summary.duration = Date().timeIntervalSince(started)
         let status: RunStatus = summary.interrupted ? .interrupted : summary.exitCode != 0 ? .failed : .ok
@@ -226,7 +228,7 @@ public struct ApplyRun {
             if status == .pushed { summary.pushed -= 1 } else { summary.unchanged -= 1 }
         }
         summary.interrupted = cancellation.isCancelled
-        summary.exitCode = summary.interrupted ? 130 : summary.failed > 0 ? 1 : 0
+        summary.exitCode = (summary.interrupted ? ExitStatus.interrupted : summary.failed > 0 ? .failed : .success).rawValue
         if summary.failed > 0 { summary.error = "\(summary.failed) push\(summary.failed == 1 ? "" : "es") failed" }
         return summary
     }

@@ -38,16 +38,60 @@ public final class RegistryConnection: PushEndpoints, Sendable {
 
     public var preferredHost: String { endpoints.preferred?.host ?? registryKey }
 
+    /// The executor's fallback: the registry's `EndpointSet` with the executor's own types (the
+    /// executor knows nothing of the registry client), its failures classified by their `FailureKind`.
     public func perform<T>(
-        retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
-        _ body: (any PushDestination, EndpointMember) throws -> T
-    ) throws -> (value: T, endpoint: EndpointMember) {
+        retries: @escaping @Sendable (PushRetry) -> Void,
+        _ body: (any PushDestination, PushEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: PushEndpoint) {
         // One item, on every endpoint it tries, within one total deadline (docs/jobfile.md `timeout`).
         let deadline = ItemDeadline(seconds: timeoutSeconds * TransferLimits.itemDeadlineMultiple)
-        return try endpoints.perform { client, member in
-            try body(RegistryDestination(client: client.observingRetries(retries).bounded(by: deadline)), member)
+        let observer: @Sendable (RetryPolicy.Event) -> Void = { event in
+            retries(PushRetry(operation: event.operation, attempt: event.attempt, delaySeconds: event.delaySeconds))
+        }
+        return try endpoints.performPush(
+            destination: { RegistryDestination(client: $0.observingRetries(observer).bounded(by: deadline)) }, body)
+    }
+}
+
+extension EndpointSet {
+    /// The executor's work under this set's fallback rule, in the executor's own types: `body`
+    /// gets each endpoint as a `PushDestination` and a `PushEndpoint`; its failures are classified
+    /// by their `FailureKind` (the executor knows nothing of the registry client), and a set with
+    /// no usable endpoint left is `PushEndpointsExhausted`.
+    public func performPush<T>(
+        destination: (Client) -> any PushDestination,
+        _ body: (any PushDestination, PushEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: PushEndpoint) {
+        do {
+            let (value, member) = try perform { client, member in
+                do {
+                    return try body(destination(client), PushEndpoint(url: member.url, host: member.host))
+                } catch let failure as any PushEndpointFailure {
+                    throw ClassifiedPushFailure(failure)
+                }
+            }
+            return (value, PushEndpoint(url: member.url, host: member.host))
+        } catch let classified as ClassifiedPushFailure {
+            throw classified.failure
+        } catch let exhausted as NoUsableEndpoint {
+            throw PushEndpointsExhausted(registry: exhausted.registry, attempts: exhausted.attempts.map { ($0.endpoint, $0.reason) })
         }
     }
+}
+
+/// An executor failure on its way through `EndpointSet`, with the verdict its kind means.
+private struct ClassifiedPushFailure: EndpointVerdictProviding, CustomStringConvertible {
+    let failure: any PushEndpointFailure
+
+    init(_ failure: any PushEndpointFailure) { self.failure = failure }
+
+    var endpointVerdict: EndpointVerdict {
+        if case .endpointUnavailable(let tls) = failure.failureKind { return .unusable(tlsHandshake: tls) }
+        return .final
+    }
+
+    var description: String { String(describing: failure) }
 }
 
 /// The registries of one run: one `RegistryConnection` per job registry entry (targets, and

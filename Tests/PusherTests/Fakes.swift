@@ -3,6 +3,7 @@ import Curl
 import OCI
 import PusherFakes
 import Registry
+import Run
 import Synchronization
 @testable import Pusher
 
@@ -145,10 +146,10 @@ struct FakeEndpoints: PushEndpoints {
     var preferredHost: String { endpointSet.preferred?.host ?? "none" }
 
     func perform<T>(
-        retries: @escaping @Sendable (RetryPolicy.Event) -> Void,
-        _ body: (any PushDestination, EndpointMember) throws -> T
-    ) throws -> (value: T, endpoint: EndpointMember) {
-        try endpointSet.perform { client, member in try body(client, member) }
+        retries: @escaping @Sendable (PushRetry) -> Void,
+        _ body: (any PushDestination, PushEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: PushEndpoint) {
+        try endpointSet.performPush(destination: { $0 }, body)
     }
 }
 
