@@ -368,4 +368,3 @@ func normalizedReference(_ reference: String) -> String {
     }
     return name + ":" + tag
 }
-

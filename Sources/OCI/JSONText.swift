@@ -14,7 +14,9 @@ public enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}" where goHTMLSafe: out += "\\u" + hex4(scalar.value)
+            case "<", ">", "&", "\u{2028}",
+                "\u{2029}" where goHTMLSafe:
+                out += "\\u" + hex4(scalar.value)
             case let s where s.value < 0x20: out += "\\u" + hex4(s.value)
             default: out.unicodeScalars.append(scalar)
             }

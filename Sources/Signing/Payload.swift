@@ -116,4 +116,3 @@ extension PayloadError: CustomStringConvertible {
 func goJSONString(_ s: String) -> String { JSONText.quoted(s, goHTMLSafe: true) }
 
 func utf8Order(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
-
