@@ -27,25 +27,10 @@ import Testing
             let scratch = try Scratch()
             let registry = try RegistryServer.start()
             defer { registry.stop() }
-            let items = layout.entries.map {
-                """
-                  - source: oci:\(layout.path):\($0.name)
-                    repository: testrepo
-                    targets: [lab]
-
-                """
-            }.joined()
-            let job = try scratch.job(
-                "testrepo",
-                """
-                version: 1
-                name: testrepo
-                registries:
-                  lab:
-                    url: \(registry.baseURL)
-                images:
-                \(items)
-                """)
+            let spec = layout.entries.reduce(JobSpec("testrepo").registry("lab", url: registry.baseURL)) {
+                $0.image("oci:\(layout.path):\($1.name)", repository: "testrepo", targets: ["lab"])
+            }
+            let job = try scratch.job(spec)
 
             let first = try apply(job, scratch: scratch, arguments: arguments)
             #expect(first.status == 0, "run \(run): \(first.stderr)\n\(first.stdout.suffix(4_000))")

@@ -33,23 +33,13 @@ import Testing
         var inspects: Int { proxy.entries.filter { $0.target.hasSuffix("/json") && $0.target.contains("/images/") }.count }
     }
 
-    func job(_ scratch: Scratch, _ registry: RegistryServer, source: String = "docker-daemon:team/engine:1", extra: String = "")
-        throws -> String
-    {
-        try scratch.job(
-            "engine",
-            """
-            version: 1
-            name: engine
-            registries:
-              local: {url: \(registry.baseURL)}
-            images:
-              - source: \(source)
-                repository: team/engine
-                targets: [local]
-                tags: ["1", "stable"]
-            \(extra)
-            """)
+    /// The job `engine`: `source` into `team/engine` at `registry` with `tags`.
+    func spec(_ registry: RegistryServer, source: String = "docker-daemon:team/engine:1", tags: [String] = ["1", "stable"]) -> JobSpec {
+        JobSpec("engine").registry("local", url: registry.baseURL).image(source, repository: "team/engine", tags: tags, targets: ["local"])
+    }
+
+    func job(_ scratch: Scratch, _ registry: RegistryServer, source: String = "docker-daemon:team/engine:1") throws -> String {
+        try scratch.job(spec(registry, source: source))
     }
 
     func environment(_ scratch: Scratch, dockerHost: String) -> [String: String] {
@@ -105,19 +95,7 @@ import Testing
 
         // A new tag of the same image needs pushing: now it is exported, once.
         let third = try applying(
-            try scratch.job(
-                "engine-more",
-                """
-                version: 1
-                name: engine
-                registries:
-                  local: {url: \(registry.baseURL)}
-                images:
-                  - source: docker-daemon:team/engine:1
-                    repository: team/engine
-                    targets: [local]
-                    tags: ["1", "stable", "2"]
-                """), scratch, dockerHost: host)
+            try scratch.job(spec(registry, tags: ["1", "stable", "2"]), file: "engine-more"), scratch, dockerHost: host)
         #expect(third.status == 0, "\(third.stderr)")
         #expect(try pushed(registry, "2").config == engine.id)
         #expect(engine.exports == 2)
@@ -199,14 +177,8 @@ import Testing
         let registry = try RegistryServer.start()
         let scratch = try Scratch()
         let images = try TestImages()
-        let file = try job(
-            scratch, registry,
-            extra: """
-                  - source: oci:\(images.oneImageLayout)
-                    repository: team/layout
-                    targets: [local]
-                    tags: ["1"]
-                """)
+        let file = try scratch.job(
+            spec(registry).image("oci:\(images.oneImageLayout)", repository: "team/layout", tags: ["1"], targets: ["local"]))
         for round in 1...2 {
             let r = try applying(file, scratch, dockerHost: "unix://\(scratch.sub("no-engine.sock"))")
             #expect(r.status == 1, "round \(round)")

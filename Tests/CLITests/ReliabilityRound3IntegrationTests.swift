@@ -170,18 +170,8 @@ import Testing
     @Test func controlCharactersInJobFileValuesAreEscaped() throws {
         let scratch = try Scratch()
         let job = try scratch.job(
-            "hostile",
-            """
-            version: 1
-            name: hostile
-            registries:
-              lab: {url: "http://127.0.0.1:5000"}
-            images:
-              - source: oci:image:1
-                repository: team/app
-                tags: ["ok\\rFAKE\\e[31mred"]
-                targets: [lab]
-            """)
+            JobSpec("hostile").registry("lab", url: "http://127.0.0.1:5000")
+                .image("oci:image:1", repository: "team/app", tags: ["ok\\rFAKE\\e[31mred"], targets: ["lab"]))
         for _ in 1...2 {
             let r = try run(pushctlBinary, ["validate", job], environment: scratch.environment, directory: scratch.path)
             #expect(r.status == 2)

@@ -25,6 +25,27 @@ import Testing
         return KeyPair(key: key, privatePath: privatePath, publicPath: publicPath)
     }
 
+    /// Where most cases start: a scratch folder, a source and a target registry.
+    static func start() throws -> (scratch: Scratch, source: RegistryServer, target: RegistryServer) {
+        (try Scratch(), try RegistryServer.start(), try RegistryServer.start())
+    }
+
+    /// A job `name` that pushes to the registry `prod` at `url`.
+    static func toProd(_ name: String, url: String, defaults: [String: String] = [:]) -> JobSpec {
+        JobSpec(name, defaults: defaults).registry("prod", url: url)
+    }
+
+    /// The job `seed`, which pushes to the registry `source` at `registry`.
+    static func seeding(_ registry: RegistryServer) -> JobSpec {
+        JobSpec("seed").registry("source", url: registry.baseURL)
+    }
+
+    /// `update`'s payload and config blobs, written into `writer`.
+    static func addBlobs(of update: SignatureManifestUpdate, to writer: LayoutWriter) throws {
+        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
+        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+    }
+
     /// How a source image is signed.
     enum Signature {
         /// A valid signature by `key` naming the image's digest and `identity`.
@@ -61,34 +82,15 @@ import Testing
                 signed.signature = Data(der).base64EncodedString()
             }
             let update = try #require(try SignatureManifest.merge(manifest, adding: signed))
-            _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
-            _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+            try addBlobs(of: update, to: writer)
             manifest = update.manifest
         }
-        var yaml = """
-            version: 1
-            name: seed
-            registries:
-              source:
-                url: \(registry.baseURL)
-            images:
-              - source: oci:\(layout):1.0
-                repository: \(repository)
-                tags: ["1.0"]
-                targets: [source]
-
-            """
+        var spec = seeding(registry).image("oci:\(layout):1.0", repository: repository, tags: ["1.0"], targets: ["source"])
         if let manifest {
             try writer.addManifest(manifest, refName: sigTag)
-            yaml += """
-                  - source: oci:\(layout):\(sigTag)
-                    repository: \(repository)
-                    tags: ["\(sigTag)"]
-                    targets: [source]
-
-                """
+            spec = spec.image("oci:\(layout):\(sigTag)", repository: repository, tags: [sigTag], targets: ["source"])
         }
-        let job = try scratch.job("seed-" + layout, yaml)
+        let job = try scratch.job(spec, file: "seed-" + layout)
         let r = try apply(job, scratch: scratch)
         try #require(r.status == 0, "seeding \(repository): \(r.stderr)\n\(r.stdout)")
         return image.digest
@@ -124,9 +126,7 @@ import Testing
     /// refused with their reason and nothing of them is pushed; the job goes on (exit 1). A rerun
     /// gives the same verdicts and pushes nothing new.
     @Test func onlyImagesWithAValidSignatureArePromoted() throws {
-        let scratch = try Scratch()
-        let source = try RegistryServer.start()
-        let target = try RegistryServer.start()
+        let (scratch, source, target) = try Self.start()
         let release = try Self.keyPair(scratch, "release")
         let other = try Self.keyPair(scratch, "other")
         let good = try Self.seed(scratch, source, repository: "team/good", signatures: [.by(release.key)])
@@ -136,19 +136,9 @@ import Testing
         try Self.seed(scratch, source, repository: "team/corrupted", signatures: [.corrupted(release.key)])
         let sourceSig = try pushedDigest(source, "team/good", SignatureManifest.tag(for: good))
         let names = ["good", "unsigned", "foreign", "misdirected", "corrupted"]
-        let job = try scratch.job(
-            "promote",
-            """
-            version: 1
-            name: promote
-            defaults:
-              verify: {keys: [keys/release.pub], identity: match-source}
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-            \(names.map { "  - {source: \"docker://\(source.host)/team/\($0):1.0\", repository: prod/\($0), targets: [prod]}" }.joined(separator: "\n"))
-            """)
+        let promote = Self.toProd(
+            "promote", url: target.baseURL, defaults: ["verify": "{keys: [keys/release.pub], identity: match-source}"])
+        let job = try scratch.job(names.reduce(promote) { $0.promoting(source, $1) })
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -191,30 +181,13 @@ import Testing
 
     /// `minimum: 2` of two keys: an image signed by both is promoted, one signed by one is refused.
     @Test func twoKeysWithMinimumTwo() throws {
-        let scratch = try Scratch()
-        let source = try RegistryServer.start()
-        let target = try RegistryServer.start()
+        let (scratch, source, target) = try Self.start()
         let a = try Self.keyPair(scratch, "a"), b = try Self.keyPair(scratch, "b")
         try Self.seed(scratch, source, repository: "team/both", signatures: [.by(a.key), .by(b.key)])
         try Self.seed(scratch, source, repository: "team/one", signatures: [.by(a.key), .by(a.key)])
+        let verify = "verify: {keys: [keys/a.pub, keys/b.pub], minimum: 2}"
         let job = try scratch.job(
-            "two",
-            """
-            version: 1
-            name: two
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(source.host)/team/both:1.0
-                repository: prod/both
-                targets: [prod]
-                verify: {keys: [keys/a.pub, keys/b.pub], minimum: 2}
-              - source: docker://\(source.host)/team/one:1.0
-                repository: prod/one
-                targets: [prod]
-                verify: {keys: [keys/a.pub, keys/b.pub], minimum: 2}
-            """)
+            Self.toProd("two", url: target.baseURL).promoting(source, "both", extra: [verify]).promoting(source, "one", extra: [verify]))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -231,53 +204,31 @@ import Testing
     /// through the fallback tag docker-registry needs) count as the `.sig` tag's do; an identity
     /// rule the signature does not satisfy refuses the image with its reason.
     @Test func referrerSignaturesAndIdentityRules() throws {
-        let scratch = try Scratch()
-        let source = try RegistryServer.start()
-        let target = try RegistryServer.start()
+        let (scratch, source, target) = try Self.start()
         let release = try Self.keyPair(scratch, "release")
         let writer = try LayoutWriter(path: scratch.sub("attached"))
         let image = try writer.addImage(tag: "1.0", layers: [try writer.addRandomLayer(size: 3_000)])
         let update = try #require(
             try SignatureManifest.merge(nil, adding: try release.key.sign(manifest: image.digest, identity: "\(source.host)/team/app")))
-        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
-        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+        try Self.addBlobs(of: update, to: writer)
         var manifest = try #require(try JSONSerialization.jsonObject(with: Data(update.manifest)) as? [String: Any])
         manifest["artifactType"] = "application/vnd.dev.cosign.artifact.sig.v1+json"
         manifest["subject"] = ["mediaType": image.mediaType, "digest": image.digest.string, "size": image.size]
         try writer.addManifest(Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])))
         let seed = try scratch.job(
-            "seed",
-            """
-            version: 1
-            name: seed
-            registries:
-              source:
-                url: \(source.baseURL)
-            images:
-              - {source: "oci:attached:1.0", repository: team/app, tags: ["1.0"], targets: [source], referrers: true}
-            """)
+            Self.seeding(source).image(
+                "oci:attached:1.0", repository: "team/app", tags: ["1.0"], targets: ["source"], extra: ["referrers: true"]))
         let seeded = try apply(seed, scratch: scratch)
         try #require(seeded.status == 0, "\(seeded.stderr)\n\(seeded.stdout)")
         #expect(try !Self.exists(source, "team/app", SignatureManifest.tag(for: image.digest)))
 
         let job = try scratch.job(
-            "attached",
-            """
-            version: 1
-            name: attached
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(source.host)/team/app:1.0
-                repository: prod/app
-                targets: [prod]
-                verify: {keys: [keys/release.pub], identity: {prefix: "\(source.host)/team"}}
-              - source: docker://\(source.host)/team/app:1.0
-                repository: prod/exact
-                targets: [prod]
-                verify: {keys: [keys/release.pub], identity: {exact: "\(source.host)/team/other"}}
-            """)
+            Self.toProd("attached", url: target.baseURL)
+                .promoting(source, "app", extra: ["verify: {keys: [keys/release.pub], identity: {prefix: \"\(source.host)/team\"}}"])
+                .promoting(
+                    source, "app", as: "exact",
+                    extra: ["verify: {keys: [keys/release.pub], identity: {exact: \"\(source.host)/team/other\"}}"]
+                ))
         for night in 1...2 {
             let r = try apply(job, scratch: scratch)
             #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
@@ -293,25 +244,11 @@ import Testing
     /// after the target's `.sig` is replaced by one signed with another key, the tag is
     /// `unsigned` and verify exits 4 (on every run).
     @Test func verifyReportsSignatureDriftAtTheTarget() throws {
-        let scratch = try Scratch()
-        let source = try RegistryServer.start()
-        let target = try RegistryServer.start()
+        let (scratch, source, target) = try Self.start()
         let release = try Self.keyPair(scratch, "release"), other = try Self.keyPair(scratch, "other")
         let digest = try Self.seed(scratch, source, repository: "team/app", signatures: [.by(release.key)])
         let job = try scratch.job(
-            "drift",
-            """
-            version: 1
-            name: drift
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(source.host)/team/app:1.0
-                repository: prod/app
-                targets: [prod]
-                verify: {keys: [keys/release.pub]}
-            """)
+            Self.toProd("drift", url: target.baseURL).promoting(source, "app", extra: ["verify: {keys: [keys/release.pub]}"]))
         let r = try apply(job, scratch: scratch)
         try #require(r.status == 0, "\(r.stderr)\n\(r.stdout)")
         let ok = try run(
@@ -322,20 +259,11 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("forged"))
         let update = try #require(
             try SignatureManifest.merge(nil, adding: try other.key.sign(manifest: digest, identity: "\(source.host)/team/app")))
-        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
-        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+        try Self.addBlobs(of: update, to: writer)
         try writer.addManifest(update.manifest, refName: "sig")
         let forge = try scratch.job(
-            "forge",
-            """
-            version: 1
-            name: forge
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-              - {source: "oci:forged:sig", repository: prod/app, tags: ["\(SignatureManifest.tag(for: digest))"], targets: [prod]}
-            """)
+            Self.toProd("forge", url: target.baseURL).image(
+                "oci:forged:sig", repository: "prod/app", tags: [SignatureManifest.tag(for: digest)], targets: ["prod"]))
         let forged = try apply(forge, scratch: scratch)
         try #require(forged.status == 0, "\(forged.stderr)")
         for _ in 1...2 {
@@ -354,26 +282,13 @@ import Testing
     /// saved plan records the signature manifests it saw, and `apply --plan` refuses (exit 2,
     /// nothing pushed) when they changed since.
     @Test func planShowsTheVerdictAndASavedPlanPinsTheSignatures() throws {
-        let scratch = try Scratch()
-        let source = try RegistryServer.start()
-        let target = try RegistryServer.start()
+        let (scratch, source, target) = try Self.start()
         let release = try Self.keyPair(scratch, "release"), other = try Self.keyPair(scratch, "other")
         let digest = try Self.seed(scratch, source, repository: "team/app", signatures: [.by(release.key)])
         try Self.seed(scratch, source, repository: "team/unsigned", signatures: [])
         let job = try scratch.job(
-            "plan",
-            """
-            version: 1
-            name: plan
-            defaults:
-              verify: {keys: [keys/release.pub]}
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-              - {source: "docker://\(source.host)/team/app:1.0", repository: prod/app, targets: [prod]}
-              - {source: "docker://\(source.host)/team/unsigned:1.0", repository: prod/unsigned, targets: [prod]}
-            """)
+            Self.toProd("plan", url: target.baseURL, defaults: ["verify": "{keys: [keys/release.pub]}"])
+                .promoting(source, "app").promoting(source, "unsigned"))
         let offline = try run(pushctlBinary, ["plan", "--offline", job], environment: scratch.environment, directory: scratch.path)
         #expect(offline.status == 0, "\(offline.stderr)")
         #expect(offline.stdout.components(separatedBy: "signatures: not checked").count == 3, "\(offline.stdout)")
@@ -395,25 +310,14 @@ import Testing
 
         // Another signature added to the source since the plan: refused, nothing pushed.
         let seedAgain = try scratch.job(
-            "seed-more",
-            """
-            version: 1
-            name: seed
-            registries:
-              source:
-                url: \(source.baseURL)
-            images:
-              - source: oci:more:sig
-                repository: team/app
-                tags: ["\(SignatureManifest.tag(for: digest))"]
-                targets: [source]
-            """)
+            Self.seeding(source).image(
+                "oci:more:sig", repository: "team/app", tags: [SignatureManifest.tag(for: digest)], targets: ["source"]),
+            file: "seed-more")
         let writer = try LayoutWriter(path: scratch.sub("more"))
         let existing = Array(try pushedManifest(source, "team/app", SignatureManifest.tag(for: digest)).utf8)
         let update = try #require(
             try SignatureManifest.merge(existing, adding: try other.key.sign(manifest: digest, identity: "\(source.host)/team/app")))
-        _ = try writer.addBlob(update.payload, mediaType: SimpleSigningPayload.mediaType)
-        _ = try writer.addBlob(update.config, mediaType: update.configDescriptor.mediaType)
+        try Self.addBlobs(of: update, to: writer)
         for entry in try SignatureManifest.entries(existing) {
             _ = try writer.addBlob(
                 Array(try Self.blob(source, "team/app", entry.descriptor.digest.string)), mediaType: SimpleSigningPayload.mediaType)
@@ -435,26 +339,13 @@ import Testing
     /// the source's signature and pushctl's, which the independent Python implementation
     /// verifies; a rerun writes nothing.
     @Test func verifyWithTheSourceKeyAndSignWithOurs() throws {
-        let scratch = try Scratch()
-        let source = try RegistryServer.start()
-        let target = try RegistryServer.start()
+        let (scratch, source, target) = try Self.start()
         let release = try Self.keyPair(scratch, "release"), ci = try Self.keyPair(scratch, "ci")
         let digest = try Self.seed(scratch, source, repository: "team/app", signatures: [.by(release.key)])
         let job = try scratch.job(
-            "sign",
-            """
-            version: 1
-            name: sign
-            registries:
-              prod:
-                url: \(target.baseURL)
-            images:
-              - source: docker://\(source.host)/team/app:1.0
-                repository: prod/app
-                targets: [prod]
-                verify: {keys: [keys/release.pub]}
-                sign: {key: keys/ci.key, passphrase-env: PUSHCTL_SIGN_PASSPHRASE}
-            """)
+            Self.toProd("sign", url: target.baseURL).promoting(
+                source, "app",
+                extra: ["verify: {keys: [keys/release.pub]}", "sign: {key: keys/ci.key, passphrase-env: PUSHCTL_SIGN_PASSPHRASE}"]))
         var environment = scratch.environment
         environment["PUSHCTL_SIGN_PASSPHRASE"] = Self.passphrase
         var sigDigest: Digest?
@@ -522,20 +413,9 @@ import Testing
                     fault: fault == "5xx" ? .status(503, retryAfter: nil) : .dropResponse, times: 100))
         }
         let job = try scratch.job(
-            "sign",
-            """
-            version: 1
-            name: sign
-            defaults: {retries: 2}
-            registries:
-              prod:
-                url: \(proxy.baseURL)
-            images:
-              - source: oci:image:1.0
-                repository: prod/app
-                targets: [prod]
-                sign: {key: keys/ci.key, passphrase-file: passphrase.txt}
-            """)
+            Self.toProd("sign", url: proxy.baseURL, defaults: ["retries": "2"]).image(
+                "oci:image:1.0", repository: "prod/app", targets: ["prod"],
+                extra: ["sign: {key: keys/ci.key, passphrase-file: passphrase.txt}"]))
         _ = try scratch.write("passphrase.txt", Self.passphrase + "\n")
         let first = try apply(job, scratch: scratch)
         #expect(first.status == 1, "\(first.stderr)\n\(first.stdout)")
@@ -560,21 +440,12 @@ import Testing
         let writer = try LayoutWriter(path: scratch.sub("image"))
         _ = try writer.addImage(tag: "1.0", layers: [try writer.addRandomLayer(size: 2_000)])
         let ci = try Self.keyPair(scratch, "ci")
+        // Block form: the `sign:` line's key is at sign.yaml:10:17.
         func job(key: String) throws -> String {
             try scratch.job(
-                "sign",
-                """
-                version: 1
-                name: sign
-                registries:
-                  prod:
-                    url: \(registry.baseURL)
-                images:
-                  - source: oci:image:1.0
-                    repository: prod/app
-                    targets: [prod]
-                    sign: {key: \(key), passphrase-env: PUSHCTL_SIGN_PASSPHRASE}
-                """)
+                Self.toProd("sign", url: registry.baseURL).image(
+                    "oci:image:1.0", repository: "prod/app", targets: ["prod"],
+                    extra: ["sign: {key: \(key), passphrase-env: PUSHCTL_SIGN_PASSPHRASE}"]))
         }
         var environment = scratch.environment
         environment["PUSHCTL_SIGN_PASSPHRASE"] = "wrong"
@@ -632,5 +503,12 @@ import Testing
         let noPassphrase = try run(
             pushctlBinary, ["key", "generate", scratch.sub("other")], environment: environment, directory: scratch.path)
         #expect(noPassphrase.status == 2 && noPassphrase.stderr.contains("PUSHCTL_KEY_PASSPHRASE"), "\(noPassphrase.stderr)")
+    }
+}
+
+extension JobSpec {
+    /// `docker://SOURCE/team/NAME:1.0` promoted to `prod/REPOSITORY` (`prod/NAME` unless given).
+    fileprivate func promoting(_ source: RegistryServer, _ name: String, as repository: String? = nil, extra: [String] = []) -> JobSpec {
+        image("docker://\(source.host)/team/\(name):1.0", repository: "prod/" + (repository ?? name), targets: ["prod"], extra: extra)
     }
 }
