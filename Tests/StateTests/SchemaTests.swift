@@ -30,22 +30,7 @@ import Testing
         let path = try temporaryDirectory() + "/old.db"
         // Build a file as the first schema version left it, with a run and a push in it.
         do {
-            let old = try Database(path: path)
-            try old.transaction { c in
-                try c.exec(StateSchema.migrations[0])
-                try c.setUserVersion(1)
-                try c.run(
-                    """
-                    INSERT INTO runs (job, file, file_digest, kind, status, started, ended, host, pid, version, exit_code)
-                    VALUES ('legacy', 'legacy.yaml', 'sha256:00', 'apply', 'ok', 1700000000, 1700000010, 'h', 1, '0.0.1', 0)
-                    """)
-                try c.run(
-                    """
-                    INSERT INTO pushes (run_id, plan_item, source, registry_name, registry_host, endpoint, repository, tag,
-                        status, started, ended) VALUES (1, 'i', 'oci:x', 'r', 'reg.example', 'https://reg.example', 'a/b', 'v1',
-                        'pushed', 1700000001, 1700000002)
-                    """)
-            }
+            let old = try legacyDatabase(at: path, version: 1, pushStatus: "pushed")
             let indexes = try names(old, type: "index")
             #expect(!indexes.contains("pushes_by_tag"))
         }

@@ -12,24 +12,7 @@ import Testing
     @Test func aVersion7DatabaseKeepsItsRowsAndTakesRejections() throws {
         let path = try temporaryDirectory() + "/v7.db"
         do {
-            let old = try Database(path: path)
-            try old.transaction { c in
-                for (index, migration) in StateSchema.migrations.prefix(7).enumerated() {
-                    try c.exec(migration)
-                    try c.setUserVersion(index + 1)
-                }
-                try c.run(
-                    """
-                    INSERT INTO runs (job, file, file_digest, kind, status, started, ended, host, pid, version, exit_code)
-                    VALUES ('legacy', 'legacy.yaml', 'sha256:00', 'apply', 'ok', 1700000000, 1700000010, 'h', 1, '0.0.1', 0)
-                    """)
-                try c.run(
-                    """
-                    INSERT INTO pushes (run_id, plan_item, source, registry_name, registry_host, endpoint, repository, tag,
-                        status, started, ended) VALUES (1, 'i', 'oci:x', 'r', 'reg.example', 'https://reg.example', 'a/b', 'v1',
-                        'deleted', 1700000001, 1700000002)
-                    """)
-            }
+            _ = try legacyDatabase(at: path, version: 7, pushStatus: "deleted")
         }
         let store = try StateStore.open(path: path)
         #expect(try store.run(.id(RunID(1))).pushes.map(\.status) == [.deleted])

@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 import OCI
 import TestSupport
 @testable import State
@@ -41,4 +42,28 @@ extension StateStore {
             job: job, file: "jobs/\(job).yaml", fileDigest: digest("job \(job)"), kind: kind,
             pushctlVersion: "0.1.0-test", started: started)
     }
+}
+
+/// A database file as schema version `version` left it, holding one run (`legacy`, id 1) and one
+/// push to `reg.example/a/b:v1` with `status`: what the migration tests open.
+func legacyDatabase(at path: String, version: Int, pushStatus: String) throws -> Database {
+    let old = try Database(path: path)
+    try old.transaction { c in
+        for (index, migration) in StateSchema.migrations.prefix(version).enumerated() {
+            try c.exec(migration)
+            try c.setUserVersion(index + 1)
+        }
+        try c.run(
+            """
+            INSERT INTO runs (job, file, file_digest, kind, status, started, ended, host, pid, version, exit_code)
+            VALUES ('legacy', 'legacy.yaml', 'sha256:00', 'apply', 'ok', 1700000000, 1700000010, 'h', 1, '0.0.1', 0)
+            """)
+        try c.run(
+            """
+            INSERT INTO pushes (run_id, plan_item, source, registry_name, registry_host, endpoint, repository, tag,
+                status, started, ended) VALUES (1, 'i', 'oci:x', 'r', 'reg.example', 'https://reg.example', 'a/b', 'v1',
+                ?, 1700000001, 1700000002)
+            """, [pushStatus])
+    }
+    return old
 }
