@@ -11,7 +11,7 @@ struct SignaturePolicyTests {
             path = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-keys-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             for name in ["release.pub", "backup.pub", "ci.key"] {
-                FileManager.default.createFile(atPath: path + "/" + name, contents: Data("x".utf8))
+                _ = FileManager.default.createFile(atPath: path + "/" + name, contents: Data("x".utf8))
             }
         }
         deinit { try? FileManager.default.removeItem(atPath: path) }
