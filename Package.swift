@@ -73,7 +73,7 @@ let package = Package(
         // /metrics, as plain responses the HTTP server hands out (docs/web.md).
         .target(
             name: "LedgerWeb",
-            dependencies: ["State", "LedgerFormat", "OCI", "SafeText", .product(name: "Mustache", package: "swift-mustache")]),
+            dependencies: ["State", "LedgerFormat", "SafeText", .product(name: "Mustache", package: "swift-mustache")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Threading"]),
         .executableTarget(

@@ -52,7 +52,10 @@ public enum LedgerMetrics {
                 let r = s.run
                 return [
                     Sample(
-                        [("run", r.id.description), ("kind", r.kind.rawValue), ("status", r.status.rawValue), ("version", r.version), ("host", r.host)],
+                        [
+                            ("run", r.id.description), ("kind", r.kind.rawValue), ("status", r.status.rawValue), ("version", r.version),
+                            ("host", r.host)
+                        ],
                         "1")
                 ]
             })

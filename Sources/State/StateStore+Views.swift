@@ -82,10 +82,13 @@ extension StateStore {
         let path = self.path
         return try read { c throws(SQLiteError) in
             let total = try c.query("SELECT COUNT(*) FROM pushes p \(whereClause)", values) { row throws(SQLiteError) in try row.int(0) }
+            // The page's ids first, from the index alone (a deep OFFSET skips index entries, not
+            // rows), then those rows with their runs.
             let rows = try c.query(
                 """
                 SELECT \(Self.runColumns), \(Self.pushColumns) FROM pushes p JOIN runs r ON r.id = p.run_id
-                \(whereClause) ORDER BY p.started DESC, p.id DESC LIMIT ? OFFSET ?
+                WHERE p.id IN (SELECT p.id FROM pushes p \(whereClause) ORDER BY p.started DESC, p.id DESC LIMIT ? OFFSET ?)
+                ORDER BY p.started DESC, p.id DESC
                 """, values + [query.page.size, query.page.offset]
             ) { row throws(SQLiteError) in
                 HistoryRow(

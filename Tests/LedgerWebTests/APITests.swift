@@ -5,7 +5,8 @@ import TestSupport
 
 /// Every JSON answer, validated against its schema in schemas/ (python3-jsonschema).
 @Suite struct APITests {
-    func answer(_ f: WebFixture, _ path: String, _ query: [String: String] = [:], schema: String, status: Int = 200) throws -> [String: Any] {
+    func answer(_ f: WebFixture, _ path: String, _ query: [String: String] = [:], schema: String, status: Int = 200) throws -> [String: Any]
+    {
         let (code, type, text) = f.get(path, query)
         #expect(code == status, "\(path): \(text)")
         #expect(type == "application/json")

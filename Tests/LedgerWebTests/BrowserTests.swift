@@ -51,7 +51,9 @@ import TestSupport
         let ok = try load(f, "run-ok", "/runs/1")
         #expect(ok.contains("verify: verified by 1 key") && ok.contains(WebFixture.signature.string))
         let failed = try load(f, "run-failed-script-text", "/runs/2")
-        #expect(failed.contains("<code>registry.example.com/team/web:&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;</code>"))
+        #expect(
+            failed.contains(
+                "<code>registry.example.com/team/web:&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;</code>"))
         #expect(failed.contains("refused: no signature by a trusted key"))
         let verify = try load(f, "run-verify", "/runs/3")
         #expect(verify.components(separatedBy: "<tr class=\"check\"").count - 1 == 4)

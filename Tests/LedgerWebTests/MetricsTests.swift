@@ -43,8 +43,10 @@ import TestSupport
         #expect(value("pushctl_runs", #"pushctl_runs{kind="verify",status="drift"}"#) == 1)
         // Last success per job: nightly's apply (the verify found drift), release's clean verify.
         let t0 = WebFixture.t0.timeIntervalSince1970
-        #expect(value("pushctl_job_last_success_timestamp_seconds", #"pushctl_job_last_success_timestamp_seconds{job="nightly"}"#) == t0 + 40)
-        #expect(value("pushctl_job_last_success_timestamp_seconds", #"pushctl_job_last_success_timestamp_seconds{job="release"}"#) == t0 + 1340)
+        #expect(
+            value("pushctl_job_last_success_timestamp_seconds", #"pushctl_job_last_success_timestamp_seconds{job="nightly"}"#) == t0 + 40)
+        #expect(
+            value("pushctl_job_last_success_timestamp_seconds", #"pushctl_job_last_success_timestamp_seconds{job="release"}"#) == t0 + 1340)
         // The service's counters.
         let received = families.first { $0.key.hasPrefix("pushctl_events_received") }
         #expect(received?.value.type == "counter" && received?.value.samples[#"pushctl_events_received_total{}"#] == 7)

@@ -11,20 +11,27 @@ import Testing
         #expect(html.contains("<meta name=\"viewport\""), sourceLocation: sourceLocation)
     }
 
+    /// A page that must answer 200 with safe HTML, as text.
+    static func page(_ f: WebFixture, _ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        let answer = f.get(path)
+        #expect(answer.status == 200 && answer.type == "text/html; charset=utf-8", sourceLocation: sourceLocation)
+        expectSafe(answer.text, sourceLocation: sourceLocation)
+        return answer.text
+    }
+
     @Test func runList() throws {
         let f = try WebFixture.standard()
-        let page = f.get("/")
-        #expect(page.status == 200 && page.type == "text/html; charset=utf-8")
-        Self.expectSafe(page.text)
-        for id in 1...4 { #expect(page.text.contains("data-run=\"\(id)\""), "run \(id) listed") }
-        #expect(page.text.contains("4 run(s)"))
-        #expect(page.text.contains("1 pushed, 1 unchanged"))
-        #expect(page.text.contains("1 failed, 1 rejected"))
-        #expect(page.text.contains("40.0s"))
+        let page = Self.page(f, "/")
+        for id in 1...4 { #expect(page.contains("data-run=\"\(id)\""), "run \(id) listed") }
+        #expect(page.contains("4 run(s)"))
+        #expect(page.contains("1 pushed, 1 unchanged"))
+        #expect(page.contains("1 failed, 1 rejected"))
+        #expect(page.contains("40.0s"))
         // Newest first.
-        let first = try #require(page.text.range(of: "data-run=\"4\"")), last = try #require(page.text.range(of: "data-run=\"1\""))
+        let first = try #require(page.range(of: "data-run=\"4\"")), last = try #require(page.range(of: "data-run=\"1\""))
         #expect(first.lowerBound < last.lowerBound)
-        #expect(page.text.contains("1 push failed: &lt;script&gt;document.body.setAttribute(&#39;data-pwned&#39;,&#39;1&#39;)&lt;/script&gt;"))
+        #expect(
+            page.contains("1 push failed: &lt;script&gt;document.body.setAttribute(&#39;data-pwned&#39;,&#39;1&#39;)&lt;/script&gt;"))
         // Filters narrow the list.
         let release = f.get("/", ["job": "release", "kind": "verify"])
         #expect(release.text.contains("data-run=\"4\"") && !release.text.contains("data-run=\"2\"") && release.text.contains("1 run(s)"))
@@ -32,15 +39,13 @@ import Testing
 
     @Test func oneRun() throws {
         let f = try WebFixture.standard()
-        let ok = f.get("/runs/1")
-        #expect(ok.status == 200)
-        Self.expectSafe(ok.text)
-        #expect(ok.text.contains("registry.example.com/team/app:1.0"))
-        #expect(ok.text.contains(WebFixture.appDigest.string))
-        #expect(ok.text.contains("verify: verified by 1 key"))
-        #expect(ok.text.contains(WebFixture.keyID))
-        #expect(ok.text.contains("signed: <span class=\"digest\">\(WebFixture.signature)</span>"))
-        #expect(ok.text.contains("jobs/nightly.yaml"))
+        let ok = Self.page(f, "/runs/1")
+        #expect(ok.contains("registry.example.com/team/app:1.0"))
+        #expect(ok.contains(WebFixture.appDigest.string))
+        #expect(ok.contains("verify: verified by 1 key"))
+        #expect(ok.contains(WebFixture.keyID))
+        #expect(ok.contains("signed: <span class=\"digest\">\(WebFixture.signature)</span>"))
+        #expect(ok.contains("jobs/nightly.yaml"))
 
         let failed = f.get("/runs/2")
         Self.expectSafe(failed.text)
@@ -78,12 +83,10 @@ import Testing
 
     @Test func drift() throws {
         let f = try WebFixture.standard()
-        let page = f.get("/drift")
-        #expect(page.status == 200)
-        Self.expectSafe(page.text)
-        #expect(page.text.contains("2 job(s) verified, 1 with findings other than ok"))
-        #expect(page.text.contains("1 changed, 1 error, 1 gone, 1 ok"))
-        #expect(page.text.contains("href=\"/runs/3\"") && page.text.contains("href=\"/runs/4\""))
+        let page = Self.page(f, "/drift")
+        #expect(page.contains("2 job(s) verified, 1 with findings other than ok"))
+        #expect(page.contains("1 changed, 1 error, 1 gone, 1 ok"))
+        #expect(page.contains("href=\"/runs/3\"") && page.contains("href=\"/runs/4\""))
         let empty = try WebFixture().get("/drift")
         #expect(empty.text.contains("No verify run recorded."))
     }
@@ -126,6 +129,8 @@ import Testing
         #expect(even.text.contains("href=\"/?job=even&amp;page=2\""))
         let pushes = f.get("/pushes", ["repository": "team/app", "page": "2"])
         #expect(pushes.text.contains("120 push(es)") && pushes.text.contains("page 2 of 3"))
-        #expect(pushes.text.contains("href=\"/pushes?repository=team/app&amp;page=3\"") || pushes.text.contains("href=\"/pushes?page=3&amp;repository=team/app\""))
+        #expect(
+            pushes.text.contains("href=\"/pushes?repository=team/app&amp;page=3\"")
+                || pushes.text.contains("href=\"/pushes?page=3&amp;repository=team/app\""))
     }
 }

@@ -36,10 +36,12 @@ final class WebFixture: Sendable {
             started: started)
         try store.recordPushes(
             pushes.enumerated().map { index, push in
-                Self.push(id, repository: push.0, tag: push.1, status: push.2, digest: digest, started: started.addingTimeInterval(Double(index)))
+                Self.push(
+                    id, repository: push.0, tag: push.1, status: push.2, digest: digest, started: started.addingTimeInterval(Double(index)))
             })
         try store.finishRun(
-            id, status: status, exitCode: status == .ok || status == .verificationOK ? 0 : 1, error: error, ended: started.addingTimeInterval(40))
+            id, status: status, exitCode: status == .ok || status == .verificationOK ? 0 : 1, error: error,
+            ended: started.addingTimeInterval(40))
         return id
     }
 
@@ -48,7 +50,8 @@ final class WebFixture: Sendable {
         host: String = "registry.example.com"
     ) -> PushRecord {
         var record = PushRecord(
-            runID: run, planItemID: "\(repository):\(tag)", source: "docker://upstream.example.com/\(repository):\(tag)", sourceDigest: digest,
+            runID: run, planItemID: "\(repository):\(tag)", source: "docker://upstream.example.com/\(repository):\(tag)",
+            sourceDigest: digest,
             registryName: "mirror", registryHost: host, endpoint: "https://\(host)", repository: repository, tag: tag,
             pushedDigest: status == .pushed || status == .unchanged ? digest : nil, mediaType: "application/vnd.oci.image.manifest.v1+json",
             size: 2048, status: status, bytesUploaded: status == .pushed ? 4096 : 0, blobsUploaded: status == .pushed ? 2 : 0,
@@ -67,7 +70,8 @@ final class WebFixture: Sendable {
         // pushctl signed what it pushed to 1.0 (its source was verified: `push`).
         try f.store.recordSigning(
             SigningRecord(
-                runID: ok, planItemID: "team/app:1.0", registryHost: "registry.example.com", repository: "team/app", pushedDigest: appDigest,
+                runID: ok, planItemID: "team/app:1.0", registryHost: "registry.example.com", repository: "team/app",
+                pushedDigest: appDigest,
                 signatures: [signature], error: nil))
         _ = try f.run(
             "release", status: .failed, at: 600, error: "1 push failed: \(payload)",
@@ -87,7 +91,8 @@ final class WebFixture: Sendable {
 
     static func check(_ tag: String, expected: String, current: String?, status: String, error: String? = nil) -> VerifyCheckRecord {
         VerifyCheckRecord(
-            registryName: "mirror", host: "registry.example.com", endpoint: "https://registry.example.com", repository: "team/app", tag: tag,
+            registryName: "mirror", host: "registry.example.com", endpoint: "https://registry.example.com", repository: "team/app",
+            tag: tag,
             expected: expected, current: current, status: status, error: error, pushedInRun: 1)
     }
 
