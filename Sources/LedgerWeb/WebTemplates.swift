@@ -50,6 +50,13 @@ enum WebTemplates {
         button{font:inherit;padding:.3rem .8rem}
         .pager{margin:1rem 0;display:flex;gap:1rem}
         .empty{color:#57606a}
+        @media (max-width:640px){
+        table.cards thead{display:none}
+        table.cards tr{display:block;padding:.5rem 0;border-bottom:1px solid #d0d7de}
+        table.cards td{display:block;border:0;padding:.1rem 0}
+        table.cards td:empty{display:none}
+        table.cards td[data-label]::before{content:attr(data-label) ": ";color:#57606a;font-size:.8rem}
+        }
         </style>
         </head>
         <body>
@@ -76,10 +83,10 @@ enum WebTemplates {
         "runs": """
         {{>top}}<h1>Runs</h1>
         <p class="meta" id="total">{{total}} run(s){{#filter}} · {{.}}{{/filter}}</p>
-        {{#hasRuns}}<div class="scroll"><table id="runs">
+        {{#hasRuns}}<div class="scroll"><table class="cards" id="runs">
         <thead><tr><th>Run</th><th>Status</th><th>Kind</th><th>Job</th><th>Started</th><th>Duration</th><th>Pushes</th><th>Error</th></tr></thead>
         <tbody>
-        {{/hasRuns}}{{#runs}}<tr class="run" data-run="{{id}}"><td><a href="{{href}}">{{id}}</a></td><td>{{>status}}</td><td>{{kind}}</td><td>{{job}}</td><td>{{started}}</td><td>{{duration}}</td><td>{{counts}}</td><td class="err">{{runError}}</td></tr>
+        {{/hasRuns}}{{#runs}}<tr class="run" data-run="{{id}}"><td data-label="Run"><a href="{{href}}">{{id}}</a></td><td data-label="Status">{{>status}}</td><td data-label="Kind">{{kind}}</td><td data-label="Job">{{job}}</td><td data-label="Started">{{started}}</td><td data-label="Duration">{{duration}}</td><td data-label="Pushes">{{counts}}</td><td data-label="Error" class="err">{{runError}}</td></tr>
         {{/runs}}{{#hasRuns}}</tbody></table></div>
         {{/hasRuns}}{{^runs}}<p class="empty">No runs recorded.</p>
         {{/runs}}{{>pager}}{{>bottom}}
@@ -91,7 +98,7 @@ enum WebTemplates {
         {{/fields}}</dl>
         {{#runError}}<p class="err" id="run-error">{{.}}</p>{{/runError}}
         <h2>Pushes ({{pushCount}})</h2>
-        {{#hasPushes}}<div class="scroll"><table id="pushes">
+        {{#hasPushes}}<div class="scroll"><table class="cards" id="pushes">
         <thead><tr><th>Target</th><th>Status</th><th>Digest</th><th>Source</th><th>Blobs</th><th>Bytes</th><th>Attempts</th><th>Started</th><th>Duration</th><th>Signatures</th><th>Error</th></tr></thead>
         <tbody>
         {{/hasPushes}}{{#pushes}}{{>pushRow}}{{/pushes}}{{#hasPushes}}</tbody></table></div>
@@ -100,14 +107,14 @@ enum WebTemplates {
         {{>checkTable}}{{/hasChecks}}{{>bottom}}
         """,
         "pushRow": """
-        <tr class="push"><td><code>{{target}}</code></td><td>{{>status}}</td><td class="digest">{{digest}}</td><td>{{source}}{{#sourceDigest}}<br><span class="digest">{{.}}</span>{{/sourceDigest}}</td><td>{{blobs}}</td><td>{{bytes}}</td><td>{{attempts}}</td><td>{{started}}</td><td>{{duration}}</td><td class="sig">{{#verdict}}verify: {{.}}{{/verdict}}{{#verifiedKeys}}<br>keys: <span class="digest">{{.}}</span>{{/verifiedKeys}}{{#signatures}}<br>signed: <span class="digest">{{.}}</span>{{/signatures}}</td><td class="err">{{pushError}}</td></tr>
+        <tr class="push"><td data-label="Target"><code>{{target}}</code></td><td data-label="Status">{{>status}}</td><td data-label="Digest" class="digest">{{digest}}</td><td data-label="Source">{{source}}{{#sourceDigest}}<br><span class="digest">{{.}}</span>{{/sourceDigest}}</td><td data-label="Blobs">{{blobs}}</td><td data-label="Bytes">{{bytes}}</td><td data-label="Attempts">{{attempts}}</td><td data-label="Started">{{started}}</td><td data-label="Duration">{{duration}}</td><td data-label="Signatures" class="sig">{{#verdict}}verify: {{.}}{{/verdict}}{{#verifiedKeys}}<br>keys: <span class="digest">{{.}}</span>{{/verifiedKeys}}{{#signatures}}<br>signed: <span class="digest">{{.}}</span>{{/signatures}}</td><td data-label="Error" class="err">{{pushError}}</td></tr>
 
         """,
         "checkTable": """
-        <div class="scroll"><table class="checks">
+        <div class="scroll"><table class="cards checks">
         <thead><tr><th>Status</th><th>Tag</th><th>Pushed</th><th>Now</th><th>Pushed in run</th><th>Error</th></tr></thead>
         <tbody>
-        {{#checks}}<tr class="check"><td>{{>status}}</td><td><code>{{target}}</code></td><td class="digest">{{expected}}</td><td class="digest">{{current}}</td><td><a href="{{pushedInHref}}">{{pushedInRun}}</a></td><td class="err">{{checkError}}</td></tr>
+        {{#checks}}<tr class="check"><td data-label="Status">{{>status}}</td><td data-label="Tag"><code>{{target}}</code></td><td data-label="Pushed" class="digest">{{expected}}</td><td data-label="Now" class="digest">{{current}}</td><td data-label="Pushed in run"><a href="{{pushedInHref}}">{{pushedInRun}}</a></td><td data-label="Error" class="err">{{checkError}}</td></tr>
         {{/checks}}</tbody></table></div>
 
         """,
@@ -120,10 +127,10 @@ enum WebTemplates {
         <button type="submit">Search</button>
         </form>
         <p class="meta" id="total">{{total}} push(es)</p>
-        {{#hasRows}}<div class="scroll"><table id="pushes">
+        {{#hasRows}}<div class="scroll"><table class="cards" id="pushes">
         <thead><tr><th>Started</th><th>Target</th><th>Status</th><th>Digest</th><th>Source</th><th>Run</th><th>Signatures</th><th>Error</th></tr></thead>
         <tbody>
-        {{/hasRows}}{{#rows}}<tr class="push"><td>{{started}}</td><td><code>{{target}}</code></td><td>{{>status}}</td><td class="digest">{{digest}}</td><td>{{source}}</td><td><a href="{{runHref}}">{{runID}}</a> {{job}}</td><td class="sig">{{#verdict}}verify: {{.}}{{/verdict}}{{#signatures}}<br>signed: <span class="digest">{{.}}</span>{{/signatures}}</td><td class="err">{{pushError}}</td></tr>
+        {{/hasRows}}{{#rows}}<tr class="push"><td data-label="Started">{{started}}</td><td data-label="Target"><code>{{target}}</code></td><td data-label="Status">{{>status}}</td><td data-label="Digest" class="digest">{{digest}}</td><td data-label="Source">{{source}}</td><td data-label="Run"><a href="{{runHref}}">{{runID}}</a> {{job}}</td><td data-label="Signatures" class="sig">{{#verdict}}verify: {{.}}{{/verdict}}{{#signatures}}<br>signed: <span class="digest">{{.}}</span>{{/signatures}}</td><td data-label="Error" class="err">{{pushError}}</td></tr>
         {{/rows}}{{#hasRows}}</tbody></table></div>
         {{/hasRows}}{{^rows}}<p class="empty">No pushes match.</p>
         {{/rows}}{{>pager}}{{>bottom}}

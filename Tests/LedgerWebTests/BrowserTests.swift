@@ -5,7 +5,7 @@ import TestSupport
 
 /// The pages in a real browser (Debian's headless Chromium). The HTTP server is `serve`'s, so each
 /// page is rendered to a file and loaded via file://; the DOM Chromium returns is what a person
-/// sees. A screenshot of each page (phone-sized) goes to `.build/serve-screenshots/`.
+/// sees. Screenshots of each page (phone and desktop sizes) go to `.build/serve-screenshots/`.
 @Suite(.serialized) struct BrowserTests {
     static let screenshots = packageRoot + "/.build/serve-screenshots"
     /// What the DOM holds if `WebFixture.payload` ran (the escaped text only holds `'data-pwned','1'`).
@@ -29,8 +29,12 @@ import TestSupport
         let chromium = HeadlessChromium(scratch: f.scratch)
         let dom = try chromium.dumpDOM("file://" + file)
         try FileManager.default.createDirectory(atPath: Self.screenshots, withIntermediateDirectories: true)
-        try chromium.screenshot("file://" + file, to: Self.screenshots + "/\(name).png")
-        print("screenshot: \(Self.screenshots)/\(name).png")
+        // A phone (the tables become cards) and a desktop window.
+        for (size, width, height) in [("phone", 412, 915), ("desktop", 1280, 900)] {
+            let png = Self.screenshots + "/\(name)-\(size).png"
+            try chromium.screenshot("file://" + file, to: png, width: width, height: height)
+            print("screenshot: \(png)")
+        }
         // Nothing ran: no script element was created, and the payload's attribute is not on the body.
         #expect(!dom.lowercased().contains("<script"), "\(name): a script element in the DOM")
         #expect(!dom.contains(Self.ranMark), "\(name): registry text ran as script")
