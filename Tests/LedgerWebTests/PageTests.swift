@@ -2,6 +2,7 @@ import Foundation
 import LedgerWeb
 import State
 import Testing
+import TestSupport
 
 /// Every HTML page over a real ledger: what it lists, its escaping, its pagination and its errors.
 @Suite struct PageTests {
@@ -132,5 +133,26 @@ import Testing
         #expect(
             pushes.text.contains("href=\"/pushes?repository=team/app&amp;page=3\"")
                 || pushes.text.contains("href=\"/pushes?page=3&amp;repository=team/app\""))
+    }
+}
+
+/// A ledger that cannot be read (its `pushes` table dropped behind its back, with Debian's
+/// sqlite3) answers 500 with the reason on every kind of path.
+@Suite struct UnreadableLedgerTests {
+    @Test func fiveHundred() throws {
+        let f = try WebFixture.standard()
+        try TestTools.run("sqlite3", [f.scratch.state, "DROP TABLE pushes"])
+        let page = f.get("/pushes")
+        #expect(page.status == 500 && page.type == "text/html; charset=utf-8")
+        #expect(page.text.contains("the ledger could not be read") && page.text.contains("pushes"))
+        PageTests.expectSafe(page.text)
+        let api = f.get("/api/v1/pushes")
+        #expect(api.status == 500)
+        #expect(try SchemaValidator.problems(api.text, schema: "web-error-v1.schema.json") == nil)
+        let metrics = f.get("/metrics")
+        #expect(metrics.status == 500 && metrics.text.contains("the ledger could not be read"))
+        #expect(f.get("/drift").status == 500)
+        // Paths that need no ledger still answer.
+        #expect(f.get("/nope").status == 404)
     }
 }
