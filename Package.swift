@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
         // The web view over a real SQLite ledger: every page and API answer, schemas, /metrics
         // through prometheus_client's parser, and headless Chromium on the rendered pages.
-        .testTarget(name: "LedgerWebTests", dependencies: ["LedgerWeb", "LedgerFormat", "State", "OCI", "TestSupport"]),
+        .testTarget(name: "LedgerWebTests", dependencies: ["LedgerWeb", "State", "OCI", "Threading", "TestSupport"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).

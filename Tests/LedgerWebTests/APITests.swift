@@ -2,6 +2,7 @@ import Foundation
 import LedgerWeb
 import Testing
 import TestSupport
+import Threading
 
 /// Every JSON answer, validated against its schema in schemas/ (python3-jsonschema).
 @Suite struct APITests {
@@ -64,5 +65,23 @@ import TestSupport
         #expect((jobs[0]["run"] as? [String: Any])?["job"] as? String == "nightly")
         #expect(jobs[0]["counts"] as? [String: Int] == ["ok": 1, "changed": 1, "gone": 1, "error": 1])
         _ = try answer(WebFixture(), "/api/v1/drift", schema: "web-drift-v1.schema.json")
+    }
+}
+
+/// The server calls `respond` from many threads at once: every answer is the same as alone.
+@Suite struct ConcurrentRequestTests {
+    @Test func manyAtOnce() throws {
+        let f = try WebFixture.standard()
+        let paths = ["/", "/runs/1", "/runs/2", "/pushes", "/drift", "/api/v1/runs", "/api/v1/pushes", "/api/v1/drift", "/api/v1/runs/3"]
+        let alone = paths.map { f.web.respond(path: $0, query: [:]).body }
+        let answers = LockedValue([Int: [UInt8]]())
+        let web = f.web
+        forEachConcurrently(Array(0..<(paths.count * 8)), width: 8) { i in
+            let body = web.respond(path: paths[i % paths.count], query: [:]).body
+            answers.withLock { $0[i] = body }
+        }
+        let all = answers.withLock { $0 }
+        #expect(all.count == paths.count * 8)
+        for (i, body) in all { #expect(body == alone[i % paths.count], "\(paths[i % paths.count])") }
     }
 }
