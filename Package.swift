@@ -19,7 +19,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3")
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1")
     ],
     targets: [
         // MARK: C libraries (system packages) and the curl shim
@@ -66,12 +67,19 @@ let package = Package(
         // Supply-chain gates: cosign "simple signing" signatures (the `.sig` tag), their verification
         // against trusted keys, and cosign's encrypted key files (docs/signing.md).
         .target(name: "Signing", dependencies: ["OCI", "CSodium", .product(name: "Crypto", package: "swift-crypto")]),
+        // The ledger's records as JSON and Prometheus text, shared by `show`, `history` and the web view.
+        .target(name: "LedgerFormat", dependencies: ["State", "OCI"]),
+        // The ledger's read-only web view: HTML pages (Mustache templates), the JSON API and
+        // /metrics, as plain responses the HTTP server hands out (docs/web.md).
+        .target(
+            name: "LedgerWeb",
+            dependencies: ["State", "LedgerFormat", "SafeText", .product(name: "Mustache", package: "swift-mustache")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Threading"]),
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
+                "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "LedgerFormat", "Pusher", "OCI", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -110,6 +118,9 @@ let package = Package(
         // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
         // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
         .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
+        // The web view over a real SQLite ledger: every page and API answer, schemas, /metrics
+        // through prometheus_client's parser, and headless Chromium on the rendered pages.
+        .testTarget(name: "LedgerWebTests", dependencies: ["LedgerWeb", "State", "OCI", "Threading", "TestSupport"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).

@@ -57,6 +57,17 @@ public protocol Ledger: AnyObject, Sendable {
     /// Removes old runs and their pushes (`prune-history`).
     func prune(olderThan: Date?, keepRuns: Int?) throws(StateError) -> PruneResult
 
+    // MARK: views (the web view and `/metrics`, docs/web.md)
+
+    /// A page of runs, newest first, with what their pushes add up to.
+    func runSummaries(_ query: RunQuery) throws(StateError) -> RunPage
+    /// A page of pushes (with their runs), newest first: by digest prefix, repository, tag.
+    func pushPage(_ query: PushQuery) throws(StateError) -> PushPage
+    /// Per job, its newest `verify` run with the tags it checked (the drift page).
+    func latestVerifyRuns() throws(StateError) -> [RunDetail]
+    /// Runs by kind and status, last success per job, and each job's newest run.
+    func statistics() throws(StateError) -> LedgerStatistics
+
     // MARK: the apply lock
 
     /// Takes the exclusive apply lock, or fails at once with `.locked` (exit 3).

@@ -42,13 +42,8 @@ extension StateStore {
         var conditions = [String](), values = [any SQLiteBindable]()
         if let job = filter.job { conditions.append("r.job = ?"); values.append(job) }
         if let repository = filter.repository {
-            // `REPO`, or `HOST/REPO` when the first component is a registry host.
-            if let slash = repository.firstIndex(of: "/") {
-                conditions.append("(p.repository = ? OR (p.registry_host = ? AND p.repository = ?))")
-                values += [repository, String(repository[..<slash]), String(repository[repository.index(after: slash)...])]
-            } else {
-                conditions.append("p.repository = ?"); values.append(repository)
-            }
+            let (condition, bound) = Self.repositoryCondition(repository)
+            conditions.append(condition); values += bound
         }
         if let tag = filter.tag { conditions.append("p.tag = ?"); values.append(tag) }
         if let digest = exactDigest {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LedgerFormat
 import Run
 import State
 
@@ -143,10 +144,10 @@ enum HistoryRendering {
     }
 
     static func json(_ rows: [HistoryRow]) -> String {
-        StateJSON.document([
+        LedgerJSON.document([
             "schema": "pushctl-history-v1",
             "entries": rows.map { row -> [String: Any] in
-                ["state": row.database, "run": StateJSON.run(row.run), "push": row.push.map(StateJSON.push) ?? NSNull()]
+                ["state": row.database, "run": LedgerJSON.run(row.run), "push": row.push.map(LedgerJSON.push) ?? NSNull()]
             }
         ])
     }

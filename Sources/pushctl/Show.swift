@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LedgerFormat
 import Run
 import State
 
@@ -117,78 +118,13 @@ enum ShowRendering {
         }.joined()
     }
 
-    static func json(_ d: RunDetail) -> String {
-        StateJSON.document([
-            "schema": "pushctl-show-v1",
-            "state": d.database,
-            "run": StateJSON.run(d.run),
-            "pushes": d.pushes.map(StateJSON.push),
-            "checks": d.checks.map { c -> [String: Any] in
-                [
-                    "registry": c.registryName, "host": c.host, "endpoint": c.endpoint ?? NSNull(), "repository": c.repository,
-                    "tag": c.tag, "expected": c.expected, "current": c.current ?? NSNull(), "status": c.status,
-                    "error": c.error ?? NSNull(), "pushedInRun": c.pushedInRun
-                ]
-            }
-        ])
-    }
+    static func json(_ d: RunDetail) -> String { LedgerJSON.document(LedgerJSON.detail(d)) }
 
-    /// Prometheus text exposition format 0.0.4
-    /// (https://prometheus.io/docs/instrumenting/exposition_formats/), e.g. for node_exporter's
-    /// textfile collector after a cron `apply`. Every sample has the `job` label.
+    /// Prometheus text exposition format 0.0.4, e.g. for node_exporter's textfile collector after a
+    /// cron `apply`; the families are those of `/metrics` for each job's newest run (docs/web.md).
     static func prometheus(_ d: RunDetail, now: Date = Date()) -> String {
-        let r = d.run
-        let job = "job=\"\(escapeLabel(r.job))\""
-        var out = ""
-        func metric(_ name: String, _ help: String, _ samples: [(String, String)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
-            for (labels, value) in samples { out += "\(name){\(job)\(labels)} \(value)\n" }
-        }
-        let counts = Dictionary(grouping: d.pushes, by: \.status).mapValues(\.count)
-        metric(
-            "pushctl_run_info", "The run shown; always 1.",
-            [
-                (
-                    ",run=\"\(r.id)\",kind=\"\(escapeLabel(r.kind.rawValue))\",status=\"\(escapeLabel(r.status.rawValue))\",version=\"\(escapeLabel(r.version))\",host=\"\(escapeLabel(r.host))\"",
-                    "1"
-                )
-            ])
-        metric(
-            "pushctl_run_success", "1 if the run ended ok (or verification-ok), else 0.",
-            [("", r.status == .ok || r.status == .verificationOK ? "1" : "0")])
-        metric(
-            "pushctl_run_pushes", "Tag pushes in the run, by outcome.",
-            PushStatus.allCases.map { (",status=\"\($0.rawValue)\"", String(counts[$0] ?? 0)) })
-        metric(
-            "pushctl_run_blobs", "Blobs handled by the run's pushes, by how they got to the registry.",
-            [
-                (",status=\"uploaded\"", String(d.pushes.reduce(0) { $0 + $1.blobsUploaded })),
-                (",status=\"mounted\"", String(d.pushes.reduce(0) { $0 + $1.blobsMounted })),
-                (",status=\"present\"", String(d.pushes.reduce(0) { $0 + $1.blobsPresent }))
-            ])
-        metric(
-            "pushctl_run_bytes_uploaded", "Bytes uploaded by the run.",
-            [("", String(d.pushes.reduce(Int64(0)) { $0 + $1.bytesUploaded }))])
-        metric(
-            "pushctl_run_duration_seconds", "Wall-clock duration of the run (until now if it has not ended).",
-            [("", number((r.ended ?? now).timeIntervalSince(r.started)))])
-        metric(
-            "pushctl_run_start_timestamp_seconds", "When the run started, in seconds since the Unix epoch.",
-            [("", number(r.started.timeIntervalSince1970))])
-        metric(
-            "pushctl_run_timestamp_seconds", "When the run ended (started, if it has not ended), in seconds since the Unix epoch.",
-            [("", number((r.ended ?? r.started).timeIntervalSince1970))])
-        if let exitCode = r.exitCode {
-            metric("pushctl_run_exit_code", "The run's exit code (docs/cli.md).", [("", String(exitCode))])
-        }
-        return out
+        var out = PrometheusText()
+        LedgerMetrics.runFamilies([RunOverview(d)], now: now, into: &out)
+        return out.text
     }
-
-    /// Label values escape backslash, double quote and newline.
-    static func escapeLabel(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    static func number(_ value: Double) -> String { String(format: "%.3f", value) }
 }

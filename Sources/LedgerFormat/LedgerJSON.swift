@@ -1,11 +1,12 @@
 import Foundation
+import OCI
 import State
 
-/// The JSON shapes of runs and pushes shared by `history --output json` and `show --output json`
-/// (schemas/history-v1.schema.json, schemas/show-v1.schema.json). Every key is always present;
+/// The JSON shapes of runs and pushes shared by `history --output json`, `show --output json` and
+/// the web view's API (schemas/history-v1.schema.json, schemas/show-v1.schema.json, docs/web.md). Every key is always present;
 /// unknown values are `null`.
-enum StateJSON {
-    static func run(_ r: RunRecord) -> [String: Any] {
+public enum LedgerJSON {
+    public static func run(_ r: RunRecord) -> [String: Any] {
         [
             "id": r.id.rawValue,
             "job": r.job,
@@ -24,7 +25,7 @@ enum StateJSON {
         ]
     }
 
-    static func push(_ p: PushRecord) -> [String: Any] {
+    public static func push(_ p: PushRecord) -> [String: Any] {
         [
             "id": p.id ?? NSNull(),
             "planItem": p.planItemID,
@@ -53,8 +54,22 @@ enum StateJSON {
         ]
     }
 
+    /// One tag a `verify` run checked (schemas/show-v1.schema.json `checks`).
+    public static func check(_ c: VerifyCheckRecord) -> [String: Any] {
+        [
+            "registry": c.registryName, "host": c.host, "endpoint": c.endpoint ?? NSNull(), "repository": c.repository,
+            "tag": c.tag, "expected": c.expected, "current": c.current ?? NSNull(), "status": c.status,
+            "error": c.error ?? NSNull(), "pushedInRun": c.pushedInRun
+        ]
+    }
+
+    /// One run in full: `show --output json` and the API's `runs/{id}` (schemas/show-v1.schema.json).
+    public static func detail(_ d: RunDetail) -> [String: Any] {
+        ["schema": "pushctl-show-v1", "state": d.database, "run": run(d.run), "pushes": d.pushes.map(push), "checks": d.checks.map(check)]
+    }
+
     /// One pretty-printed document with sorted keys, ending in a newline.
-    static func document(_ object: [String: Any]) -> String {
+    public static func document(_ object: [String: Any]) -> String {
         // The objects above hold only JSON-compatible values, so serialization cannot fail.
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
