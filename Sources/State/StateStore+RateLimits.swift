@@ -44,12 +44,12 @@ extension StateStore {
 
     /// The last budget recorded for `registryHost`, if any.
     public func rateLimit(registryHost: String) throws(StateError) -> RateLimitRecord? {
-        try read { c throws(SQLiteError) in
+        try read { c in
             try c.query(
                 """
                 SELECT limit_total, remaining, window_seconds, reset_at, observed_at FROM rate_limits WHERE registry_host = ?
                 """, [registryHost]
-            ) { row throws(SQLiteError) in
+            ) { row in
                 RateLimitRecord(
                     registryHost: registryHost, limit: try row.optionalInt64(0).map { Int($0) },
                     remaining: Int(try row.int64(1)), windowSeconds: try row.optionalInt64(2).map { Int($0) },
