@@ -21,10 +21,18 @@ final class PostgresSession: @unchecked Sendable {  // `connection` and `advisor
         self.reconnectSeconds = reconnectSeconds
     }
 
+    /// `body` with the connection. A connection found broken on first use (the server restarted
+    /// since the last statement; libpq notices only then) is re-established and `body` run once
+    /// more: it reads, or takes advisory locks, so running it again is harmless.
     func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try lock.withLock { () throws -> T in
             try ensureConnected()
-            return try body(connection)
+            do {
+                return try body(connection)
+            } catch PostgresError.connectionLost {
+                try ensureConnected()
+                return try body(connection)
+            }
         }
     }
 
@@ -78,12 +86,9 @@ final class PostgresSession: @unchecked Sendable {  // `connection` and `advisor
 
     /// Takes `key` (shared or exclusive) without waiting; false when another session holds it.
     func takeAdvisoryLock(_ key: Int64, shared: Bool) throws -> Bool {
-        try lock.withLock { () throws -> Bool in
-            try ensureConnected()
-            guard try tryAdvisoryLock(key, shared: shared) else { return false }
-            advisoryLocks[key] = shared
-            return true
-        }
+        let taken = try withConnection { _ in try tryAdvisoryLock(key, shared: shared) }
+        if taken { lock.withLock { advisoryLocks[key] = shared } }
+        return taken
     }
 
     func releaseAdvisoryLock(_ key: Int64) {
@@ -141,7 +146,7 @@ extension StateSchema {
                 if found > currentVersion { throw StateError.newerSchema(path: location, found: found, supported: currentVersion) }
                 guard found < currentVersion else { return }
                 for version in found..<currentVersion {
-                    try c.exec(postgresMigrations[version] ?? SQLDialect.postgres.ddl(migrations[version]))
+                    try c.exec(postgresMigrations[version] ?? migrations[version])  // `exec` translates the DDL
                 }
                 try c.run("UPDATE pushctl_schema SET version = ?", [currentVersion])
             }

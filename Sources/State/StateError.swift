@@ -31,6 +31,17 @@ public enum StateError: Error, Sendable {
     case corrupt(path: String, detail: String)
 }
 
+extension StateError {
+    /// A unique, check, foreign-key or not-null constraint refused a write (either store).
+    public var isConstraintViolation: Bool {
+        switch self {
+        case .database(_, let error): error.isConstraint
+        case .postgres(_, let error): error.sqlState?.hasPrefix("23") == true
+        default: false
+        }
+    }
+}
+
 extension StateError: CustomStringConvertible {
     public var description: String {
         switch self {

@@ -29,7 +29,7 @@ extension StateStore {
                     try c.query(
                         """
                         SELECT d FROM (SELECT pushed_digest AS d FROM pushes WHERE pushed_digest >= ?1 AND pushed_digest < ?2
-                                       UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2)
+                                       UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2) AS candidates
                         LIMIT 20
                         """, [p, p + "g"]
                     ) { row in try row.string(0) })

@@ -1,0 +1,201 @@
+import Foundation
+import OCI
+import RegistryHarness
+import Testing
+
+/// The PostgreSQL ledger end to end (docs/state.md "PostgreSQL"): a real registry, a real
+/// PostgreSQL 15 started by the test (`PostgresServer`), and the pushctl binary.
+@Suite(.serialized) struct PostgresLedgerIntegrationTests {
+    /// `history --output json` entries without the `state` field (the ledger's location, which
+    /// differs between a file and a URL by design): what must be identical across a copy.
+    func historyEntries(_ state: String, _ environment: [String: String], scratch: Scratch) throws -> [NSDictionary] {
+        let r = try run(pushctlBinary, ["history", "--output", "json", "--state", state], environment: environment, directory: scratch.path)
+        guard r.status == 0, let object = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any],
+            let entries = object["entries"] as? [[String: Any]]
+        else { throw ApplyTestError.command("history --state \(state) exited \(r.status): \(r.stderr)") }
+        return entries.map { entry in
+            var entry = entry
+            entry["state"] = nil
+            return entry as NSDictionary
+        }
+    }
+
+    func shardedJob(_ scratch: Scratch, _ registry: RegistryServer, count: Int) throws -> (job: String, repositories: [String]) {
+        let writer = try scratch.layout()
+        try writer.addImage(tag: "1", randomLayerSize: 5_000)
+        let repositories = (0..<count).map { "team/pg\($0)" }
+        let job = try scratch.job(
+            repositories.reduce(JobSpec("fleet").registry("target", url: registry.baseURL)) {
+                $0.image("oci:image:1", repository: $1, tags: ["1"], targets: ["target"])
+            })
+        return (job, repositories)
+    }
+
+    /// Three shard runners apply at once into one database: every push recorded exactly once,
+    /// nothing lost; a concurrent rerun records every item once more, as unchanged.
+    @Test func threeShardsApplyingAtOnceIntoOneDatabase() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let environment = server.environment(scratch.environment)
+        let (job, repositories) = try shardedJob(scratch, registry, count: 9)
+        /// The three runners started together, each waited for: (status, stderr).
+        func applyShards() throws -> [(Int32, String)] {
+            let runners = try (0..<3).map { shard in
+                try RunningApply(["--shard", "\(shard)/3", job], scratch: scratch, state: url, environment: environment)
+            }
+            return runners.map { ($0.wait(), $0.stderr) }
+        }
+        for (status, stderr) in try applyShards() { #expect(status == 0, "\(stderr)") }
+        var entries = try historyEntries(url, environment, scratch: scratch)
+        var pushes = entries.compactMap { $0["push"] as? [String: Any] }
+        #expect(pushes.compactMap { $0["repository"] as? String }.sorted() == repositories, "each push exactly once: \(pushes)")
+        #expect(Set(entries.compactMap { ($0["run"] as? [String: Any])?["id"] as? Int }).count == 3)
+
+        for (status, stderr) in try applyShards() { #expect(status == 0, "\(stderr)") }
+        entries = try historyEntries(url, environment, scratch: scratch)
+        pushes = entries.compactMap { $0["push"] as? [String: Any] }
+        #expect(pushes.count == 18)
+        #expect(pushes.filter { $0["status"] as? String == "unchanged" }.compactMap { $0["repository"] as? String }.sorted() == repositories)
+    }
+
+    /// Two runners of the same shard: the second exits 3 at once, naming the lock; the first
+    /// finishes, and a rerun afterwards takes the lock.
+    @Test func aSecondRunnerOfTheSameShardExits3() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let environment = server.environment(scratch.environment)
+        let writer = try scratch.layout()
+        let big = try writer.addRandomLayer(size: 4 << 20)
+        try writer.addImage(tag: "1", layers: [big])
+        proxy.add(.init(method: "PUT", pathContains: big.digest.hex, fault: .throttle(bytesPerSecond: 1 << 20)))
+        let job = try scratch.job(JobSpec("slow").registry("target", url: proxy.baseURL).image("oci:image:1", repository: "team/slow", tags: ["1"], targets: ["target"]))
+        let first = try RunningApply(["--shard", "0/2", job], scratch: scratch, state: url, environment: environment)
+        try first.waitForEvent("the upload under way") { $0.name == "blob" && $0.digest == big.digest.string && ($0.int("bytes") ?? 0) > 0 }
+        let second = try run(
+            pushctlBinary, ["apply", "--output", "plain", "--state", url, "--shard", "0/2", job], environment: environment, directory: scratch.path)
+        #expect(second.status == 3, "\(second.stderr)")
+        #expect(second.stderr.contains("advisory lock") && second.stderr.contains("pid \(first.pid)"), "\(second.stderr)")
+        #expect(first.wait() == 0, "\(first.stderr)")
+        let rerun = try run(
+            pushctlBinary, ["apply", "--output", "plain", "--state", url, "--shard", "0/2", job], environment: environment, directory: scratch.path)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        withExtendedLifetime(proxy) {}
+    }
+
+    /// `state copy` SQLite → PostgreSQL → SQLite: `history` identical at every step; copying
+    /// again adds nothing; two shard files merge into one database.
+    @Test func stateCopyBothWaysKeepsHistoryIdentical() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let environment = server.environment(scratch.environment)
+        let (job, _) = try shardedJob(scratch, registry, count: 4)
+        let shardFiles = [scratch.sub("shard0.db"), scratch.sub("shard1.db")]
+        for (index, file) in shardFiles.enumerated() {
+            for _ in 0..<2 {
+                let r = try run(
+                    pushctlBinary, ["apply", "--output", "plain", "--state", file, "--shard", "\(index)/2", job],
+                    environment: environment, directory: scratch.path)
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+        }
+        let before = try historyEntries(shardFiles[0], environment, scratch: scratch)
+        #expect(before.count == 4)
+
+        let copy = try run(pushctlBinary, ["state", "copy", shardFiles[0], url], environment: environment, directory: scratch.path)
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(copy.stdout.contains("2 runs and 4 pushes added"), "\(copy.stdout)")
+        #expect(try historyEntries(url, environment, scratch: scratch) == before)
+        let again = try run(pushctlBinary, ["state", "copy", shardFiles[0], url], environment: environment, directory: scratch.path)
+        #expect(again.stdout.contains("0 runs and 0 pushes added"), "\(again.stdout)\(again.stderr)")
+        #expect(try historyEntries(url, environment, scratch: scratch) == before)
+
+        let back = scratch.sub("back.db")
+        let out = try run(pushctlBinary, ["state", "copy", url, back], environment: environment, directory: scratch.path)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(try historyEntries(back, environment, scratch: scratch) == before)
+
+        // The second shard's file merges in: its runs and pushes get ids of their own.
+        let merge = try run(pushctlBinary, ["state", "copy", shardFiles[1], url], environment: environment, directory: scratch.path)
+        #expect(merge.stdout.contains("2 runs and 4 pushes added"), "\(merge.stdout)\(merge.stderr)")
+        let merged = try historyEntries(url, environment, scratch: scratch)
+        #expect(merged.count == 8)
+        #expect(Set(merged.compactMap { ($0["push"] as? [String: Any])?["id"] as? Int }).count == 8)
+        // A new apply into the merged database gets ids after the copied ones.
+        let r = try run(pushctlBinary, ["apply", "--output", "plain", "--state", url, job], environment: environment, directory: scratch.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try historyEntries(url, environment, scratch: scratch).count == 12)
+    }
+
+    /// The server restarts while an apply uploads: the apply reconnects, its run ends recorded
+    /// (finished or failed, never left running) with nothing lost, and a rerun works.
+    @Test func aServerRestartMidRunLosesNothing() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let environment = server.environment(scratch.environment)
+        let writer = try scratch.layout()
+        let big = try writer.addRandomLayer(size: 3 << 20)
+        try writer.addImage(tag: "1", layers: [big])
+        proxy.add(.init(method: "PUT", pathContains: big.digest.hex, fault: .throttle(bytesPerSecond: 1 << 20)))
+        let job = try scratch.job(
+            JobSpec("restart").registry("target", url: proxy.baseURL)
+                .image("oci:image:1", repository: "team/a", tags: ["1"], targets: ["target"])
+                .image("oci:image:1", repository: "team/b", tags: ["1"], targets: ["target"]))
+        let first = try RunningApply([job], scratch: scratch, state: url, environment: environment)
+        try first.waitForEvent("the upload under way") { $0.name == "blob" && $0.digest == big.digest.string && ($0.int("bytes") ?? 0) > 0 }
+        server.stop()
+        try server.start()
+        let status = first.wait()
+        #expect(status == 0 || status == 1, "\(first.stderr)")
+        let entries = try historyEntries(url, environment, scratch: scratch)
+        let runs = entries.compactMap { $0["run"] as? [String: Any] }
+        #expect(runs.allSatisfy { $0["status"] as? String != "running" }, "\(runs)")
+        if status == 0 { #expect(entries.compactMap { ($0["push"] as? [String: Any])?["status"] as? String }.sorted() == ["pushed", "pushed"]) }
+        let rerun = try run(pushctlBinary, ["apply", "--output", "plain", "--state", url, job], environment: environment, directory: scratch.path)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        withExtendedLifetime(proxy) {}
+    }
+
+    /// A wrong password, a password in the URL and an unreachable server: exit 2, a clear
+    /// message, and no password in any output.
+    @Test func wrongPasswordPasswordInURLAndUnreachableServerExit2() throws {
+        let scratch = try Scratch()
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let wrong = "wrong-\(UUID().uuidString)"
+        var environment = server.environment(scratch.environment)
+        environment["PGPASSWORD"] = wrong
+        let job = try scratch.job(JobSpec("pw").registry("target", url: "http://127.0.0.1:9").image("oci:image:1", repository: "a/b", tags: ["1"], targets: ["target"]))
+        for arguments in [["history", "--state", url], ["apply", "--state", url, job]] {
+            let r = try run(pushctlBinary, arguments, environment: environment, directory: scratch.path)
+            #expect(r.status == 2, "\(r.stderr)")
+            #expect(r.stderr.contains("password authentication failed"), "\(r.stderr)")
+            #expect(!(r.stdout + r.stderr).contains(wrong) && !(r.stdout + r.stderr).contains(server.password))
+        }
+        let inURL = url.replacingOccurrences(of: "pushctl@", with: "pushctl:\(server.password)@")
+        let r = try run(pushctlBinary, ["history", "--state", inURL], environment: server.environment(scratch.environment), directory: scratch.path)
+        #expect(r.status == 2 && r.stderr.contains("carries a password"), "\(r.stderr)")
+        #expect(!(r.stdout + r.stderr).contains(server.password))
+
+        let port = try Sockets.freePort()
+        let unreachable = try run(
+            pushctlBinary, ["history", "--state", "postgres://pushctl@127.0.0.1:\(port)/x?sslmode=disable&connect_timeout=3"],
+            environment: server.environment(scratch.environment), directory: scratch.path)
+        #expect(unreachable.status == 2, "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("cannot connect to PostgreSQL"), "\(unreachable.stderr)")
+
+        // The right password afterwards: the ledger opens (a rerun after the failure works).
+        let ok = try run(pushctlBinary, ["plan", "--state", url, job], environment: server.environment(scratch.environment), directory: scratch.path)
+        #expect(ok.status != 2 || !ok.stderr.contains("PostgreSQL"), "\(ok.stderr)")
+    }
+}
+
