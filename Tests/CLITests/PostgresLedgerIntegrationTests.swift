@@ -88,7 +88,7 @@ import Testing
     }
 
     /// `state copy` SQLite → PostgreSQL → SQLite: `history` identical at every step; copying
-    /// again adds nothing; two shard files merge into one database.
+    /// again adds nothing; a second runner's file merges into the same database.
     @Test func stateCopyBothWaysKeepsHistoryIdentical() throws {
         let scratch = try Scratch()
         let registry = try RegistryServer.start()
@@ -96,41 +96,46 @@ import Testing
         let url = try server.createDatabase()
         let environment = server.environment(scratch.environment)
         let (job, _) = try shardedJob(scratch, registry, count: 4)
-        let shardFiles = [scratch.sub("shard0.db"), scratch.sub("shard1.db")]
-        for (index, file) in shardFiles.enumerated() {
-            for _ in 0..<2 {
-                let r = try run(
-                    pushctlBinary, ["apply", "--output", "plain", "--state", file, "--shard", "\(index)/2", job],
-                    environment: environment, directory: scratch.path)
-                #expect(r.status == 0, "\(r.stderr)")
-            }
+        let other = try scratch.job(
+            JobSpec("other").registry("target", url: registry.baseURL)
+                .image("oci:image:1", repository: "team/other1", tags: ["1"], targets: ["target"])
+                .image("oci:image:1", repository: "team/other2", tags: ["1"], targets: ["target"]))
+        func apply(_ job: String, into state: String) throws {
+            let r = try run(
+                pushctlBinary, ["apply", "--output", "plain", "--state", state, job], environment: environment, directory: scratch.path)
+            #expect(r.status == 0, "\(r.stderr)")
         }
-        let before = try historyEntries(shardFiles[0], environment, scratch: scratch)
-        #expect(before.count == 4)
+        func copy(_ from: String, _ to: String) throws -> String {
+            let r = try run(pushctlBinary, ["state", "copy", from, to], environment: environment, directory: scratch.path)
+            #expect(r.status == 0, "\(r.stderr)")
+            return r.stdout
+        }
+        let first = scratch.sub("runner1.db"), second = scratch.sub("runner2.db")
+        try apply(job, into: first)
+        try apply(job, into: first)  // a rerun: four unchanged rows
+        try apply(other, into: second)
+        let before = try historyEntries(first, environment, scratch: scratch)
+        #expect(before.count == 8)
 
-        let copy = try run(pushctlBinary, ["state", "copy", shardFiles[0], url], environment: environment, directory: scratch.path)
-        #expect(copy.status == 0, "\(copy.stderr)")
-        #expect(copy.stdout.contains("2 runs and 4 pushes added"), "\(copy.stdout)")
+        #expect(try copy(first, url).contains("2 runs and 8 pushes added"))
         #expect(try historyEntries(url, environment, scratch: scratch) == before)
-        let again = try run(pushctlBinary, ["state", "copy", shardFiles[0], url], environment: environment, directory: scratch.path)
-        #expect(again.stdout.contains("0 runs and 0 pushes added"), "\(again.stdout)\(again.stderr)")
+        let again = try copy(first, url)
+        #expect(again.contains("0 runs and 0 pushes added"), "\(again)")
         #expect(try historyEntries(url, environment, scratch: scratch) == before)
 
         let back = scratch.sub("back.db")
-        let out = try run(pushctlBinary, ["state", "copy", url, back], environment: environment, directory: scratch.path)
-        #expect(out.status == 0, "\(out.stderr)")
+        _ = try copy(url, back)
         #expect(try historyEntries(back, environment, scratch: scratch) == before)
 
-        // The second shard's file merges in: its runs and pushes get ids of their own.
-        let merge = try run(pushctlBinary, ["state", "copy", shardFiles[1], url], environment: environment, directory: scratch.path)
-        #expect(merge.stdout.contains("2 runs and 4 pushes added"), "\(merge.stdout)\(merge.stderr)")
+        // The second runner's file merges in: its run and pushes get ids of their own.
+        let merge = try copy(second, url)
+        #expect(merge.contains("1 runs and 2 pushes added"), "\(merge)")
         let merged = try historyEntries(url, environment, scratch: scratch)
-        #expect(merged.count == 8)
-        #expect(Set(merged.compactMap { ($0["push"] as? [String: Any])?["id"] as? Int }).count == 8)
+        #expect(merged.count == 10)
+        #expect(Set(merged.compactMap { ($0["push"] as? [String: Any])?["id"] as? Int }).count == 10)
         // A new apply into the merged database gets ids after the copied ones.
-        let r = try run(pushctlBinary, ["apply", "--output", "plain", "--state", url, job], environment: environment, directory: scratch.path)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(try historyEntries(url, environment, scratch: scratch).count == 12)
+        try apply(job, into: url)
+        #expect(try historyEntries(url, environment, scratch: scratch).count == 14)
     }
 
     /// The server restarts while an apply uploads: the apply reconnects, its run ends recorded
