@@ -138,6 +138,47 @@ import Testing
         #expect(try historyEntries(url, environment, scratch: scratch).count == 14)
     }
 
+    /// Every command that reads or writes state takes the URL (or `$PUSHCTL_STATE`): apply, plan,
+    /// verify, prune, history, show, prune-history. A read command on a database without a
+    /// ledger exits 2 and creates nothing.
+    @Test func everyStateCommandTakesThePostgresURL() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let environment = server.environment(scratch.environment)
+        func pushctl(_ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+            try run(pushctlBinary, arguments, environment: environment ?? server.environment(scratch.environment), directory: scratch.path)
+        }
+        let empty = try pushctl(["history", "--state", url])
+        #expect(empty.status == 2 && empty.stderr.contains("no state database"), "\(empty.stderr)")
+        #expect(try server.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: String(url.split(separator: "/").last!.prefix { $0 != "?" })) == "0\n")
+
+        let writer = try scratch.layout()
+        for name in ["1", "2"] { try writer.addImage(tag: name, randomLayerSize: 3_000) }
+        let app = JobSpec("app").registry("lab", url: registry.baseURL)
+        let wide = try scratch.job(app.image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]).image("oci:image:2", repository: "team/app", tags: ["2"], targets: ["lab"]), file: "wide")
+        let narrow = try scratch.job(app.image("oci:image:1", repository: "team/app", tags: ["1"], targets: ["lab"]), file: "narrow")
+        var viaEnvironment = environment
+        viaEnvironment["PUSHCTL_STATE"] = url
+        let applied = try pushctl(["apply", "--output", "plain", wide], environment: viaEnvironment)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let plan = try pushctl(["plan", "--output", "json", "--state", url, wide])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let verify = try pushctl(["verify", "--state", url, wide])
+        #expect(verify.status == 0, "\(verify.stderr)\(verify.stdout)")
+        let prune = try pushctl(["prune", "--confirm", "--state", url, narrow])
+        #expect(prune.status == 0, "\(prune.stderr)\(prune.stdout)")
+        let entries = try historyEntries(url, environment, scratch: scratch)
+        let statuses = entries.compactMap { ($0["push"] as? [String: Any])?["status"] as? String }
+        #expect(statuses.sorted() == ["deleted", "pushed", "pushed"], "\(entries)")
+        let show = try pushctl(["show", "last", "--state", url])
+        #expect(show.status == 0 && show.stdout.contains("prune"), "\(show.stderr)\(show.stdout)")
+        let pruned = try pushctl(["prune-history", "--keep-runs", "1", "--state", url])
+        #expect(pruned.status == 0 && pruned.stdout.contains("Removed 2 runs"), "\(pruned.stderr)\(pruned.stdout)")
+        #expect(try historyEntries(url, environment, scratch: scratch).count == 1)
+    }
+
     /// The server restarts while an apply uploads: the apply reconnects, its run ends recorded
     /// (finished or failed, never left running) with nothing lost, and a rerun works.
     @Test func aServerRestartMidRunLosesNothing() throws {
