@@ -57,9 +57,10 @@ public enum PostgresError: Error, Equatable, Sendable {
 extension PostgresError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .connect(let target, let message, _): "cannot connect to PostgreSQL \(target): \(message)"
+        // The target is left to the caller, which names the ledger already (StateError).
+        case .connect(_, let message, _): "cannot connect to PostgreSQL: \(message)"
         case .statement(let sql, let state, let message): "PostgreSQL error \(state): \(message) (in: \(sql))"
-        case .connectionLost(let target, let message): "lost the connection to PostgreSQL \(target): \(message)"
+        case .connectionLost(_, let message): "lost the connection to PostgreSQL: \(message)"
         case .columnType(let sql, let column, let expected, let found):
             "PostgreSQL column \(column) holds \(found), expected \(expected) (in: \(sql))"
         }

@@ -30,7 +30,8 @@ public enum LedgerCopy {
     }
 
     private static let runs = Table(
-        name: "runs", columns: ["id", "job", "file", "file_digest", "kind", "status", "started", "ended", "host", "pid", "version", "exit_code", "error"],
+        name: "runs",
+        columns: ["id", "job", "file", "file_digest", "kind", "status", "started", "ended", "host", "pid", "version", "exit_code", "error"],
         types: "itttttrrtitit")
     private static let pushes = Table(
         name: "pushes",
@@ -42,7 +43,9 @@ public enum LedgerCopy {
         types: "ii" + "tttttttttt" + "it" + "iiiii" + "t" + "rr" + "tttt")
     private static let checks = Table(
         name: "verify_checks",
-        columns: ["run_id", "registry_name", "host", "endpoint", "repository", "tag", "expected", "current", "status", "error", "pushed_in_run"],
+        columns: [
+            "run_id", "registry_name", "host", "endpoint", "repository", "tag", "expected", "current", "status", "error", "pushed_in_run"
+        ],
         types: "i" + "ttttttttt" + "i")
     private static let blobs = Table(
         name: "blob_locations", columns: ["registry_host", "repository", "digest", "identity", "last_seen"], types: "ttttr")
@@ -145,12 +148,7 @@ public enum LedgerCopy {
                     v)
                 result.checksAdded += 1
             }
-            try c.runMany(
-                """
-                INSERT INTO blob_locations (registry_host, repository, digest, identity, last_seen) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (registry_host, repository, digest, identity) DO UPDATE SET last_seen =
-                    CASE WHEN excluded.last_seen > blob_locations.last_seen THEN excluded.last_seen ELSE blob_locations.last_seen END
-                """, sourceBlobs)
+            try c.runMany(StateStore.upsertBlobSQL, sourceBlobs)
             result.blobLocations = sourceBlobs.count
             try c.runMany(
                 """
@@ -158,16 +156,7 @@ public enum LedgerCopy {
                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (diff_id, settings) DO NOTHING
                 """, sourceMappings)
             result.diffIDMappings = sourceMappings.count
-            try c.runMany(
-                """
-                INSERT INTO rate_limits (registry_host, limit_total, remaining, window_seconds, reset_at, observed_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (registry_host) DO UPDATE SET
-                    limit_total = excluded.limit_total, remaining = excluded.remaining,
-                    window_seconds = excluded.window_seconds, reset_at = excluded.reset_at,
-                    observed_at = excluded.observed_at
-                WHERE excluded.observed_at >= rate_limits.observed_at
-                """, sourceLimits)
+            try c.runMany(StateStore.upsertRateLimitSQL, sourceLimits)
             result.rateLimits = sourceLimits.count
             for table in ["runs", "pushes"] { try c.exec(c.dialect.identityCatchUp(table: table)) }
             return result

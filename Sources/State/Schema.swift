@@ -231,16 +231,16 @@ public enum StateSchema {
     /// SQLite to change a CHECK constraint; PostgreSQL changes it in place.
     static let postgresMigrations: [Int: String] = [
         6: """
-            ALTER TABLE pushes DROP CONSTRAINT pushes_status_check;
-            ALTER TABLE pushes ADD CONSTRAINT pushes_status_check CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted'));
-            """,
+        ALTER TABLE pushes DROP CONSTRAINT pushes_status_check;
+        ALTER TABLE pushes ADD CONSTRAINT pushes_status_check CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted'));
+        """,
         7: """
-            ALTER TABLE pushes ADD COLUMN verified_keys TEXT COLLATE "C", ADD COLUMN verdict TEXT COLLATE "C",
-                ADD COLUMN signatures TEXT COLLATE "C";
-            ALTER TABLE pushes DROP CONSTRAINT pushes_status_check;
-            ALTER TABLE pushes ADD CONSTRAINT pushes_status_check
-                CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted', 'rejected'));
-            """
+        ALTER TABLE pushes ADD COLUMN verified_keys TEXT COLLATE "C", ADD COLUMN verdict TEXT COLLATE "C",
+            ADD COLUMN signatures TEXT COLLATE "C";
+        ALTER TABLE pushes DROP CONSTRAINT pushes_status_check;
+        ALTER TABLE pushes ADD CONSTRAINT pushes_status_check
+            CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted', 'rejected'));
+        """
     ]
 
     /// The version a fully migrated file has.

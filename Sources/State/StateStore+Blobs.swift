@@ -117,13 +117,16 @@ extension StateStore {
         return Descriptor(mediaType: mediaType, digest: digest, size: size)
     }
 
-    func upsertBlobs(_ blobs: [BlobLocation], into c: any LedgerConnection, seen: Date) throws {
-        try c.runMany(
-            """
+    /// A blob sighting: the newest `last_seen` wins (also `state copy`'s merge).
+    static let upsertBlobSQL = """
             INSERT INTO blob_locations (registry_host, repository, digest, identity, last_seen) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (registry_host, repository, digest, identity) DO UPDATE SET last_seen =
                 CASE WHEN excluded.last_seen > blob_locations.last_seen THEN excluded.last_seen ELSE blob_locations.last_seen END
-            """,
+        """
+
+    func upsertBlobs(_ blobs: [BlobLocation], into c: any LedgerConnection, seen: Date) throws {
+        try c.runMany(
+            Self.upsertBlobSQL,
             blobs.map { [$0.registryHost, $0.repository, $0.digest.string, $0.identity, seen.timeIntervalSince1970] })
     }
 }

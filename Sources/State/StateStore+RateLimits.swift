@@ -22,11 +22,8 @@ public struct RateLimitRecord: Sendable, Equatable {
 }
 
 extension StateStore {
-    /// Keeps the newer of the stored and the given record for its registry.
-    public func recordRateLimit(_ record: RateLimitRecord) throws(StateError) {
-        try write { c in
-            try c.run(
-                """
+    /// Keeps the newer of the stored and the inserted budget (also `state copy`'s merge).
+    static let upsertRateLimitSQL = """
                 INSERT INTO rate_limits (registry_host, limit_total, remaining, window_seconds, reset_at, observed_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (registry_host) DO UPDATE SET
@@ -34,7 +31,13 @@ extension StateStore {
                     window_seconds = excluded.window_seconds, reset_at = excluded.reset_at,
                     observed_at = excluded.observed_at
                 WHERE excluded.observed_at >= rate_limits.observed_at
-                """,
+        """
+
+    /// Keeps the newer of the stored and the given record for its registry.
+    public func recordRateLimit(_ record: RateLimitRecord) throws(StateError) {
+        try write { c in
+            try c.run(
+                Self.upsertRateLimitSQL,
                 [
                     record.registryHost, record.limit, record.remaining, record.windowSeconds,
                     record.resetAt?.timeIntervalSince1970, record.observedAt.timeIntervalSince1970

@@ -93,8 +93,9 @@ public final class StateStore: Ledger {
         let hex: String?
         do {
             hex = try database.withConnection { (c: Connection) throws(SQLiteError) in
-                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { (row: Row) throws(SQLiteError) in try row.string(0) }
-                    .first
+                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { (row: Row) throws(SQLiteError) in try row.string(0)
+                }
+                .first
             }
         } catch { throw .database(path: path, error) }
         // Reading never needs the key; a file without one gets a throwaway key.

@@ -32,13 +32,18 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
         try "superuser-\(password)\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
         chown(passwordFile, nobody.uid, nobody.gid)
         try Self.runAsNobody(
-            "initdb", ["-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile=" + passwordFile, "--encoding=UTF8", "--locale=C.UTF-8"])
+            "initdb",
+            ["-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile=" + passwordFile, "--encoding=UTF8", "--locale=C.UTF-8"])
         port = try Sockets.freePort()
         try start()
         try psql("CREATE ROLE \(Self.role) LOGIN PASSWORD '\(password)'")
     }
 
-    deinit { kill() }
+    /// SIGKILL, then the data folder goes (tens of MB per server).
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 
     /// `postgres://pushctl@127.0.0.1:PORT/NAME?sslmode=disable` (no password: PGPASSWORD has it).
     public func url(database: String) -> String {
@@ -63,7 +68,11 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") throws -> String {
         try TestTools.runChecked(
-            "/usr/bin/psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-c", sql],
+            "/usr/bin/psql",
+            [
+                "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-c",
+                sql
+            ],
             environment: ["PGPASSWORD": "superuser-\(password)", "PATH": "/usr/bin:/bin", "PGCONNECT_TIMEOUT": "5"])
     }
 
@@ -76,7 +85,7 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
             process.arguments = [
                 "--reuid=\(nobody.uid)", "--regid=\(nobody.gid)", "--clear-groups", Self.binaries + "/postgres",
                 "-D", folder + "/data", "-p", String(port), "-c", "listen_addresses=127.0.0.1",
-                "-c", "unix_socket_directories=" + folder + "/data", "-c", "fsync=off", "-c", "max_connections=60"
+                "-c", "unix_socket_directories=" + folder + "/data", "-c", "fsync=off", "-c", "max_connections=200"
             ]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: try touch(folder + "/server.log")))
@@ -99,21 +108,15 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
 
     /// A clean, fast shutdown (SIGINT: clients are disconnected, nothing is lost), as a server
     /// restart does; `start()` brings it back on the same port with the same data.
-    public func stop() {
-        lock.withLock {
-            guard let process else { return }
-            Glibc.kill(process.processIdentifier, SIGINT)
-            process.waitUntilExit()
-            ChildProcesses.unregister(process.processIdentifier)
-            self.process = nil
-        }
-    }
+    public func stop() { end(SIGINT) }
 
     /// Cleanup: SIGKILL, as every test server is stopped.
-    public func kill() {
+    public func kill() { end(SIGKILL) }
+
+    private func end(_ signal: Int32) {
         lock.withLock {
             guard let process else { return }
-            Glibc.kill(process.processIdentifier, SIGKILL)
+            Glibc.kill(process.processIdentifier, signal)
             process.waitUntilExit()
             ChildProcesses.unregister(process.processIdentifier)
             self.process = nil
@@ -121,7 +124,7 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
     }
 
     private func touch(_ path: String) throws -> String {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         chown(path, nobody.uid, nobody.gid)
         return path
     }

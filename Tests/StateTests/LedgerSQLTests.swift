@@ -37,7 +37,8 @@ import Testing
     }
 
     @Test func libpqMessagesLoseTheirPasswords() {
-        #expect(PostgresError.scrub("connect to postgres://ann:s3cret@db:5432/x failed") == "connect to postgres://ann:***@db:5432/x failed")
+        #expect(
+            PostgresError.scrub("connect to postgres://ann:s3cret@db:5432/x failed") == "connect to postgres://ann:***@db:5432/x failed")
         #expect(PostgresError.scrub("host=db password=s3cret user=ann") == "host=db password=*** user=ann")
         #expect(PostgresError.scrub("postgres://ann@db/x") == "postgres://ann@db/x")
         #expect(!PostgresError.scrub("x s3cret y", secrets: ["s3cret"]).contains("s3cret"))

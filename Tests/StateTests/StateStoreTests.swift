@@ -131,7 +131,8 @@ import Testing
         #expect(try store.compressedDigest(forDiffID: diffID, settings: "gzip-6-zlib") == gz2)
     }
 
-    @Test(arguments: LedgerBackend.allCases) func credentialIdentityIsKeyedPerDatabaseAndNeverStoresTheSecret(backend: LedgerBackend) throws {
+    @Test(arguments: LedgerBackend.allCases) func credentialIdentityIsKeyedPerDatabaseAndNeverStoresTheSecret(backend: LedgerBackend) throws
+    {
         let secret = "hunter2-Sup3rS3cret-\(UUID().uuidString)"
         let a = try backend.open("identityA"), b = try backend.open("identityB")
         let idA = a.credentialIdentity(secret)
