@@ -71,7 +71,7 @@ public struct LedgerLocation: Sendable, Hashable, CustomStringConvertible {
         let userinfo = authority.lastIndex(of: "@").map { authority[..<$0] } ?? ""
         let query = value.firstIndex(of: "?").map { value[$0...] } ?? ""
         let parameters = query.dropFirst().split(separator: "&").map { $0.split(separator: "=", maxSplits: 1).first ?? "" }
-        if userinfo.contains(":") || parameters.contains("password") {
+        if userinfo.contains(":") || parameters.contains("password") || parameters.contains("sslpassword") {
             throw .invalidLocation(
                 "the state URL \(Self.redacted(value)) carries a password; pushctl reads PostgreSQL passwords only from PGPASSWORD, ~/.pgpass or PGPASSFILE (docs/state.md \"PostgreSQL\")"
             )

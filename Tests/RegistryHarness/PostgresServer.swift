@@ -4,6 +4,24 @@
 import Foundation
 import Threading
 
+/// Data folders removed when the test process exits (after the server is killed).
+enum PostgresFolders {
+    private static let folders = LockedValue<[String]>([])
+    private static let installed = LockedValue(false)
+
+    static func add(_ folder: String) {
+        let first = installed.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        folders.withLock { $0.append(folder) }
+        guard first else { return }
+        atexit {
+            for folder in PostgresFolders.folders.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: folder) }
+        }
+    }
+}
+
 /// A real PostgreSQL 15 server (Debian's `postgresql`) for the ledger tests: `initdb` into a
 /// temporary folder and `postgres` on a free loopback port, both as the unprivileged user
 /// `nobody` (PostgreSQL refuses to run as root, and the tests and CI run as root), with
@@ -37,6 +55,12 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
         port = try Sockets.freePort()
         try start()
         try psql("CREATE ROLE \(Self.role) LOGIN PASSWORD '\(password)'")
+    }
+
+    /// Also removes the folder when the test process exits: for a server kept for the whole
+    /// process (a `static let`), whose deinit never runs.
+    public func removeAtExit() {
+        PostgresFolders.add(folder)
     }
 
     /// SIGKILL, then the data folder goes (tens of MB per server).
