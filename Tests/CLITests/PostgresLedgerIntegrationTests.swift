@@ -125,6 +125,13 @@ import Testing
         let merged = try historyEntries(url, environment, scratch: scratch)
         #expect(merged.count == 10)
         #expect(Set(merged.compactMap { ($0["push"] as? [String: Any])?["id"] as? Int }).count == 10)
+        // A missing FROM, or FROM and TO the same: exit 2, nothing created.
+        let missing = try run(
+            pushctlBinary, ["state", "copy", scratch.sub("absent.db"), url], environment: environment, directory: scratch.path)
+        #expect(missing.status == 2 && missing.stderr.contains("no state database"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("absent.db")))
+        let same = try run(pushctlBinary, ["state", "copy", url, url], environment: environment, directory: scratch.path)
+        #expect(same.status == 2 && same.stderr.contains("the same ledger"), "\(same.stderr)")
         // A new apply into the merged database gets ids after the copied ones.
         try apply(job, into: url)
         #expect(try historyEntries(url, environment, scratch: scratch).count == 14)
@@ -200,13 +207,15 @@ import Testing
     /// message, and no password in any output.
     @Test func wrongPasswordPasswordInURLAndUnreachableServerExit2() throws {
         let scratch = try Scratch()
+        let registry = try RegistryServer.start()
         let server = try PostgresServer()
         let url = try server.createDatabase()
         let wrong = "wrong-\(UUID().uuidString)"
+        _ = try scratch.layout().addImage(tag: "1", randomLayerSize: 2_000)
         var environment = server.environment(scratch.environment)
         environment["PGPASSWORD"] = wrong
         let job = try scratch.job(
-            JobSpec("pw").registry("target", url: "http://127.0.0.1:9").image(
+            JobSpec("pw").registry("target", url: registry.baseURL).image(
                 "oci:image:1", repository: "a/b", tags: ["1"], targets: ["target"]))
         for arguments in [["history", "--state", url], ["apply", "--state", url, job]] {
             let r = try run(pushctlBinary, arguments, environment: environment, directory: scratch.path)
@@ -227,10 +236,14 @@ import Testing
         #expect(unreachable.status == 2, "\(unreachable.stderr)")
         #expect(unreachable.stderr.contains("cannot connect to PostgreSQL"), "\(unreachable.stderr)")
 
-        // The right password afterwards: the ledger opens (a rerun after the failure works).
+        // Nothing was pushed or recorded by the refused runs; with the right password the rerun
+        // pushes and records.
+        #expect(throws: (any Error).self) { try pushedDigest(registry, "a/b", "1") }
         let ok = try run(
-            pushctlBinary, ["plan", "--state", url, job], environment: server.environment(scratch.environment), directory: scratch.path)
-        #expect(ok.status != 2 || !ok.stderr.contains("PostgreSQL"), "\(ok.stderr)")
+            pushctlBinary, ["apply", "--output", "plain", "--state", url, job], environment: server.environment(scratch.environment),
+            directory: scratch.path)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try historyEntries(url, server.environment(scratch.environment), scratch: scratch).count == 1)
     }
 }
 
