@@ -9,7 +9,8 @@ import SQLite
 /// start time); runs and pushes keep their ids where the target has them free (so a copy into a
 /// new ledger keeps `history` identical, ids included) and get new ones where another ledger's
 /// rows took them (merging shard files). Blob locations, diffID mappings and rate limits are
-/// merged as the ledger itself merges them. The whole copy is one transaction in the target.
+/// merged as the ledger itself merges them. The whole copy is one transaction in the target, which
+/// keeps other writers of runs and pushes waiting until it commits.
 public enum LedgerCopy {
     public struct Result: Sendable, Equatable, Codable {
         public var runsAdded = 0
@@ -93,6 +94,7 @@ public enum LedgerCopy {
         let sourceLimits = try read(limits, from: source)
         return try target.write { c -> Result in
             var result = Result()
+            try c.exec(c.dialect.exclusiveWrites(["runs", "pushes", "verify_checks"]))
             var runIDs = [String: (id: Int64, status: SQLiteValue)]()
             var usedRunIDs = Set<Int64>()
             for v in try c.query(runs.select, { row in try values(row, runs.types) }) {

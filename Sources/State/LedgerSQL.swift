@@ -95,6 +95,16 @@ public enum SQLDialect: Sendable {
         return out
     }
 
+    /// Keeps every other writer out of `tables` until the transaction ends (`state copy`, which
+    /// inserts explicit ids). SQLite's write transaction (`BEGIN IMMEDIATE`) already does; on
+    /// PostgreSQL a concurrent writer's INSERT waits, and takes its id once the copy committed.
+    public func exclusiveWrites(_ tables: [String]) -> String {
+        switch self {
+        case .sqlite: "SELECT 1"
+        case .postgres: "LOCK TABLE \(tables.joined(separator: ", ")) IN EXCLUSIVE MODE"
+        }
+    }
+
     /// After rows were inserted with explicit ids (`state copy`): the statement that makes the
     /// next generated id follow them. SQLite's AUTOINCREMENT already does (sqlite_sequence keeps
     /// the largest id used); a PostgreSQL identity column's sequence must be moved.
