@@ -112,6 +112,61 @@ public final class PostgresConnection {
         return PostgresRows(sql: sql, columnCount: columnCount, columnTypes: columnTypes, cells: cells)
     }
 
+    /// Runs one statement once per parameter list, in libpq's pipeline mode
+    /// (https://www.postgresql.org/docs/15/libpq-pipeline-mode.html): the statements of a chunk
+    /// go out together and their results are read after one sync, instead of one round trip
+    /// each. Chunks stay small so that neither side's socket buffer fills while the other
+    /// writes. The first failure is thrown; the server skips the rest of its chunk.
+    public func runBatch(_ sql: String, _ parameterLists: [[PostgresValue]], chunk: Int = 256) throws(PostgresError) {
+        var start = 0
+        while start < parameterLists.count {
+            let lists = parameterLists[start..<min(start + chunk, parameterLists.count)]
+            start += lists.count
+            guard PQenterPipelineMode(handle) == 1 else { throw lostOrFailed(sql: sql, result: nil) }
+            var failure: PostgresError?
+            // Parsed and planned once per chunk (the unnamed statement), with the first list's
+            // types; a NULL's type is left to the server, which takes the column's.
+            let first = lists[lists.startIndex]
+            if PQsendPrepare(handle, "", sql, Int32(first.count), first.map(\.typeOID)) != 1 {
+                failure = lostOrFailed(sql: sql, result: nil)
+            }
+            for parameters in lists where failure == nil {
+                let sent = withOptionalCStrings(parameters.map(\.text)) { values in
+                    PQsendQueryPrepared(handle, "", Int32(parameters.count), values, nil, nil, 0)
+                }
+                if sent != 1 {
+                    failure = lostOrFailed(sql: sql, result: nil)
+                    break
+                }
+            }
+            if failure == nil && PQpipelineSync(handle) != 1 { failure = lostOrFailed(sql: sql, result: nil) }
+            // Read every result up to the sync (or until the connection gives no more).
+            if failure == nil {
+                reading: while true {
+                    guard let result = PQgetResult(handle) else {
+                        if PQstatus(handle) != CONNECTION_OK {
+                            failure = failure ?? lostOrFailed(sql: sql, result: nil)
+                            break reading
+                        }
+                        continue  // the end of one statement's results
+                    }
+                    let status = PQresultStatus(result)
+                    if status == PGRES_PIPELINE_SYNC {
+                        PQclear(result)
+                        break reading
+                    }
+                    if status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_ABORTED && failure == nil {
+                        failure = lostOrFailed(sql: sql, result: result)
+                    }
+                    PQclear(result)
+                }
+            }
+            _ = PQexitPipelineMode(handle)
+            if let failure { throw failure }
+        }
+        changes = parameterLists.count
+    }
+
     private func lostOrFailed(sql: String, result: OpaquePointer?) -> PostgresError {
         let message = PostgresError.scrub(
             String(cString: result.map { PQresultErrorMessage($0) } ?? PQerrorMessage(handle)))

@@ -173,8 +173,7 @@ struct PostgresLedgerConnection: LedgerConnection {
         _ = try connection.query(SQLDialect.postgresStatement(sql), values.map(Self.value))
     }
     func runMany(_ sql: String, _ valueLists: [[any SQLiteBindable]]) throws {
-        let statement = SQLDialect.postgresStatement(sql)
-        for values in valueLists { _ = try connection.query(statement, values.map(Self.value)) }
+        try connection.runBatch(SQLDialect.postgresStatement(sql), valueLists.map { $0.map(Self.value) })
     }
     func query<T>(_ sql: String, _ values: [any SQLiteBindable], _ map: (any LedgerRow) throws -> T) throws -> [T] {
         let rows = try connection.query(SQLDialect.postgresStatement(sql), values.map(Self.value))
