@@ -4,20 +4,24 @@
 import Foundation
 import Threading
 
-/// Data folders removed when the test process exits (after the server is killed).
-enum PostgresFolders {
-    private static let folders = LockedValue<[String]>([])
+/// Servers killed (with their children) and removed when the test process exits: those kept for
+/// the whole process (a `static let`), whose deinit never runs.
+enum PostgresServersAtExit {
+    private static let servers = LockedValue<[PostgresServer]>([])
     private static let installed = LockedValue(false)
 
-    static func add(_ folder: String) {
+    static func add(_ server: PostgresServer) {
         let first = installed.withLock { done -> Bool in
             defer { done = true }
             return !done
         }
-        folders.withLock { $0.append(folder) }
+        servers.withLock { $0.append(server) }
         guard first else { return }
         atexit {
-            for folder in PostgresFolders.folders.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: folder) }
+            for server in PostgresServersAtExit.servers.withLock({ $0 }) {
+                server.kill()
+                try? FileManager.default.removeItem(atPath: server.folder)
+            }
         }
     }
 }
@@ -57,10 +61,10 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
         try psql("CREATE ROLE \(Self.role) LOGIN PASSWORD '\(password)'")
     }
 
-    /// Also removes the folder when the test process exits: for a server kept for the whole
-    /// process (a `static let`), whose deinit never runs.
-    public func removeAtExit() {
-        PostgresFolders.add(folder)
+    /// Kills the server and removes its folder when the test process exits: for a server kept
+    /// for the whole process (a `static let`), whose deinit never runs.
+    public func stopAtExit() {
+        PostgresServersAtExit.add(self)
     }
 
     /// SIGKILL, then the data folder goes (tens of MB per server).
@@ -140,10 +144,26 @@ public final class PostgresServer: @unchecked Sendable {  // `process` is only u
     private func end(_ signal: Int32) {
         lock.withLock {
             guard let process else { return }
+            // SIGKILL gives the postmaster no time to stop its children, which run in sessions of
+            // their own (setsid): they are killed with it, found by their parent pid.
+            let children = signal == SIGKILL ? Self.children(of: process.processIdentifier) : []
             Glibc.kill(process.processIdentifier, signal)
+            for child in children { Glibc.kill(child, SIGKILL) }
             process.waitUntilExit()
             ChildProcesses.unregister(process.processIdentifier)
             self.process = nil
+        }
+    }
+
+    /// The processes whose parent is `pid` (from /proc/PID/stat's fourth field).
+    private static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid ? child : nil
         }
     }
 

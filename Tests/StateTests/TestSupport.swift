@@ -40,7 +40,7 @@ enum LedgerBackend: String, CaseIterable, Sendable, CustomStringConvertible {
 enum TestPostgres {
     private static let shared: Result<PostgresServer, any Error> = Result {
         let server = try PostgresServer()
-        server.removeAtExit()
+        server.stopAtExit()
         setenv("PGPASSWORD", server.password, 1)
         return server
     }
