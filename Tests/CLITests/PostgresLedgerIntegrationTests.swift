@@ -34,11 +34,9 @@ import Testing
     /// Three shard runners apply at once into one database: every push recorded exactly once,
     /// nothing lost; a concurrent rerun records every item once more, as unchanged.
     @Test func threeShardsApplyingAtOnceIntoOneDatabase() throws {
-        let scratch = try Scratch()
-        let registry = try RegistryServer.start()
-        let server = try PostgresServer()
-        let url = try server.createDatabase()
-        let environment = server.environment(scratch.environment)
+        let fixture = try LedgerFixture()
+        defer { withExtendedLifetime(fixture) {} }  // the server lives as long as the test
+        let (scratch, registry, url, environment) = (fixture.scratch, fixture.registry, fixture.url, fixture.environment)
         let (job, repositories) = try shardedJob(scratch, registry, count: 9)
         /// The three runners started together, each waited for: (status, stderr).
         func applyShards() throws -> [(Int32, String)] {
@@ -82,11 +80,9 @@ import Testing
     /// `state copy` SQLite → PostgreSQL → SQLite: `history` identical at every step; copying
     /// again adds nothing; a second runner's file merges into the same database.
     @Test func stateCopyBothWaysKeepsHistoryIdentical() throws {
-        let scratch = try Scratch()
-        let registry = try RegistryServer.start()
-        let server = try PostgresServer()
-        let url = try server.createDatabase()
-        let environment = server.environment(scratch.environment)
+        let fixture = try LedgerFixture()
+        defer { withExtendedLifetime(fixture) {} }  // the server lives as long as the test
+        let (scratch, registry, url, environment) = (fixture.scratch, fixture.registry, fixture.url, fixture.environment)
         let (job, _) = try shardedJob(scratch, registry, count: 4)
         let other = try scratch.job(
             JobSpec("other").registry("target", url: registry.baseURL)
@@ -141,11 +137,11 @@ import Testing
     /// verify, prune, history, show, prune-history. A read command on a database without a
     /// ledger exits 2 and creates nothing.
     @Test func everyStateCommandTakesThePostgresURL() throws {
-        let scratch = try Scratch()
-        let registry = try RegistryServer.start()
-        let server = try PostgresServer()
-        let url = try server.createDatabase()
-        let environment = server.environment(scratch.environment)
+        let fixture = try LedgerFixture()
+        defer { withExtendedLifetime(fixture) {} }
+        let (scratch, registry, server, url, environment) = (
+            fixture.scratch, fixture.registry, fixture.server, fixture.url, fixture.environment
+        )
         func pushctl(_ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
             try run(pushctlBinary, arguments, environment: environment ?? server.environment(scratch.environment), directory: scratch.path)
         }
@@ -206,10 +202,9 @@ import Testing
     /// A wrong password, a password in the URL and an unreachable server: exit 2, a clear
     /// message, and no password in any output.
     @Test func wrongPasswordPasswordInURLAndUnreachableServerExit2() throws {
-        let scratch = try Scratch()
-        let registry = try RegistryServer.start()
-        let server = try PostgresServer()
-        let url = try server.createDatabase()
+        let fixture = try LedgerFixture()
+        defer { withExtendedLifetime(fixture) {} }
+        let (scratch, registry, server, url) = (fixture.scratch, fixture.registry, fixture.server, fixture.url)
         let wrong = "wrong-\(UUID().uuidString)"
         _ = try scratch.layout().addImage(tag: "1", randomLayerSize: 2_000)
         var environment = server.environment(scratch.environment)
@@ -247,25 +242,41 @@ import Testing
     }
 }
 
-/// An apply into a new PostgreSQL ledger whose upload is throttled (1 MiB/s through a
-/// `FaultProxy`), started in the background and already uploading: time to act while it runs.
-final class SlowApply {
+/// What every test here starts with: a scratch folder, a registry, a PostgreSQL server with an
+/// empty database (`url`), and pushctl's environment with the test role's PGPASSWORD.
+class LedgerFixture {
     let scratch: Scratch
     let registry: RegistryServer
-    let proxy: FaultProxy
     let server: PostgresServer
     let url: String
-    let environment: [String: String]
+    var environment: [String: String] { server.environment(scratch.environment) }
+
+    convenience init() throws {
+        let server = try PostgresServer()
+        self.init(scratch: try Scratch(), registry: try RegistryServer.start(), server: server, url: try server.createDatabase())
+    }
+
+    init(scratch: Scratch, registry: RegistryServer, server: PostgresServer, url: String) {
+        self.scratch = scratch
+        self.registry = registry
+        self.server = server
+        self.url = url
+    }
+}
+
+/// An apply into a new PostgreSQL ledger whose upload is throttled (1 MiB/s through a
+/// `FaultProxy`), started in the background and already uploading: time to act while it runs.
+final class SlowApply: LedgerFixture {
+    let proxy: FaultProxy
     let job: String
     let first: RunningApply
 
     init(repositories: [String], arguments: [String] = []) throws {
-        scratch = try Scratch()
-        registry = try RegistryServer.start()
+        let (scratch, registry) = (try Scratch(), try RegistryServer.start())
         proxy = try FaultProxy(upstreamPort: registry.port)
-        server = try PostgresServer()
-        url = try server.createDatabase()
-        environment = server.environment(scratch.environment)
+        let server = try PostgresServer()
+        let url = try server.createDatabase()
+        let environment = server.environment(scratch.environment)
         let writer = try scratch.layout()
         let big = try writer.addRandomLayer(size: 3 << 20)
         try writer.addImage(tag: "1", layers: [big])
@@ -275,6 +286,7 @@ final class SlowApply {
                 $0.image("oci:image:1", repository: $1, tags: ["1"], targets: ["target"])
             })
         first = try RunningApply(arguments + [job], scratch: scratch, state: url, environment: environment)
+        super.init(scratch: scratch, registry: registry, server: server, url: url)
         try first.waitForEvent("the upload under way") { $0.name == "blob" && $0.digest == big.digest.string && ($0.int("bytes") ?? 0) > 0 }
     }
 }
