@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // libpq for the PostgreSQL ledger (docs/state.md "PostgreSQL").
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // scrypt and NaCl secretbox for cosign's encrypted private keys (Signing).
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -41,6 +43,7 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CYAML"]),
         .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "Threading", "SafeText"]),
         .target(name: "SQLite", dependencies: ["CSQLite", "Threading"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
 
         // MARK: the stages
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -49,7 +52,7 @@ let package = Package(
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
         .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Threading"]),
         .target(name: "Registry", dependencies: ["Curl", "OCI", "Threading", "SafeText"]),
-        .target(name: "State", dependencies: ["SQLite", "OCI", "Threading", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "State", dependencies: ["SQLite", "Postgres", "OCI", "Threading", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
         .target(name: "Pusher", dependencies: ["OCI", "Threading"]),
         // `docker-daemon:` sources: the container engine's API (inspect, export) over libcurl.
@@ -105,7 +108,7 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading"]),
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "OCI", "RegistryHarness", "TestSupport"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
         .target(name: "PusherFakes", dependencies: ["Pusher", "OCI"], path: "Tests/PusherFakes"),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Run", "Registry", "Curl", "OCI", "Threading"]),

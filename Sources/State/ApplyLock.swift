@@ -128,7 +128,12 @@ extension StateStore {
     /// Takes the exclusive apply lock, or fails at once with `.locked(holder)` (→ exit 3).
     /// Holding it proves no other apply is running on this database, so `running` apply runs
     /// left by a dead process are marked `interrupted` here.
-    public func acquireApplyLock() throws(StateError) -> any ApplyLock {
+    ///
+    /// On PostgreSQL the lock is an advisory lock of `scope` (`PostgresApplyLock`).
+    public func acquireApplyLock(scope: ApplyLockScope) throws(StateError) -> any ApplyLock {
+        if case .postgres(let session) = database.backend {
+            return try PostgresApplyLock.acquire(store: self, session: session, scope: scope)
+        }
         let lock = try StateLock.acquire(lockFile: lockFilePath)
         do {
             try write { c in

@@ -70,8 +70,10 @@ public protocol Ledger: AnyObject, Sendable {
 
     // MARK: the apply lock
 
-    /// Takes the exclusive apply lock, or fails at once with `.locked` (exit 3).
-    func acquireApplyLock() throws(StateError) -> any ApplyLock
+    /// Takes the exclusive apply lock for `scope`, or fails at once with `.locked` (exit 3).
+    /// SQLite: one lock per database file, whatever the scope. PostgreSQL: one per job set and
+    /// shard (see `ApplyLockScope`).
+    func acquireApplyLock(scope: ApplyLockScope) throws(StateError) -> any ApplyLock
 }
 
 /// The exclusive lock an `apply` (or `prune`) holds on a ledger while it writes.
@@ -95,6 +97,11 @@ extension Ledger {
 
     public func recordBlob(registryHost: String, repository: String, digest: Digest, identity: String) throws(StateError) {
         try recordBlob(registryHost: registryHost, repository: repository, digest: digest, identity: identity, seen: Date())
+    }
+
+    /// The apply lock of the whole ledger's one job set (tests; SQLite ignores the scope anyway).
+    public func acquireApplyLock() throws(StateError) -> any ApplyLock {
+        try acquireApplyLock(scope: ApplyLockScope(jobs: []))
     }
 
     /// Pushes (with their runs), and runs that recorded no push, newest first.

@@ -226,6 +226,23 @@ public enum StateSchema {
         """
     ]
 
+    /// PostgreSQL's text of the migrations that SQLite's DDL cannot express there; every other
+    /// migration runs as `SQLDialect.postgres.ddl(migrations[i])`. 7 and 8 rebuild `pushes` on
+    /// SQLite to change a CHECK constraint; PostgreSQL changes it in place.
+    static let postgresMigrations: [Int: String] = [
+        6: """
+        ALTER TABLE pushes DROP CONSTRAINT pushes_status_check;
+        ALTER TABLE pushes ADD CONSTRAINT pushes_status_check CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted'));
+        """,
+        7: """
+        ALTER TABLE pushes ADD COLUMN verified_keys TEXT COLLATE "C", ADD COLUMN verdict TEXT COLLATE "C",
+            ADD COLUMN signatures TEXT COLLATE "C";
+        ALTER TABLE pushes DROP CONSTRAINT pushes_status_check;
+        ALTER TABLE pushes ADD CONSTRAINT pushes_status_check
+            CHECK (status IN ('pushed', 'unchanged', 'failed', 'deleted', 'rejected'));
+        """
+    ]
+
     /// The version a fully migrated file has.
     public static var currentVersion: Int { migrations.count }
 

@@ -1,10 +1,15 @@
 import Foundation
+import Postgres
 import SQLite
 
 /// Everything that can go wrong with the state database (docs/cli.md "State database").
 public enum StateError: Error, Sendable {
     /// sqlite reported an error on the database at `path`.
     case database(path: String, SQLiteError)
+    /// PostgreSQL reported an error on the ledger at `location` (a URL without any password).
+    case postgres(location: String, PostgresError)
+    /// A `--state` value that names no ledger pushctl can open (e.g. a URL carrying a password).
+    case invalidLocation(String)
     /// The folder for the database could not be created.
     case cannotCreateDirectory(path: String, reason: String)
     /// The file was written by a newer pushctl; we never migrate backwards.
@@ -26,11 +31,26 @@ public enum StateError: Error, Sendable {
     case corrupt(path: String, detail: String)
 }
 
+extension StateError {
+    /// A unique, check, foreign-key or not-null constraint refused a write (either store).
+    public var isConstraintViolation: Bool {
+        switch self {
+        case .database(_, let error): error.isConstraint
+        case .postgres(_, let error): error.sqlState?.hasPrefix("23") == true
+        default: false
+        }
+    }
+}
+
 extension StateError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .database(let path, let error):
             "state database \(path): \(error)"
+        case .postgres(let location, let error):
+            "state database \(location): \(error)"
+        case .invalidLocation(let message):
+            message
         case .cannotCreateDirectory(let path, let reason):
             "cannot create the state database folder \(path): \(reason)"
         case .newerSchema(let path, let found, let supported):

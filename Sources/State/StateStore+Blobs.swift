@@ -40,11 +40,11 @@ extension StateStore {
 
     /// Whether `digest` is known to be in `registryHost/repository`.
     public func isBlobKnown(registryHost: String, repository: String, digest: Digest) throws(StateError) -> Bool {
-        try read { c throws(SQLiteError) in
+        try read { c in
             try !c.query(
                 "SELECT 1 FROM blob_locations WHERE registry_host = ? AND repository = ? AND digest = ? LIMIT 1",
                 [registryHost, repository, digest.string]
-            ) { _ throws(SQLiteError) in true }.isEmpty
+            ) { _ in true }.isEmpty
         }
     }
 
@@ -57,14 +57,14 @@ extension StateStore {
         identity: String, limit: Int = 3
     ) throws(StateError) -> [String] {
         struct Candidate { var repository: String; var sameIdentity: Bool; var lastSeen: Double }
-        let rows = try read { c throws(SQLiteError) in
+        let rows = try read { c in
             try c.query(
                 """
-                SELECT repository, MAX(identity = ?), MAX(last_seen) FROM blob_locations
+                SELECT repository, MAX(CASE WHEN identity = ? THEN 1 ELSE 0 END), MAX(last_seen) FROM blob_locations
                 WHERE registry_host = ? AND digest = ? AND repository <> ?
                 GROUP BY repository
                 """, [identity, registryHost, digest.string, targetRepository]
-            ) { row throws(SQLiteError) in
+            ) { row in
                 Candidate(repository: try row.string(0), sameIdentity: try row.int64(1) != 0, lastSeen: try row.double(2))
             }
         }
@@ -102,11 +102,11 @@ extension StateStore {
 
     /// The compressed layer recorded for `diffID` under `settings`, if any.
     public func compressedDigest(forDiffID diffID: Digest, settings: String) throws(StateError) -> Descriptor? {
-        let rows = try read { c throws(SQLiteError) in
+        let rows = try read { c in
             try c.query(
                 "SELECT compressed_digest, media_type, size FROM diffid_mappings WHERE diff_id = ? AND settings = ?",
                 [diffID.string, settings]
-            ) { row throws(SQLiteError) in
+            ) { row in
                 (try row.string(0), try row.string(1), try row.int64(2))
             }
         }
@@ -117,15 +117,16 @@ extension StateStore {
         return Descriptor(mediaType: mediaType, digest: digest, size: size)
     }
 
-    func upsertBlobs(_ blobs: [BlobLocation], into c: Connection, seen: Date) throws(SQLiteError) {
-        guard !blobs.isEmpty else { return }
-        let statement = try c.prepare(
-            """
+    /// A blob sighting: the newest `last_seen` wins (also `state copy`'s merge).
+    static let upsertBlobSQL = """
             INSERT INTO blob_locations (registry_host, repository, digest, identity, last_seen) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (registry_host, repository, digest, identity) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)
-            """)
-        for blob in blobs {
-            try statement.run([blob.registryHost, blob.repository, blob.digest.string, blob.identity, seen.timeIntervalSince1970])
-        }
+            ON CONFLICT (registry_host, repository, digest, identity) DO UPDATE SET last_seen =
+                CASE WHEN excluded.last_seen > blob_locations.last_seen THEN excluded.last_seen ELSE blob_locations.last_seen END
+        """
+
+    func upsertBlobs(_ blobs: [BlobLocation], into c: any LedgerConnection, seen: Date) throws {
+        try c.runMany(
+            Self.upsertBlobSQL,
+            blobs.map { [$0.registryHost, $0.repository, $0.digest.string, $0.identity, seen.timeIntervalSince1970] })
     }
 }

@@ -21,7 +21,7 @@ extension StateStore {
     /// Distinct pushed or source digests starting with `prefix` (at most 20, enough to show).
     public func digestCandidates(_ prefix: String) throws(StateError) -> [String] {
         let prefixes = try Self.normalizedDigestPrefix(prefix)
-        return try read { c throws(SQLiteError) in
+        return try read { c in
             var found = Set<String>()
             for p in prefixes {
                 // A range scan uses the digest indexes; "g" sorts after every hex digit.
@@ -29,10 +29,10 @@ extension StateStore {
                     try c.query(
                         """
                         SELECT d FROM (SELECT pushed_digest AS d FROM pushes WHERE pushed_digest >= ?1 AND pushed_digest < ?2
-                                       UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2)
+                                       UNION SELECT source_digest FROM pushes WHERE source_digest >= ?1 AND source_digest < ?2) AS candidates
                         LIMIT 20
                         """, [p, p + "g"]
-                    ) { row throws(SQLiteError) in try row.string(0) })
+                    ) { row in try row.string(0) })
             }
             return found.sorted()
         }
@@ -61,13 +61,13 @@ extension StateStore {
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let limitClause = filter.limit.map { "LIMIT \(max(0, $0))" } ?? ""
         let path = self.path
-        var rows = try read { c throws(SQLiteError) in
+        var rows = try read { c in
             try c.query(
                 """
                 SELECT \(Self.runColumns), \(Self.pushColumns) FROM pushes p JOIN runs r ON r.id = p.run_id
                 \(whereClause) ORDER BY p.started DESC, p.id DESC \(limitClause)
                 """, values
-            ) { row throws(SQLiteError) in
+            ) { row in
                 HistoryRow(
                     database: path, run: try Self.decodeRun(row, offset: 0),
                     push: try Self.decodePush(row, offset: Self.runColumnCount))
@@ -80,13 +80,13 @@ extension StateStore {
             if let until = filter.until { runConditions.append("r.started < ?"); runValues.append(until.timeIntervalSince1970) }
             if let runStatus = filter.runStatus { runConditions.append("r.status = ?"); runValues.append(runStatus.rawValue) }
             if let kind = filter.kind { runConditions.append("r.kind = ?"); runValues.append(kind.rawValue) }
-            rows += try read { c throws(SQLiteError) in
+            rows += try read { c in
                 try c.query(
                     """
                     SELECT \(Self.runColumns) FROM runs r WHERE \(runConditions.joined(separator: " AND "))
                     ORDER BY r.started DESC, r.id DESC \(limitClause)
                     """, runValues
-                ) { row throws(SQLiteError) in
+                ) { row in
                     HistoryRow(database: path, run: try Self.decodeRun(row, offset: 0), push: nil)
                 }
             }
@@ -97,33 +97,33 @@ extension StateStore {
     /// Records what a `verify` run found, all rows in one transaction.
     public func recordVerifyChecks(_ checks: [VerifyCheckRecord], run: RunID) throws(StateError) {
         try write { c in
-            let statement = try c.prepare(
+            try c.runMany(
                 """
                 INSERT INTO verify_checks (run_id, registry_name, host, endpoint, repository, tag, expected, current,
                     status, error, pushed_in_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for check in checks {
-                try statement.run([
-                    run.rawValue, check.registryName, check.host, check.endpoint, check.repository, check.tag,
-                    check.expected, check.current, check.status, check.error, check.pushedInRun
-                ])
-            }
+                """,
+                checks.map { check -> [any SQLiteBindable] in
+                    [
+                        run.rawValue, check.registryName, check.host, check.endpoint, check.repository, check.tag,
+                        check.expected, check.current, check.status, check.error, check.pushedInRun
+                    ]
+                })
         }
     }
 
     /// One run with all its pushes, in the order they started.
     public func run(_ reference: RunReference) throws(StateError) -> RunDetail {
         let path = self.path
-        let found = try read { c throws(SQLiteError) -> (RunRecord, [PushRecord], [VerifyCheckRecord])? in
+        let found = try read { c -> (RunRecord, [PushRecord], [VerifyCheckRecord])? in
             let runs: [RunRecord]
             switch reference {
             case .id(let id):
-                runs = try c.query("SELECT \(Self.runColumns) FROM runs r WHERE r.id = ?", [id.rawValue]) { row throws(SQLiteError) in
+                runs = try c.query("SELECT \(Self.runColumns) FROM runs r WHERE r.id = ?", [id.rawValue]) { row in
                     try Self.decodeRun(row, offset: 0)
                 }
             case .last:
                 runs = try c.query("SELECT \(Self.runColumns) FROM runs r ORDER BY r.started DESC, r.id DESC LIMIT 1") {
-                    row throws(SQLiteError) in
+                    row in
                     try Self.decodeRun(row, offset: 0)
                 }
             }
@@ -136,7 +136,7 @@ extension StateStore {
                 SELECT registry_name, host, endpoint, repository, tag, expected, current, status, error, pushed_in_run
                 FROM verify_checks WHERE run_id = ? ORDER BY id
                 """, [run.id.rawValue]
-            ) { row throws(SQLiteError) in
+            ) { row in
                 VerifyCheckRecord(
                     registryName: try row.string(0), host: try row.string(1), endpoint: try row.optionalString(2),
                     repository: try row.string(3), tag: try row.string(4), expected: try row.string(5),
@@ -173,8 +173,10 @@ extension StateStore {
             return PruneResult(runsRemoved: runs, pushesRemoved: pushes)
         }
         // VACUUM cannot run inside a transaction; the checkpoint then shrinks the WAL file too.
+        // (PostgreSQL's autovacuum reclaims the space there.)
+        guard let sqlite else { return result }
         do {
-            try database.withConnection { (c: Connection) throws(SQLiteError) in
+            try sqlite.withConnection { (c: Connection) throws(SQLiteError) in
                 try c.exec("VACUUM")
                 try c.exec("PRAGMA wal_checkpoint(TRUNCATE)")
             }

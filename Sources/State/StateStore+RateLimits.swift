@@ -22,11 +22,8 @@ public struct RateLimitRecord: Sendable, Equatable {
 }
 
 extension StateStore {
-    /// Keeps the newer of the stored and the given record for its registry.
-    public func recordRateLimit(_ record: RateLimitRecord) throws(StateError) {
-        try write { c in
-            try c.run(
-                """
+    /// Keeps the newer of the stored and the inserted budget (also `state copy`'s merge).
+    static let upsertRateLimitSQL = """
                 INSERT INTO rate_limits (registry_host, limit_total, remaining, window_seconds, reset_at, observed_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (registry_host) DO UPDATE SET
@@ -34,7 +31,13 @@ extension StateStore {
                     window_seconds = excluded.window_seconds, reset_at = excluded.reset_at,
                     observed_at = excluded.observed_at
                 WHERE excluded.observed_at >= rate_limits.observed_at
-                """,
+        """
+
+    /// Keeps the newer of the stored and the given record for its registry.
+    public func recordRateLimit(_ record: RateLimitRecord) throws(StateError) {
+        try write { c in
+            try c.run(
+                Self.upsertRateLimitSQL,
                 [
                     record.registryHost, record.limit, record.remaining, record.windowSeconds,
                     record.resetAt?.timeIntervalSince1970, record.observedAt.timeIntervalSince1970
@@ -44,12 +47,12 @@ extension StateStore {
 
     /// The last budget recorded for `registryHost`, if any.
     public func rateLimit(registryHost: String) throws(StateError) -> RateLimitRecord? {
-        try read { c throws(SQLiteError) in
+        try read { c in
             try c.query(
                 """
                 SELECT limit_total, remaining, window_seconds, reset_at, observed_at FROM rate_limits WHERE registry_host = ?
                 """, [registryHost]
-            ) { row throws(SQLiteError) in
+            ) { row in
                 RateLimitRecord(
                     registryHost: registryHost, limit: try row.optionalInt64(0).map { Int($0) },
                     remaining: Int(try row.int64(1)), windowSeconds: try row.optionalInt64(2).map { Int($0) },

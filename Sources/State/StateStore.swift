@@ -3,23 +3,27 @@
 #endif
 import Foundation
 import OCI
+import Postgres
 import SQLite
 
 /// The state database of docs/cli.md ("State database"): runs, pushes, blob locations and diffID
-/// mappings, in one SQLite file (WAL mode, busy timeout, schema migrated forward on open).
+/// mappings, in one SQLite file (WAL mode, busy timeout, schema migrated forward on open) or in
+/// one PostgreSQL database (docs/state.md "PostgreSQL"). The ledger's SQL is written once,
+/// against `LedgerConnection`; `LedgerDatabase` runs it on either store.
 ///
-/// Thread safety: all access goes through `Database`, which serializes use of the one connection;
+/// Thread safety: all access goes through `LedgerDatabase`, which serializes use of the one connection;
 /// the remaining stored properties are immutable. Writes are transactions, so a crash or kill
 /// never leaves a push recorded that did not complete.
 public final class StateStore: Ledger {
+    /// The file path, or the PostgreSQL URL without any password.
     public let path: String
     public var location: String { path }
-    let database: Database
+    public let database: LedgerDatabase
     /// The per-database HMAC key behind `credentialIdentity(_:)` (random, created on first open).
     /// Kept as bytes: `SymmetricKey` is not Sendable.
     let identityKeyBytes: [UInt8]
 
-    private init(path: String, database: Database, identityKey: [UInt8]) {
+    init(path: String, database: LedgerDatabase, identityKey: [UInt8]) {
         self.path = path
         self.database = database
         self.identityKeyBytes = identityKey
@@ -50,8 +54,9 @@ public final class StateStore: Ledger {
         let database: Database
         do { database = try Database(path: path) } catch { throw .database(path: path, error) }
         try StateSchema.migrate(database)
-        let key = try loadOrCreateIdentityKey(database)
-        return StateStore(path: path, database: database, identityKey: key)
+        let ledger = LedgerDatabase(sqlite: database)
+        let key = try loadOrCreateIdentityKey(ledger, path: path)
+        return StateStore(path: path, database: ledger, identityKey: key)
     }
 
     private static func openReadOnly(path: String) throws(StateError) -> StateStore {
@@ -88,15 +93,22 @@ public final class StateStore: Ledger {
         let hex: String?
         do {
             hex = try database.withConnection { (c: Connection) throws(SQLiteError) in
-                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0) }
-                    .first
+                try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { (row: Row) throws(SQLiteError) in try row.string(0)
+                }
+                .first
             }
         } catch { throw .database(path: path, error) }
         // Reading never needs the key; a file without one gets a throwaway key.
         let key =
             hex.flatMap { bytes(fromHex: $0) }.flatMap { $0.count == 32 ? $0 : nil }
             ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
-        return StateStore(path: path, database: database, identityKey: key)
+        return StateStore(path: path, database: LedgerDatabase(sqlite: database), identityKey: key)
+    }
+
+    /// The SQLite database, for what only SQLite has (VACUUM, `PRAGMA user_version`); nil on PostgreSQL.
+    public var sqlite: Database? {
+        if case .sqlite(let database) = database.backend { return database }
+        return nil
     }
 
     /// Creates the missing folders of `folder` with mode 0700 (existing ones are left as they are).
@@ -134,24 +146,24 @@ public final class StateStore: Ledger {
         return home + "/.local/state/pushctl/state.db"
     }
 
-    private static let identityKeyName = "credential-identity-key"
+    static let identityKeyName = "credential-identity-key"
 
-    private static func loadOrCreateIdentityKey(_ database: Database) throws(StateError) -> [UInt8] {
+    static func loadOrCreateIdentityKey(_ database: LedgerDatabase, path: String) throws(StateError) -> [UInt8] {
         var random = SystemRandomNumberGenerator()
         let fresh = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         do {
             let hex = try database.transaction { c -> String in
                 // INSERT OR IGNORE: whoever creates the key first wins; everyone reads that one.
                 try c.run("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", [identityKeyName, hexString(fresh)])
-                return try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row throws(SQLiteError) in try row.string(0)
+                return try c.query("SELECT value FROM meta WHERE key = ?", [identityKeyName]) { row in try row.string(0)
                 }.first ?? ""
             }
             guard let bytes = bytes(fromHex: hex), bytes.count == 32 else {
-                throw StateError.corrupt(path: database.path, detail: "meta \(identityKeyName) is not 32 hex-encoded bytes")
+                throw StateError.corrupt(path: path, detail: "meta \(identityKeyName) is not 32 hex-encoded bytes")
             }
             return bytes
         } catch {
-            throw mapError(error, path: database.path)
+            throw mapError(error, path: path)
         }
     }
 
@@ -172,7 +184,7 @@ public final class StateStore: Ledger {
                     job, file, fileDigest.string, kind.rawValue, RunStatus.running.rawValue,
                     started.timeIntervalSince1970, currentHostName(), Int64(getpid()), pushctlVersion
                 ])
-            return RunID(c.lastInsertRowID)
+            return RunID(try c.lastInsertRowID())
         }
     }
 
@@ -203,8 +215,7 @@ public final class StateStore: Ledger {
     /// Records many pushes in one transaction (imports, benchmarks).
     public func recordPushes(_ records: [PushRecord]) throws(StateError) {
         try write { c in
-            let statement = try c.prepare(Self.insertPushSQL)
-            for record in records { try statement.run(Self.pushValues(record)) }
+            try c.runMany(Self.insertPushSQL, records.map(Self.pushValues))
         }
     }
 
@@ -214,7 +225,7 @@ public final class StateStore: Ledger {
             try c.run(
                 """
                 UPDATE pushes SET signatures = ?,
-                    status = CASE WHEN ? IS NULL THEN status ELSE 'failed' END,
+                    status = CASE WHEN CAST(? AS TEXT) IS NULL THEN status ELSE 'failed' END,
                     error = COALESCE(?, error)
                 WHERE run_id = ? AND plan_item = ? AND registry_host = ? AND repository = ?
                   AND pushed_digest = ? AND subject_digest IS NULL AND status IN ('pushed', 'unchanged')
@@ -245,14 +256,14 @@ public final class StateStore: Ledger {
         ]
     }
 
-    private func insertPush(_ record: PushRecord, into c: Connection) throws(SQLiteError) -> Int64 {
+    private func insertPush(_ record: PushRecord, into c: any LedgerConnection) throws -> Int64 {
         try c.run(Self.insertPushSQL, Self.pushValues(record))
-        return c.lastInsertRowID
+        return try c.lastInsertRowID()
     }
 
     /// The newest `pushed`/`unchanged` push to a tag: what `verify` compares the registry against.
     public func lastSuccessfulPush(registryHost: String, repository: String, tag: String) throws(StateError) -> PushRecord? {
-        try read { c throws(SQLiteError) in
+        try read { c in
             try c.query(
                 """
                 SELECT \(Self.pushColumns) FROM pushes p
@@ -266,7 +277,7 @@ public final class StateStore: Ledger {
     /// Per tag of a repository (tags pushed by digest left out), the newest push that put it
     /// there, unless `prune` deleted the tag since: the tags `prune` may consider.
     public func currentTags(registryHost: String, repository: String) throws(StateError) -> [PushRecord] {
-        try read { c throws(SQLiteError) in
+        try read { c in
             try c.query(
                 """
                 SELECT \(Self.pushColumns) FROM pushes p
@@ -286,7 +297,7 @@ public final class StateStore: Ledger {
     /// For every tag a job has pushed successfully, the newest successful push to that tag by any
     /// job (the digest the tag should still point to): `verify FILE…` walks these.
     public func lastSuccessfulPushes(job: String) throws(StateError) -> [PushRecord] {
-        try read { c throws(SQLiteError) in
+        try read { c in
             try c.query(
                 """
                 SELECT \(Self.pushColumns) FROM pushes p
@@ -313,18 +324,18 @@ public final class StateStore: Ledger {
     static let pushColumnCount = 26
 
     /// Decodes `pushColumns` starting at column `offset`.
-    static func decodePush(_ row: Row, offset o: Int) throws(SQLiteError) -> PushRecord {
-        func digest(_ column: Int) throws(SQLiteError) -> Digest? {
+    static func decodePush(_ row: any LedgerRow, offset o: Int) throws -> PushRecord {
+        func digest(_ column: Int) throws -> Digest? {
             guard let text = try row.optionalString(column) else { return nil }
-            // Stored by us from a parsed Digest; an unparsable one is reported as a type error.
+            // Stored by us from a parsed Digest; an unparsable one is reported as damage.
             guard let d = try? Digest(parsing: text) else {
-                throw .columnType(sql: "pushes", column: column, expected: "digest", found: text)
+                throw ValueError(detail: "pushes column \(column) holds \"\(text)\", not a digest")
             }
             return d
         }
         let statusText = try row.string(o + 13)
         guard let status = PushStatus(rawValue: statusText) else {
-            throw .columnType(sql: "pushes", column: o + 13, expected: "push status", found: statusText)
+            throw ValueError(detail: "pushes.status holds \"\(statusText)\", not a push status")
         }
         var record = PushRecord(
             id: try row.int64(o), runID: RunID(try row.int64(o + 1)), planItemID: try row.string(o + 2),
@@ -343,14 +354,14 @@ public final class StateStore: Ledger {
         return record
     }
 
-    static func decodePush(_ row: Row) throws(SQLiteError) -> PushRecord { try decodePush(row, offset: 0) }
+    static func decodePush(_ row: any LedgerRow) throws -> PushRecord { try decodePush(row, offset: 0) }
 
     static let runColumns = """
         r.id, r.job, r.file, r.file_digest, r.kind, r.status, r.started, r.ended, r.host, r.pid, r.version, r.exit_code, r.error
         """
     static let runColumnCount = 13
 
-    static func decodeRun(_ row: Row, offset o: Int) throws(SQLiteError) -> RunRecord {
+    static func decodeRun(_ row: any LedgerRow, offset o: Int) throws -> RunRecord {
         RunRecord(
             id: RunID(try row.int64(o)), job: try row.string(o + 1), file: try row.string(o + 2),
             fileDigest: try row.string(o + 3), kind: RunKind(rawValue: try row.string(o + 4)),
@@ -364,23 +375,30 @@ public final class StateStore: Ledger {
 
     // MARK: plumbing
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction, mapping errors to `StateError`.
-    func write<T>(_ body: (Connection) throws -> T) throws(StateError) -> T {
-        do { return try database.transaction(immediate: true, body) } catch { throw Self.mapError(error, path: path) }
+    /// Runs `body` in a write transaction (SQLite `BEGIN IMMEDIATE`), mapping errors to `StateError`.
+    func write<T>(_ body: (any LedgerConnection) throws -> T) throws(StateError) -> T {
+        do { return try database.transaction(body) } catch { throw Self.mapError(error, path: path) }
     }
 
     /// Runs `body` with the connection (reads see one consistent snapshot per statement).
-    func read<T>(_ body: (Connection) throws(SQLiteError) -> T) throws(StateError) -> T {
-        do { return try database.withConnection(body) } catch { throw .database(path: path, error) }
+    func read<T>(_ body: (any LedgerConnection) throws -> T) throws(StateError) -> T {
+        do { return try database.withConnection(body) } catch { throw Self.mapError(error, path: path) }
     }
 
     static func mapError(_ error: any Error, path: String) -> StateError {
         switch error {
         case let e as StateError: e
         case let e as SQLiteError: .database(path: path, e)
+        case let e as PostgresError: .postgres(location: path, e)
+        case let e as ValueError: .corrupt(path: path, detail: e.detail)
         default: .corrupt(path: path, detail: "\(error)")
         }
     }
+}
+
+/// A stored value that does not decode (the database was edited or is damaged).
+struct ValueError: Error {
+    var detail: String
 }
 
 func currentHostName() -> String {

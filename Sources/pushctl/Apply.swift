@@ -115,7 +115,8 @@ struct Apply: ParsableCommand {
         }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
-        let (store, lock) = try state.openLocked(creating: true)
+        let scope = ApplyLockScope(jobs: jobs.map(\.name), shard: shard.map { "\($0.index)/\($0.count)" })
+        let (store, lock) = try state.openLocked(creating: true, scope: scope)
         defer { lock.release() }
         if let previous = lock.tookOverFrom {
             StandardError.write("note: took over the lock of pid \(previous.pid) on \(previous.host), which is no longer running")

@@ -39,7 +39,8 @@ struct Prune: ParsableCommand {
         if !failed.isEmpty { throw ExitCode(ExitStatus.invalidInput) }
         // The apply lock: deleting while an apply pushes the same repositories could delete what it just put.
         let (store, lock) = try global.state.openLocked(
-            creating: false, whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
+            creating: false, scope: ApplyLockScope(jobs: jobs.map(\.name), wholeJobSet: true),
+            whenMissing: "pushctl has pushed nothing with it, so there is nothing of its own to prune")
         defer { lock.release() }
 
         let report: PruneRun.Report

@@ -66,7 +66,14 @@ extension LedgerOptions {
 
     /// The database when there is one (`plan` reads it if present, and never creates it).
     func openIfPresent(readingOnly: Bool) throws(CommandFailure) -> (any Ledger)? {
-        location.exists ? try openSingle(readingOnly: readingOnly) : nil
+        do throws(LedgerOpenError) {
+            return try location.openExisting(readingOnly: readingOnly)
+        } catch {
+            switch error {
+            case .missing: return nil
+            case .state(let error): throw CommandFailure(error)
+            }
+        }
     }
 
     /// Opens the database for writing, creating it when needed (`apply`).
@@ -76,13 +83,15 @@ extension LedgerOptions {
 
     /// The ledger and its apply lock, for the commands that write (`apply` creates the ledger,
     /// `prune` needs an existing one): a lock another apply holds is exit 3, reported here.
-    func openLocked(creating: Bool, whenMissing why: String = "nothing has been applied with it yet") throws(ExitCode) -> (
+    func openLocked(
+        creating: Bool, scope: ApplyLockScope, whenMissing why: String = "nothing has been applied with it yet"
+    ) throws(ExitCode) -> (
         ledger: any Ledger, lock: any ApplyLock
     ) {
         do throws(CommandFailure) {
             let ledger = creating ? try openForWriting() : try openSingle(whenMissing: why)
             do throws(StateError) {
-                return (ledger, try ledger.acquireApplyLock())
+                return (ledger, try ledger.acquireApplyLock(scope: scope))
             } catch {
                 throw CommandFailure(error)
             }

@@ -134,7 +134,8 @@ final class RunningApply {
     private let outPath: String
     private let errPath: String
 
-    init(_ arguments: [String], scratch: Scratch) throws {
+    /// `state` replaces the scratch folder's database (a postgres:// URL), `environment` its environment.
+    init(_ arguments: [String], scratch: Scratch, state: String? = nil, environment: [String: String]? = nil) throws {
         let id = UUID().uuidString
         outPath = scratch.sub("apply-\(id).out")
         errPath = scratch.sub("apply-\(id).err")
@@ -142,8 +143,8 @@ final class RunningApply {
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         guard FileManager.default.isExecutableFile(atPath: pushctlBinary) else { throw ToolError.missing(pushctlBinary) }
         process.executableURL = URL(fileURLWithPath: pushctlBinary)
-        process.arguments = ["apply", "--output", "json", "--state", scratch.state] + arguments
-        process.environment = scratch.environment
+        process.arguments = ["apply", "--output", "json", "--state", state ?? scratch.state] + arguments
+        process.environment = environment ?? scratch.environment
         process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
         process.standardError = FileHandle(forWritingAtPath: errPath)

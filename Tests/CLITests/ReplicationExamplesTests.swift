@@ -41,7 +41,7 @@ import Testing
         }
     }
 
-    @Test func kubernetesCronJobRunsThreeIndexedShardsWithTheirOwnDatabases() throws {
+    @Test func kubernetesCronJobRunsThreeIndexedShardsIntoOnePostgresLedger() throws {
         let script = """
             import json, sys, yaml
             doc = yaml.safe_load(open(sys.argv[1]))
@@ -63,7 +63,7 @@ import Testing
         #expect(
             shape.args == [
                 "apply", "--output=plain", "--shard=$(JOB_COMPLETION_INDEX)/3",
-                "--state=/state/shard-$(JOB_COMPLETION_INDEX).db", "jobs/replicate.yaml"
+                "--state=postgres://pushctl@postgres.platform.svc:5432/pushctl?sslmode=verify-full", "jobs/replicate.yaml"
             ])
         // Each index gives a shard pushctl accepts (it checks the job file first: a missing one is exit 2, a bad shard a usage error).
         for index in 0..<3 {

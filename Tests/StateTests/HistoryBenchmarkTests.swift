@@ -6,10 +6,10 @@ import Testing
 /// Not a timed assertion: fills 100,000 pushes, checks every filter's result counts, and prints
 /// how long each filter took, so a regression (a missing index) shows in the test log.
 @Suite struct HistoryBenchmarkTests {
-    @Test func hundredThousandPushes() throws {
-        let store = try openTemporaryStore()
-        // The filled file is tens of megabytes: don't leave it behind.
-        defer { try? FileManager.default.removeItem(atPath: (store.path as NSString).deletingLastPathComponent) }
+    @Test(arguments: LedgerBackend.allCases) func hundredThousandPushes(backend: LedgerBackend) throws {
+        let store = try backend.open()
+        // The filled file is tens of megabytes: don't leave it behind (the server's folder goes with the server).
+        defer { if backend == .sqlite { try? FileManager.default.removeItem(atPath: (store.path as NSString).deletingLastPathComponent) } }
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let runCount = 1_000, pushesPerRun = 100
         let digests = (0..<50).map { digest("manifest \($0)") }
@@ -30,13 +30,13 @@ import Testing
             }
         }
         try store.recordPushes(records)
-        print("bench: filled \(records.count) pushes in \(runCount) runs in \(elapsed(since: fillStart))")
+        print("bench \(backend): filled \(records.count) pushes in \(runCount) runs in \(elapsed(since: fillStart))")
 
         let last = t0.addingTimeInterval(Double(runCount) * 600)
         func measure(_ name: String, _ filter: HistoryFilter) throws -> [HistoryRow] {
             let start = Date()
             let rows = try store.history(filter)
-            print("bench: history \(name): \(rows.count) rows in \(elapsed(since: start))")
+            print("bench \(backend): history \(name): \(rows.count) rows in \(elapsed(since: start))")
             return rows
         }
         // Expected counts come from the records in memory, computed independently of SQL.
@@ -60,10 +60,10 @@ import Testing
                 == expected { jobOfRun[$0.runID] == "nightly" && $0.tag == "v0.0" && $0.status == .unchanged })
         let showStart = Date()
         #expect(try store.run(.last).pushes.count == 100)
-        print("bench: show last in \(elapsed(since: showStart))")
+        print("bench \(backend): show last in \(elapsed(since: showStart))")
         let lastStart = Date()
         #expect(try store.lastSuccessfulPush(registryHost: "registry.example.com", repository: "team/repo1", tag: "v9.1") != nil)
-        print("bench: lastSuccessfulPush in \(elapsed(since: lastStart))")
+        print("bench \(backend): lastSuccessfulPush in \(elapsed(since: lastStart))")
     }
 
     private func elapsed(since start: Date) -> String {

@@ -7,8 +7,8 @@ import Testing
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     /// Two jobs, three runs; digests chosen so that "abc" is ambiguous and "abc1" is not.
-    private func populated() throws -> (StateStore, [RunID]) {
-        let store = try openTemporaryStore()
+    private func populated(_ backend: LedgerBackend) throws -> (StateStore, [RunID]) {
+        let store = try backend.open()
         let r1 = try store.testRun(job: "nightly", started: t0)
         try store.recordPush(push(run: r1, repository: "team/app", tag: "1.0", digest: try digest(hexPrefix: "abc1"), started: t0))
         try store.recordPush(
@@ -32,8 +32,8 @@ import Testing
         return (store, [r1, r2, r3])
     }
 
-    @Test func newestFirstWithPushlessRuns() throws {
-        let (store, runs) = try populated()
+    @Test(arguments: LedgerBackend.allCases) func newestFirstWithPushlessRuns(backend: LedgerBackend) throws {
+        let (store, runs) = try populated(backend)
         let rows = try store.history(HistoryFilter())
         #expect(rows.map(\.run.id) == [runs[2], runs[1], runs[1], runs[1], runs[0], runs[0]])
         #expect(rows.first?.push == nil)
@@ -41,8 +41,8 @@ import Testing
         #expect(try store.history(HistoryFilter(limit: 2)).map { $0.push?.tag } == [nil, "1.0"])
     }
 
-    @Test func filters() throws {
-        let (store, runs) = try populated()
+    @Test(arguments: LedgerBackend.allCases) func filters(backend: LedgerBackend) throws {
+        let (store, runs) = try populated(backend)
         func tags(_ f: HistoryFilter) throws -> [String?] { try store.history(f).map { $0.push?.tag } }
         #expect(try tags(HistoryFilter(job: "nightly")) == [nil, "latest", "1.0"])
         #expect(try tags(HistoryFilter(repository: "team/lib")) == ["2.1", "2.0"])
@@ -58,8 +58,8 @@ import Testing
     }
 
     /// `--until`, `--registry`, `--kind` and `--status interrupted` (a run-level status).
-    @Test func filtersByTimeRegistryKindAndRunStatus() throws {
-        let (store, runs) = try populated()
+    @Test(arguments: LedgerBackend.allCases) func filtersByTimeRegistryKindAndRunStatus(backend: LedgerBackend) throws {
+        let (store, runs) = try populated(backend)
         func tags(_ f: HistoryFilter) throws -> [String?] { try store.history(f).map { $0.push?.tag } }
         var until = HistoryFilter()
         until.until = t0.addingTimeInterval(3602)
@@ -86,8 +86,8 @@ import Testing
         #expect(!runs.contains(interrupted))
     }
 
-    @Test func digestFilterAcceptsUnambiguousPrefixes() throws {
-        let (store, _) = try populated()
+    @Test(arguments: LedgerBackend.allCases) func digestFilterAcceptsUnambiguousPrefixes(backend: LedgerBackend) throws {
+        let (store, _) = try populated(backend)
         let full = try digest(hexPrefix: "abc1").string
         func targets(_ d: String) throws -> [String] { try store.history(HistoryFilter(digest: d)).compactMap { $0.push?.target } }
         let expected = ["registry.example.com/team/app:1.0", "registry.example.com/team/app:latest", "registry.example.com/team/app:1.0"]
@@ -106,8 +106,8 @@ import Testing
         #expect(throws: StateError.self) { _ = try store.history(HistoryFilter(digest: "xyz")) }
     }
 
-    @Test func severalDatabasesReadAsOne() throws {
-        let a = try openTemporaryStore("shardA"), b = try openTemporaryStore("shardB")
+    @Test(arguments: LedgerBackend.allCases) func severalDatabasesReadAsOne(backend: LedgerBackend) throws {
+        let a = try backend.open("shardA"), b = try backend.open("shardB")
         let ra = try a.testRun(job: "j", started: t0), rb = try b.testRun(job: "j", started: t0)
         try a.recordPush(push(run: ra, tag: "a1", digest: try digest(hexPrefix: "aa1"), started: t0))
         try b.recordPush(push(run: rb, tag: "b1", digest: try digest(hexPrefix: "aa2"), started: t0.addingTimeInterval(5)))
@@ -121,8 +121,8 @@ import Testing
         #expect(try LedgerHistory.rows(HistoryFilter(limit: 1), in: [a, b]).map { $0.push?.tag } == ["a2"])
     }
 
-    @Test func pruneRemovesOldRunsButKeepsBlobLocations() throws {
-        let (store, runs) = try populated()
+    @Test(arguments: LedgerBackend.allCases) func pruneRemovesOldRunsButKeepsBlobLocations(backend: LedgerBackend) throws {
+        let (store, runs) = try populated(backend)
         try store.recordBlob(
             registryHost: "registry.example.com", repository: "team/app", digest: digest("layer"), identity: "i",
             seen: t0.addingTimeInterval(-86400 * 365))
@@ -140,8 +140,8 @@ import Testing
         #expect(try store.isBlobKnown(registryHost: "registry.example.com", repository: "team/app", digest: digest("layer")))
     }
 
-    @Test func pruneWithBothRulesKeepsWhatEitherKeeps() throws {
-        let (store, runs) = try populated()
+    @Test(arguments: LedgerBackend.allCases) func pruneWithBothRulesKeepsWhatEitherKeeps(backend: LedgerBackend) throws {
+        let (store, runs) = try populated(backend)
         // Older than t0+2h: runs 0 and 1. Newest 2: runs 2 and 1. Removed: only run 0.
         let result = try store.prune(olderThan: t0.addingTimeInterval(7000), keepRuns: 2)
         #expect(result.runsRemoved == 1)

@@ -4,8 +4,8 @@ import Testing
 
 /// The `rate_limits` table (migration 3): the last budget each source registry announced.
 @Suite struct RateLimitStoreTests {
-    @Test func newestBudgetPerRegistryIsKept() throws {
-        let store = try openTemporaryStore()
+    @Test(arguments: LedgerBackend.allCases) func newestBudgetPerRegistryIsKept(backend: LedgerBackend) throws {
+        let store = try backend.open()
         #expect(try store.rateLimit(registryHost: "registry-1.docker.io") == nil)
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let first = RateLimitRecord(

@@ -14,11 +14,11 @@ import Testing
 
     @Test func freshDatabaseHasCurrentSchema() throws {
         let store = try openTemporaryStore()
-        let version = try store.database.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
+        let version = try store.sqlite!.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
         #expect(version == StateSchema.currentVersion)
-        let tables = try names(store.database, type: "table")
+        let tables = try names(store.sqlite!, type: "table")
         #expect(tables.isSuperset(of: ["meta", "runs", "pushes", "blob_locations", "diffid_mappings"]))
-        let indexes = try names(store.database, type: "index")
+        let indexes = try names(store.sqlite!, type: "index")
         #expect(
             indexes.isSuperset(of: [
                 "runs_by_job", "pushes_by_repository", "pushes_by_tag", "pushes_by_pushed_digest",
@@ -35,10 +35,10 @@ import Testing
             #expect(!indexes.contains("pushes_by_tag"))
         }
         let store = try StateStore.open(path: path)
-        let version = try store.database.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
+        let version = try store.sqlite!.withConnection { (c: Connection) throws(SQLiteError) in try c.userVersion() }
         #expect(version == StateSchema.currentVersion)
-        #expect(try names(store.database, type: "table").contains("diffid_mappings"))
-        #expect(try names(store.database, type: "index").contains("pushes_by_tag"))
+        #expect(try names(store.sqlite!, type: "table").contains("diffid_mappings"))
+        #expect(try names(store.sqlite!, type: "index").contains("pushes_by_tag"))
         let detail = try store.run(.id(RunID(1)))
         #expect(detail.run.job == "legacy")
         #expect(detail.pushes.map(\.tag) == ["v1"])

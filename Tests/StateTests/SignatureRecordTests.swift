@@ -31,8 +31,8 @@ import Testing
         #expect(try store.history(HistoryFilter(status: .rejected)).count == 1)
     }
 
-    @Test func recordSigningAddsTheSignaturesOrFailsThePush() throws {
-        let store = try openTemporaryStore()
+    @Test(arguments: LedgerBackend.allCases) func recordSigningAddsTheSignaturesOrFailsThePush(backend: LedgerBackend) throws {
+        let store = try backend.open()
         let run = try store.testRun()
         try store.recordPushes([push(run: run, tag: "1.0"), push(run: run, tag: "latest")])
         let item = "item-team/app-1.0"

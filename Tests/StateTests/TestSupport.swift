@@ -1,11 +1,51 @@
 import Foundation
 import SQLite
 import OCI
-import TestSupport
+import Testing
+import RegistryHarness
 @testable import State
 
 func openTemporaryStore(_ name: String = #function) throws -> StateStore {
     try StateStore.open(path: try temporaryDirectory(name) + "/state.db")
+}
+
+/// The two stores the ledger suite runs on (docs/state.md "One ledger, two stores"): every test
+/// of ledger meaning takes `LedgerBackend.allCases` and opens its store with `backend.open()`.
+enum LedgerBackend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+
+    var description: String { rawValue }
+
+    /// A new, empty ledger: a file in a temporary folder, or a new database on the suite's server.
+    func open(_ name: String = #function) throws -> StateStore {
+        switch self {
+        case .sqlite: return try openTemporaryStore(name)
+        case .postgres:
+            let url = try TestPostgres.server().createDatabase()
+            return try #require(try StateStore.open(postgresURL: url, location: url, creating: true))
+        }
+    }
+
+    /// A second store on the same ledger (as another process would open it).
+    func reopen(_ store: StateStore) throws -> StateStore {
+        switch self {
+        case .sqlite: return try StateStore.open(path: store.path)
+        case .postgres: return try #require(try StateStore.open(postgresURL: store.path, location: store.path, creating: false))
+        }
+    }
+}
+
+/// One PostgreSQL server for the whole test process, started on first use; each test gets its
+/// own database on it. The test role's password reaches libpq as PGPASSWORD, as it does pushctl.
+enum TestPostgres {
+    private static let shared: Result<PostgresServer, any Error> = Result {
+        let server = try PostgresServer()
+        server.stopAtExit()
+        setenv("PGPASSWORD", server.password, 1)
+        return server
+    }
+
+    static func server() throws -> PostgresServer { try shared.get() }
 }
 
 /// A digest of some text (distinct texts give distinct digests).
