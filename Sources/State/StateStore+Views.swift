@@ -22,18 +22,18 @@ extension StateStore {
         if let kind = query.kind { conditions.append("r.kind = ?"); values.append(kind.rawValue) }
         if let status = query.status { conditions.append("r.status = ?"); values.append(status.rawValue) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try read { c throws(SQLiteError) in
-            let total = try c.query("SELECT COUNT(*) FROM runs r \(whereClause)", values) { row throws(SQLiteError) in try row.int(0) }
+        return try read { c in
+            let total = try c.query("SELECT COUNT(*) FROM runs r \(whereClause)", values) { row in try row.int(0) }
             let runs = try c.query(
                 "SELECT \(Self.runColumns) FROM runs r \(whereClause) ORDER BY r.started DESC, r.id DESC LIMIT ? OFFSET ?",
                 values + [query.page.size, query.page.offset]
-            ) { row throws(SQLiteError) in try Self.decodeRun(row, offset: 0) }
+            ) { row in try Self.decodeRun(row, offset: 0) }
             return RunPage(runs: try Self.summaries(of: runs, c), total: total.first ?? 0)
         }
     }
 
     /// What the pushes of `runs` add up to, one grouped query over `pushes_by_run`.
-    static func summaries(of runs: [RunRecord], _ c: Connection) throws(SQLiteError) -> [RunOverview] {
+    static func summaries(of runs: [RunRecord], _ c: any LedgerConnection) throws -> [RunOverview] {
         guard !runs.isEmpty else { return [] }
         var byID = [Int64: RunOverview]()
         for run in runs { byID[run.id.rawValue] = RunOverview(run: run) }
@@ -43,7 +43,7 @@ extension StateStore {
             SELECT run_id, status, COUNT(*), SUM(blobs_uploaded), SUM(blobs_mounted), SUM(blobs_present), SUM(bytes_uploaded)
             FROM pushes WHERE run_id IN (\(marks)) GROUP BY run_id, status
             """, runs.map(\.id.rawValue)
-        ) { row throws(SQLiteError) in
+        ) { row in
             (
                 try row.int64(0), try row.string(1), try row.int(2), try row.int(3), try row.int(4), try row.int(5),
                 try row.int64(6)
@@ -80,8 +80,8 @@ extension StateStore {
         if let tag = query.tag { conditions.append("p.tag = ?"); values.append(tag) }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let path = self.path
-        return try read { c throws(SQLiteError) in
-            let total = try c.query("SELECT COUNT(*) FROM pushes p \(whereClause)", values) { row throws(SQLiteError) in try row.int(0) }
+        return try read { c in
+            let total = try c.query("SELECT COUNT(*) FROM pushes p \(whereClause)", values) { row in try row.int(0) }
             // The page's ids first, from the index alone (a deep OFFSET skips index entries, not
             // rows), then those rows with their runs.
             let rows = try c.query(
@@ -90,7 +90,7 @@ extension StateStore {
                 WHERE p.id IN (SELECT p.id FROM pushes p \(whereClause) ORDER BY p.started DESC, p.id DESC LIMIT ? OFFSET ?)
                 ORDER BY p.started DESC, p.id DESC
                 """, values + [query.page.size, query.page.offset]
-            ) { row throws(SQLiteError) in
+            ) { row in
                 HistoryRow(
                     database: path, run: try Self.decodeRun(row, offset: 0), push: try Self.decodePush(row, offset: Self.runColumnCount))
             }
@@ -99,12 +99,12 @@ extension StateStore {
     }
 
     public func latestVerifyRuns() throws(StateError) -> [RunDetail] {
-        let ids = try read { c throws(SQLiteError) in
+        let ids = try read { c in
             try c.query(
                 """
                 SELECT r.id FROM runs r WHERE r.id IN (SELECT MAX(id) FROM runs WHERE kind = ? GROUP BY job) ORDER BY r.job
                 """, [RunKind.verify.rawValue]
-            ) { row throws(SQLiteError) in RunID(try row.int64(0)) }
+            ) { row in RunID(try row.int64(0)) }
         }
         var details = [RunDetail]()
         for id in ids { details.append(try run(.id(id))) }
@@ -112,18 +112,18 @@ extension StateStore {
     }
 
     public func statistics() throws(StateError) -> LedgerStatistics {
-        try read { c throws(SQLiteError) in
+        try read { c in
             let counts = try c.query("SELECT kind, status, COUNT(*) FROM runs GROUP BY kind, status ORDER BY kind, status") {
-                row throws(SQLiteError) in
+                row in
                 RunCount(kind: RunKind(rawValue: try row.string(0)), status: RunStatus(rawValue: try row.string(1)), count: try row.int(2))
             }
             let successes = try c.query(
                 "SELECT job, MAX(ended) FROM runs WHERE status IN (?, ?) AND ended IS NOT NULL GROUP BY job",
                 [RunStatus.ok.rawValue, RunStatus.verificationOK.rawValue]
-            ) { row throws(SQLiteError) in (try row.string(0), Date(timeIntervalSince1970: try row.double(1))) }
+            ) { row in (try row.string(0), Date(timeIntervalSince1970: try row.double(1))) }
             let latest = try c.query(
                 "SELECT \(Self.runColumns) FROM runs r WHERE r.id IN (SELECT MAX(id) FROM runs GROUP BY job) ORDER BY r.job"
-            ) { row throws(SQLiteError) in try Self.decodeRun(row, offset: 0) }
+            ) { row in try Self.decodeRun(row, offset: 0) }
             return LedgerStatistics(
                 runCounts: counts, lastSuccess: Dictionary(successes, uniquingKeysWith: max), latestRuns: try Self.summaries(of: latest, c))
         }
