@@ -19,7 +19,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3")
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `pushctl serve`: the HTTP server (on SwiftNIO) for registry events and the web view.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1")
     ],
     targets: [
         // MARK: C libraries (system packages) and the curl shim
@@ -68,10 +70,18 @@ let package = Package(
         .target(name: "Signing", dependencies: ["OCI", "CSodium", .product(name: "Crypto", package: "swift-crypto")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Threading"]),
+        // `pushctl serve`: one long-running process that runs jobs on their schedules and on registry
+        // push events (docs/serve.md); the HTTP routes on Hummingbird.
+        .target(
+            name: "Serve",
+            dependencies: [
+                "Run", "State", "JobFile", "Planner", "PushOutput", "Pusher", "Threading", "YAML", "OCI",
+                .product(name: "Hummingbird", package: "hummingbird")
+            ]),
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
+                "Serve", "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -111,6 +121,7 @@ let package = Package(
         // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
         .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "JobFile", "State", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),

@@ -127,14 +127,18 @@ extension StateStore {
 
     /// Takes the exclusive apply lock, or fails at once with `.locked(holder)` (→ exit 3).
     /// Holding it proves no other apply is running on this database, so `running` apply runs
-    /// left by a dead process are marked `interrupted` here.
+    /// (and `serve`'s event and schedule runs, applies too) left by a dead process are marked
+    /// `interrupted` here.
     public func acquireApplyLock() throws(StateError) -> any ApplyLock {
         let lock = try StateLock.acquire(lockFile: lockFilePath)
         do {
             try write { c in
                 try c.run(
-                    "UPDATE runs SET status = ? WHERE status = ? AND kind = ?",
-                    [RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue])
+                    "UPDATE runs SET status = ? WHERE status = ? AND kind IN (?, ?, ?)",
+                    [
+                        RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue, RunKind.event.rawValue,
+                        RunKind.schedule.rawValue
+                    ])
             }
         } catch {
             lock.release()

@@ -57,6 +57,20 @@ public protocol Ledger: AnyObject, Sendable {
     /// Removes old runs and their pushes (`prune-history`).
     func prune(olderThan: Date?, keepRuns: Int?) throws(StateError) -> PruneResult
 
+    // MARK: registry events (`pushctl serve`, docs/serve.md "Registry events")
+
+    /// Stores the events whose id is new, in one transaction; returns the new ids (a repeated id
+    /// changes nothing).
+    func recordEvents(_ events: [EventRecord]) throws(StateError) -> [String]
+    /// Events still `pending`, oldest first.
+    func pendingEvents() throws(StateError) -> [EventRecord]
+    /// The newest events, newest first.
+    func recentEvents(limit: Int) throws(StateError) -> [EventRecord]
+    /// Marks events `ran` by a run, or `ignored`.
+    func markEvents(_ ids: [String], status: EventStatus, run: RunID?) throws(StateError)
+    /// How many events stand in each status.
+    func eventCounts() throws(StateError) -> [EventStatus: Int]
+
     // MARK: the apply lock
 
     /// Takes the exclusive apply lock, or fails at once with `.locked` (exit 3).

@@ -9,7 +9,8 @@ struct Pushctl: ParsableCommand {
         abstract: "A declarative push-job runner for container images.",
         version: PushctlVersion.current,
         subcommands: [
-            Validate.self, PlanCommand.self, Apply.self, Verify.self, History.self, Show.self, PruneHistory.self, Prune.self, Key.self
+            Validate.self, PlanCommand.self, Apply.self, Verify.self, History.self, Show.self, PruneHistory.self, Prune.self, Key.self,
+            ServeCommand.self
         ]
     )
 

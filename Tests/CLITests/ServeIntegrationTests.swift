@@ -1,0 +1,295 @@
+import Foundation
+import RegistryHarness
+import TestSupport
+import Testing
+
+/// `pushctl serve` end to end (docs/serve.md): a real docker-registry whose
+/// `notifications.endpoints` point at the hook, skopeo pushing into it, the mirror read back with
+/// skopeo, and the ledger read with `history`. Needs Debian's docker-registry, skopeo and curl.
+@Suite(.serialized) struct ServeIntegrationTests {
+    static let images = TestImages.shared
+    static let token = "hook-\(UUID().uuidString)"
+
+    /// A workspace with the token file, an upstream registry that notifies `hookPort`, a mirror,
+    /// and a job copying upstream lib/app (tags `v…`) to mirror/app.
+    struct Setup {
+        let workspace: Scratch
+        let upstream: RegistryServer
+        let mirror: RegistryServer
+        let hookPort: UInt16
+        let tokenFile: String
+        let job: String
+        var state: String { workspace.state }
+
+        init(_ name: String, jobExtra: [String] = [], upstreamProxy: Bool = false) throws {
+            workspace = try Scratch(prefix: "pushctl-serve-\(name)")
+            hookPort = try Sockets.freePort()
+            tokenFile = try workspace.write("hook.token", ServeIntegrationTests.token + "\n")
+            upstream = try RegistryServer.start(
+                .plain, notifications: .init(url: "http://127.0.0.1:\(hookPort)/hooks/registry", token: ServeIntegrationTests.token))
+            mirror = try RegistryServer.start(.plain)
+            var spec = JobSpec(name)
+                .registry("mirror", mirror)
+                .image("docker://\(upstream.host)/lib/app", repository: "mirror/app", selector: "{match: 'v[0-9]+'}", targets: ["mirror"])
+            for line in jobExtra { spec = spec.top(line) }
+            job = try workspace.job(spec)
+        }
+
+        func serve(_ extra: [String] = [], logName: String = "serve.log") throws -> ServeProcess {
+            try ServeProcess(
+                ["--listen", "127.0.0.1:\(hookPort)", "--state", state, "--hook-token-file", tokenFile] + extra + [job],
+                workspace: workspace, logName: logName)
+        }
+
+        /// Pushes test image one into upstream lib/app:TAG with skopeo (the registry then notifies).
+        func push(_ tag: String, from existing: String? = nil) throws {
+            let source = existing.map { "docker://\(upstream.host)/lib/app:\($0)" } ?? "docker-archive:\(ServeIntegrationTests.images.imageOneArchive)"
+            let r = try run(
+                "/usr/bin/skopeo", ["copy", "--src-tls-verify=false", "--dest-tls-verify=false", source, "docker://\(upstream.host)/lib/app:\(tag)"])
+            try #require(r.status == 0, "skopeo copy: \(r.stderr)")
+        }
+
+        func mirrorTags() throws -> [String] {
+            let r = try run("/usr/bin/skopeo", ["list-tags", "--tls-verify=false", "docker://\(mirror.host)/mirror/app"])
+            guard r.status == 0 else { return [] }
+            struct List: Decodable { var Tags: [String] }
+            return (try? JSONDecoder().decode(List.self, from: Data(r.stdout.utf8)).Tags) ?? []
+        }
+
+        func stop() {
+            upstream.stop()
+            mirror.stop()
+        }
+    }
+
+    @Test func aPushUpstreamIsCopiedToTheMirrorAndRecordedAsAnEventRun() throws {
+        let setup = try Setup("event-copy")
+        defer { setup.stop() }
+        let serve = try setup.serve()
+        try setup.push("v1")
+        let copied = try poll(seconds: 60) { try setup.mirrorTags().contains("v1") }
+        #expect(copied, "mirror tags: \((try? setup.mirrorTags()) ?? []); log:\n\(serve.log)")
+        #expect(serve.waitForLog("event job event-copy ok"), "\(serve.log)")
+        let runs = try historyRuns(setup.workspace, state: setup.state)
+        #expect(runs.contains { $0.kind == "event" && $0.status == "ok" && $0.job == "event-copy" }, "\(runs)")
+        // No credential in the log: the hook token never appears.
+        #expect(!serve.log.contains(Self.token))
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0, "\(serve.log)")
+    }
+
+    @Test func aBurstOfTwentyPushesGivesAFewRunsAndEveryTag() throws {
+        let setup = try Setup("event-burst")
+        defer { setup.stop() }
+        try setup.push("v0")
+        let serve = try setup.serve()
+        let tags = (1...20).map { "v\($0)" }
+        for tag in tags { try setup.push(tag, from: "v0") }
+        let all = try poll(seconds: 120) { Set(try setup.mirrorTags()).isSuperset(of: tags) }
+        #expect(all, "mirror: \((try? setup.mirrorTags()) ?? []); log:\n\(serve.log)")
+        let eventRuns = try historyRuns(setup.workspace, state: setup.state).filter { $0.kind == "event" }
+        print("serve burst: 20 pushes (+1 before start) → \(eventRuns.count) event runs")
+        #expect(!eventRuns.isEmpty && eventRuns.count <= 5, "\(eventRuns)")
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0)
+    }
+
+    @Test func eventsAcceptedBeforeASigkillAreCopiedAfterTheRestart() throws {
+        let setup = try Setup("event-restart")
+        defer { setup.stop() }
+        // Events wait 600 s to be coalesced: accepted and stored, not yet run.
+        let first = try setup.serve(["--coalesce", "600"])
+        try setup.push("v7")
+        #expect(first.waitForLog("hook: accepted"), "\(first.log)")
+        first.kill()
+        #expect(try setup.mirrorTags().isEmpty)
+        #expect(try historyRuns(setup.workspace, state: setup.state).isEmpty)
+
+        let second = try setup.serve(["--coalesce", "0.5"], logName: "serve-2.log")
+        #expect(second.waitForLog("pending event"), "\(second.log)")
+        let copied = try poll(seconds: 60) { try setup.mirrorTags().contains("v7") }
+        #expect(copied, "\(second.log)")
+        #expect(try historyRuns(setup.workspace, state: setup.state).contains { $0.kind == "event" && $0.status == "ok" })
+        second.signal(SIGINT)
+        #expect(second.exitStatus() == 0)
+    }
+
+    /// The hook refuses what it must, and says why, without starting anything; then the same
+    /// event with the right token runs (the rerun after the failures).
+    @Test func wrongOrMissingTokenIs401AndStartsNothing() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-token")
+        let tokenFile = try workspace.write("token", Self.token)
+        // A source registry that is not there: the run fails, but is recorded.
+        let job = try workspace.job(
+            JobSpec("hooked").registry("mirror", url: "http://127.0.0.1:9")
+                .image("docker://127.0.0.1:9/lib/app", repository: "mirror/app", selector: "{match: 'v.*'}", targets: ["mirror"]))
+        let serve = try ServeProcess(
+            ["--listen", "127.0.0.1:0", "--state", workspace.state, "--hook-token-file", tokenFile, "--coalesce", "0.2", job],
+            workspace: workspace)
+        let type = "Content-Type: application/vnd.docker.distribution.events.v1+json"
+        let body = #"{"events":[{"id":"ev-1","action":"push","target":{"repository":"lib/app","tag":"v1","digest":"sha256:\#(String(repeating: "1", count: 64))"},"request":{"host":"127.0.0.1:9"}}]}"#
+        #expect(try serve.request("POST", "/hooks/registry", headers: [type], body: body).status == 401)
+        #expect(try serve.request("POST", "/hooks/registry", headers: [type, "Authorization: Bearer wrong"], body: body).status == 401)
+        #expect(try serve.request("POST", "/hooks/registry", headers: [type, "Authorization: Basic \(Self.token)"], body: body).status == 401)
+        let auth = "Authorization: Bearer \(Self.token)"
+        let malformed = try serve.request("POST", "/hooks/registry", headers: [type, auth], body: #"{"events":[{"action":"push"}]}"#)
+        #expect(malformed.status == 400)
+        #expect(malformed.body.contains("events[0].id is missing"), "\(malformed.body)")
+        #expect(try serve.request("POST", "/hooks/registry", headers: ["Content-Type: text/plain", auth], body: body).status == 415)
+        let huge = #"{"events":[],"pad":""# + String(repeating: "x", count: 2 << 20) + #""}"#
+        #expect(try serve.request("POST", "/hooks/registry", headers: [type, auth], body: huge).status == 413)
+        #expect(try serve.request("GET", "/healthz").status == 200)
+        // Nothing was stored or started.
+        #expect(try historyRuns(workspace, state: workspace.state).isEmpty)
+
+        let accepted = try serve.request("POST", "/hooks/registry", headers: ["Content-Type: application/json", auth], body: body)
+        #expect(accepted.status == 202)
+        #expect(accepted.body.contains(#""accepted":1"#), "\(accepted.body)")
+        #expect(try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).contains { $0.kind == "event" } }, "\(serve.log)")
+        // The same event id again (a registry retrying) changes nothing.
+        let repeated = try serve.request("POST", "/hooks/registry", headers: [type, auth], body: body)
+        #expect(repeated.status == 202 && repeated.body.contains(#""repeated":1"#), "\(repeated.body)")
+        // An event for nothing in the jobs: 202, logged as ignored.
+        let other = body.replacingOccurrences(of: "ev-1", with: "ev-2").replacingOccurrences(of: "lib/app", with: "lib/other")
+        let ignored = try serve.request("POST", "/hooks/registry", headers: [type, auth], body: other)
+        #expect(ignored.status == 202 && ignored.body.contains(#""ignored":1"#), "\(ignored.body)")
+        #expect(serve.waitForLog("event ev-2 (127.0.0.1:9/lib/other:v1) ignored"), "\(serve.log)")
+        #expect(!serve.log.contains(Self.token))
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0)
+        #expect(try historyRuns(workspace, state: workspace.state).filter { $0.kind == "event" }.count == 1)
+    }
+
+    @Test func withoutATokenFileHooksAreRefused() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-notoken")
+        let job = try workspace.job(
+            JobSpec("nohook").registry("mirror", url: "http://127.0.0.1:9")
+                .image("docker://127.0.0.1:9/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
+        let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
+        let answer = try serve.request(
+            "POST", "/hooks/registry", headers: ["Content-Type: application/json", "Authorization: Bearer x"], body: #"{"events":[]}"#)
+        #expect(answer.status == 403)
+        #expect(try serve.request("GET", "/metrics").status == 404)
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0)
+    }
+
+    /// A job due every 2 seconds (the seconds field) runs on its schedule; a run slower than the
+    /// period makes the next due time skipped, and said so (no overlap).
+    @Test func scheduledJobRunsOnTimeWithoutOverlap() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-schedule")
+        let (source, target) = (try RegistryServer.start(.plain), try RegistryServer.start(.plain))
+        defer {
+            source.stop()
+            target.stop()
+        }
+        let seed = try run(
+            "/usr/bin/skopeo",
+            ["copy", "--dest-tls-verify=false", "docker-archive:\(Self.images.imageOneArchive)", "docker://\(source.host)/lib/app:v1"])
+        try #require(seed.status == 0, "\(seed.stderr)")
+        let proxy = try FaultProxy(upstreamPort: source.port)
+        defer { proxy.stop() }
+        let job = try workspace.job(
+            JobSpec("ticking").top(#"schedule: "*/2 * * * * *""#)
+                .registry("mirror", target)
+                .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
+        let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
+        #expect(
+            try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).filter { $0.kind == "schedule" && $0.status == "ok" }.count >= 2 },
+            "\(serve.log)")
+        // Every source request now waits 5 s: a run outlasts two periods.
+        proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: 5), times: 1000))
+        #expect(serve.waitForLog("skipped: its previous run is still going (no overlap)", seconds: 90), "\(serve.log)")
+        let runs = try historyRuns(workspace, state: workspace.state).filter { $0.kind == "schedule" }
+        #expect(runs.filter { $0.status == "running" }.count <= 1, "\(runs)")
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0, "\(serve.log)")
+        // Stopped mid-run: the run is finished or recorded interrupted, none left `running`.
+        let after = try historyRuns(workspace, state: workspace.state)
+        #expect(!after.contains { $0.status == "running" }, "\(after)")
+        #expect(after.allSatisfy { ["ok", "interrupted"].contains($0.status) }, "\(after)")
+    }
+
+    @Test func sigtermDuringARunStopsWithZeroAndRecordsIt() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-sigterm")
+        let (source, target) = (try RegistryServer.start(.plain), try RegistryServer.start(.plain))
+        defer {
+            source.stop()
+            target.stop()
+        }
+        let seed = try run(
+            "/usr/bin/skopeo",
+            ["copy", "--dest-tls-verify=false", "docker-archive:\(Self.images.imageOneArchive)", "docker://\(source.host)/lib/app:v1"])
+        try #require(seed.status == 0, "\(seed.stderr)")
+        let proxy = try FaultProxy(upstreamPort: source.port)
+        defer { proxy.stop() }
+        proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: 30), times: 1000))
+        let job = try workspace.job(
+            JobSpec("slow").top(#"schedule: "* * * * * *""#)
+                .registry("mirror", target)
+                .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
+        let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
+        #expect(try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).contains { $0.status == "running" } })
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus(within: 60) == 0, "\(serve.log)")
+        let runs = try historyRuns(workspace, state: workspace.state)
+        #expect(runs.contains { $0.kind == "schedule" && $0.status == "interrupted" }, "\(runs)")
+        #expect(!runs.contains { $0.status == "running" }, "\(runs)")
+        // The rerun after the interruption: the lock is free, an apply of the same job works.
+        proxy.clearRules()
+        let rerun = try run(pushctlBinary, ["apply", "--state", workspace.state, job], environment: workspace.environment)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+    }
+
+    @Test func sighupWithABrokenJobKeepsTheOldJobs() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-sighup")
+        let spec = JobSpec("reloaded").top(#"schedule: "0 3 * * *""#).registry("mirror", url: "http://127.0.0.1:9")
+            .image("docker://127.0.0.1:9/lib/app:v1", repository: "mirror/app", targets: ["mirror"])
+        let job = try workspace.job(spec, file: "job")
+        let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
+        #expect(serve.log.contains("1 job loaded (1 scheduled)"))
+        _ = try workspace.write("job.yaml", spec.yaml.replacingOccurrences(of: #""0 3 * * *""#, with: #""0 25 * * *""#))
+        serve.signal(SIGHUP)
+        #expect(serve.waitForLog("error: reload (SIGHUP) kept the jobs loaded before"), "\(serve.log)")
+        #expect(serve.log.contains("job.yaml:3:11: error: 'schedule': '25' is not a valid hour"), "\(serve.log)")
+        #expect(try serve.request("GET", "/healthz").status == 200)
+        // Fixed: the reload takes it.
+        _ = try workspace.write("job.yaml", spec.yaml)
+        serve.signal(SIGHUP)
+        #expect(serve.waitForLog("reloaded 1 job (SIGHUP)"), "\(serve.log)")
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0)
+    }
+
+    @Test func invalidJobsTokenFileOrAddressStopTheStartWithExit2() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-invalid")
+        let bad = try workspace.job(
+            "bad",
+            """
+            version: 1
+            name: bad
+            schedule: "15 2 * *"
+            timezone: Mars/Olympus
+            registries: {r: {url: "http://127.0.0.1:9"}}
+            images: [{source: "docker://127.0.0.1:9/a:1", repository: a, targets: [r]}]
+            """)
+        let validate = try run(pushctlBinary, ["validate", bad], environment: workspace.environment)
+        #expect(validate.status == 2)
+        #expect(validate.stderr.contains("bad.yaml:3:11: error: 'schedule': a schedule has 5 fields"), "\(validate.stderr)")
+        #expect(validate.stderr.contains("bad.yaml:4:11: error: 'timezone' 'Mars/Olympus' is not an IANA time zone name"), "\(validate.stderr)")
+        let serve = try run(pushctlBinary, ["serve", "--listen", "127.0.0.1:0", "--state", workspace.state, bad], environment: workspace.environment)
+        #expect(serve.status == 2)
+        #expect(serve.stderr.contains("bad.yaml:3:11"), "\(serve.stderr)")
+
+        let good = try workspace.job(
+            JobSpec("good").registry("r", url: "http://127.0.0.1:9").image("docker://127.0.0.1:9/a:1", repository: "a", targets: ["r"]))
+        let noToken = try run(
+            pushctlBinary, ["serve", "--listen", "127.0.0.1:0", "--hook-token-file", workspace.sub("missing"), good],
+            environment: workspace.environment)
+        #expect(noToken.status == 2 && noToken.stderr.contains("--hook-token-file"), "\(noToken.stderr)")
+        let address = try run(pushctlBinary, ["serve", "--listen", "localhost", good], environment: workspace.environment)
+        #expect(address.status == 2, "\(address.stderr)")
+        // The rerun with everything valid validates.
+        #expect(try run(pushctlBinary, ["validate", good], environment: workspace.environment).status == 0)
+    }
+}
