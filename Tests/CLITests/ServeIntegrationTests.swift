@@ -191,12 +191,12 @@ import Testing
         defer { proxy.stop() }
         let job = try workspace.job(
             JobSpec("ticking").top(#"schedule: "*/2 * * * * *""#)
-                .registry("mirror", target)
+                .registry("upstream", url: proxy.baseURL).registry("mirror", target)
                 .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
         let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
         #expect(
             try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).filter { $0.kind == "schedule" && $0.status == "ok" }.count >= 2 },
-            "\(serve.log)")
+            "\(serve.log)\nproxy: \(proxy.entries.map { "\($0.method) \($0.target)" })")
         // Every source request now waits 5 s: a run outlasts two periods.
         proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: 5), times: 1000))
         #expect(serve.waitForLog("skipped: its previous run is still going (no overlap)", seconds: 90), "\(serve.log)")
@@ -226,7 +226,7 @@ import Testing
         proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: 30), times: 1000))
         let job = try workspace.job(
             JobSpec("slow").top(#"schedule: "* * * * * *""#)
-                .registry("mirror", target)
+                .registry("upstream", url: proxy.baseURL).registry("mirror", target)
                 .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
         let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
         #expect(try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).contains { $0.status == "running" } })

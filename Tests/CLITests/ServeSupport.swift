@@ -69,7 +69,7 @@ final class ServeProcess: @unchecked Sendable {
     func request(
         _ method: String, _ path: String, headers: [String] = [], body: String? = nil
     ) throws -> (status: Int, body: String) {
-        var arguments = ["-s", "-X", method, "-o", "/dev/stdout", "-w", "\n%{http_code}", "--max-time", "30"]
+        var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "--max-time", "30"]
         for header in headers { arguments += ["-H", header] }
         if let body { arguments += ["--data-binary", "@-"] }
         arguments.append(baseURL + path)
