@@ -292,4 +292,42 @@ import Testing
         // The rerun with everything valid validates.
         #expect(try run(pushctlBinary, ["validate", good], environment: workspace.environment).status == 0)
     }
+
+    /// examples/kubernetes/deployment.yaml: the container's args start a `serve` (with the repo's
+    /// job, a token file and a state path of this test) that answers the probes' `/healthz`.
+    @Test func kubernetesDeploymentArgsStartAServeThatAnswersHealthz() throws {
+        let script = """
+            import json, sys, yaml
+            docs = list(yaml.safe_load_all(open(sys.argv[1])))
+            deployment = docs[0]
+            container = deployment['spec']['template']['spec']['containers'][0]
+            print(json.dumps({'kind': deployment['kind'], 'replicas': deployment['spec']['replicas'],
+                              'command': container['command'], 'args': container['args'],
+                              'env': {e['name']: e['value'] for e in container['env']},
+                              'probe': container['readinessProbe']['httpGet']['path'], 'service': docs[1]['kind']}))
+            """
+        let r = try run("/usr/bin/python3", ["-c", script, packageRoot + "/examples/kubernetes/deployment.yaml"])
+        try #require(r.status == 0, "\(r.stderr)")
+        struct Shape: Decodable {
+            var kind: String, replicas: Int, command: [String], args: [String], env: [String: String], probe: String, service: String
+        }
+        let shape = try JSONDecoder().decode(Shape.self, from: Data(r.stdout.utf8))
+        #expect(shape.kind == "Deployment" && shape.replicas == 1 && shape.service == "Service")
+        #expect(shape.command == ["pushctl"] && shape.args.first == "serve")
+        #expect(shape.args.contains("--listen=0.0.0.0:8080"))
+        let workspace = try Scratch(prefix: "pushctl-serve-k8s")
+        let tokenFile = try workspace.write("token", Self.token)
+        let args = shape.args.dropFirst().map { argument -> String in
+            if argument.hasPrefix("--listen=") { return "--listen=127.0.0.1:0" }
+            if argument.hasPrefix("--state=") { return "--state=" + workspace.state }
+            if argument.hasPrefix("--hook-token-file=") { return "--hook-token-file=" + tokenFile }
+            return argument.hasSuffix(".yaml") ? packageRoot + "/" + argument : argument
+        }
+        var environment = workspace.environment
+        environment.merge(shape.env.filter { $0.key != "DOCKER_CONFIG" }) { $1 }
+        let serve = try ServeProcess(args, workspace: workspace, environment: environment)
+        #expect(try serve.request("GET", shape.probe).status == 200, "\(serve.log)")
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0, "\(serve.log)")
+    }
 }

@@ -13,12 +13,12 @@ final class ServeProcess: @unchecked Sendable {
 
     /// Starts `pushctl serve ARGUMENTS` (which name `--listen`, usually `127.0.0.1:0`) and waits
     /// until it listens, or throws with its log when it exits or does not listen within 60 s.
-    init(_ arguments: [String], workspace: Scratch, logName: String = "serve.log") throws {
+    init(_ arguments: [String], workspace: Scratch, logName: String = "serve.log", environment: [String: String]? = nil) throws {
         logPath = workspace.sub(logName)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: pushctlBinary)
         process.arguments = ["serve"] + arguments
-        process.environment = workspace.environment
+        process.environment = environment ?? workspace.environment
         process.standardOutput = FileHandle(forWritingAtPath: logPath)
         let log = FileHandle(forWritingAtPath: logPath)
         log?.seekToEndOfFile()
