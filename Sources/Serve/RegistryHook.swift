@@ -27,7 +27,9 @@ struct RegistryHook: Sendable {
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }
-        let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let type = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
         guard let type, RegistryEvents.contentTypes.contains(type) else {
             return Self.text(.unsupportedMediaType, "the body must be \(RegistryEvents.contentTypes.joined(separator: " or "))\n")
         }
@@ -67,7 +69,9 @@ struct RegistryHook: Sendable {
         }
         if !ignored.isEmpty { runner.markIgnored(ignored) }
         if !pending.isEmpty {
-            log.line("hook: accepted \(pending.count) push event\(pending.count == 1 ? "" : "s"): \(pending.map(Self.describe).joined(separator: ", "))")
+            log.line(
+                "hook: accepted \(pending.count) push event\(pending.count == 1 ? "" : "s"): \(pending.map(Self.describe).joined(separator: ", "))"
+            )
             runner.add(events: pending)
         }
         let answer = """

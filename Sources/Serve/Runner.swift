@@ -63,7 +63,8 @@ final class Runner: Sendable {
             board.broadcast()
         } else {
             counters.withLock { $0.schedulesSkipped += 1 }
-            log.line("schedule: job \(due.job) due at \(due.time.formatted(.iso8601)) skipped: its previous run is still going (no overlap)")
+            log.line(
+                "schedule: job \(due.job) due at \(due.time.formatted(.iso8601)) skipped: its previous run is still going (no overlap)")
         }
     }
 
@@ -151,10 +152,14 @@ final class Runner: Sendable {
 
     func markIgnored(_ events: [EventRecord]) {
         for event in events {
-            log.line("event \(event.id) (\(event.host.map { $0 + "/" } ?? "")\(event.repository):\(event.tag ?? "")) ignored: no docker:// item reads it")
+            log.line(
+                "event \(event.id) (\(event.host.map { $0 + "/" } ?? "")\(event.repository):\(event.tag ?? "")) ignored: no docker:// item reads it"
+            )
         }
         counters.withLock { $0.eventsIgnored += events.count }
-        do { try ledger.markEvents(events.map(\.id), status: .ignored, run: nil) } catch { log.line("error: recording ignored events: \(error)") }
+        do { try ledger.markEvents(events.map(\.id), status: .ignored, run: nil) } catch {
+            log.line("error: recording ignored events: \(error)")
+        }
     }
 
     enum Outcome {

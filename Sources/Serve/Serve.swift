@@ -151,7 +151,8 @@ public enum Serve {
                 if number == SIGHUP {
                     reload(jobSet, scheduler: scheduler, clock: clock, log: log)
                 } else {
-                    log.line("serve: \(number == SIGINT ? "interrupt" : "terminated"): stopping (a run in progress is recorded interrupted)")
+                    log.line(
+                        "serve: \(number == SIGINT ? "interrupt" : "terminated"): stopping (a run in progress is recorded interrupted)")
                     finish(nil)
                 }
             }

@@ -27,7 +27,8 @@ struct ServeCommand: ParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("File holding the bearer token registries send to /hooks/registry (without it hooks are refused).", valueName: "path"),
+        help: ArgumentHelp(
+            "File holding the bearer token registries send to /hooks/registry (without it hooks are refused).", valueName: "path"),
         completion: .file())
     var hookTokenFile: String?
 
@@ -35,6 +36,10 @@ struct ServeCommand: ParsableCommand {
     /// seconds (docs/serve.md "Registry events"). Hidden: a tuning knob the tests turn.
     @Option(name: .long, help: .hidden)
     var coalesce: Double?
+
+    /// Requests handled at once before 503 (docs/serve.md "Limits"). Hidden: the tests lower it.
+    @Option(name: .long, help: .hidden)
+    var maxRequests: Int?
 
     @Argument(help: ArgumentHelp("Job files to serve.", valueName: "path"), completion: .file(extensions: ["yaml", "yml"]))
     var files: [String] = []
@@ -51,8 +56,10 @@ struct ServeCommand: ParsableCommand {
         ) { _ in
             // The web view, JSON API and /metrics are another module's; until it is plugged in
             // here, those paths are not found.
-            { path, _ in ServeViewResponse(status: 404, contentType: "text/plain; charset=utf-8", body: Array("not found: \(path)\n".utf8)) }
+            { path, _ in ServeViewResponse(status: 404, contentType: "text/plain; charset=utf-8", body: Array("not found: \(path)\n".utf8))
+            }
         }
+        if let maxRequests { options.maxConcurrentRequests = max(1, maxRequests) }
         if let coalesce {
             options.coalesceQuiet = coalesce
             options.coalesceMaxWait = max(options.coalesceMaxWait, coalesce * 5)

@@ -43,9 +43,12 @@ import Testing
 
         /// Pushes test image one into upstream lib/app:TAG with skopeo (the registry then notifies).
         func push(_ tag: String, from existing: String? = nil) throws {
-            let source = existing.map { "docker://\(upstream.host)/lib/app:\($0)" } ?? "docker-archive:\(ServeIntegrationTests.images.imageOneArchive)"
+            let source =
+                existing.map { "docker://\(upstream.host)/lib/app:\($0)" }
+                ?? "docker-archive:\(ServeIntegrationTests.images.imageOneArchive)"
             let r = try run(
-                "/usr/bin/skopeo", ["copy", "--src-tls-verify=false", "--dest-tls-verify=false", source, "docker://\(upstream.host)/lib/app:\(tag)"])
+                "/usr/bin/skopeo",
+                ["copy", "--src-tls-verify=false", "--dest-tls-verify=false", source, "docker://\(upstream.host)/lib/app:\(tag)"])
             try #require(r.status == 0, "skopeo copy: \(r.stderr)")
         }
 
@@ -127,10 +130,12 @@ import Testing
             ["--listen", "127.0.0.1:0", "--state", workspace.state, "--hook-token-file", tokenFile, "--coalesce", "0.2", job],
             workspace: workspace)
         let type = "Content-Type: application/vnd.docker.distribution.events.v1+json"
-        let body = #"{"events":[{"id":"ev-1","action":"push","target":{"repository":"lib/app","tag":"v1","digest":"sha256:\#(String(repeating: "1", count: 64))"},"request":{"host":"127.0.0.1:9"}}]}"#
+        let body =
+            #"{"events":[{"id":"ev-1","action":"push","target":{"repository":"lib/app","tag":"v1","digest":"sha256:\#(String(repeating: "1", count: 64))"},"request":{"host":"127.0.0.1:9"}}]}"#
         #expect(try serve.request("POST", "/hooks/registry", headers: [type], body: body).status == 401)
         #expect(try serve.request("POST", "/hooks/registry", headers: [type, "Authorization: Bearer wrong"], body: body).status == 401)
-        #expect(try serve.request("POST", "/hooks/registry", headers: [type, "Authorization: Basic \(Self.token)"], body: body).status == 401)
+        #expect(
+            try serve.request("POST", "/hooks/registry", headers: [type, "Authorization: Basic \(Self.token)"], body: body).status == 401)
         let auth = "Authorization: Bearer \(Self.token)"
         let malformed = try serve.request("POST", "/hooks/registry", headers: [type, auth], body: #"{"events":[{"action":"push"}]}"#)
         #expect(malformed.status == 400)
@@ -145,7 +150,8 @@ import Testing
         let accepted = try serve.request("POST", "/hooks/registry", headers: ["Content-Type: application/json", auth], body: body)
         #expect(accepted.status == 202)
         #expect(accepted.body.contains(#""accepted":1"#), "\(accepted.body)")
-        #expect(try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).contains { $0.kind == "event" } }, "\(serve.log)")
+        #expect(
+            try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).contains { $0.kind == "event" } }, "\(serve.log)")
         // The same event id again (a registry retrying) changes nothing.
         let repeated = try serve.request("POST", "/hooks/registry", headers: [type, auth], body: body)
         #expect(repeated.status == 202 && repeated.body.contains(#""repeated":1"#), "\(repeated.body)")
@@ -174,62 +180,78 @@ import Testing
         #expect(serve.exitStatus() == 0)
     }
 
-    /// A job due every 2 seconds (the seconds field) runs on its schedule; a run slower than the
-    /// period makes the next due time skipped, and said so (no overlap).
-    @Test func scheduledJobRunsOnTimeWithoutOverlap() throws {
-        let workspace = try Scratch(prefix: "pushctl-serve-schedule")
-        let (source, target) = (try RegistryServer.start(.plain), try RegistryServer.start(.plain))
-        defer {
+    /// A scheduled job copying lib/app:v1 from a source behind a fault proxy (which can slow it
+    /// down) to a mirror; the registries and the proxy stop with `stop()`.
+    struct ScheduledSource {
+        let workspace: Scratch
+        let source: RegistryServer
+        let target: RegistryServer
+        let proxy: FaultProxy
+        let job: String
+
+        init(_ name: String, schedule: String) throws {
+            workspace = try Scratch(prefix: "pushctl-serve-\(name)")
+            source = try RegistryServer.start(.plain)
+            target = try RegistryServer.start(.plain)
+            let seed = try run(
+                "/usr/bin/skopeo",
+                [
+                    "copy", "--dest-tls-verify=false", "docker-archive:\(ServeIntegrationTests.images.imageOneArchive)",
+                    "docker://\(source.host)/lib/app:v1"
+                ])
+            try #require(seed.status == 0, "\(seed.stderr)")
+            proxy = try FaultProxy(upstreamPort: source.port)
+            job = try workspace.job(
+                JobSpec(name).top("schedule: \"\(schedule)\"")
+                    .registry("upstream", url: proxy.baseURL).registry("mirror", target)
+                    .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
+        }
+
+        func serve() throws -> ServeProcess {
+            try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
+        }
+
+        func runs() throws -> [(id: Int, kind: String, status: String, job: String)] { try historyRuns(workspace, state: workspace.state) }
+
+        /// Every source request waits `seconds` before its answer.
+        func slow(_ seconds: Double) {
+            proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: seconds), times: 1000))
+        }
+
+        func stop() {
+            proxy.stop()
             source.stop()
             target.stop()
         }
-        let seed = try run(
-            "/usr/bin/skopeo",
-            ["copy", "--dest-tls-verify=false", "docker-archive:\(Self.images.imageOneArchive)", "docker://\(source.host)/lib/app:v1"])
-        try #require(seed.status == 0, "\(seed.stderr)")
-        let proxy = try FaultProxy(upstreamPort: source.port)
-        defer { proxy.stop() }
-        let job = try workspace.job(
-            JobSpec("ticking").top(#"schedule: "*/2 * * * * *""#)
-                .registry("upstream", url: proxy.baseURL).registry("mirror", target)
-                .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
-        let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
+    }
+
+    /// A job due every 2 seconds (the seconds field) runs on its schedule; a run slower than the
+    /// period makes the next due time skipped, and said so (no overlap).
+    @Test func scheduledJobRunsOnTimeWithoutOverlap() throws {
+        let setup = try ScheduledSource("ticking", schedule: "*/2 * * * * *")
+        defer { setup.stop() }
+        let serve = try setup.serve()
         #expect(
-            try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).filter { $0.kind == "schedule" && $0.status == "ok" }.count >= 2 },
-            "\(serve.log)\nproxy: \(proxy.entries.map { "\($0.method) \($0.target)" })")
+            try poll(seconds: 60) { try setup.runs().filter { $0.kind == "schedule" && $0.status == "ok" }.count >= 2 },
+            "\(serve.log)")
         // Every source request now waits 5 s: a run outlasts two periods.
-        proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: 5), times: 1000))
+        setup.slow(5)
         #expect(serve.waitForLog("skipped: its previous run is still going (no overlap)", seconds: 90), "\(serve.log)")
-        let runs = try historyRuns(workspace, state: workspace.state).filter { $0.kind == "schedule" }
-        #expect(runs.filter { $0.status == "running" }.count <= 1, "\(runs)")
+        #expect(try setup.runs().filter { $0.status == "running" }.count <= 1)
         serve.signal(SIGTERM)
         #expect(serve.exitStatus() == 0, "\(serve.log)")
         // Stopped mid-run: the run is finished or recorded interrupted, none left `running`.
-        let after = try historyRuns(workspace, state: workspace.state)
-        #expect(!after.contains { $0.status == "running" }, "\(after)")
+        let after = try setup.runs()
         #expect(after.allSatisfy { ["ok", "interrupted"].contains($0.status) }, "\(after)")
     }
 
     @Test func sigtermDuringARunStopsWithZeroAndRecordsIt() throws {
-        let workspace = try Scratch(prefix: "pushctl-serve-sigterm")
-        let (source, target) = (try RegistryServer.start(.plain), try RegistryServer.start(.plain))
-        defer {
-            source.stop()
-            target.stop()
-        }
-        let seed = try run(
-            "/usr/bin/skopeo",
-            ["copy", "--dest-tls-verify=false", "docker-archive:\(Self.images.imageOneArchive)", "docker://\(source.host)/lib/app:v1"])
-        try #require(seed.status == 0, "\(seed.stderr)")
-        let proxy = try FaultProxy(upstreamPort: source.port)
-        defer { proxy.stop() }
-        proxy.add(.init(pathContains: "/v2/", fault: .trickleResponse(bytesPerSecond: 1 << 20, headDelaySeconds: 30), times: 1000))
-        let job = try workspace.job(
-            JobSpec("slow").top(#"schedule: "* * * * * *""#)
-                .registry("upstream", url: proxy.baseURL).registry("mirror", target)
-                .image("docker://\(proxy.host)/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
-        let serve = try ServeProcess(["--listen", "127.0.0.1:0", "--state", workspace.state, job], workspace: workspace)
-        #expect(try poll(seconds: 60) { try historyRuns(workspace, state: workspace.state).contains { $0.status == "running" } })
+        let setup = try ScheduledSource("slow", schedule: "* * * * * *")
+        defer { setup.stop() }
+        setup.slow(30)
+        let (workspace, proxy, job) = (setup.workspace, setup.proxy, setup.job)
+        let serve = try setup.serve()
+        #expect(try poll(seconds: 60) { try setup.runs().contains { $0.status == "running" } })
         serve.signal(SIGTERM)
         #expect(serve.exitStatus(within: 60) == 0, "\(serve.log)")
         let runs = try historyRuns(workspace, state: workspace.state)
@@ -276,8 +298,10 @@ import Testing
         let validate = try run(pushctlBinary, ["validate", bad], environment: workspace.environment)
         #expect(validate.status == 2)
         #expect(validate.stderr.contains("bad.yaml:3:11: error: 'schedule': a schedule has 5 fields"), "\(validate.stderr)")
-        #expect(validate.stderr.contains("bad.yaml:4:11: error: 'timezone' 'Mars/Olympus' is not an IANA time zone name"), "\(validate.stderr)")
-        let serve = try run(pushctlBinary, ["serve", "--listen", "127.0.0.1:0", "--state", workspace.state, bad], environment: workspace.environment)
+        #expect(
+            validate.stderr.contains("bad.yaml:4:11: error: 'timezone' 'Mars/Olympus' is not an IANA time zone name"), "\(validate.stderr)")
+        let serve = try run(
+            pushctlBinary, ["serve", "--listen", "127.0.0.1:0", "--state", workspace.state, bad], environment: workspace.environment)
         #expect(serve.status == 2)
         #expect(serve.stderr.contains("bad.yaml:3:11"), "\(serve.stderr)")
 
@@ -329,5 +353,28 @@ import Testing
         #expect(try serve.request("GET", shape.probe).status == 200, "\(serve.log)")
         serve.signal(SIGTERM)
         #expect(serve.exitStatus() == 0, "\(serve.log)")
+    }
+
+    /// The bound on requests at once: one request held open (its body never sent) takes the only
+    /// slot, and the next is answered 503 at once; once it is gone, requests are served again.
+    @Test func requestsBeyondTheBoundAre503() throws {
+        let workspace = try Scratch(prefix: "pushctl-serve-limit")
+        let tokenFile = try workspace.write("token", Self.token)
+        let job = try workspace.job(
+            JobSpec("limited").registry("mirror", url: "http://127.0.0.1:9")
+                .image("docker://127.0.0.1:9/lib/app:v1", repository: "mirror/app", targets: ["mirror"]))
+        let serve = try ServeProcess(
+            ["--listen", "127.0.0.1:0", "--state", workspace.state, "--hook-token-file", tokenFile, "--max-requests", "1", job],
+            workspace: workspace)
+        let fd = try Sockets.connect(port: UInt16(serve.port))
+        let head =
+            "POST /hooks/registry HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(Self.token)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        #expect(Sockets.writeAll(fd, Array(head.utf8)))
+        #expect(try poll(seconds: 30) { try serve.request("GET", "/healthz").status == 503 }, "\(serve.log)")
+        close(fd)
+        #expect(try poll(seconds: 30) { try serve.request("GET", "/healthz").status == 200 }, "\(serve.log)")
+        serve.signal(SIGTERM)
+        #expect(serve.exitStatus() == 0)
     }
 }

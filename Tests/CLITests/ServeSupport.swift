@@ -91,7 +91,8 @@ func poll(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
 
 /// Runs as `history --output json` reads them: (id, kind, status) of every run, newest first.
 func historyRuns(_ workspace: Scratch, state: String) throws -> [(id: Int, kind: String, status: String, job: String)] {
-    let result = try run(pushctlBinary, ["history", "--state", state, "--output", "json", "--limit", "1000"], environment: workspace.environment)
+    let result = try run(
+        pushctlBinary, ["history", "--state", state, "--output", "json", "--limit", "1000"], environment: workspace.environment)
     guard result.status == 0 else { return [] }
     let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
     var seen = Set<Int>()

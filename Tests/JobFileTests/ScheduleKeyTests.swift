@@ -28,7 +28,7 @@ struct ScheduleKeyTests {
         #expect(
             problems(job(extra: "schedule: \"15 2 * *\"\ntimezone: Nowhere/Town\n")) == [
                 "3:11: 'schedule': a schedule has 5 fields (minute hour day-of-month month day-of-week; 6 with seconds first), found 4",
-                "4:11: 'timezone' 'Nowhere/Town' is not an IANA time zone name (e.g. UTC, Europe/Berlin)",
+                "4:11: 'timezone' 'Nowhere/Town' is not an IANA time zone name (e.g. UTC, Europe/Berlin)"
             ])
         #expect(problems(job(extra: "schedule: \"61 * * * *\"\n")) == ["3:11: 'schedule': '61' is not a valid minute (0-59)"])
         #expect(problems(job(extra: "schedule: 5\n")).count == 1)

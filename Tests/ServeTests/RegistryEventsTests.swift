@@ -9,7 +9,8 @@ import Testing
 struct RegistryEventsTests {
     static func envelope(_ events: String) -> [UInt8] { Array(#"{"events":[\#(events)]}"#.utf8) }
 
-    static func push(_ id: String, repository: String = "lib/app", tag: String? = "1.2.0", host: String = "upstream.example:5000") -> String {
+    static func push(_ id: String, repository: String = "lib/app", tag: String? = "1.2.0", host: String = "upstream.example:5000") -> String
+    {
         let tagField = tag.map { #","tag":"\#($0)""# } ?? ""
         return #"""
             {"id":"\#(id)","timestamp":"2026-12-06T21:00:00Z","action":"push",
@@ -34,7 +35,7 @@ struct RegistryEventsTests {
         ("not json", "not JSON"), (#"{"nope":1}"#, "events is missing"),
         (#"{"events":[{"action":"push","target":{"repository":"a"}}]}"#, "events[0].id is missing"),
         (#"{"events":[{"id":"x","action":"push","target":{}}]}"#, "events[0].target.repository is missing"),
-        (#"{"events":"x"}"#, "events has the wrong type"),
+        (#"{"events":"x"}"#, "events has the wrong type")
     ])
     func malformedBodiesSayWhy(body: String, reason: String) {
         do {

@@ -59,7 +59,7 @@ struct ScheduleTests {
     @Test(arguments: [
         ("* * * *", "5 fields"), ("60 * * * *", "'60' is not a valid minute"), ("* 24 * * *", "'24' is not a valid hour"),
         ("* * 0 * *", "valid day of month"), ("* * * foo *", "'foo' is not a valid month"), ("*/0 * * * *", "'*/0'"),
-        ("5-1 * * * *", "'5-1'"), ("1,,2 * * * *", "''"),
+        ("5-1 * * * *", "'5-1'"), ("1,,2 * * * *", "''")
     ])
     func invalidExpressionsSayWhichField(expression: String, expected: String) {
         #expect(throws: CronError.self) { try CronSchedule(parsing: expression) }
