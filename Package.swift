@@ -21,7 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // `pushctl serve`: the HTTP server (on SwiftNIO) for registry events and the web view.
-        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1")
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        // Hummingbird's own: its logger (quietened) and the service group that shuts it down gracefully.
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0")
     ],
     targets: [
         // MARK: C libraries (system packages) and the curl shim
@@ -76,7 +79,9 @@ let package = Package(
             name: "Serve",
             dependencies: [
                 "Run", "State", "JobFile", "Planner", "PushOutput", "Pusher", "Threading", "YAML", "OCI",
-                .product(name: "Hummingbird", package: "hummingbird")
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ]),
         .executableTarget(
             name: "pushctl",

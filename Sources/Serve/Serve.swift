@@ -2,7 +2,9 @@ import Dispatch
 import Foundation
 import Hummingbird
 import JobFile
+import Logging
 import Run
+import ServiceLifecycle
 import State
 import Threading
 
@@ -178,32 +180,34 @@ public enum Serve {
             token: token, ledger: ledger, jobs: jobSet, runner: runner, log: log, counters: counters, maxBodyBytes: options.maxBodyBytes)
         let view = options.makeView { counters.withLock { $0 } }
         let router = Routes.make(hook: hook, view: view, maxConcurrentRequests: options.maxConcurrentRequests)
+        // Hummingbird's own log says only what goes wrong: `serve`'s log has its lines.
+        var logger = Logger(label: "pushctl.serve")
+        logger.logLevel = .warning
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(options.listen.host, port: options.listen.port)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.listen.port
                 log.line("serve: listening on http://\(ListenAddress(host: options.listen.host, port: port))")
-            })
-        let server = Task {
+            },
+            logger: logger)
+        // The server runs in a service group so that it stops gracefully (requests in progress
+        // answered) when `serve` stops; the signals are `serve`'s, not the group's.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let ended = LockedValue(false)
+        Task {
             do {
-                try await app.run()
-                finish(nil)
-            } catch is CancellationError {
+                try await group.run()
                 finish(nil)
             } catch {
                 finish(.server("\(error)"))
             }
-        }
-        let outcome = stop.withLock(whenReady: { $0 != nil }) { $0! }
-        runner.stop()
-        server.cancel()
-        let ended = LockedValue(false)
-        Task {
-            _ = await server.result
             ended.withLock { $0 = true }
             ended.broadcast()
         }
+        let outcome = stop.withLock(whenReady: { $0 != nil }) { $0! }
+        runner.stop()
+        Task { await group.triggerGracefulShutdown() }
         ended.withLock(whenReady: { $0 }) { _ in }
         if let error = outcome { throw error }
         log.line("serve: stopped")
