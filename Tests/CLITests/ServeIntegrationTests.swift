@@ -75,6 +75,9 @@ import Testing
         #expect(serve.waitForLog("event job event-copy ok"), "\(serve.log)")
         let runs = try historyRuns(setup.workspace, state: setup.state)
         #expect(runs.contains { $0.kind == "event" && $0.status == "ok" && $0.job == "event-copy" }, "\(runs)")
+        // Between runs serve holds no lock: an apply of the same job on the same database runs.
+        let apply = try run(pushctlBinary, ["apply", "--state", setup.state, setup.job], environment: setup.workspace.environment)
+        #expect(apply.status == 0, "\(apply.stderr)")
         // No credential in the log: the hook token never appears.
         #expect(!serve.log.contains(Self.token))
         serve.signal(SIGTERM)
