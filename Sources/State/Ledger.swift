@@ -66,6 +66,8 @@ public protocol Ledger: AnyObject, Sendable {
     func pendingEvents() throws(StateError) -> [EventRecord]
     /// The newest events, newest first.
     func recentEvents(limit: Int) throws(StateError) -> [EventRecord]
+    /// The ids of the events a run ran, oldest first.
+    func eventIDs(run: RunID) throws(StateError) -> [String]
     /// Marks events `ran` by a run, or `ignored`.
     func markEvents(_ ids: [String], status: EventStatus, run: RunID?) throws(StateError)
     /// How many events stand in each status.

@@ -181,6 +181,8 @@ public struct RunDetail: Hashable, Sendable {
     public var pushes: [PushRecord]
     /// What a `verify` run found, per tag.
     public var checks: [VerifyCheckRecord] = []
+    /// The registry events an `event` run of `pushctl serve` ran, by id (docs/serve.md).
+    public var events: [String] = []
 }
 
 /// One tag a `verify` run checked: what pushctl pushed there, what the registry holds now.

@@ -82,6 +82,15 @@ extension StateStore {
         }
     }
 
+    /// The ids of the events a run ran, oldest first (`show` of an `event` run lists them).
+    public func eventIDs(run: RunID) throws(StateError) -> [String] {
+        try read { c throws(SQLiteError) in
+            try c.query("SELECT id FROM events WHERE run_id = ? ORDER BY received, id", [run.rawValue]) { row throws(SQLiteError) in
+                try row.string(0)
+            }
+        }
+    }
+
     /// How many events stand in each status.
     public func eventCounts() throws(StateError) -> [EventStatus: Int] {
         let rows = try read { c throws(SQLiteError) in

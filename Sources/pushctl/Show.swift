@@ -89,6 +89,9 @@ enum ShowRendering {
             if let error = p.error { lines.append(("error", error)) }
             out += aligned(lines, indent: "  ")
         }
+        if !d.events.isEmpty {
+            out += "\nRegistry events: \(d.events.joined(separator: ", "))\n"
+        }
         if !d.checks.isEmpty {
             let counts = Dictionary(grouping: d.checks, by: \.status).mapValues(\.count)
             out +=
@@ -129,7 +132,8 @@ enum ShowRendering {
                     "tag": c.tag, "expected": c.expected, "current": c.current ?? NSNull(), "status": c.status,
                     "error": c.error ?? NSNull(), "pushedInRun": c.pushedInRun
                 ]
-            }
+            },
+            "events": d.events
         ])
     }
 

@@ -75,6 +75,14 @@ import Testing
         #expect(serve.waitForLog("event job event-copy ok"), "\(serve.log)")
         let runs = try historyRuns(setup.workspace, state: setup.state)
         #expect(runs.contains { $0.kind == "event" && $0.status == "ok" && $0.job == "event-copy" }, "\(runs)")
+        // `show` of the event run names the event the registry sent (its id, from the events table).
+        let eventRun = try #require(runs.first { $0.kind == "event" })
+        let shown = try run(
+            pushctlBinary, ["show", String(eventRun.id), "--state", setup.state, "--output", "json"],
+            environment: setup.workspace.environment)
+        let document = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+        #expect((document?["events"] as? [String])?.count == 1, "\(shown.stdout)")
+        #expect(serve.log.contains(((document?["events"] as? [String]) ?? ["?"])[0]))
         // Between runs serve holds no lock: an apply of the same job on the same database runs.
         let apply = try run(pushctlBinary, ["apply", "--state", setup.state, setup.job], environment: setup.workspace.environment)
         #expect(apply.status == 0, "\(apply.stderr)")
