@@ -187,6 +187,12 @@ import Testing
             "POST", "/hooks/registry", headers: ["Content-Type: application/json", "Authorization: Bearer x"], body: #"{"events":[]}"#)
         #expect(answer.status == 403)
         #expect(try serve.request("GET", "/metrics").status == 404)
+        // A second serve on the same address cannot listen: exit 1, said, nothing else started.
+        let second = try run(
+            pushctlBinary, ["serve", "--listen", "127.0.0.1:\(serve.port)", "--state", workspace.sub("other.db"), job],
+            environment: workspace.environment)
+        #expect(second.status == 1, "\(second.stderr)")
+        #expect(second.stderr.contains("Address already in use"), "\(second.stderr)")
         serve.signal(SIGTERM)
         #expect(serve.exitStatus() == 0)
     }
