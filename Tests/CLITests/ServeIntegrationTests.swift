@@ -69,8 +69,12 @@ import Testing
         let setup = try Setup("event-copy")
         defer { setup.stop() }
         let serve = try setup.serve()
+        let pushed = Date()
         try setup.push("v1")
         let copied = try poll(seconds: 60) { try setup.mirrorTags().contains("v1") }
+        // A figure for people (not asserted): from the start of the upstream push to the tag in the
+        // mirror, the 2 s coalescing window included.
+        print("serve: skopeo push upstream → tag in the mirror after \(String(format: "%.1f", Date().timeIntervalSince(pushed))) s")
         #expect(copied, "mirror tags: \((try? setup.mirrorTags()) ?? []); log:\n\(serve.log)")
         #expect(serve.waitForLog("event job event-copy ok"), "\(serve.log)")
         let runs = try historyRuns(setup.workspace, state: setup.state)
