@@ -10,8 +10,8 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Run the jobs on their schedules and on registry push events, as one long-running process.",
         discussion: """
-            Routes: POST /hooks/registry (docker-registry notifications, Bearer token), GET /healthz,
-            and the read-only view of the ledger. SIGHUP reloads the job files (the old jobs stay when
+            Routes: POST /hooks/registry (docker-registry notifications, Bearer token), GET /healthz, \
+            and the read-only view of the ledger. SIGHUP reloads the job files (the old jobs stay when \
             a new one is invalid); SIGTERM or SIGINT stops (a run in progress is recorded interrupted).
 
             Exit codes:
