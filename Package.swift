@@ -20,7 +20,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1")
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", exact: "2.1.1"),
+        // `pushctl serve`: the HTTP server (on SwiftNIO) for registry events and the web view.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        // Hummingbird's own: its logger (quietened) and the service group that shuts it down gracefully.
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0")
     ],
     targets: [
         // MARK: C libraries (system packages) and the curl shim
@@ -79,10 +84,20 @@ let package = Package(
             dependencies: ["State", "LedgerFormat", "SafeText", .product(name: "Mustache", package: "swift-mustache")]),
         // Renders the executor's events: docker-like lines, live bars, NDJSON.
         .target(name: "PushOutput", dependencies: ["Pusher", "OCI", "Threading"]),
+        // `pushctl serve`: one long-running process that runs jobs on their schedules and on registry
+        // push events (docs/serve.md); the HTTP routes on Hummingbird.
+        .target(
+            name: "Serve",
+            dependencies: [
+                "Run", "State", "JobFile", "LedgerWeb", "Planner", "PushOutput", "Pusher", "Threading", "YAML", "OCI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ]),
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "LedgerFormat", "Pusher", "OCI", "Signing",
+                "Serve", "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "LedgerFormat", "Pusher", "OCI", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -125,6 +140,7 @@ let package = Package(
         // through prometheus_client's parser, and headless Chromium on the rendered pages.
         .testTarget(name: "LedgerWebTests", dependencies: ["LedgerWeb", "State", "OCI", "Threading", "TestSupport"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "JobFile", "State", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "JobFile", "OCI", "Registry"]),

@@ -16,6 +16,8 @@ public struct Job: Sendable {
     public var directory: String
     /// sha256 of the file's bytes, recorded with every run.
     public var fileDigest: Digest
+    /// `schedule:` with `timezone:` (docs/jobfile.md "Schedules"): when `pushctl serve` runs the job.
+    public var schedule: CronSchedule? = nil
 
     public func registry(named name: String) -> Registry? {
         registries.first { $0.name == name }

@@ -9,7 +9,7 @@ struct JobDecoder {
     /// Absolute directory of the job file; relative paths are resolved against it.
     let directory: String
 
-    static let topKeys = ["version", "name", "defaults", "registries", "images"]
+    static let topKeys = ["version", "name", "defaults", "registries", "images", "schedule", "timezone"]
     static let defaultsKeys = ["concurrency", "images", "retries", "timeout", "platforms", "referrers", "verify", "sign"]
     static let registryKeys = ["url", "mirrors", "insecure", "ca", "cert", "key", "auth", "timeout"]
     static let authKeys = ["username", "password", "token"]
@@ -67,10 +67,37 @@ struct JobDecoder {
         let known: [String]? = top["registries"]?.mapping?.isEmpty == false ? declaredRegistries : nil
         let images = top["images"].map { decodeImages($0, registries: registries, declared: known) } ?? []
 
+        let schedule = decodeSchedule(top["schedule"], timezone: top["timezone"])
+
         guard let version, let name else { return nil }
-        return Job(
+        var job = Job(
             version: version, name: name, defaults: defaults, registries: registries, images: images,
             filePath: "", directory: directory, fileDigest: Digest.of([UInt8]()))
+        job.schedule = schedule
+        return job
+    }
+
+    // MARK: schedule
+
+    /// `schedule:` and `timezone:` (docs/jobfile.md "Schedules"): a cron expression, evaluated in
+    /// an IANA time zone (UTC when none is given).
+    mutating func decodeSchedule(_ node: Node?, timezone zoneNode: Node?) -> CronSchedule? {
+        var zone = TimeZone(identifier: "UTC")!
+        if let zoneNode, let name = context.string(zoneNode, "'timezone'") {
+            if let found = TimeZone(identifier: name) {
+                zone = found
+            } else {
+                context.error(zoneNode.location, "'timezone' '\(name)' is not an IANA time zone name (e.g. UTC, Europe/Berlin)")
+            }
+            if node == nil { context.error(zoneNode.location, "'timezone' is given without 'schedule'") }
+        }
+        guard let node, let text = context.string(node, "'schedule'") else { return nil }
+        do throws(CronError) {
+            return try CronSchedule(parsing: text, timeZone: zone)
+        } catch {
+            context.error(node.location, "'schedule': \(error)")
+            return nil
+        }
     }
 
     // MARK: defaults

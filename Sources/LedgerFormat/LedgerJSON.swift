@@ -65,7 +65,10 @@ public enum LedgerJSON {
 
     /// One run in full: `show --output json` and the API's `runs/{id}` (schemas/show-v1.schema.json).
     public static func detail(_ d: RunDetail) -> [String: Any] {
-        ["schema": "pushctl-show-v1", "state": d.database, "run": run(d.run), "pushes": d.pushes.map(push), "checks": d.checks.map(check)]
+        [
+            "schema": "pushctl-show-v1", "state": d.database, "run": run(d.run), "pushes": d.pushes.map(push), "checks": d.checks.map(check),
+            "events": d.events
+        ]
     }
 
     /// One pretty-printed document with sorted keys, ending in a newline.

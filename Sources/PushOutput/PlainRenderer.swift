@@ -66,8 +66,8 @@ public final class PlainRenderer: PushEventSink {
     }
 }
 
-enum SummaryText {
-    static func line(_ s: RunSummary) -> String {
+public enum SummaryText {
+    public static func line(_ s: RunSummary) -> String {
         var text = "Summary: \(s.pushed) pushed, \(s.unchanged) unchanged, \(s.failed) failed"
         if s.interruptedPushes > 0 { text += ", \(s.interruptedPushes) interrupted" }
         text += "; "

@@ -23,6 +23,9 @@ public struct ApplyRequest: Sendable {
     public var environment: [String: String]
     /// `apply --plan`: the saved plan to execute exactly, and where it was read from.
     public var savedPlan: (plan: SavedPlan, path: String)?
+    /// The kind the runs are recorded with: `apply`, or `event`/`schedule` when `pushctl serve`
+    /// started them (with `work` narrowed to the items an event matched).
+    public var kind: RunKind = .apply
 
     public init(
         jobs: [Job], work: [(job: Job, items: [PlanItem])], shard: Shard?, concurrency: Int?, images: Int?,
@@ -98,7 +101,7 @@ public struct ApplyRun {
         for job in request.jobs where runIDs[job.name] == nil {
             runIDs[job.name] = try store.beginRun(
                 job: job.name, file: job.filePath, fileDigest: job.fileDigest,
-                kind: .apply, pushctlVersion: PushctlVersion.current, started: started)
+                kind: request.kind, pushctlVersion: PushctlVersion.current, started: started)
         }
         let firstRun = runIDs.values.min()?.rawValue ?? 0
         var summary = RunSummary(runID: firstRun)

@@ -138,8 +138,11 @@ extension StateStore {
         do {
             try write { c in
                 try c.run(
-                    "UPDATE runs SET status = ? WHERE status = ? AND kind = ?",
-                    [RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue])
+                    "UPDATE runs SET status = ? WHERE status = ? AND kind IN (?, ?, ?)",
+                    [
+                        RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue, RunKind.event.rawValue,
+                        RunKind.schedule.rawValue
+                    ])
             }
         } catch {
             lock.release()

@@ -67,6 +67,21 @@ public protocol Ledger: AnyObject, Sendable {
     func latestVerifyRuns() throws(StateError) -> [RunDetail]
     /// Runs by kind and status, last success per job, and each job's newest run.
     func statistics() throws(StateError) -> LedgerStatistics
+    // MARK: registry events (`pushctl serve`, docs/serve.md "Registry events")
+
+    /// Stores the events whose id is new, in one transaction; returns the new ids (a repeated id
+    /// changes nothing).
+    func recordEvents(_ events: [EventRecord]) throws(StateError) -> [String]
+    /// Events still `pending`, oldest first.
+    func pendingEvents() throws(StateError) -> [EventRecord]
+    /// The newest events, newest first.
+    func recentEvents(limit: Int) throws(StateError) -> [EventRecord]
+    /// The ids of the events a run ran, oldest first.
+    func eventIDs(run: RunID) throws(StateError) -> [String]
+    /// Marks events `ran` by a run, or `ignored`.
+    func markEvents(_ ids: [String], status: EventStatus, run: RunID?) throws(StateError)
+    /// How many events stand in each status.
+    func eventCounts() throws(StateError) -> [EventStatus: Int]
 
     // MARK: the apply lock
 

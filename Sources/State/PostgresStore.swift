@@ -262,12 +262,12 @@ final class PostgresApplyLock: ApplyLock {
                 let previous = try c.query("SELECT value FROM meta WHERE key = ?", [metaKey]) { row in try row.string(0) }.first
                     .flatMap(decode)
                 if let previous {
-                    // Its process died holding the lock: its apply runs never finished.
+                    // Its process died holding the lock: its apply runs (and serve's event and schedule runs) never finished.
                     try c.run(
-                        "UPDATE runs SET status = ? WHERE status = ? AND kind = ? AND host = ? AND pid = ?",
+                        "UPDATE runs SET status = ? WHERE status = ? AND kind IN (?, ?, ?) AND host = ? AND pid = ?",
                         [
                             RunStatus.interrupted.rawValue, RunStatus.running.rawValue, RunKind.apply.rawValue,
-                            previous.host, Int64(previous.pid)
+                            RunKind.event.rawValue, RunKind.schedule.rawValue, previous.host, Int64(previous.pid)
                         ])
                 }
                 try c.run("DELETE FROM meta WHERE key = ?", [metaKey])

@@ -36,6 +36,10 @@ public struct RunKind: RawRepresentable, Hashable, Sendable, Codable, CustomStri
     public static let verify = RunKind(rawValue: "verify")
     /// `pushctl prune --confirm`: its rows are the tags it deleted (status `deleted`).
     public static let prune = RunKind(rawValue: "prune")
+    /// `pushctl serve`: an apply of the items that registry push events matched (the events name the run).
+    public static let event = RunKind(rawValue: "event")
+    /// `pushctl serve`: an apply of a job on its `schedule:`.
+    public static let schedule = RunKind(rawValue: "schedule")
     public var description: String { rawValue }
 }
 
@@ -177,6 +181,8 @@ public struct RunDetail: Hashable, Sendable {
     public var pushes: [PushRecord]
     /// What a `verify` run found, per tag.
     public var checks: [VerifyCheckRecord] = []
+    /// The registry events an `event` run of `pushctl serve` ran, by id (docs/serve.md).
+    public var events: [String] = []
 }
 
 /// One tag a `verify` run checked: what pushctl pushed there, what the registry holds now.

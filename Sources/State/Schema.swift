@@ -223,6 +223,25 @@ public enum StateSchema {
         CREATE INDEX pushes_by_source_digest ON pushes (source_digest);
         CREATE INDEX pushes_by_target ON pushes (registry_host, repository, tag, started);
         CREATE INDEX pushes_by_subject_digest ON pushes (subject_digest);
+        """,
+        // 9: registry push events `pushctl serve` accepted (docs/serve.md "Registry events"), stored
+        //    before the answer so that a crash loses none: `pending` until a run took them (`ran`,
+        //    with that run) or nothing in the jobs wanted them (`ignored`). Portable SQL (standard
+        //    types, no AUTOINCREMENT): the event id from the registry is the key.
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            received REAL NOT NULL,
+            action TEXT NOT NULL,
+            repository TEXT NOT NULL,
+            tag TEXT,
+            digest TEXT,
+            host TEXT,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'ran', 'ignored')),
+            run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL
+        );
+        CREATE INDEX events_by_status ON events (status, received);
+        CREATE INDEX events_by_run ON events (run_id);
         """
     ]
 

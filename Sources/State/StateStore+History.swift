@@ -146,7 +146,9 @@ extension StateStore {
             return (run, pushes, checks)
         }
         guard let (run, pushes, checks) = found else { throw .unknownRun(path: path, run: reference.description) }
-        return RunDetail(database: path, run: run, pushes: pushes, checks: checks)
+        var detail = RunDetail(database: path, run: run, pushes: pushes, checks: checks)
+        detail.events = try eventIDs(run: run.id)
+        return detail
     }
 
     /// Removes old runs and their pushes in one transaction, then VACUUMs. A run is removed when

@@ -10,7 +10,7 @@ struct Pushctl: ParsableCommand {
         version: PushctlVersion.current,
         subcommands: [
             Validate.self, PlanCommand.self, Apply.self, Verify.self, History.self, Show.self, PruneHistory.self, Prune.self, Key.self,
-            StateCommand.self
+            StateCommand.self, ServeCommand.self
         ]
     )
 

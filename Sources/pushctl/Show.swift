@@ -90,6 +90,9 @@ enum ShowRendering {
             if let error = p.error { lines.append(("error", error)) }
             out += aligned(lines, indent: "  ")
         }
+        if !d.events.isEmpty {
+            out += "\nRegistry events: \(d.events.joined(separator: ", "))\n"
+        }
         if !d.checks.isEmpty {
             let counts = Dictionary(grouping: d.checks, by: \.status).mapValues(\.count)
             out +=

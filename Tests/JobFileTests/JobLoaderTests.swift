@@ -105,7 +105,7 @@ import OCI
     @Test func unknownKeyWithoutCloseMatchListsKnownKeys() {
         #expect(
             problems(job(extra: "colour: blue\n")) == [
-                "3:1: unknown key 'colour' in the job file (known keys: version, name, defaults, registries, images)"
+                "3:1: unknown key 'colour' in the job file (known keys: version, name, defaults, registries, images, schedule, timezone)"
             ])
     }
 

@@ -6,30 +6,7 @@ import TestSupport
 /// `/metrics` read by an independent parser (Debian's python3-prometheus-client), and every
 /// family documented in docs/web.md.
 @Suite struct MetricsTests {
-    /// The families as prometheus_client parses them: name → (type, samples "name{labels}" → value).
-    static let parseScript = """
-        import json, sys
-        from prometheus_client.parser import text_string_to_metric_families
-        out = {}
-        for family in text_string_to_metric_families(open(sys.argv[1]).read()):
-            samples = {}
-            for s in family.samples:
-                labels = ','.join('%s="%s"' % (k, v) for k, v in sorted(s.labels.items()))
-                samples['%s{%s}' % (s.name, labels)] = s.value
-            out[family.name] = {'type': family.type, 'samples': samples}
-        print(json.dumps(out))
-        """
-
-    struct Family { var type: String; var samples: [String: Double] }
-
-    static func parse(_ text: String) throws -> [String: Family] {
-        let scratch = try Scratch(prefix: "pushctl-metrics")
-        let file = try scratch.write("metrics.txt", text)
-        let result = try runProcess(python, ["-c", parseScript, file])
-        #expect(result.status == 0, "prometheus_client refused the exposition: \(result.stderr)")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]])
-        return json.mapValues { Family(type: $0["type"] as? String ?? "", samples: $0["samples"] as? [String: Double] ?? [:]) }
-    }
+    static func parse(_ text: String) throws -> [String: PrometheusParser.Family] { try PrometheusParser.parse(text) }
 
     @Test func familiesParseAndAddUp() throws {
         let f = try WebFixture.standard()

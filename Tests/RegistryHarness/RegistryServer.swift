@@ -53,11 +53,23 @@ public final class RegistryServer: @unchecked Sendable {
     private let stdoutPath: String
     private let stopped = LockedValue(false)
 
+    /// Where the registry sends its event notifications (distribution's `notifications.endpoints`):
+    /// a URL and the bearer token it authenticates with. Pull events and blob events are not sent
+    /// (`ignore`), as a mirror's hook has no use for them.
+    public struct Notifications: Sendable {
+        public var url: String
+        public var token: String
+        public init(url: String, token: String) {
+            self.url = url
+            self.token = token
+        }
+    }
+
     /// Starts a registry; retries on a port taken between probing and binding.
-    public static func start(_ variant: Variant = .plain) throws -> RegistryServer {
+    public static func start(_ variant: Variant = .plain, notifications: Notifications? = nil) throws -> RegistryServer {
         var lastError: Error = HarnessError.registryDidNotStart("no attempt made")
         for _ in 0..<5 {
-            do { return try RegistryServer(variant: variant) } catch HarnessError.registryDidNotStart(let why)
+            do { return try RegistryServer(variant: variant, notifications: notifications) } catch HarnessError.registryDidNotStart(let why)
                 where why.contains("address already in use")
             {
                 lastError = HarnessError.registryDidNotStart(why)
@@ -66,7 +78,7 @@ public final class RegistryServer: @unchecked Sendable {
         throw lastError
     }
 
-    private init(variant: Variant) throws {
+    private init(variant: Variant, notifications: Notifications?) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else { throw HarnessError.missingTool(Self.binary) }
         self.variant = variant
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushctl-registry-\(UUID().uuidString)").path
@@ -157,6 +169,24 @@ public final class RegistryServer: @unchecked Sendable {
             password = nil
             identityToken = nil
             tokenIssuer = nil
+        }
+        if let notifications {
+            // Delivery retried every second on failure (a stopped hook gets its events later).
+            config += """
+                notifications:
+                  endpoints:
+                    - name: pushctl
+                      url: \(notifications.url)
+                      headers:
+                        Authorization: [Bearer \(notifications.token)]
+                      timeout: 2s
+                      threshold: 3
+                      backoff: 1s
+                      ignore:
+                        mediatypes: [application/octet-stream]
+                        actions: [pull]
+
+                """
         }
         try config.write(toFile: "\(directory)/config.yml", atomically: true, encoding: .utf8)
         baseURL = "\(useTLS ? "https" : "http")://127.0.0.1:\(port)"

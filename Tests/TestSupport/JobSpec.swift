@@ -9,6 +9,8 @@ public struct JobSpec: Sendable {
     /// `- {source: '…', …}`) instead of a block: for tests that check the line and column pushctl
     /// names. `extra` lines must then be single `key: value` pairs.
     public var compact: Bool
+    /// More top-level lines, such as `schedule: "*/2 * * * * *"`.
+    public var topLevel: [String] = []
     private var registries: [(name: String, fields: [String])] = []
     private var images: [[String]] = []
 
@@ -42,8 +44,16 @@ public struct JobSpec: Sendable {
         return copy
     }
 
+    /// A top-level line (`schedule: …`, `timezone: …`).
+    public func top(_ line: String) -> JobSpec {
+        var copy = self
+        copy.topLevel.append(line)
+        return copy
+    }
+
     public var yaml: String {
         var text = "version: 1\nname: \(name)\n"
+        text += topLevel.map { $0 + "\n" }.joined()
         if !defaults.isEmpty {
             text += "defaults: {" + defaults.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "}\n"
         }
