@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "Pusher", "OCI", "Signing",
+                "Run", "PushOutput", "JobFile", "Planner", "State", "Pusher", "OCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 

@@ -84,11 +84,25 @@ public struct ApplyRun {
     /// Says what the user should know that is not an event (fallbacks, waits, lock notes).
     public let notice: @Sendable (String) -> Void
 
-    public init(store: any Ledger, sink: any PushEventSink, cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void) {
+    public init(
+        store: any Ledger, sink: any PushEventSink, cancellation: CancellationFlag = CancellationFlag(),
+        notice: @escaping @Sendable (String) -> Void
+    ) {
         self.store = store
         self.sink = sink
         self.cancellation = cancellation
         self.notice = notice
+    }
+
+    /// What an interrupt does (for a signal handler): stops new work and cancels transfers (curl
+    /// aborts them, open upload sessions are deleted), so the run ends recorded as interrupted.
+    /// It returns false when the run was interrupted already.
+    public var interrupt: @Sendable () -> Bool {
+        { [cancellation] in
+            guard !cancellation.isCancelled else { return false }
+            cancellation.cancel()
+            return true
+        }
     }
 
     /// Runs the request; returns the summary (its exit code says how it went).

@@ -1,4 +1,3 @@
-import Threading
 import ArgumentParser
 import Run
 import Foundation
@@ -121,16 +120,15 @@ struct Apply: ParsableCommand {
             StandardError.write("note: took over the lock of pid \(previous.pid) on \(previous.host), which is no longer running")
         }
 
-        let cancellation = CancellationFlag()
         // Notices go through the renderer, so a live area on a terminal is cleared around them
         // instead of overwriting them.
-        let interrupts = InterruptHandler(cancellation: cancellation) { number in
+        let run = ApplyRun(store: store, sink: sink) { sink.emit(.notice($0)) }
+        let interrupts = InterruptHandler(interrupt: run.interrupt) { number in
             sink.emit(
                 .notice("\(number == SIGINT ? "interrupt" : "terminated"): stopping; finished pushes stay recorded (again to quit at once)")
             )
         }
         defer { interrupts.stop() }
-        let run = ApplyRun(store: store, sink: sink, cancellation: cancellation) { sink.emit(.notice($0)) }
         let summary: RunSummary
         do {
             var request = ApplyRequest(
