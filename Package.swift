@@ -109,7 +109,7 @@ let package = Package(
             ]),
         // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
         // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
-        .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI", "FuzzTargets"], exclude: ["Fixtures", "cosign_interop.py"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Planner"]),
         .testTarget(name: "PushOutputTests", dependencies: ["PushOutput", "Pusher", "OCI"]),
         // Replays the fuzz corpus and every input a fuzzer ever crashed on (Fuzz/).

@@ -1,6 +1,6 @@
 /// One address of a registry, `scheme://host[:port]` with no path, as the plan lists it, the run
 /// tries it in fallback order and the registry client talks to it: the one endpoint type from
-/// `Planner` through `Run` to `Registry` and the executor (docs/run.md "One endpoint type"). It
+/// `Planner` through `Run` to `Registry` and the executor (docs/run.md "Seams"). It
 /// lives here, beside the distribution vocabulary, because every one of those modules reads OCI
 /// and none of them may import the others.
 ///
