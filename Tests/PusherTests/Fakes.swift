@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import Curl
 import OCI
@@ -16,7 +17,7 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
     }
     struct SourceCorrupt: Error, CustomStringConvertible { var description: String { "digest mismatch" } }
 
-    private let lock = NSLock()
+    private let lock = Lock()
     var blobs: [String: Set<Digest>] = [:]  // repository → digests
     var manifests: [String: [String: Digest]] = [:]  // repository → reference → digest
     var requests: [String] = []

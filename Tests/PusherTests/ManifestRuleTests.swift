@@ -177,7 +177,7 @@ import Testing
 }
 
 final class LogBox: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var all: [String] = []
     func append(_ entry: String) { lock.withLock { all.append(entry) } }
     var entries: [String] { lock.withLock { all } }
