@@ -36,6 +36,28 @@ public struct ApplyRequest: Sendable {
         self.retries = retries
         self.environment = environment
     }
+
+    /// The request for `jobs` as `apply` gives them: each job's plan items narrowed by `--only`
+    /// (`only`, empty for all) and `--shard`; items with a tag selector are sharded per selected
+    /// tag during preparation instead.
+    public init(
+        jobs: [Job], only: [String], shard: Shard?, concurrency: Int?, images: Int?, retries: Int?,
+        environment: [String: String]
+    ) {
+        let work = jobs.map { job in
+            (
+                job: job,
+                items: Planner.plan(job).items.filter { item in
+                    guard item.matches(only: only) else { return false }
+                    if case .selector = item.tags { return true }
+                    return shard.map { item.inShard($0.index, of: $0.count) } ?? true
+                }
+            )
+        }
+        self.init(
+            jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images, retries: retries,
+            environment: environment)
+    }
 }
 
 /// How a run that could not go on ended before its pushes (the run is recorded all the same).

@@ -101,17 +101,6 @@ struct Apply: ParsableCommand {
         }
         let only = savedPlan?.plan.only ?? self.only
         let shard = try self.shard.map { try Shard(parsing: $0) }
-        // Items with a tag selector are sharded per selected tag during preparation instead.
-        let work = jobs.map { job in
-            (
-                job: job,
-                items: Planner.plan(job).items.filter { item in
-                    guard item.matches(only: only) else { return false }
-                    if case .selector = item.tags { return true }
-                    return shard.map { item.inShard($0.index, of: $0.count) } ?? true
-                }
-            )
-        }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
         let (store, lock) = try state.openLocked(creating: true)
@@ -132,7 +121,7 @@ struct Apply: ParsableCommand {
         let summary: RunSummary
         do {
             var request = ApplyRequest(
-                jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
+                jobs: jobs, only: only, shard: shard, concurrency: concurrency, images: images,
                 retries: retries, environment: environment)
             request.savedPlan = savedPlan
             summary = try run.run(request)
