@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "pushctl",
             dependencies: [
-                "Serve", "Run", "PushOutput", "Threading", "JobFile", "Planner", "State", "LedgerFormat", "Pusher", "OCI", "Signing",
+                "Serve", "Run", "PushOutput", "JobFile", "Planner", "State", "LedgerFormat", "Pusher", "OCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -123,9 +123,9 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading"]),
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport"]),
+        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
-        .target(name: "PusherFakes", dependencies: ["Pusher", "OCI"], path: "Tests/PusherFakes"),
+        .target(name: "PusherFakes", dependencies: ["Pusher", "OCI", "Threading"], path: "Tests/PusherFakes"),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Run", "Registry", "Curl", "OCI", "Threading"]),
         .testTarget(
             name: "RegistrySourceTests",
@@ -135,7 +135,7 @@ let package = Package(
             ]),
         // Real cosign signatures (Fixtures/cosign) and an independent Python implementation
         // (cosign_interop.py, Debian's python3-cryptography and python3-nacl).
-        .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI"], exclude: ["Fixtures", "cosign_interop.py"]),
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "OCI", "FuzzTargets"], exclude: ["Fixtures", "cosign_interop.py"]),
         // The web view over a real SQLite ledger: every page and API answer, schemas, /metrics
         // through prometheus_client's parser, and headless Chromium on the rendered pages.
         .testTarget(name: "LedgerWebTests", dependencies: ["LedgerWeb", "State", "OCI", "Threading", "TestSupport"]),

@@ -83,20 +83,17 @@ public protocol RequestBodyStream: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
 }
 
-/// A body already in memory.
+/// A body already in memory, read once per transfer (a retry makes a new one). The transport
+/// cannot use `OCI.MemoryBlobStream`: `Curl` sits below the OCI vocabulary (docs/run.md).
 final class MemoryBodyStream: RequestBodyStream {
-    private let bytes: [UInt8]
-    private var position = 0
+    private var rest: ArraySlice<UInt8>
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8]) { rest = bytes[...] }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        let n = min(buffer.count, bytes.count - position)
-        guard n > 0 else { return 0 }
-        bytes.withUnsafeBytes { source in
-            buffer.baseAddress!.copyMemory(from: source.baseAddress! + position, byteCount: n)
-        }
-        position += n
+        let n = min(buffer.count, rest.count)
+        rest.prefix(n).withUnsafeBytes { buffer.copyMemory(from: $0) }
+        rest.removeFirst(n)
         return n
     }
 }

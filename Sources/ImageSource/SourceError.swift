@@ -62,6 +62,21 @@ public enum SourceError: Error, Sendable, Equatable {
 
     /// The exit code class of every source error (docs/cli.md: invalid input).
     public var exitCode: Int32 { 2 }
+
+    /// Whether the description begins with the source as the reader resolved it (the `source:`
+    /// cases: `TRANSPORT:PATH[:REF]`); the others name only a file or path, so a message about
+    /// them should say which source it was.
+    public var namesItsSource: Bool {
+        switch self {
+        case .notFound, .notALayout, .unsupportedLayoutVersion, .notATarArchive, .compressedArchive, .truncatedArchive,
+            .missingArchiveMembers, .io:
+            false
+        case .invalidJSON, .invalidDocument, .invalidManifest, .inconsistentMediaType, .noImages, .severalImages,
+            .unknownRef, .digestNotInLayout, .notAManifest, .ambiguousRef, .invalidRef, .missingBlobs, .blobSizeMismatch,
+            .blobDigestMismatch, .diffIDMismatch, .layerCountMismatch, .knownCompressionMismatch, .unknownBlob, .compression:
+            true
+        }
+    }
 }
 
 /// One blob or manifest that `loadGraph` could not find (or found with the wrong size).

@@ -8,7 +8,7 @@ import OCI
 /// `@sha256:…` selects a manifest by digest; `oci:DIR@sha256:…` (no `:` before `@`) is accepted
 /// too, so for the OCI forms PATH also cannot contain `@`.
 ///
-/// REF rules (README "Sources", docs/image-sources.md), checked here so that `validate` reports a
+/// REF rules (docs/jobfile.md "Sources", docs/image-sources.md), checked here so that `validate` reports a
 /// bad REF at its file, line and column instead of the run finding it later:
 /// - OCI: an `org.opencontainers.image.ref.name` (its grammar), matched exactly against
 ///   `index.json`, or `@sha256:…`.

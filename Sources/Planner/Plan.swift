@@ -30,7 +30,7 @@ public struct PlanItem: Sendable, Codable {
     public var repository: String
     public var tags: PlanTags
     /// Endpoints in fallback order.
-    public var endpoints: [Endpoint]
+    public var endpoints: [RegistryEndpoint]
 
     /// True when this item belongs to shard `index` (0-based) of `count`: the item's stable hash
     /// modulo `count`, so N runners given `0/N` … `N-1/N` split a job without overlap.

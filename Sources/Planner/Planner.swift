@@ -17,7 +17,7 @@ public enum Planner {
                         registry: target,
                         repository: repository,
                         tags: planTags(image),
-                        endpoints: Endpoint.fallbackOrder(for: registry)))
+                        endpoints: RegistryEndpoint.fallbackOrder(for: registry)))
             }
         }
         return Plan(

@@ -39,7 +39,7 @@ struct BlobPusher: Sendable {
     private func transfer(_ blob: Descriptor) throws(StepFailure) -> BlobCounts {
         let repository = job.target.repository
         let step = StepRunner(destination: destination, cancellation: cancellation)
-        let failure = PushFailure.blob(digest: blob.digest, error: "")
+        let failure = PushStep.blob(blob.digest)
 
         let (decision, recorded) = try decider.blob(blob, step)
         if recorded && decision != .present {
@@ -62,7 +62,7 @@ struct BlobPusher: Sendable {
                     emit(blob, .mounted, from: source)
                     return BlobCounts(mounted: 1)
                 }
-                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
+                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final) }
             }
             if try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
                 try record(blob)

@@ -74,7 +74,7 @@ public final class Executor: Sendable {
                 sink.emit(.retrying(target, what: event.operation, delaySeconds: event.delaySeconds, attempt: event.attempt))
             }) { destination, endpoint throws(StepFailure) in
                 endpointsTried.withLock { $0 += 1 }
-                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
+                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final) }
                 var target = job.target
                 target.host = endpoint.host
                 lastEndpointHost.withLock { $0 = endpoint.host }
@@ -90,9 +90,9 @@ public final class Executor: Sendable {
         } catch let failure as StepFailure {
             final = .failure(failure)
         } catch let exhausted as PushEndpointsExhausted {
-            final = .failure(StepFailure(.noEndpoint(registry: exhausted.registry, attempts: exhausted.attempts), kind: .other))
+            final = .failure(StepFailure(.noEndpoint(registry: exhausted.registry, attempts: exhausted.attempts), kind: .final))
         } catch {
-            final = .failure(StepFailure(.request(String(describing: error)), kind: .other))
+            final = .failure(StepFailure(.request(String(describing: error)), kind: .final))
         }
 
         let outcome: PushOutcome
@@ -178,12 +178,12 @@ public final class Executor: Sendable {
             do {
                 job.image = try load()
             } catch {
-                throw StepFailure(.manifest(reference: job.image.description, error: String(describing: error)), kind: .other)
+                throw StepFailure(.manifest(reference: job.image.description, error: String(describing: error)), kind: .final)
             }
         }
 
         // 2. The endpoint must pass the `/v2/` check before anything is written to it.
-        try step.run(.request("")) { try destination.ping() }
+        try step.run(.request) { try destination.ping() }
         answered()
 
         // 3. Blobs: configs and layers, each present, mounted or uploaded.
@@ -217,7 +217,7 @@ public final class Executor: Sendable {
                 switch try ledger.claimManifest(place, descriptor.digest, owner: owner) {
                 case .acknowledged: continue
                 case .failed(let failure):
-                    if case .cancelled = failure.failure { throw StepFailure(.cancelled, kind: .other) }
+                    if case .cancelled = failure.failure { throw StepFailure(.cancelled, kind: .final) }
                     // Named as the child of the manifest here that needs it, or as itself (the root).
                     guard let parent = references.first(where: { $0.value.contains(descriptor.digest) })?.key else {
                         throw StepFailure(
@@ -276,7 +276,7 @@ public final class Executor: Sendable {
                     // Trust, but verify the first push of a tag: a registry (or a proxy before it) that
                     // answers 201 without storing the manifest must not get the push recorded.
                     if firstPushes.contains(tag) {
-                        let held = try step.run(.manifest(reference: tag, error: "")) {
+                        let held = try step.run(.manifest(reference: tag)) {
                             try destination.manifestDigest(repository: repository, reference: tag)
                         }
                         guard held == root.digest else {
@@ -285,7 +285,7 @@ public final class Executor: Sendable {
                                     reference: tag,
                                     error: "the registry accepted the manifest but "
                                         + (held.map { "the tag points to \($0)" } ?? "does not hold it") + " (checked with a HEAD)"),
-                                kind: .registryAnswer)
+                                kind: .final)
                         }
                     }
                 }
@@ -320,55 +320,72 @@ public final class Executor: Sendable {
         _ step: StepRunner, _ destination: any PushDestination, _ repository: String,
         reference: String, descriptor: Descriptor, bytes: [UInt8]
     ) throws(StepFailure) -> Bool {
-        let (reported, acknowledged) = try step.run(.manifest(reference: reference, error: "")) {
+        let (reported, acknowledged) = try step.run(.manifest(reference: reference)) {
             try destination.putManifestReportingSubject(
                 repository: repository, reference: reference, bytes: bytes, mediaType: descriptor.mediaType)
         }
         guard reported == descriptor.digest else {
-            throw StepFailure(.digestMismatch(reference: reference, expected: descriptor.digest, reported: reported), kind: .registryAnswer)
+            throw StepFailure(.digestMismatch(reference: reference, expected: descriptor.digest, reported: reported), kind: .final)
         }
         return acknowledged
     }
 }
 
-/// A failure of one step of a push, with what it means for endpoint fallback.
-struct StepFailure: PushEndpointFailure, CustomStringConvertible {
+/// A failure of one step of a push, with what it means for endpoint fallback and, when a request
+/// or the state database failed, the error itself (its text is only for people: nothing decides on it).
+struct StepFailure: EndpointVerdictProviding, CustomStringConvertible {
     var failure: PushFailure
-    var kind: FailureKind
+    var kind: EndpointVerdict
+    var underlying: (any Error)?
     var counts = BlobCounts()
 
-    init(_ failure: PushFailure, kind: FailureKind) {
+    init(_ failure: PushFailure, kind: EndpointVerdict, underlying: (any Error)? = nil) {
         self.failure = failure
         self.kind = kind
+        self.underlying = underlying
     }
 
     var description: String { failure.description }
 
-    var failureKind: FailureKind { kind }
+    var endpointVerdict: EndpointVerdict { kind }
 }
 
-/// Runs one request-like step, turning its error into a `StepFailure` that names the step.
+/// One request-like step of a push, as its failure names it.
+enum PushStep {
+    case blob(Digest)
+    case manifest(reference: String)
+    /// A state database call, and what it was doing.
+    case state(String)
+    /// A request whose error already says what was being done (the `/v2/` check).
+    case request
+
+    /// The failure of this step, said with `error`'s text.
+    func failure(_ error: any Error) -> PushFailure {
+        let message = String(describing: error)
+        return switch self {
+        case .blob(let digest): .blob(digest: digest, error: message)
+        case .manifest(let reference): .manifest(reference: reference, error: message)
+        case .state(let doing): .state("\(doing): \(message)")
+        case .request: .request(message)
+        }
+    }
+}
+
+/// Runs one request-like step, turning its error into a `StepFailure` that names the step and
+/// keeps the error.
 struct StepRunner {
     let destination: any PushDestination
     let cancellation: CancellationFlag
 
-    func run<T>(_ what: PushFailure, _ body: () throws -> T) throws(StepFailure) -> T {
-        if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
+    func run<T>(_ step: PushStep, _ body: () throws -> T) throws(StepFailure) -> T {
+        if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final) }
         do {
             return try body()
         } catch {
-            if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .other) }
-            let message = String(describing: error)
-            let named: PushFailure =
-                switch what {
-                case .blob(let digest, _): .blob(digest: digest, error: message)
-                case .manifest(let reference, _): .manifest(reference: reference, error: message)
-                case .state(let doing): .state("\(doing): \(message)")
-                case .request: .request(message)
-                default: what
-                }
-            let kind: FailureKind = if case .state = what { .other } else { destination.classify(error) }
-            throw StepFailure(named, kind: kind)
+            if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final, underlying: error) }
+            // The state database's failures are final: another endpoint would not help.
+            let kind: EndpointVerdict = if case .state = step { .final } else { destination.classify(error) }
+            throw StepFailure(step.failure(error), kind: kind, underlying: error)
         }
     }
 }

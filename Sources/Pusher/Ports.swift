@@ -41,18 +41,6 @@ public struct SourceImage: Sendable {
     }
 }
 
-/// How a failure at an endpoint bears on endpoint fallback (docs/jobfile.md, "Endpoint fallback order").
-public enum FailureKind: Sendable, Equatable {
-    /// Could not be reached or kept failing (DNS, connect, TLS, timeout, 5xx after retries):
-    /// try the next endpoint. `tlsHandshake` says whether the TLS handshake itself failed,
-    /// which is what lets an `insecure` registry's plain-http twin be tried.
-    case endpointUnavailable(tlsHandshake: Bool)
-    /// The registry answered with an error of its own: final, not retried elsewhere.
-    case registryAnswer
-    /// Anything else (a source read failed, cancelled): final for this push.
-    case other
-}
-
 /// One endpoint of a target registry, as the executor uses it.
 public protocol PushDestination: Sendable {
     /// `GET /v2/`.
@@ -66,7 +54,7 @@ public protocol PushDestination: Sendable {
     /// Puts exact bytes; returns the digest the registry reports.
     func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest
     /// How an error thrown by this destination bears on endpoint fallback.
-    func classify(_ error: any Error) -> FailureKind
+    func classify(_ error: any Error) -> EndpointVerdict
     /// Puts exact bytes; also says whether the registry acknowledged the manifest's `subject`
     /// (`OCI-Subject`). Referrers.swift has a default that says it did not.
     func putManifestReportingSubject(
@@ -77,19 +65,6 @@ public protocol PushDestination: Sendable {
     func fetchManifest(repository: String, reference: String) throws -> [UInt8]?
     /// The referrers API's listing of `subject`; nil when the registry has no referrers API.
     func listReferrers(repository: String, subject: Digest) throws -> [Descriptor]?
-}
-
-/// One endpoint of a target registry, as the executor names it in its lines and records.
-public struct PushEndpoint: Sendable, Hashable {
-    /// `scheme://host[:port]`.
-    public var url: String
-    /// `host[:port]`.
-    public var host: String
-
-    public init(url: String, host: String) {
-        self.url = url
-        self.host = host
-    }
 }
 
 /// A request that failed and is tried again after a wait (a "Retrying in N seconds" line).
@@ -104,12 +79,6 @@ public struct PushRetry: Sendable {
         self.attempt = attempt
         self.delaySeconds = delaySeconds
     }
-}
-
-/// An error of the executor's that says how it bears on endpoint fallback; `PushEndpoints`
-/// implementations read it (any other error is final).
-public protocol PushEndpointFailure: Error {
-    var failureKind: FailureKind { get }
 }
 
 /// Every endpoint of a registry was tried and none could be used (thrown by `PushEndpoints`).
@@ -133,11 +102,12 @@ public protocol PushEndpoints: Sendable {
     var preferredHost: String { get }
     /// Runs `body` at the first usable endpoint and falls back as the run's rule says; `retries`
     /// hears every retry of a request made through the destination handed to `body`.
-    /// Throws what `body` throws when it is final, else `PushEndpointsExhausted`.
+    /// Errors that are `EndpointVerdictProviding` (the executor's step failures) say how they
+    /// bear on fallback. Throws what `body` throws when it is final, else `PushEndpointsExhausted`.
     func perform<T>(
         retries: @escaping @Sendable (PushRetry) -> Void,
-        _ body: (_ destination: any PushDestination, _ endpoint: PushEndpoint) throws -> T
-    ) throws -> (value: T, endpoint: PushEndpoint)
+        _ body: (_ destination: any PushDestination, _ endpoint: RegistryEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: RegistryEndpoint)
 }
 
 /// What the executor reads from and writes to the state database.

@@ -65,7 +65,7 @@ public struct PushDecider: Sendable {
                 var need = TagNeed.push
                 if last == root {
                     let head = { () throws(StepFailure) -> Digest? in
-                        try step.run(.manifest(reference: tag, error: "")) {
+                        try step.run(.manifest(reference: tag)) {
                             try destination.manifestDigest(repository: repository, reference: tag)
                         }
                     }
@@ -102,7 +102,7 @@ public struct PushDecider: Sendable {
     /// but `.present` that record is stale and the executor forgets it.
     func blob(_ blob: Descriptor, _ step: StepRunner) throws(StepFailure) -> (decision: BlobDecision, recorded: Bool) {
         let repository = job.target.repository
-        let failure = PushFailure.blob(digest: blob.digest, error: "")
+        let failure = PushStep.blob(blob.digest)
         let recorded = try step.run(.state("reading blob locations")) {
             try state.isBlobKnown(registry: job.registryKey, repository: repository, digest: blob.digest)
         }

@@ -56,7 +56,7 @@ public enum PushPreviewer {
         do {
             let (preview, endpoint) = try job.endpoints.perform(retries: { _ in }) { destination, _ throws(StepFailure) in
                 let step = StepRunner(destination: destination, cancellation: cancellation)
-                try step.run(.request("")) { try destination.ping() }
+                try step.run(.request) { try destination.ping() }
                 return try assess(job, decider: PushDecider(job: job, destination: destination, state: state), step)
             }
             return (endpoint.url, preview)
@@ -85,7 +85,7 @@ public enum PushPreviewer {
         var image = job.image
         if let load = image.loadContent {
             do { image = try load() } catch {
-                throw StepFailure(.manifest(reference: image.description, error: String(describing: error)), kind: .other)
+                throw StepFailure(.manifest(reference: image.description, error: String(describing: error)), kind: .final)
             }
         }
         var loaded = job

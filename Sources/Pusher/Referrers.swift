@@ -61,12 +61,12 @@ extension Executor {
         let digest = job.image.root.digest
         if let known = referrerListings.known(key) { return known.contains(digest) }
         let tag = ReferrersFallback.tag(for: subject)
-        let bytes = try step.run(.manifest(reference: tag, error: "")) {
+        let bytes = try step.run(.manifest(reference: tag)) {
             try destination.fetchManifest(repository: repository, reference: tag)
         }
         var digests = Set((bytes.map(ReferrersFallback.entries) ?? []).map(\.digest))
         if !digests.contains(digest) {
-            let api = try step.run(.manifest(reference: "referrers of \(subject)", error: "")) {
+            let api = try step.run(.manifest(reference: "referrers of \(subject)")) {
                 try destination.listReferrers(repository: repository, subject: subject)
             }
             digests.formUnion((api ?? []).map(\.digest))
@@ -91,7 +91,7 @@ extension Executor {
         // The read-merge-write holds the tag, so no other push's PUT of it (the layout's own
         // fallback index pushed as an item) lands in between and is overwritten.
         try ledger.access(place, owner: owner, for: tag, writes: [.tag(tag)], reads: [], awaiting: []) { () throws(StepFailure) in
-            let existing = try step.run(.manifest(reference: tag, error: "")) {
+            let existing = try step.run(.manifest(reference: tag)) {
                 try destination.fetchManifest(repository: repository, reference: tag)
             }
             let entry = referrer.listingDescriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size)
@@ -100,7 +100,7 @@ extension Executor {
                 merged = try ReferrersFallback.merge(existing, adding: entry)
             } catch {
                 throw StepFailure(
-                    .manifest(reference: tag, error: "the referrers fallback index cannot be extended: \(error)"), kind: .other)
+                    .manifest(reference: tag, error: "the referrers fallback index cannot be extended: \(error)"), kind: .final)
             }
             guard let merged else { return }
             let children = Self.childDigests(merged)
@@ -108,7 +108,7 @@ extension Executor {
                 place, owner: owner, for: tag, writes: [.manifest(Digest.of(merged))],
                 reads: children.map { .manifest($0) }, awaiting: children
             ) { () throws(StepFailure) in
-                _ = try step.run(.manifest(reference: tag, error: "")) {
+                _ = try step.run(.manifest(reference: tag)) {
                     try destination.putManifest(repository: repository, reference: tag, bytes: merged, mediaType: MediaType.ociIndex)
                 }
             }

@@ -154,7 +154,7 @@ final class TransferLedger: Sendable {
                 && readKeys.allSatisfy { !state.writing.contains($0) }
         }
         if let (child, failure) = failed {
-            if case .cancelled = failure.failure { throw StepFailure(.cancelled, kind: .other) }
+            if case .cancelled = failure.failure { throw StepFailure(.cancelled, kind: .final) }
             throw StepFailure(.childFailed(manifest: reference, child: child, error: failure.failure.description), kind: failure.kind)
         }
         defer {
@@ -191,7 +191,7 @@ final class TransferLedger: Sendable {
             state.waiting[owner] = blocked
             return nil
         }
-        if let cycle { throw StepFailure(.referenceCycle(cycle), kind: .other) }
+        if let cycle { throw StepFailure(.referenceCycle(cycle), kind: .final) }
         return state.withLock(whenReady: { blocking($0).isEmpty && recordsFree($0) }) { state in
             state.waiting[owner] = nil
             return body(&state)

@@ -1,23 +1,6 @@
 import Foundation
+import OCI
 import Threading
-
-/// How a failure at one endpoint bears on endpoint fallback (docs/jobfile.md "Endpoint fallback
-/// order").
-public enum EndpointVerdict: Sendable, Equatable {
-    /// The endpoint could not be used (DNS, connect, TLS, timeout, 5xx after retries): abandon it
-    /// for the rest of the run and go on with the next. `tlsHandshake` says whether the TLS
-    /// handshake itself failed, the one failure after which an `insecure` registry's plain-http
-    /// twin may be tried.
-    case unusable(tlsHandshake: Bool)
-    /// Anything else (the registry's own answer, a source failure, an interrupt): final here and
-    /// at every other endpoint.
-    case final
-}
-
-/// An error that knows how it bears on endpoint fallback. Errors that do not conform are final.
-public protocol EndpointVerdictProviding: Error {
-    var endpointVerdict: EndpointVerdict { get }
-}
 
 /// A client that knows whether its endpoint answered over TLS, at any step of any work (the
 /// ping, a HEAD, an upload, a manifest): the host's plain-http twin is then never used, even when
@@ -27,26 +10,6 @@ public protocol TLSAnswerReporting {
 }
 
 extension RegistryClient: TLSAnswerReporting {}
-
-/// One address of a registry in fallback order, as the run uses it.
-public struct EndpointMember: Sendable, Hashable {
-    /// `scheme://host[:port]`.
-    public var url: String
-    /// The plain-http twin of the https endpoint with the same host: tried only after that
-    /// endpoint's TLS handshake failed, and never once the host answered over TLS.
-    public var isHTTPTwin: Bool
-    public var isMirror: Bool
-
-    public init(url: String, isHTTPTwin: Bool = false, isMirror: Bool = false) {
-        self.url = url
-        self.isHTTPTwin = isHTTPTwin
-        self.isMirror = isMirror
-    }
-
-    /// `host[:port]`.
-    public var host: String { RegistryEndpoint(url: url).host }
-    public var isHTTPS: Bool { url.hasPrefix("https://") }
-}
 
 /// Said once per registry and run when an endpoint is abandoned.
 public struct EndpointFallbackNotice: Sendable, CustomStringConvertible {
@@ -91,8 +54,8 @@ public struct NoUsableEndpoint: Error, Sendable, CustomStringConvertible {
 /// classified through `EndpointVerdictProviding`; any other error is final.
 public final class EndpointSet<Client: Sendable>: Sendable {
     public let registry: String
-    public let members: [EndpointMember]
-    private let makeClient: @Sendable (_ member: EndpointMember, _ hasFallback: Bool) -> Client
+    public let members: [RegistryEndpoint]
+    private let makeClient: @Sendable (_ member: RegistryEndpoint, _ hasFallback: Bool) -> Client
     private let announce: @Sendable (EndpointFallbackNotice) -> Void
     private let state = LockedValue(RunState())
 
@@ -110,9 +73,9 @@ public final class EndpointSet<Client: Sendable>: Sendable {
     ///     another (non-twin) endpoint follows it, in which case a client should not spend time
     ///     retrying connection failures.
     public init(
-        registry: String, members: [EndpointMember],
+        registry: String, members: [RegistryEndpoint],
         announce: @escaping @Sendable (EndpointFallbackNotice) -> Void = { _ in },
-        makeClient: @escaping @Sendable (_ member: EndpointMember, _ hasFallback: Bool) -> Client
+        makeClient: @escaping @Sendable (_ member: RegistryEndpoint, _ hasFallback: Bool) -> Client
     ) {
         self.registry = registry
         self.members = members
@@ -121,7 +84,7 @@ public final class EndpointSet<Client: Sendable>: Sendable {
     }
 
     /// The client of `member`, made on first use.
-    public func client(for member: EndpointMember) -> Client {
+    public func client(for member: RegistryEndpoint) -> Client {
         state.withLock { state in
             if let client = state.clients[member.url] { return client }
             let index = members.firstIndex(of: member) ?? members.count
@@ -135,7 +98,7 @@ public final class EndpointSet<Client: Sendable>: Sendable {
     /// Runs `body` at the first usable endpoint, falling back as the rule says. A failure the
     /// classifier calls `final` is rethrown as it is; when every endpoint is dead the error is
     /// `NoUsableEndpoint`, naming each endpoint and why it was abandoned.
-    public func perform<T>(_ body: (Client, EndpointMember) throws -> T) throws -> (value: T, endpoint: EndpointMember) {
+    public func perform<T>(_ body: (Client, RegistryEndpoint) throws -> T) throws -> (value: T, endpoint: RegistryEndpoint) {
         var index = 0
         while index < members.count {
             let member = members[index]
@@ -161,12 +124,12 @@ public final class EndpointSet<Client: Sendable>: Sendable {
     }
 
     /// The endpoint work would go to first now (dead ones skipped), if any is left.
-    public var preferred: EndpointMember? { members.first { isEligible($0) } }
+    public var preferred: RegistryEndpoint? { members.first { isEligible($0) } }
 
     /// The endpoints abandoned so far in this run, in order.
     public var abandoned: [String] { state.withLock { $0.deadOrder } }
 
-    private func isEligible(_ member: EndpointMember) -> Bool {
+    private func isEligible(_ member: RegistryEndpoint) -> Bool {
         state.withLock { state in
             guard state.dead[member.url] == nil else { return false }
             guard member.isHTTPTwin else { return true }
@@ -186,12 +149,12 @@ public final class EndpointSet<Client: Sendable>: Sendable {
         }
     }
 
-    private func confirmAnswered(_ member: EndpointMember) {
+    private func confirmAnswered(_ member: RegistryEndpoint) {
         guard member.isHTTPS else { return }
         _ = state.withLock { $0.confirmedTLS.insert(member.host) }
     }
 
-    private func abandon(_ member: EndpointMember, reason: String, tlsHandshake: Bool, after index: Int) {
+    private func abandon(_ member: RegistryEndpoint, reason: String, tlsHandshake: Bool, after index: Int) {
         let first = state.withLock { state in
             guard state.dead[member.url] == nil else { return false }
             state.dead[member.url] = (reason, tlsHandshake)

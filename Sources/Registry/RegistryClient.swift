@@ -47,13 +47,10 @@ public final class RegistryClient: Sendable {
         self.endpoint = endpoint
         self.retryPolicy = retryPolicy
         self.cancellation = cancellation
-        var configuration = CurlConfiguration(
-            caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
-            insecureSkipVerify: tls.insecureSkipVerify || endpoint.insecureSkipVerify,
-            lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
-            cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds)
-        configuration.idleTimeoutSeconds = limits.endpointBudgetSeconds
-        let transport = transport ?? CurlTransport(configuration: configuration)
+        let transport =
+            transport
+            ?? CurlTransport(
+                configuration: Self.transportConfiguration(endpoint: endpoint, tls: tls, limits: limits, cancellation: cancellation))
         self.transport = transport
         endpointChecked = EndpointCheck()
         budgetSeconds = limits.endpointBudgetSeconds
@@ -64,6 +61,21 @@ public final class RegistryClient: Sendable {
         ) { request, sink throws(TransportError) in
             try transport.perform(request, sink: sink, progress: nil)
         }
+    }
+
+    /// The libcurl settings of a client of `endpoint`: its TLS files, whether certificates are
+    /// verified (the endpoint says: `RegistryEndpoint.skipTLSVerify`), and its time limits (a
+    /// blob transfer that moves no byte within the endpoint budget is stalled).
+    public static func transportConfiguration(
+        endpoint: RegistryEndpoint, tls: TLSOptions, limits: TransferLimits, cancellation: CancellationFlag?
+    ) -> CurlConfiguration {
+        var configuration = CurlConfiguration(
+            caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
+            insecureSkipVerify: endpoint.skipTLSVerify,
+            lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
+            cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds)
+        configuration.idleTimeoutSeconds = limits.endpointBudgetSeconds
+        return configuration
     }
 
     /// A client for the same endpoint that shares `other`'s connections and token cache, with its

@@ -39,6 +39,28 @@ public struct ApplyRequest: Sendable {
         self.retries = retries
         self.environment = environment
     }
+
+    /// The request for `jobs` as `apply` gives them: each job's plan items narrowed by `--only`
+    /// (`only`, empty for all) and `--shard`; items with a tag selector are sharded per selected
+    /// tag during preparation instead.
+    public init(
+        jobs: [Job], only: [String], shard: Shard?, concurrency: Int?, images: Int?, retries: Int?,
+        environment: [String: String]
+    ) {
+        let work = jobs.map { job in
+            (
+                job: job,
+                items: Planner.plan(job).items.filter { item in
+                    guard item.matches(only: only) else { return false }
+                    if case .selector = item.tags { return true }
+                    return shard.map { item.inShard($0.index, of: $0.count) } ?? true
+                }
+            )
+        }
+        self.init(
+            jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images, retries: retries,
+            environment: environment)
+    }
 }
 
 /// How a run that could not go on ended before its pushes (the run is recorded all the same).
@@ -87,11 +109,25 @@ public struct ApplyRun {
     /// Says what the user should know that is not an event (fallbacks, waits, lock notes).
     public let notice: @Sendable (String) -> Void
 
-    public init(store: any Ledger, sink: any PushEventSink, cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void) {
+    public init(
+        store: any Ledger, sink: any PushEventSink, cancellation: CancellationFlag = CancellationFlag(),
+        notice: @escaping @Sendable (String) -> Void
+    ) {
         self.store = store
         self.sink = sink
         self.cancellation = cancellation
         self.notice = notice
+    }
+
+    /// What an interrupt does (for a signal handler): stops new work and cancels transfers (curl
+    /// aborts them, open upload sessions are deleted), so the run ends recorded as interrupted.
+    /// It returns false when the run was interrupted already.
+    public var interrupt: @Sendable () -> Bool {
+        { [cancellation] in
+            guard !cancellation.isCancelled else { return false }
+            cancellation.cancel()
+            return true
+        }
     }
 
     /// Runs the request; returns the summary (its exit code says how it went).

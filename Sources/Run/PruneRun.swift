@@ -59,7 +59,8 @@ public struct PruneRun {
     public let notice: @Sendable (String) -> Void
 
     public init(
-        store: any Ledger, environment: [String: String], cancellation: CancellationFlag, notice: @escaping @Sendable (String) -> Void
+        store: any Ledger, environment: [String: String], cancellation: CancellationFlag = CancellationFlag(),
+        notice: @escaping @Sendable (String) -> Void
     ) {
         self.store = store
         self.environment = environment

@@ -54,10 +54,7 @@ public struct RegistryDestination: PushDestination {
         try client.listReferrers(repository, of: subject)
     }
 
-    public func classify(_ error: any Error) -> FailureKind {
-        guard let error = error as? RegistryError else { return .other }
-        if error.isRegistryAnswer { return .registryAnswer }
-        if error.isEndpointFailure { return .endpointUnavailable(tlsHandshake: error.isTLSHandshakeFailure) }
-        return .other
+    public func classify(_ error: any Error) -> EndpointVerdict {
+        (error as? RegistryError)?.endpointVerdict ?? .final
     }
 }

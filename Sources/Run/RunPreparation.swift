@@ -235,9 +235,7 @@ public enum PreparationError: Error, CustomStringConvertible {
         switch self {
         // Most source errors name the source themselves (as resolved, with its path): then it is
         // not said twice. The others (a missing path, say) get the source as written.
-        case .source(let source, let error):
-            ["oci:", "oci-archive:", "docker-archive:", "docker://"].contains(where: error.description.hasPrefix)
-                ? error.description : "source \(source): \(error)"
+        case .source(let source, let error): error.namesItsSource ? error.description : "source \(source): \(error)"
         case .noTags(let source, let job): "\(job): \(source) names no tag and the job gives no `tags:`; add `tags:` to the image entry"
         case .unknownRegistry(let name, let job): "\(job): unknown registry \(name)"
         case .credentials(let registry, let error): "credentials for registry \(registry): \(error)"

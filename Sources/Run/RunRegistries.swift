@@ -38,12 +38,12 @@ public final class RegistryConnection: PushEndpoints, Sendable {
 
     public var preferredHost: String { endpoints.preferred?.host ?? registryKey }
 
-    /// The executor's fallback: the registry's `EndpointSet` with the executor's own types (the
-    /// executor knows nothing of the registry client), its failures classified by their `FailureKind`.
+    /// The executor's fallback: the registry's `EndpointSet` with the executor's own ports (the
+    /// executor knows nothing of the registry client).
     public func perform<T>(
         retries: @escaping @Sendable (PushRetry) -> Void,
-        _ body: (any PushDestination, PushEndpoint) throws -> T
-    ) throws -> (value: T, endpoint: PushEndpoint) {
+        _ body: (any PushDestination, RegistryEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: RegistryEndpoint) {
         // One item, on every endpoint it tries, within one total deadline (docs/jobfile.md `timeout`).
         let deadline = ItemDeadline(seconds: timeoutSeconds * TransferLimits.itemDeadlineMultiple)
         let observer: @Sendable (RetryPolicy.Event) -> Void = { event in
@@ -55,43 +55,19 @@ public final class RegistryConnection: PushEndpoints, Sendable {
 }
 
 extension EndpointSet {
-    /// The executor's work under this set's fallback rule, in the executor's own types: `body`
-    /// gets each endpoint as a `PushDestination` and a `PushEndpoint`; its failures are classified
-    /// by their `FailureKind` (the executor knows nothing of the registry client), and a set with
-    /// no usable endpoint left is `PushEndpointsExhausted`.
+    /// The executor's work under this set's fallback rule: `body` gets each endpoint as a
+    /// `PushDestination`; the executor's failures carry their own `EndpointVerdict`, and a set
+    /// with no usable endpoint left is `PushEndpointsExhausted`.
     public func performPush<T>(
         destination: (Client) -> any PushDestination,
-        _ body: (any PushDestination, PushEndpoint) throws -> T
-    ) throws -> (value: T, endpoint: PushEndpoint) {
+        _ body: (any PushDestination, RegistryEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: RegistryEndpoint) {
         do {
-            let (value, member) = try perform { client, member in
-                do {
-                    return try body(destination(client), PushEndpoint(url: member.url, host: member.host))
-                } catch let failure as any PushEndpointFailure {
-                    throw ClassifiedPushFailure(failure)
-                }
-            }
-            return (value, PushEndpoint(url: member.url, host: member.host))
-        } catch let classified as ClassifiedPushFailure {
-            throw classified.failure
+            return try perform { client, member in try body(destination(client), member) }
         } catch let exhausted as NoUsableEndpoint {
             throw PushEndpointsExhausted(registry: exhausted.registry, attempts: exhausted.attempts.map { ($0.endpoint, $0.reason) })
         }
     }
-}
-
-/// An executor failure on its way through `EndpointSet`, with the verdict its kind means.
-private struct ClassifiedPushFailure: EndpointVerdictProviding, CustomStringConvertible {
-    let failure: any PushEndpointFailure
-
-    init(_ failure: any PushEndpointFailure) { self.failure = failure }
-
-    var endpointVerdict: EndpointVerdict {
-        if case .endpointUnavailable(let tls) = failure.failureKind { return .unusable(tlsHandshake: tls) }
-        return .final
-    }
-
-    var description: String { String(describing: failure) }
 }
 
 /// The registries of one run: one `RegistryConnection` per job registry entry (targets, and
@@ -148,15 +124,11 @@ public final class RunRegistries: Sendable {
         case .token(let token)?: credentials = .bearer(token)
         case nil: credentials = try dockerCredentials(for: registry.url.hostPort)
         }
-        let members = Endpoint.fallbackOrder(for: registry).map {
-            EndpointMember(url: $0.url, isHTTPTwin: $0.isHTTPTwin, isMirror: $0.isMirror)
-        }
-        let insecure = registry.insecure
         let tls = TLSOptions(caFile: registry.ca, clientCert: registry.cert, clientKey: registry.key)
         let made = make(
-            name: registry.name, registryKey: registry.url.hostPort, credentials: credentials, members: members,
-            tls: tls, retries: job.defaults.retries, timeout: registry.timeout ?? job.defaults.timeout
-        ) { member in insecure || member.isHTTPTwin }
+            name: registry.name, registryKey: registry.url.hostPort, credentials: credentials,
+            members: RegistryEndpoint.fallbackOrder(for: registry),
+            tls: tls, retries: job.defaults.retries, timeout: registry.timeout ?? job.defaults.timeout)
         return remember(made, as: key)
     }
 
@@ -179,16 +151,13 @@ public final class RunRegistries: Sendable {
             guard case .success(let url) = RegistryURL.parse("https://" + host) else {
                 throw .invalidResponse(operation: "read \(reference)", registry: host, message: "not a registry host")
             }
-            var members = [
-                EndpointMember(url: Endpoint(url: url, onlyIfTLSHandshakeFails: false, skipTLSVerify: false, isMirror: false).url)
-            ]
+            var members = [RegistryEndpoint(url: url, insecure: false)]
             // Docker treats loopback registries as insecure: plain http after https fails in any way.
-            if url.isLoopback { members.append(EndpointMember(url: url.with(scheme: .http).string)) }
+            if url.isLoopback { members.append(RegistryEndpoint(url: url.with(scheme: .http), insecure: false)) }
             let made = make(
                 name: host, registryKey: RegistrySourceAccess.registryKey(for: reference, in: job),
                 credentials: try dockerCredentials(for: host), members: members, tls: TLSOptions(),
-                retries: job.defaults.retries, timeout: job.defaults.timeout
-            ) { !$0.isHTTPS }
+                retries: job.defaults.retries, timeout: job.defaults.timeout)
             connection = remember(made, as: key)
         }
         return RegistrySourceAccess(
@@ -214,8 +183,8 @@ public final class RunRegistries: Sendable {
     }
 
     private func make(
-        name: String, registryKey: String, credentials: Credentials, members: [EndpointMember],
-        tls: TLSOptions, retries: Int, timeout: Double, skipsVerification: @escaping @Sendable (EndpointMember) -> Bool
+        name: String, registryKey: String, credentials: Credentials, members: [RegistryEndpoint],
+        tls: TLSOptions, retries: Int, timeout: Double
     ) -> RegistryConnection {
         let host = registryKey
         let identity: String =
@@ -228,24 +197,16 @@ public final class RunRegistries: Sendable {
         let attempts = retriesOverride ?? retries
         let limits = TransferLimits.timeout(timeout)
         let endpoints = EndpointSet<RegistryClient>(registry: name, members: members, announce: announce) { member, hasFallback in
-            var tls = tls
-            tls.insecureSkipVerify = skipsVerification(member)
             var policy = RetryPolicy(attempts: attempts)
             // An endpoint that cannot be reached is abandoned at once for the next one
             // (docs/jobfile.md "Endpoint fallback order"); only the last one retries connecting.
             policy.retriesConnectFailures = !hasFallback
-            var configuration = CurlConfiguration(
-                caFile: tls.caFile, clientCertificate: tls.clientCert, clientKey: tls.clientKey,
-                insecureSkipVerify: tls.insecureSkipVerify,
-                lowSpeedLimit: limits.blobMinimumBytesPerSecond, lowSpeedTimeSeconds: limits.blobSpeedWindowSeconds,
-                cancellation: cancellation, requestTimeoutSeconds: limits.requestTimeoutSeconds)
-            // A blob transfer that moves no byte for `timeout` is stalled (the endpoint budget).
-            configuration.idleTimeoutSeconds = limits.endpointBudgetSeconds
+            let configuration = RegistryClient.transportConfiguration(
+                endpoint: member, tls: tls, limits: limits, cancellation: cancellation)
             let transport = RateLimitObservingTransport(
                 inner: CurlTransport(configuration: configuration), registry: registryKey, book: rateLimits)
             return RegistryClient(
-                endpoint: RegistryEndpoint(url: member.url, insecureSkipVerify: tls.insecureSkipVerify),
-                tls: tls, credentials: credentials, retryPolicy: policy, cancellation: cancellation,
+                endpoint: member, tls: tls, credentials: credentials, retryPolicy: policy, cancellation: cancellation,
                 transport: transport, limits: limits)
         }
         return RegistryConnection(

@@ -1,4 +1,3 @@
-import Threading
 import ArgumentParser
 import Run
 import Foundation
@@ -102,17 +101,6 @@ struct Apply: ParsableCommand {
         }
         let only = savedPlan?.plan.only ?? self.only
         let shard = try self.shard.map { try Shard(parsing: $0) }
-        // Items with a tag selector are sharded per selected tag during preparation instead.
-        let work = jobs.map { job in
-            (
-                job: job,
-                items: Planner.plan(job).items.filter { item in
-                    guard item.matches(only: only) else { return false }
-                    if case .selector = item.tags { return true }
-                    return shard.map { item.inShard($0.index, of: $0.count) } ?? true
-                }
-            )
-        }
 
         // The lock first: a second apply must fail at once (exit 3), before reading any source.
         let scope = ApplyLockScope(jobs: jobs.map(\.name), shard: shard.map { "\($0.index)/\($0.count)" })
@@ -122,20 +110,19 @@ struct Apply: ParsableCommand {
             StandardError.write("note: took over the lock of pid \(previous.pid) on \(previous.host), which is no longer running")
         }
 
-        let cancellation = CancellationFlag()
         // Notices go through the renderer, so a live area on a terminal is cleared around them
         // instead of overwriting them.
-        let interrupts = InterruptHandler(cancellation: cancellation) { number in
+        let run = ApplyRun(store: store, sink: sink) { sink.emit(.notice($0)) }
+        let interrupts = InterruptHandler(interrupt: run.interrupt) { number in
             sink.emit(
                 .notice("\(number == SIGINT ? "interrupt" : "terminated"): stopping; finished pushes stay recorded (again to quit at once)")
             )
         }
         defer { interrupts.stop() }
-        let run = ApplyRun(store: store, sink: sink, cancellation: cancellation) { sink.emit(.notice($0)) }
         let summary: RunSummary
         do {
             var request = ApplyRequest(
-                jobs: jobs, work: work, shard: shard, concurrency: concurrency, images: images,
+                jobs: jobs, only: only, shard: shard, concurrency: concurrency, images: images,
                 retries: retries, environment: environment)
             request.savedPlan = savedPlan
             summary = try run.run(request)

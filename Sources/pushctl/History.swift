@@ -77,20 +77,8 @@ struct History: ParsableCommand {
 
     func makeFilter() throws(CommandFailure) -> HistoryFilter {
         var filter = HistoryFilter(job: job, repository: repository, tag: tag, digest: digest, limit: limit)
-        if let since {
-            guard let date = TimeArgument.parse(since) else {
-                throw .invalidInput(
-                    "invalid --since \"\(since)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
-            }
-            filter.since = date
-        }
-        if let until {
-            guard let date = TimeArgument.parse(until) else {
-                throw .invalidInput(
-                    "invalid --until \"\(until)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
-            }
-            filter.until = date
-        }
+        filter.since = try Self.time("--since", since)
+        filter.until = try Self.time("--until", until)
         if let kind {
             guard ["apply", "verify"].contains(kind) else { throw .invalidInput("invalid --kind \"\(kind)\": expected apply or verify") }
             filter.kind = RunKind(rawValue: kind)
@@ -108,6 +96,16 @@ struct History: ParsableCommand {
         }
         if let limit, limit < 1 { throw .invalidInput("invalid --limit \(limit): expected a positive number") }
         return filter
+    }
+
+    /// The time a `--since`/`--until` value stands for; nil when the option is not given.
+    static func time(_ option: String, _ text: String?) throws(CommandFailure) -> Date? {
+        guard let text else { return nil }
+        guard let date = TimeArgument.parse(text) else {
+            throw .invalidInput(
+                "invalid \(option) \"\(text)\": expected a duration (30m, 12h, 7d, 2w), a date (2026-11-01) or an ISO-8601 time")
+        }
+        return date
     }
 }
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Run
-import Signing
 
 #if canImport(Glibc)
     import Glibc
@@ -50,9 +49,9 @@ struct Key: ParsableCommand {
                     "error: set \(Self.passphraseVariable) to the new key's passphrase (standard input is not a terminal to ask on)")
                 throw ExitCode(ExitStatus.invalidInput)
             }
-            do throws(KeyError) {
-                let key = try KeyFiles.writeKeyPair(passphrase: passphrase, privateKeyPath: prefix + ".key", publicKeyPath: prefix + ".pub")
-                print("wrote \(prefix).key (private, mode 0600) and \(prefix).pub; key id \(key.id)")
+            do throws(KeyGeneration.Failure) {
+                let id = try KeyGeneration.writeKeyPair(prefix: prefix, passphrase: passphrase)
+                print("wrote \(prefix).key (private, mode 0600) and \(prefix).pub; key id \(id)")
             } catch {
                 StandardError.write("error: \(error)")
                 throw ExitCode(ExitStatus.invalidInput)

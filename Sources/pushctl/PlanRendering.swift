@@ -91,7 +91,7 @@ enum PlanRendering {
                 out += "    tags:       \(item.tags.summary)\n"
                 out += "    endpoints:\n"
                 for (n, endpoint) in item.endpoints.enumerated() {
-                    out += "      \(n + 1). \(endpoint)\n"
+                    out += "      \(n + 1). \(endpoint.annotated)\n"
                 }
                 for (source, verdict) in detail?.verdicts ?? [] {
                     out += "    signatures: \(verdict)" + ((detail?.verdicts.count ?? 0) > 1 ? " (\(source))" : "") + "\n"

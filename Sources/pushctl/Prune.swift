@@ -1,4 +1,3 @@
-import Threading
 import ArgumentParser
 import Foundation
 import JobFile
@@ -45,7 +44,7 @@ struct Prune: ParsableCommand {
 
         let report: PruneRun.Report
         do {
-            report = try PruneRun(store: store, environment: environment, cancellation: CancellationFlag()) {
+            report = try PruneRun(store: store, environment: environment) {
                 StandardError.write($0)
             }.run(jobs, confirm: confirm)
         } catch {

@@ -3,7 +3,7 @@ import Foundation
 import Run
 import State
 
-/// `pushctl prune-history` (docs/state.md "Retention"): removes old runs and their pushes in one
+/// `pushctl prune-history` (docs/state.md "`pushctl prune-history`"): removes old runs and their pushes in one
 /// transaction and vacuums; blob locations and diffID mappings are kept (they serve mounts and skips).
 struct PruneHistory: ParsableCommand {
     static let configuration = CommandConfiguration(

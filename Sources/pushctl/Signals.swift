@@ -1,4 +1,3 @@
-import Threading
 import Dispatch
 import Foundation
 
@@ -8,14 +7,14 @@ import Foundation
 final class InterruptHandler {
     private let sources: [any DispatchSourceSignal]
 
-    init(cancellation: CancellationFlag, onFirst: @escaping @Sendable (Int32) -> Void) {
+    /// - Parameter interrupt: stops the run; false when it was stopped already.
+    init(interrupt: @escaping @Sendable () -> Bool, onFirst: @escaping @Sendable (Int32) -> Void) {
         let queue = DispatchQueue(label: "pushctl.signals")
         sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                if cancellation.isCancelled { _exit(130) }
-                cancellation.cancel()
+                guard interrupt() else { _exit(130) }
                 onFirst(number)
             }
             source.resume()

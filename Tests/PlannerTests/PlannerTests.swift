@@ -1,5 +1,6 @@
 import Testing
 import JobFile
+import OCI
 @testable import Planner
 
 @Suite struct PlannerTests {
@@ -21,13 +22,13 @@ import JobFile
         return try #require(job.registry(named: "r"))
     }
 
-    func urls(_ endpoints: [Endpoint]) -> [String] {
+    func urls(_ endpoints: [RegistryEndpoint]) -> [String] {
         endpoints.map { $0.url + ($0.onlyIfTLSHandshakeFails ? " (twin)" : "") }
     }
 
     @Test func urlThenMirrorsInWrittenOrder() throws {
         let r = try registry("    url: https://a.example.com\n    mirrors: [https://c.example.com, https://b.example.com:8443]")
-        let e = Endpoint.fallbackOrder(for: r)
+        let e = RegistryEndpoint.fallbackOrder(for: r)
         #expect(urls(e) == ["https://a.example.com", "https://c.example.com", "https://b.example.com:8443"])
         #expect(e.map(\.isMirror) == [false, true, true])
         #expect(e.allSatisfy { !$0.skipTLSVerify && !$0.onlyIfTLSHandshakeFails })
@@ -36,7 +37,7 @@ import JobFile
     @Test func insecureAddsAnHTTPTwinAfterEachHTTPSEndpoint() throws {
         let r = try registry(
             "    url: https://a.example.com:5000\n    insecure: true\n    mirrors: [http://b.example.com, https://c.example.com]")
-        let e = Endpoint.fallbackOrder(for: r)
+        let e = RegistryEndpoint.fallbackOrder(for: r)
         #expect(
             urls(e) == [
                 "https://a.example.com:5000", "http://a.example.com:5000 (twin)",
@@ -50,12 +51,12 @@ import JobFile
 
     @Test func twinThatDuplicatesAWrittenEndpointIsListedOnce() throws {
         let r = try registry("    url: https://a.example.com\n    insecure: true\n    mirrors: [http://a.example.com]")
-        #expect(urls(Endpoint.fallbackOrder(for: r)) == ["https://a.example.com", "http://a.example.com (twin)"])
+        #expect(urls(RegistryEndpoint.fallbackOrder(for: r)) == ["https://a.example.com", "http://a.example.com (twin)"])
     }
 
     @Test func withoutInsecureThereIsNoTwin() throws {
         let r = try registry("    url: http://127.0.0.1:5000\n    mirrors: [https://localhost:5001]")
-        let e = Endpoint.fallbackOrder(for: r)
+        let e = RegistryEndpoint.fallbackOrder(for: r)
         #expect(urls(e) == ["http://127.0.0.1:5000", "https://localhost:5001"])
         #expect(e.allSatisfy { !$0.skipTLSVerify })
     }

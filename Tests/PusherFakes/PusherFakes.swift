@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import OCI
 import Pusher
@@ -5,7 +6,7 @@ import Pusher
 /// The executor's state port in memory: what was pushed where, and the blobs it knows.
 public final class FakeState: PushState, @unchecked Sendable {
     public init() {}
-    private let lock = NSLock()
+    private let lock = Lock()
     public var tags: [String: Digest] = [:]
     public var locations: [(registry: String, repository: String, digest: Digest, identity: String)] = []
     public var pushes: [CompletedPush] = []
@@ -43,7 +44,7 @@ public final class FakeState: PushState, @unchecked Sendable {
 /// The executor's events, in the order they came.
 public final class EventLog: PushEventSink, @unchecked Sendable {
     public init() {}
-    private let lock = NSLock()
+    private let lock = Lock()
     private var all: [PushEvent] = []
     public func emit(_ event: PushEvent) { lock.withLock { all.append(event) } }
     public var events: [PushEvent] { lock.withLock { all } }

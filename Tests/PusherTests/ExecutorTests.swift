@@ -12,7 +12,7 @@ import Testing
 @Suite struct ExecutorTests {
     /// A registry's url and its one mirror.
     static let primaryAndMirror = [
-        EndpointMember(url: "https://primary.test", isHTTPTwin: false), EndpointMember(url: "https://mirror.test", isHTTPTwin: false)
+        RegistryEndpoint(url: "https://primary.test", isHTTPTwin: false), RegistryEndpoint(url: "https://mirror.test", isHTTPTwin: false)
     ]
     func executor(
         _ registries: [String: FakeRegistry], state: FakeState, events: EventLog = EventLog(),
@@ -96,7 +96,7 @@ import Testing
         tlsBroken.unreachable = .init(tls: true)
         let plain = FakeRegistry()
         let endpoints = [
-            EndpointMember(url: "https://lab.test", isHTTPTwin: false), EndpointMember(url: "http://lab.test", isHTTPTwin: true)
+            RegistryEndpoint(url: "https://lab.test", isHTTPTwin: false), RegistryEndpoint(url: "http://lab.test", isHTTPTwin: true)
         ]
         let outcome = executor(["https://lab.test": tlsBroken, "http://lab.test": plain], state: FakeState())
             .run([makeJob(makeImage(), endpoints: endpoints)], images: 1)[0]

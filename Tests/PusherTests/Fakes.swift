@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import Curl
 import OCI
@@ -16,7 +17,7 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
     }
     struct SourceCorrupt: Error, CustomStringConvertible { var description: String { "digest mismatch" } }
 
-    private let lock = NSLock()
+    private let lock = Lock()
     var blobs: [String: Set<Digest>] = [:]  // repository → digests
     var manifests: [String: [String: Digest]] = [:]  // repository → reference → digest
     var requests: [String] = []
@@ -85,10 +86,10 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
         return digest
     }
 
-    func classify(_ error: any Error) -> FailureKind {
-        if let u = error as? Unreachable { return .endpointUnavailable(tlsHandshake: u.tls) }
-        if error is RegistryDenied { return .registryAnswer }
-        return .other
+    func classify(_ error: any Error) -> EndpointVerdict {
+        if let u = error as? Unreachable { return .unusable(tlsHandshake: u.tls) }
+        if error is RegistryDenied { return .final }
+        return .final
     }
 
     var requestLog: [String] { lock.withLock { requests } }
@@ -138,17 +139,17 @@ func makeIndex(over children: [SourceImage], seed: String) -> SourceImage {
 struct FakeEndpoints: PushEndpoints {
     let endpointSet: EndpointSet<FakeRegistry>
 
-    init(members: [EndpointMember], registries: [String: FakeRegistry]) {
+    init(members: [RegistryEndpoint], registries: [String: FakeRegistry]) {
         endpointSet = EndpointSet(registry: "lab", members: members) { member, _ in registries[member.url] ?? FakeRegistry() }
     }
 
-    var members: [EndpointMember] { endpointSet.members }
+    var members: [RegistryEndpoint] { endpointSet.members }
     var preferredHost: String { endpointSet.preferred?.host ?? "none" }
 
     func perform<T>(
         retries: @escaping @Sendable (PushRetry) -> Void,
-        _ body: (any PushDestination, PushEndpoint) throws -> T
-    ) throws -> (value: T, endpoint: PushEndpoint) {
+        _ body: (any PushDestination, RegistryEndpoint) throws -> T
+    ) throws -> (value: T, endpoint: RegistryEndpoint) {
         try endpointSet.performPush(destination: { $0 }, body)
     }
 }
@@ -160,7 +161,7 @@ struct TestExecutor {
     let registries: [String: FakeRegistry]
 
     func run(_ jobs: [PushJob], images: Int) -> [PushOutcome] {
-        var sets: [[EndpointMember]: FakeEndpoints] = [:]
+        var sets: [[RegistryEndpoint]: FakeEndpoints] = [:]
         let bound = jobs.map { job in
             var job = job
             let members = (job.endpoints as! FakeEndpoints).members
@@ -175,7 +176,7 @@ struct TestExecutor {
 
 func makeJob(
     _ image: SourceImage, repository: String = "team/app", tags: [String] = ["1.0", "latest"],
-    endpoints: [EndpointMember] = [EndpointMember(url: "http://127.0.0.1:5000", isHTTPTwin: false)]
+    endpoints: [RegistryEndpoint] = [RegistryEndpoint(url: "http://127.0.0.1:5000", isHTTPTwin: false)]
 ) -> PushJob {
     PushJob(
         target: PushTarget(

@@ -89,7 +89,7 @@ import Testing
         let one = ledger.newOwner()
         let two = ledger.newOwner()
         guard case .send = try ledger.claimManifest(place, child, owner: one) else { Issue.record("first claim"); return }
-        ledger.finishManifest(place, child, failure: StepFailure(.manifest(reference: "x", error: "DENIED"), kind: .registryAnswer))
+        ledger.finishManifest(place, child, failure: StepFailure(.manifest(reference: "x", error: "DENIED"), kind: .final))
         guard case .failed(let failure) = try ledger.claimManifest(place, child, owner: two) else {
             Issue.record("a failed PUT is not sent again in the run")
             return
@@ -102,7 +102,7 @@ import Testing
                 sent = true
             }
         }
-        #expect(refused?.kind == .registryAnswer)
+        #expect(refused?.kind == .final)
         #expect(refused?.description == "manifest \(parent): not put, because its child \(child) failed in this run: manifest x: DENIED")
         #expect(!sent)
         // Another endpoint is another place: tried there afresh.
@@ -177,7 +177,7 @@ import Testing
 }
 
 final class LogBox: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var all: [String] = []
     func append(_ entry: String) { lock.withLock { all.append(entry) } }
     var entries: [String] { lock.withLock { all } }

@@ -133,7 +133,7 @@ import Testing
 
 /// Access to a plain-http source registry at `url`, with the run's endpoint rule over one endpoint.
 func plainSourceAccess(_ url: String, key: String) -> RegistrySourceAccess {
-    let endpoints = EndpointSet<RegistryClient>(registry: key, members: [EndpointMember(url: url)]) { member, _ in
+    let endpoints = EndpointSet<RegistryClient>(registry: key, members: [RegistryEndpoint(url: url)]) { member, _ in
         RegistryClient(endpoint: RegistryEndpoint(url: member.url))
     }
     return RegistrySourceAccess(registryKey: key, registryName: nil, endpoints: endpoints, rateLimits: RateLimitBook())

@@ -82,7 +82,7 @@ import Testing
             registryKey: target.host,
             endpoints: RegistryConnection(
                 name: "target", registryKey: target.host, identityMaterial: "test",
-                endpoints: EndpointSet(registry: "target", members: [EndpointMember(url: target.baseURL)]) { member, _ in
+                endpoints: EndpointSet(registry: "target", members: [RegistryEndpoint(url: target.baseURL)]) { member, _ in
                     RegistryClient(endpoint: RegistryEndpoint(url: member.url))
                 }),
             image: image.sourceImage, credentialIdentity: "test", concurrency: 2)

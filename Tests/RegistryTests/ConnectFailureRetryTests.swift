@@ -1,4 +1,5 @@
 import Curl
+import OCI
 import Foundation
 import Registry
 import RegistryHarness

@@ -1,4 +1,5 @@
 import Foundation
+import OCI
 import RegistryHarness
 import Testing
 @testable import Registry

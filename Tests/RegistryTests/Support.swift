@@ -1,4 +1,5 @@
 import RegistryHarness
+import OCI
 @testable import Registry
 
 extension RegistryServer {

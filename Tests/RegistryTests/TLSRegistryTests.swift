@@ -36,7 +36,7 @@ import Testing
     @Test func insecureSkipsVerification() throws {
         let server = try RegistryServer.start(.tls)
         defer { server.stop() }
-        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL), tls: TLSOptions(insecureSkipVerify: true))
+        let client = RegistryClient(endpoint: RegistryEndpoint(url: server.baseURL, insecure: true))
         try client.ping()
         #expect(server.requestCount(method: "GET", pathContains: "/v2/") == 1)
     }

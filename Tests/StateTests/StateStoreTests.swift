@@ -1,3 +1,4 @@
+import Threading
 import Foundation
 import OCI
 import SQLite
@@ -208,7 +209,7 @@ import Testing
 
 /// Collects errors from worker threads; the lock makes it safe to share (hence @unchecked).
 final class FailureLog: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var stored = [String]()
     func append(_ message: String) { lock.lock(); stored.append(message); lock.unlock() }
     var messages: [String] { lock.lock(); defer { lock.unlock() }; return stored }

@@ -86,20 +86,6 @@ struct Harness {
     }
 }
 
-/// SplitMix64: small, fast, and the same sequence for the same seed on every machine.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-}
-
 /// libFuzzer-like byte mutations plus a dictionary of tokens that matter to the parsers, so that
 /// mutants stay close enough to JSON, YAML or a challenge header to get past the first byte.
 struct Mutator {

@@ -1,45 +1,18 @@
 import Foundation
 import Threading
 
-/// One address of a registry: `scheme://host[:port]`, no path.
-public struct RegistryEndpoint: Sendable, Hashable, CustomStringConvertible {
-    /// `https://host[:port]` or `http://host[:port]`, without a trailing slash.
-    public let url: String
-    public var insecureSkipVerify: Bool
-
-    public init(url: String, insecureSkipVerify: Bool = false) {
-        var u = url
-        while u.hasSuffix("/") { u.removeLast() }
-        self.url = u
-        self.insecureSkipVerify = insecureSkipVerify
-    }
-
-    /// `host[:port]`, as credentials and messages name the registry.
-    public var host: String {
-        var rest = Substring(url)
-        if let r = rest.range(of: "://") { rest = rest[r.upperBound...] }
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        return String(rest)
-    }
-
-    public var isPlainHTTP: Bool { url.hasPrefix("http://") }
-
-    public var description: String { url }
-}
-
-/// TLS settings for one registry (job file keys `ca`, `cert`, `key`, `insecure`).
+/// TLS settings for one registry (job file keys `ca`, `cert`, `key`; whether certificates are
+/// verified at all is the endpoint's `skipTLSVerify`, decided where `RegistryEndpoint` is made).
 public struct TLSOptions: Sendable, Hashable {
     /// PEM bundle of extra trusted CAs; system trust is kept as well.
     public var caFile: String?
     public var clientCert: String?
     public var clientKey: String?
-    public var insecureSkipVerify: Bool
 
-    public init(caFile: String? = nil, clientCert: String? = nil, clientKey: String? = nil, insecureSkipVerify: Bool = false) {
+    public init(caFile: String? = nil, clientCert: String? = nil, clientKey: String? = nil) {
         self.caFile = caFile
         self.clientCert = clientCert
         self.clientKey = clientKey
-        self.insecureSkipVerify = insecureSkipVerify
     }
 }
 
