@@ -123,7 +123,8 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading"]),
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
-        .testTarget(name: "StateTests", dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
+        .testTarget(
+            name: "StateTests", dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
         .target(name: "PusherFakes", dependencies: ["Pusher", "OCI", "Threading"], path: "Tests/PusherFakes"),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Run", "Registry", "Curl", "OCI", "Threading"]),

@@ -66,7 +66,8 @@ public enum LedgerJSON {
     /// One run in full: `show --output json` and the API's `runs/{id}` (schemas/show-v1.schema.json).
     public static func detail(_ d: RunDetail) -> [String: Any] {
         [
-            "schema": "pushctl-show-v1", "state": d.database, "run": run(d.run), "pushes": d.pushes.map(push), "checks": d.checks.map(check),
+            "schema": "pushctl-show-v1", "state": d.database, "run": run(d.run), "pushes": d.pushes.map(push),
+            "checks": d.checks.map(check),
             "events": d.events
         ]
     }
