@@ -55,7 +55,9 @@ struct RegistryHook: Sendable {
         }
         let added: Set<String>
         do {
-            added = Set(try ledger.recordEvents(events))
+            let ledger = ledger
+            let toRecord = events
+            added = Set(try await blockingWork { () throws(StateError) in try ledger.recordEvents(toRecord) }.get())
         } catch {
             log.line("error: hook: storing events: \(error)")
             return Self.text(.internalServerError, "the events could not be stored\n")

@@ -237,10 +237,12 @@ enum Routes {
         router.middlewares.add(RequestLimit(limit: maxConcurrentRequests))
         router.get("/healthz") { _, _ in RegistryHook.text(.ok, "ok\n") }
         router.post("/hooks/registry") { request, _ in await hook.handle(request) }
-        let delegate: @Sendable (Request, BasicRequestContext) -> Response = { request, _ in
-            var query: [String: String] = [:]
-            for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-            let answer = view(request.uri.path, query)
+        let delegate: @Sendable (Request, BasicRequestContext) async -> Response = { request, _ in
+            var parameters: [String: String] = [:]
+            for (key, value) in request.uri.queryParameters { parameters[String(key)] = String(value) }
+            let path = request.uri.path
+            let query = parameters
+            let answer = await blockingWork { () throws(Never) in view(path, query) }.get()
             return Response(
                 status: HTTPResponse.Status(code: answer.status), headers: [.contentType: answer.contentType],
                 body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
@@ -264,5 +266,16 @@ private func ledgerView(ledger: any Ledger, counters: LockedValue<ServiceCounter
     return { path, query in
         let answer = web.respond(path: path, query: query)
         return ServeViewResponse(status: answer.status, contentType: answer.contentType, body: answer.body)
+    }
+}
+
+/// Runs `work` (ledger reads and writes: blocking C calls into SQLite or libpq) on a Dispatch
+/// worker thread, so that Hummingbird's event-loop threads never wait on the database
+/// (docs/concurrency.md); the request limit bounds how many run at once.
+func blockingWork<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async -> Result<T, E> {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(returning: Result { () throws(E) in try work() })
+        }
     }
 }
