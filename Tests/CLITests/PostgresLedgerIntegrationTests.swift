@@ -240,6 +240,42 @@ import Testing
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(try historyEntries(url, server.environment(scratch.environment), scratch: scratch).count == 1)
     }
+    /// The password from a libpq password file (PGPASSFILE, as `~/.pgpass` is read), no
+    /// PGPASSWORD: the apply logs in, records, and the password is in no output; a file with a
+    /// wrong password is a login refused (exit 2), and a rerun with the right file works.
+    @Test func thePasswordComesFromAPasswordFile() throws {
+        let fixture = try LedgerFixture()
+        defer { withExtendedLifetime(fixture) {} }
+        let (scratch, registry, server, url) = (fixture.scratch, fixture.registry, fixture.server, fixture.url)
+        _ = try scratch.layout().addImage(tag: "1", randomLayerSize: 2_000)
+        let job = try scratch.job(
+            JobSpec("pgpass").registry("target", url: registry.baseURL).image(
+                "oci:image:1", repository: "a/b", tags: ["1"], targets: ["target"]))
+        func passFile(_ password: String) throws -> String {
+            let file = try scratch.write(
+                "pgpass-\(UUID().uuidString.prefix(6))", "127.0.0.1:\(server.port):*:\(PostgresServer.role):\(password)\n")
+            // libpq ignores a password file that group or others may read.
+            chmod(file, 0o600)
+            return file
+        }
+        var environment = server.environment(scratch.environment)
+        environment["PGPASSWORD"] = nil
+
+        environment["PGPASSFILE"] = try passFile("wrong-\(UUID().uuidString)")
+        let refused = try run(pushctlBinary, ["apply", "--state", url, job], environment: environment, directory: scratch.path)
+        #expect(refused.status == 2 && refused.stderr.contains("password authentication failed"), "\(refused.stderr)")
+
+        environment["PGPASSFILE"] = try passFile(server.password)
+        for _ in 0..<2 {
+            let r = try run(
+                pushctlBinary, ["apply", "--output", "plain", "--state", url, job], environment: environment, directory: scratch.path)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(!(r.stdout + r.stderr).contains(server.password))
+        }
+        // The first apply pushed, the rerun found it unchanged: both recorded.
+        let entries = try historyEntries(url, environment, scratch: scratch)
+        #expect(entries.count == 2, "\(entries)")
+    }
 }
 
 /// What every test here starts with: a scratch folder, a registry, a PostgreSQL server with an
