@@ -189,7 +189,8 @@ public final class Executor: Sendable {
             return EndpointResult(endpoint: endpoint, tags: tags, counts: BlobCounts())
         }
         return try slots.images.withSlot { () throws(StepFailure) in
-            try transfer(job, via: destination, endpoint: endpoint, target: target, step: step, place: place, owner: owner,
+            try transfer(
+                job, via: destination, endpoint: endpoint, target: target, step: step, place: place, owner: owner,
                 tags: tags, firstPushes: firstPushes, answered: answered)
         }
     }

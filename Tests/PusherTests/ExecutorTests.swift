@@ -63,7 +63,9 @@ import Testing
         let before = registry.requestLog.count
         let inFlight = LockedValue((now: 0, most: 0))
         registry.duringManifestHead = {
-            inFlight.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            inFlight.withLock {
+                $0.now += 1; $0.most = max($0.most, $0.now)
+            }
             // Hold the first HEADs until 3 are in flight (or 5 s have passed: then the check below fails).
             let deadline = Date().addingTimeInterval(5)
             while inFlight.withLock({ $0.most }) < 3, Date() < deadline { usleep(1_000) }

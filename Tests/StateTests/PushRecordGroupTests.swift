@@ -14,7 +14,9 @@ import Threading
         let failures = LockedValue<[String]>([])
         forEachConcurrently(Array(0..<40), width: 8) { n in
             do throws(StateError) {
-                try group.record([push(run: run, repository: "team/app\(n)", tag: "a"), push(run: run, repository: "team/app\(n)", tag: "b")])
+                try group.record([
+                    push(run: run, repository: "team/app\(n)", tag: "a"), push(run: run, repository: "team/app\(n)", tag: "b")
+                ])
             } catch {
                 failures.withLock { $0.append("\(n): \(error)") }
             }

@@ -34,9 +34,13 @@ import Testing
         forEachConcurrently(Array(0..<4), width: 4) { _ in
             forEachConcurrently(Array(0..<4), width: 4) { _ in
                 slots.withSlot {
-                    state.withLock { $0.inside += 1; $0.peak = max($0.peak, $0.inside) }
+                    state.withLock {
+                        $0.inside += 1; $0.peak = max($0.peak, $0.inside)
+                    }
                     usleep(10_000)
-                    state.withLock { $0.inside -= 1; $0.runs += 1 }
+                    state.withLock {
+                        $0.inside -= 1; $0.runs += 1
+                    }
                 }
             }
         }
