@@ -23,10 +23,18 @@ public final class Executor: Sendable {
     }
 
     /// Runs every job; returns one outcome per job, in the jobs' order.
+    ///
+    /// Pushes start up to the run's `concurrency` (the largest of the jobs') at once, so that the
+    /// tag `HEAD`s that settle unchanged tags go out together across pushes (a rerun of a
+    /// selector's 1,000 single-tag pushes is 1,000 `HEAD`s, not 500 round trips two at a time);
+    /// those `HEAD`s share one gate of `concurrency` slots. Only a push with a tag to push then
+    /// takes one of `images` slots for its blobs and manifests (docs/concurrency.md "Pools").
     public func run(_ jobs: [PushJob], images: Int) -> [PushOutcome] {
         let outcomes = LockedValue<[Int: PushOutcome]>([:])
-        forEachConcurrently(Array(jobs.enumerated()), width: images) { [self] index, job in
-            let outcome = push(job)
+        let concurrency = jobs.map(\.concurrency).max() ?? 1
+        let slots = RunSlots(images: Slots(images), heads: Slots(concurrency))
+        forEachConcurrently(Array(jobs.enumerated()), width: max(images, concurrency)) { [self] index, job in
+            let outcome = push(job, slots: slots)
             outcomes.withLock { $0[index] = outcome }
         }
         return outcomes.withLock { all in jobs.indices.map { all[$0]! } }
@@ -57,8 +65,16 @@ public final class Executor: Sendable {
         return outcome
     }
 
+    /// The gates shared by the pushes of one `run`.
+    struct RunSlots: Sendable {
+        /// Pushes past their tag decisions (blobs and manifests): `images`.
+        var images: Slots
+        /// Tag `HEAD`s in flight across pushes: `concurrency`.
+        var heads: Slots
+    }
+
     /// One push, with endpoint fallback. Records the push unless it was interrupted.
-    func push(_ job: PushJob) -> PushOutcome {
+    func push(_ job: PushJob, slots: RunSlots) -> PushOutcome {
         let started = Date()
         let retries = LockedValue(0)
         let endpointsTried = LockedValue(0)
@@ -80,7 +96,7 @@ public final class Executor: Sendable {
                 lastEndpointHost.withLock { $0 = endpoint.host }
                 // The first line of a push names the endpoint in use, once it has answered (so an
                 // endpoint abandoned at the first request is never named as the one pushed to).
-                return try push(job, via: destination, endpoint: endpoint.url, target: target) { [sink] in
+                return try push(job, via: destination, endpoint: endpoint.url, target: target, slots: slots) { [sink] in
                     guard announced.withLock({ $0?.host }) != target.host else { return }
                     sink.emit(.pushStart(target))
                     announced.withLock { $0 = target }
@@ -146,7 +162,7 @@ public final class Executor: Sendable {
 
     /// Everything a push does at one endpoint.
     private func push(
-        _ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget,
+        _ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget, slots: RunSlots,
         answered: () -> Void
     ) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
@@ -159,6 +175,7 @@ public final class Executor: Sendable {
         let owner = ledger.newOwner()
         var decider = PushDecider(job: job, destination: destination, state: state)
         decider.ledger = (ledger, place, owner)
+        decider.headSlots = slots.heads
         let needs = try decider.tagStates(step)
         var tags = needs.map { CompletedPush.Tag(name: $0.tag, status: $0.need == .unchanged ? .unchanged : .pushed) }
         let firstPushes = Set(needs.filter { !$0.everPushed }.map(\.tag))
@@ -171,6 +188,21 @@ public final class Executor: Sendable {
             answered()
             return EndpointResult(endpoint: endpoint, tags: tags, counts: BlobCounts())
         }
+        return try slots.images.withSlot { () throws(StepFailure) in
+            try transfer(
+                job, via: destination, endpoint: endpoint, target: target, step: step, place: place, owner: owner,
+                tags: tags, firstPushes: firstPushes, answered: answered)
+        }
+    }
+
+    /// A push's work past its tag decisions, in one of the run's `images` slots.
+    private func transfer(
+        _ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget, step: StepRunner,
+        place: TransferLedger.Place, owner: TransferLedger.Owner, tags: [CompletedPush.Tag], firstPushes: Set<String>,
+        answered: () -> Void
+    ) throws(StepFailure) -> EndpointResult {
+        let repository = job.target.repository
+        let root = job.image.root
 
         // Lazily read sources (`docker://`) are read only now that a tag needs pushing.
         var job = job

@@ -35,6 +35,9 @@ public struct PushDecider: Sendable {
     /// that tag or of the manifest it should hold (docs/run.md "Blobs and manifests once per
     /// repository and run"). nil in `plan`, which writes nothing.
     var ledger: (ledger: TransferLedger, place: TransferLedger.Place, owner: TransferLedger.Owner)? = nil
+    /// In `apply`: the run's gate on tag `HEAD`s, shared by all its pushes, whose decisions run
+    /// side by side (`Executor.run`). nil: this push's own `concurrency` bounds them.
+    var headSlots: Slots? = nil
 
     public init(job: PushJob, destination: any PushDestination, state: any PushState) {
         self.job = job
@@ -65,9 +68,13 @@ public struct PushDecider: Sendable {
                 var need = TagNeed.push
                 if last == root {
                     let head = { () throws(StepFailure) -> Digest? in
-                        try step.run(.manifest(reference: tag)) {
-                            try destination.manifestDigest(repository: repository, reference: tag)
+                        let request = { () throws(StepFailure) -> Digest? in
+                            try step.run(.manifest(reference: tag)) {
+                                try destination.manifestDigest(repository: repository, reference: tag)
+                            }
                         }
+                        guard let headSlots else { return try request() }
+                        return try headSlots.withSlot(request)
                     }
                     let current =
                         if let ledger {

@@ -215,7 +215,8 @@ public struct ApplyRun {
                 RunInfo(
                     runID: firstRun, jobs: request.jobs.map(\.name),
                     items: pushes.count + prepared.failures.count + gate.rejections.count, startedAt: started)))
-        let recorder = LedgerPushState(ledger: store, runIDs: runIDs, verdicts: gate.verdicts)
+        var recorder = LedgerPushState(ledger: store, runIDs: runIDs, verdicts: gate.verdicts)
+        recorder.group = PushRecordGroup(ledger: store)
         let executor = Executor(state: recorder, sink: sink, cancellation: cancellation)
         // Items whose source could not be read or reached fail on their own; the others go on.
         var outcomes = prepared.failures.map { failure in

@@ -13,6 +13,8 @@ struct LedgerPushState: PushState {
     let runIDs: [String: RunID]
     /// `verify:` verdicts of accepted images, by the push's `pushKey` (recorded on its rows).
     var verdicts: [String: SignatureVerdict] = [:]
+    /// In `apply`: the run's group commit of push rows (PushRecordGroup).
+    var group: PushRecordGroup? = nil
 
     /// For reading only (`plan`): nothing is written.
     static func readingOnly(_ ledger: (any Ledger)?) -> LedgerPushState { LedgerPushState(ledger: ledger, runIDs: [:]) }
@@ -64,6 +66,6 @@ struct LedgerPushState: PushState {
             record.verdict = verdict?.text
             return record
         }
-        try ledger.recordPushes(records)
+        if let group { try group.record(records) } else { try ledger.recordPushes(records) }
     }
 }

@@ -63,26 +63,31 @@ public struct VerifyRun {
         }
         for job in jobs {
             let items = Dictionary(Planner.plan(job).items.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            for record in try ledger.lastSuccessfulPushes(job: job.name) {
-                var found = check(record, of: job, registries: registries)
+            let records = try ledger.lastSuccessfulPushes(job: job.name)
+            // One `HEAD` per tag, up to the job's `concurrency` at once (as `apply`'s tag checks);
+            // the checks keep the ledger's order.
+            let found = LockedValue<[Int: Check]>([:])
+            forEachConcurrently(Array(records.enumerated()), width: job.defaults.concurrency) { index, record in
+                var check = Self.check(record, of: job, registries: registries)
                 // Not the `.sig` tags themselves: they are checked as their image's signatures.
-                if found.status == .ok, record.subjectDigest == nil, let item = items[record.planItemID],
+                if check.status == .ok, record.subjectDigest == nil, let item = items[record.planItemID],
                     let entry = job.images.first(where: { $0.index == item.imageIndex }), let policy = job.verify(of: entry),
                     let registry = job.registry(named: record.registryName), let digest = record.pushedDigest
                 {
-                    checkSignatures(
-                        &found, digest: digest, policy: policy, source: item.source.spec, keys: keys, registry: registry, job: job,
+                    Self.checkSignatures(
+                        &check, digest: digest, policy: policy, source: item.source.spec, keys: keys, registry: registry, job: job,
                         registries: registries)
                 }
-                checks.append(found)
+                found.withLock { $0[index] = check }
             }
+            checks += found.withLock { all in records.indices.map { all[$0]! } }
         }
         let report = Report(checks: checks)
         record(report, jobs: jobs)
         return report
     }
 
-    private func check(_ record: PushRecord, of job: Job, registries: RunRegistries) -> Check {
+    private static func check(_ record: PushRecord, of job: Job, registries: RunRegistries) -> Check {
         var check = Check(
             job: job.name, registry: record.registryName, host: record.registryHost, repository: record.repository,
             tag: record.tag, expected: record.pushedDigest?.string ?? "", current: nil, status: .error,
@@ -115,7 +120,7 @@ public struct VerifyRun {
 
     /// The target's signatures of `digest` against the job's `verify:` policy (the identity rule
     /// as at the push: `match-source` names the source).
-    private func checkSignatures(
+    private static func checkSignatures(
         _ check: inout Check, digest: Digest, policy: VerifySpec, source: SourceSpec, keys loaded: Result<SignatureKeys, SignatureKeyError>,
         registry: JobFile.Registry,
         job: Job, registries: RunRegistries

@@ -39,3 +39,26 @@ public func forEachConcurrently<Element: Sendable>(_ elements: [Element], width:
     work()
     progress.withLock(whenReady: { $0.running == 0 }) { _ in }
 }
+
+/// A counting gate: at most `count` bodies run inside `withSlot` at once, across threads. It
+/// bounds work that several pools share (the tag `HEAD`s of every push of a run, the pushes past
+/// their tag decisions), where nesting `forEachConcurrently` alone would multiply the widths
+/// (docs/concurrency.md "Pools").
+public final class Slots: Sendable {
+    public let count: Int
+    private let busy = LockedValue(0)
+
+    public init(_ count: Int) {
+        self.count = max(1, count)
+    }
+
+    public func withSlot<Result, Failure: Error>(_ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+        let count = count
+        busy.withLock(whenReady: { $0 < count }) { $0 += 1 }
+        defer {
+            busy.withLock { $0 -= 1 }
+            busy.broadcast()
+        }
+        return try body()
+    }
+}

@@ -50,6 +50,34 @@ import Testing
         #expect(Array(registry.requestLog[before...]).sorted() == ["HEAD manifest team/app:1.0", "HEAD manifest team/app:latest"])
     }
 
+    /// A rerun's tag `HEAD`s go out together across pushes (not `images` pushes at a time), and
+    /// never more than `concurrency` (3 in `makeJob`) at once in all, however many tags each push has.
+    @Test(arguments: [1, 2])
+    func aRerunsHeadsGoOutTogetherAcrossPushesUpToConcurrency(tagsPerPush: Int) {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let jobs = (0..<6).map { n in
+            makeJob(makeImage(seed: "s\(n)"), repository: "team/app\(n)", tags: (0..<tagsPerPush).map { "t\($0)" })
+        }
+        #expect(executor(["http://127.0.0.1:5000": registry], state: state).run(jobs, images: 1).allSatisfy { $0.status == .pushed })
+        let before = registry.requestLog.count
+        let inFlight = LockedValue((now: 0, most: 0))
+        registry.duringManifestHead = {
+            inFlight.withLock {
+                $0.now += 1; $0.most = max($0.most, $0.now)
+            }
+            // Hold the first HEADs until 3 are in flight (or 5 s have passed: then the check below fails).
+            let deadline = Date().addingTimeInterval(5)
+            while inFlight.withLock({ $0.most }) < 3, Date() < deadline { usleep(1_000) }
+            inFlight.withLock { $0.now -= 1 }
+        }
+        let second = executor(["http://127.0.0.1:5000": registry], state: state).run(jobs, images: 1)
+        #expect(second.allSatisfy { $0.status == .unchanged })
+        #expect(inFlight.withLock { $0.most } == 3)
+        #expect(registry.requestLog.count - before == 6 * tagsPerPush)
+        #expect(registry.requestLog[before...].allSatisfy { $0.hasPrefix("HEAD manifest") })
+    }
+
     @Test func aTagOverwrittenElsewhereIsPushedAgain() {
         let registry = FakeRegistry()
         let state = FakeState()

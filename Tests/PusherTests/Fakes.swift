@@ -62,8 +62,12 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
         lock.withLock { _ = blobs[repository, default: []].insert(payload.descriptor.digest) }
     }
 
+    /// Called inside every manifest `HEAD` (to see how many are in flight at once).
+    var duringManifestHead: (@Sendable () -> Void)?
+
     func manifestDigest(repository: String, reference: String) throws -> Digest? {
         log("HEAD manifest \(repository):\(reference)"); try check()
+        duringManifestHead?()
         return lock.withLock { manifests[repository]?[reference] }
     }
 
