@@ -19,12 +19,16 @@ final class ServeProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: pushctlBinary)
         process.arguments = ["serve"] + arguments
         process.environment = environment ?? workspace.environment
-        process.standardOutput = FileHandle(forWritingAtPath: logPath)
+        let out = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = out
         let log = FileHandle(forWritingAtPath: logPath)
         log?.seekToEndOfFile()
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // The child has its own copies now.
+        try? out?.close()
+        try? log?.close()
         let deadline = Date().addingTimeInterval(60 * testTimeScale)
         while true {
             if let line = self.log.split(separator: "\n").first(where: { $0.contains("serve: listening on http://") }),
