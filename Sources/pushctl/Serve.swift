@@ -13,7 +13,6 @@ struct ServeCommand: ParsableCommand {
             Routes: POST /hooks/registry (docker-registry notifications, Bearer token), GET /healthz, \
             and the read-only view of the ledger. SIGHUP reloads the job files (the old jobs stay when \
             a new one is invalid); SIGTERM or SIGINT stops (a run in progress is recorded interrupted).
-
             Exit codes:
               0    stopped by SIGTERM or SIGINT
               1    the HTTP server could not start or stopped (e.g. the address is in use)
