@@ -62,7 +62,6 @@ final class Runner: Sendable {
         if queued {
             board.broadcast()
         } else {
-            counters.withLock { $0.schedulesSkipped += 1 }
             log.line(
                 "schedule: job \(due.job) due at \(due.time.formatted(.iso8601)) skipped: its previous run is still going (no overlap)")
         }
@@ -200,7 +199,6 @@ final class Runner: Sendable {
             return .failed
         }
         let status: RunStatus = summary.interrupted ? .interrupted : summary.exitCode != 0 ? .failed : .ok
-        counters.withLock { $0.countRun(kind: kind, status: status) }
         log.line("run \(summary.runID) \(kind) job \(job.name) \(status) (\(note)): \(SummaryText.line(summary))")
         return .ran(RunID(summary.runID), status)
     }

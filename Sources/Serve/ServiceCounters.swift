@@ -1,7 +1,6 @@
-import State
-
 /// What `/metrics` says about the service itself since it started (docs/serve.md "Metrics"):
-/// registry events received, ignored and pending, and runs by kind and status.
+/// registry events received, ignored and pending (runs by kind and status come from the ledger,
+/// so they survive a restart; a skipped schedule is a log line).
 public struct ServiceCounters: Sendable, Equatable {
     /// Push events accepted by the hook (repeated ids not counted).
     public var eventsReceived = 0
@@ -9,24 +8,6 @@ public struct ServiceCounters: Sendable, Equatable {
     public var eventsIgnored = 0
     /// Accepted events not yet run.
     public var eventsPending = 0
-    /// Scheduled runs skipped because the job's previous run was still going.
-    public var schedulesSkipped = 0
-    /// Runs finished since start, by kind (`event`, `schedule`) and status (`ok`, `failed`, `interrupted`).
-    public var runs: [RunCount] = []
-
-    public struct RunCount: Sendable, Equatable, Hashable {
-        public var kind: String
-        public var status: String
-        public var count: Int
-    }
 
     public init() {}
-
-    mutating func countRun(kind: RunKind, status: RunStatus) {
-        if let index = runs.firstIndex(where: { $0.kind == kind.rawValue && $0.status == status.rawValue }) {
-            runs[index].count += 1
-        } else {
-            runs.append(RunCount(kind: kind.rawValue, status: status.rawValue, count: 1))
-        }
-    }
 }
