@@ -5,22 +5,27 @@ import OCI
 extension RegistryClient {
     /// Uploads a blob (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-blobs).
     ///
-    /// Blobs no larger than `chunkSize` (default `defaultChunkSize`) go up monolithically
-    /// (`POST` then one `PUT ?digest=`); larger ones in `PATCH` chunks with `Content-Range`, at least
-    /// `OCI-Chunk-Min-Length` long, always following the newest `Location`. A failed monolithic
-    /// upload restarts from the source in a new session; a chunked one resumes from the offset the
-    /// registry reports (`GET` on the session, `Range: 0-N`) after a 416 or a dropped connection.
+    /// Without a `chunkSize`, blobs up to `monolithicLimit` go up monolithically (`POST` then one
+    /// `PUT ?digest=`) and larger ones in one session streamed as a single `PATCH` (then an empty
+    /// `PUT ?digest=`), as skopeo sends them: docker-registry 2.8 takes 4 × 64 MiB in a tenth to a
+    /// sixth less time that way than in 16 MiB chunks (docs/performance.md "Blob uploads in one
+    /// request").
+    /// With a `chunkSize`, blobs up to it go monolithically and larger ones in `PATCH` chunks of it.
+    /// `PATCH` requests carry `Content-Range`, are at least `OCI-Chunk-Min-Length` long and always
+    /// follow the newest `Location`. A failed monolithic upload restarts from the source in a new
+    /// session; a `PATCH` session resumes from the offset the registry reports (`GET` on the
+    /// session, `Range: 0-N`) after a 416 or a dropped connection.
     /// `progress` receives the total bytes of this blob the registry has received.
     public func uploadBlob(
         _ repository: String, _ payload: BlobPayload, chunkSize: Int? = nil,
         progress: @escaping @Sendable (Int64) -> Void = { _ in }
     ) throws(RegistryError) {
         let size = payload.descriptor.size
-        let chunk = Int64(max(1, chunkSize ?? Self.defaultChunkSize))
-        if size <= chunk {
+        let limit = Int64(max(1, chunkSize ?? Self.monolithicLimit))
+        if size <= limit {
             try uploadMonolithic(repository, payload, progress: progress)
         } else {
-            try uploadChunked(repository, payload, chunkSize: chunk, progress: progress)
+            try uploadChunked(repository, payload, chunkSize: chunkSize.map { _ in limit } ?? size, progress: progress)
         }
     }
 

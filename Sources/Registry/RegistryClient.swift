@@ -32,8 +32,9 @@ public final class RegistryClient: Sendable {
         let answeredOverTLS = Atomic<Bool>(false)
     }
 
-    /// Blobs up to this size go up in one PUT when no chunk size is asked for.
-    public static let defaultChunkSize = 16 << 20
+    /// Blobs up to this size go up in one PUT when no chunk size is asked for; larger ones in one
+    /// streamed PATCH (`uploadBlob`).
+    public static let monolithicLimit = 16 << 20
     /// Largest JSON response kept in memory (manifests, tag lists, error bodies).
     static let jsonLimit = 8 << 20
 

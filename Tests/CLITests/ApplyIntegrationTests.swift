@@ -239,7 +239,7 @@ import Testing
 
     // MARK: - 5. the lock, and SIGINT mid-push
 
-    /// 12 MiB goes up in one PUT, 20 MiB in PATCH chunks (`RegistryClient.defaultChunkSize` is 16 MiB).
+    /// 12 MiB goes up in one PUT, 20 MiB in a PATCH session (`RegistryClient.monolithicLimit` is 16 MiB).
     @Test(arguments: [Int64(12 << 20), Int64(20 << 20)])
     func secondApplyExits3AndSIGINTMidUploadExits130ThenARerunCompletes(layerSize: Int64) throws {
         let scratch = try Scratch()
@@ -541,5 +541,49 @@ import Testing
                 #expect("sha256:" + sum.prefix(64) == diffID, "\(tag) layer \(layer)")
             }
         }
+    }
+
+    /// A layer over 16 MiB goes up in one streamed PATCH. When that upload fails for good, the
+    /// push fails with no manifest on the registry and a failed record; the rerun pushes the
+    /// layer (from the compression cache) in one PATCH and lands.
+    @Test func aFailedLayerUploadLeavesNoManifestThenARerunLands() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        defer { proxy.stop() }
+        var layer = TarWriter()
+        layer.file("big", TestBlob.random(size: 17 << 20).bytes)
+        let layerBytes = layer.bytes()
+        let config = Array(
+            #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["\#(Digest.of(layerBytes))"]}}"#.utf8)
+        var tar = TarWriter()
+        tar.file("config.json", config)
+        tar.file("layer/layer.tar", layerBytes)
+        tar.file("manifest.json", Array(#"[{"Config":"config.json","RepoTags":["big:1"],"Layers":["layer/layer.tar"]}]"#.utf8))
+        let archive = scratch.sub("big.tar")
+        try Data(tar.bytes()).write(to: URL(fileURLWithPath: archive))
+        let job = try scratch.job(
+            JobSpec("big", defaults: ["retries": "2"])
+                .registry("local", url: proxy.baseURL)
+                .image("docker-archive:\(archive)", repository: "team/big", tags: ["1"], targets: ["local"]))
+
+        proxy.add(.init(method: "PATCH", pathContains: "/blobs/uploads/", fault: .status(500, retryAfter: nil), times: 1000))
+        let first = try apply(job, scratch: scratch)
+        #expect(first.status == 1, "\(first.stderr)\n\(first.stdout)")
+        #expect(first.pushEnds().map(\.status) == ["failed"])
+        #expect(!proxy.entries.filter(\.faulted).isEmpty)
+        #expect(registry.requestCount(method: "PUT", pathContains: "/team/big/manifests/") == 0, "no manifest after a failed layer")
+        let failed = (try pushctlJSON(["show", "last"], scratch: scratch)["pushes"] as? [[String: Any]])?.last
+        #expect(failed?["status"] as? String == "failed", "\(String(describing: failed))")
+
+        proxy.clearRules()
+        let rerun = try apply(job, scratch: scratch)
+        #expect(rerun.status == 0, "rerun: \(rerun.stderr)\n\(rerun.stdout)")
+        #expect(rerun.pushEnds().map(\.status) == ["pushed"])
+        let pushed = try #require(rerun.events.first { $0.name == "manifest" && $0.tag == "1" }?.digest)
+        #expect(try pushedDigest(registry, "team/big", "1").string == pushed)
+        // The failed run's PATCHes were answered by the proxy: the one that reached the registry
+        // carried the whole layer.
+        #expect(registry.requestCount(method: "PATCH", pathContains: "/team/big/blobs/uploads/") == 1)
     }
 }

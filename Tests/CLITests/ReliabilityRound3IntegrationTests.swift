@@ -32,7 +32,7 @@ import Testing
         case .put: proxy.add(.init(method: "PUT", pathContains: "/blobs/uploads/", fault: .stall(seconds: 60), times: 1000))
         }
         let writer = try LayoutWriter(path: scratch.sub("image"))
-        // Over 16 MiB goes up in PATCH chunks, smaller in one PUT.
+        // Over 16 MiB goes up in a PATCH session, smaller in one PUT.
         let layer = try writer.addRandomLayer(size: stall == .patch ? 17 << 20 : 30_000)
         let image = try writer.addImage(tag: "1", layers: [layer])
         let job = try scratch.job(
