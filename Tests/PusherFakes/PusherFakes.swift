@@ -34,6 +34,7 @@ public final class FakeState: PushState, @unchecked Sendable {
     public func recordPush(_ record: CompletedPush) throws {
         lock.withLock {
             pushes.append(record)
+            locations += record.blobs.map { (record.registryKey, record.target.repository, $0, record.blobIdentity) }
             for tag in record.tags where tag.status != .failed {
                 tags["\(record.registryKey)/\(record.target.repository):\(tag.name)"] = record.sourceDigest
             }
