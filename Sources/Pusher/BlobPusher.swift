@@ -44,11 +44,19 @@ struct BlobPusher: Sendable {
         let step = StepRunner(destination: destination, cancellation: cancellation)
         let failure = PushStep.blob(blob.digest)
 
-        let (decision, recorded) = try decider.blob(blob, step)
+        var (decision, recorded) = try decider.blob(blob, step)
         if recorded && decision != .present {
             try step.run(.state("forgetting a blob location")) {
                 try state.removeBlob(registry: job.registryKey, repository: repository, digest: blob.digest)
             }
+        }
+        // Repositories this run already put the blob in are candidates too: their pushes may not
+        // be recorded yet.
+        let inRun = ledger.repositories(holding: blob.digest, endpoint: endpoint).filter { $0 != repository }
+        switch decision {
+        case .upload where !inRun.isEmpty: decision = .mount(from: inRun)
+        case .mount(let candidates): decision = .mount(from: candidates + inRun.filter { !candidates.contains($0) })
+        default: break
         }
         switch decision {
         case .present:

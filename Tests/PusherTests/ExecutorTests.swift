@@ -235,6 +235,28 @@ import Testing
         #expect(!requests.contains { $0.hasPrefix("UPLOAD") || $0.hasPrefix("MOUNT") }, "\(Array(requests))")
     }
 
+    /// A blob this run put in another repository of the registry is mounted from there, even
+    /// before that push's rows (and so its blob locations) are in the state database.
+    @Test func aBlobPutEarlierInTheRunIsMountedBeforeItsPushIsRecorded() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        state.keepsPushedBlobLocations = false
+        let image = makeImage()
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: state).run(
+            [makeJob(image, repository: "team/a", tags: ["1"]), makeJob(image, repository: "team/b", tags: ["1"])], images: 1)
+        #expect(outcomes.map(\.status) == [.pushed, .pushed])
+        // Whichever push took the one `images` slot first uploaded; the other mounted.
+        #expect(outcomes.map(\.counts.uploaded).sorted() == [0, 3])
+        #expect(outcomes.map(\.counts.mounted).sorted() == [0, 3])
+        let mounts = registry.requestLog.filter { $0.hasPrefix("MOUNT") }
+        #expect(
+            mounts.count == 3
+                && (mounts.allSatisfy { $0.hasPrefix("MOUNT team/b from team/a") }
+                    || mounts.allSatisfy { $0.hasPrefix("MOUNT team/a from team/b") }),
+            "\(mounts)")
+        #expect(state.locations.isEmpty)
+    }
+
     /// An interrupted push is not recorded, but the blob locations it learned are.
     @Test func anInterruptedPushStillRecordsTheBlobsItLearned() {
         let registry = FakeRegistry()
