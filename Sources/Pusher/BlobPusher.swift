@@ -7,7 +7,8 @@ import Threading
 /// 1. a blob already handled in this run for this repository at this endpoint is not touched again;
 /// 2. present: nothing to send; mount: each candidate is tried, and a refused mount never fails
 ///    the push (it falls through to a `HEAD`, then an upload); upload: streamed.
-/// Every blob known present is recorded in the state database; a stale record is forgotten.
+/// Every blob known present is noted in `found`, recorded with the push's rows; a stale record is
+/// forgotten at once.
 struct BlobPusher: Sendable {
     let decider: PushDecider
     let target: PushTarget
@@ -15,6 +16,8 @@ struct BlobPusher: Sendable {
     let sink: any PushEventSink
     let ledger: TransferLedger
     let cancellation: CancellationFlag
+    /// The blobs this push knows present in the target repository (`CompletedPush.blobs`).
+    let found: LockedValue<[Digest]>
 
     private var job: PushJob { decider.job }
     private var destination: any PushDestination { decider.destination }
@@ -41,15 +44,23 @@ struct BlobPusher: Sendable {
         let step = StepRunner(destination: destination, cancellation: cancellation)
         let failure = PushStep.blob(blob.digest)
 
-        let (decision, recorded) = try decider.blob(blob, step)
+        var (decision, recorded) = try decider.blob(blob, step)
         if recorded && decision != .present {
             try step.run(.state("forgetting a blob location")) {
                 try state.removeBlob(registry: job.registryKey, repository: repository, digest: blob.digest)
             }
         }
+        // Repositories this run already put the blob in are candidates too: their pushes may not
+        // be recorded yet.
+        let inRun = ledger.repositories(holding: blob.digest, endpoint: endpoint).filter { $0 != repository }
+        switch decision {
+        case .upload where !inRun.isEmpty: decision = .mount(from: inRun)
+        case .mount(let candidates): decision = .mount(from: candidates + inRun.filter { !candidates.contains($0) })
+        default: break
+        }
         switch decision {
         case .present:
-            if !recorded { try record(blob) }
+            if !recorded { record(blob) }
             emit(blob, .present)
             return BlobCounts(present: 1)
         case .mount(let candidates):
@@ -58,14 +69,14 @@ struct BlobPusher: Sendable {
                 if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) }))
                     == true
                 {
-                    try record(blob)
+                    record(blob)
                     emit(blob, .mounted, from: source)
                     return BlobCounts(mounted: 1)
                 }
                 if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final) }
             }
             if try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
-                try record(blob)
+                record(blob)
                 emit(blob, .present)
                 return BlobCounts(present: 1)
             }
@@ -81,17 +92,12 @@ struct BlobPusher: Sendable {
         try step.run(failure) {
             try destination.uploadBlob(repository: repository, payload: payload) { progress.report($0) }
         }
-        try record(blob)
+        record(blob)
         emit(blob, .uploaded, bytes: blob.size)
         return BlobCounts(uploaded: 1, bytesUploaded: blob.size)
     }
 
-    private func record(_ blob: Descriptor) throws(StepFailure) {
-        try StepRunner(destination: destination, cancellation: cancellation).run(.state("recording a blob location")) {
-            try state.recordBlob(
-                registry: job.registryKey, repository: job.target.repository, digest: blob.digest, identity: job.credentialIdentity)
-        }
-    }
+    private func record(_ blob: Descriptor) { found.withLock { $0.append(blob.digest) } }
 
     private func emit(_ blob: Descriptor, _ status: BlobProgress.Status, bytes: Int64 = 0, from: String? = nil) {
         sink.emit(.blob(target, BlobProgress(digest: blob.digest, size: blob.size, status: status, bytes: bytes, mountedFrom: from)))

@@ -81,6 +81,9 @@ public final class Executor: Sendable {
         // The target as last announced (its host is the endpoint in use), and the endpoint last tried.
         let announced = LockedValue<PushTarget?>(nil)
         let lastEndpointHost = LockedValue<String?>(nil)
+        // Blobs known in the target repository, whichever endpoint found them (they are recorded
+        // by registry, not endpoint), written with the push's rows.
+        let found = LockedValue<[Digest]>([])
         let final: Result<EndpointResult, StepFailure>
         do {
             let (result, _) = try job.endpoints.perform(retries: { [sink] event in
@@ -96,7 +99,7 @@ public final class Executor: Sendable {
                 lastEndpointHost.withLock { $0 = endpoint.host }
                 // The first line of a push names the endpoint in use, once it has answered (so an
                 // endpoint abandoned at the first request is never named as the one pushed to).
-                return try push(job, via: destination, endpoint: endpoint.url, target: target, slots: slots) { [sink] in
+                return try push(job, via: destination, endpoint: endpoint.url, target: target, slots: slots, found: found) { [sink] in
                     guard announced.withLock({ $0?.host }) != target.host else { return }
                     sink.emit(.pushStart(target))
                     announced.withLock { $0 = target }
@@ -131,8 +134,15 @@ public final class Executor: Sendable {
         if announcedHost == nil { sink.emit(.pushStart(target)) }
         var interrupted = false
         if case .failure(let f) = final, case .cancelled = f.failure { interrupted = true }
-        // An interrupted push did not complete and is not recorded (docs/cli.md "State database").
-        if !interrupted {
+        // An interrupted push did not complete and is not recorded (docs/cli.md "State database");
+        // the blob locations it learned are (best effort: the next run finds them with a HEAD).
+        let blobs = found.withLock { $0 }
+        if interrupted {
+            for digest in blobs {
+                try? state.recordBlob(
+                    registry: job.registryKey, repository: job.target.repository, digest: digest, identity: job.credentialIdentity)
+            }
+        } else {
             do {
                 try state.recordPush(
                     CompletedPush(
@@ -141,7 +151,7 @@ public final class Executor: Sendable {
                         size: job.image.root.size, endpoint: outcome.endpoint,
                         tags: tags, status: outcome.status, counts: outcome.counts,
                         attempts: max(1, endpointsTried.withLock { $0 }) + retries.withLock { $0 },
-                        error: outcome.error, started: started, ended: Date()))
+                        error: outcome.error, started: started, ended: Date(), blobs: blobs, blobIdentity: job.credentialIdentity))
             } catch {
                 let failed = PushOutcome(
                     status: .failed, digest: nil, endpoint: outcome.endpoint,
@@ -163,7 +173,7 @@ public final class Executor: Sendable {
     /// Everything a push does at one endpoint.
     private func push(
         _ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget, slots: RunSlots,
-        answered: () -> Void
+        found: LockedValue<[Digest]>, answered: () -> Void
     ) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
         let root = job.image.root
@@ -191,7 +201,7 @@ public final class Executor: Sendable {
         return try slots.images.withSlot { () throws(StepFailure) in
             try transfer(
                 job, via: destination, endpoint: endpoint, target: target, step: step, place: place, owner: owner,
-                tags: tags, firstPushes: firstPushes, answered: answered)
+                tags: tags, firstPushes: firstPushes, found: found, answered: answered)
         }
     }
 
@@ -199,7 +209,7 @@ public final class Executor: Sendable {
     private func transfer(
         _ job: PushJob, via destination: any PushDestination, endpoint: String, target: PushTarget, step: StepRunner,
         place: TransferLedger.Place, owner: TransferLedger.Owner, tags: [CompletedPush.Tag], firstPushes: Set<String>,
-        answered: () -> Void
+        found: LockedValue<[Digest]>, answered: () -> Void
     ) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
         let root = job.image.root
@@ -223,7 +233,7 @@ public final class Executor: Sendable {
         let failures = LockedValue<[StepFailure]>([])
         let blobPusher = BlobPusher(
             decider: PushDecider(job: job, destination: destination, state: state), target: target,
-            endpoint: endpoint, sink: sink, ledger: ledger, cancellation: cancellation)
+            endpoint: endpoint, sink: sink, ledger: ledger, cancellation: cancellation, found: found)
         forEachConcurrently(job.image.blobs, width: job.concurrency) { blob in
             guard failures.withLock({ $0.isEmpty }) else { return }
             do throws(StepFailure) {
@@ -271,7 +281,8 @@ public final class Executor: Sendable {
                     ) { () throws(StepFailure) in
                         try putManifest(
                             step, destination, repository, reference: descriptor.digest.string,
-                            descriptor: descriptor, bytes: bytes)
+                            descriptor: descriptor, bytes: bytes
+                        ).subjectAcknowledged
                     }
                     ledger.finishManifest(place, descriptor.digest, failure: nil)
                 } catch {
@@ -304,10 +315,13 @@ public final class Executor: Sendable {
                     place, owner: owner, for: tag, writes: [.manifest(root.digest), .tag(tag)],
                     reads: rootChildren.map { .manifest($0) }, awaiting: rootChildren
                 ) { () throws(StepFailure) in
-                    try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
+                    let answer = try putManifest(step, destination, repository, reference: tag, descriptor: root, bytes: rootBytes)
                     // Trust, but verify the first push of a tag: a registry (or a proxy before it) that
-                    // answers 201 without storing the manifest must not get the push recorded.
-                    if firstPushes.contains(tag) {
+                    // answers 201 without storing the manifest must not get the push recorded. An
+                    // answer with the registry's own `Docker-Content-Digest` (checked equal) is that
+                    // proof already: distribution sends it only once the manifest and the tag are
+                    // stored (docs/run.md "Tags").
+                    if firstPushes.contains(tag), !answer.digestReported {
                         let held = try step.run(.manifest(reference: tag)) {
                             try destination.manifestDigest(repository: repository, reference: tag)
                         }
@@ -346,20 +360,21 @@ public final class Executor: Sendable {
         return ((try? ManifestDocument.parse(bytes).document.children) ?? []).map(\.digest).filter { seen.insert($0).inserted }
     }
 
-    /// Returns whether the registry acknowledged the manifest's `subject` (`OCI-Subject`).
-    @discardableResult
+    /// Returns what the answer said: whether the registry acknowledged the manifest's `subject`
+    /// (`OCI-Subject`) and reported its digest.
     private func putManifest(
         _ step: StepRunner, _ destination: any PushDestination, _ repository: String,
         reference: String, descriptor: Descriptor, bytes: [UInt8]
-    ) throws(StepFailure) -> Bool {
-        let (reported, acknowledged) = try step.run(.manifest(reference: reference)) {
+    ) throws(StepFailure) -> ManifestPutAnswer {
+        let answer = try step.run(.manifest(reference: reference)) {
             try destination.putManifestReportingSubject(
                 repository: repository, reference: reference, bytes: bytes, mediaType: descriptor.mediaType)
         }
-        guard reported == descriptor.digest else {
-            throw StepFailure(.digestMismatch(reference: reference, expected: descriptor.digest, reported: reported), kind: .final)
+        guard answer.digest == descriptor.digest else {
+            throw StepFailure(
+                .digestMismatch(reference: reference, expected: descriptor.digest, reported: answer.digest), kind: .final)
         }
-        return acknowledged
+        return answer
     }
 }
 

@@ -55,16 +55,34 @@ public protocol PushDestination: Sendable {
     func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest
     /// How an error thrown by this destination bears on endpoint fallback.
     func classify(_ error: any Error) -> EndpointVerdict
-    /// Puts exact bytes; also says whether the registry acknowledged the manifest's `subject`
-    /// (`OCI-Subject`). Referrers.swift has a default that says it did not.
+    /// Puts exact bytes; also says what the answer said beyond success (`ManifestPutAnswer`).
+    /// Referrers.swift has a default that says neither more.
     func putManifestReportingSubject(
         repository: String, reference: String, bytes: [UInt8],
         mediaType: String
-    ) throws -> (digest: Digest, subjectAcknowledged: Bool)
+    ) throws -> ManifestPutAnswer
     /// A manifest's exact bytes, nil when there is none (the referrers fallback tag).
     func fetchManifest(repository: String, reference: String) throws -> [UInt8]?
     /// The referrers API's listing of `subject`; nil when the registry has no referrers API.
     func listReferrers(repository: String, subject: Digest) throws -> [Descriptor]?
+}
+
+/// What the answer to a manifest `PUT` said beyond success.
+public struct ManifestPutAnswer: Sendable {
+    /// The digest of the bytes put (the registry's `Docker-Content-Digest` matched it, if sent).
+    public var digest: Digest
+    /// The registry acknowledged the manifest's `subject` (`OCI-Subject`).
+    public var subjectAcknowledged: Bool
+    /// The answer carried `Docker-Content-Digest`, equal to `digest`: the registry itself computed
+    /// the digest of the manifest it stored under the reference, so the first push of a tag needs
+    /// no confirming `HEAD` (docs/run.md "Tags").
+    public var digestReported: Bool
+
+    public init(digest: Digest, subjectAcknowledged: Bool = false, digestReported: Bool = false) {
+        self.digest = digest
+        self.subjectAcknowledged = subjectAcknowledged
+        self.digestReported = digestReported
+    }
 }
 
 /// A request that failed and is tried again after a wait (a "Retrying in N seconds" line).
@@ -115,11 +133,13 @@ public protocol PushState: Sendable {
     /// The digest pushctl last pushed successfully to this tag, if any.
     func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest?
     func isBlobKnown(registry: String, repository: String, digest: Digest) throws -> Bool
+    /// One blob location on its own (a push that was interrupted, and so is not recorded, still
+    /// leaves what it learned); a completed push's go with its rows (`CompletedPush.blobs`).
     func recordBlob(registry: String, repository: String, digest: Digest, identity: String) throws
     func removeBlob(registry: String, repository: String, digest: Digest) throws
     /// Other repositories of the same registry known to hold the digest, best first.
     func mountCandidates(registry: String, digest: Digest, targetRepository: String, identity: String, limit: Int) throws -> [String]
-    /// Records one finished push (one row per tag) in one transaction.
+    /// Records one finished push (one row per tag, and its blob locations) in one transaction.
     func recordPush(_ record: CompletedPush) throws
 }
 
@@ -148,4 +168,10 @@ public struct CompletedPush: Sendable {
     public var error: String?
     public var started: Date
     public var ended: Date
+    /// Blobs this push found, mounted or uploaded in the target repository, under the
+    /// credentials `blobIdentity`: recorded as blob locations in the same transaction as its
+    /// rows, so a push of small images costs one commit, not one per blob (docs/state.md
+    /// "Group commit").
+    public var blobs: [Digest] = []
+    public var blobIdentity = ""
 }

@@ -12,8 +12,8 @@ extension PushDestination {
     public func putManifestReportingSubject(
         repository: String, reference: String, bytes: [UInt8],
         mediaType: String
-    ) throws -> (digest: Digest, subjectAcknowledged: Bool) {
-        (try putManifest(repository: repository, reference: reference, bytes: bytes, mediaType: mediaType), false)
+    ) throws -> ManifestPutAnswer {
+        ManifestPutAnswer(digest: try putManifest(repository: repository, reference: reference, bytes: bytes, mediaType: mediaType))
     }
 
     public func fetchManifest(repository: String, reference: String) throws -> [UInt8]? { nil }

@@ -101,6 +101,17 @@ final class TransferLedger: Sendable {
         state.broadcast()
     }
 
+    /// The repositories this run put `digest` in at `endpoint`: mount candidates before their
+    /// pushes are recorded (a push's blob locations are written with its rows, docs/state.md
+    /// "Group commit").
+    func repositories(holding digest: Digest, endpoint: String) -> [String] {
+        state.withLock { state in
+            state.blobs.compactMap { key, entry in
+                key.digest == digest && key.endpoint == endpoint && entry == .done ? key.repository : nil
+            }.sorted()
+        }
+    }
+
     // MARK: manifests
 
     func newOwner() -> Owner {

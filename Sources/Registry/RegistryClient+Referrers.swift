@@ -7,12 +7,14 @@ import OCI
 /// `OCI-Subject` response header). Registries without either (docker-registry 2.8) are served by
 /// the fallback tag `<alg>-<hex>` that pushctl maintains itself (README "Signatures and SBOMs").
 extension RegistryClient {
-    /// `PUT` as `putManifest`, also returning whether the response carried `OCI-Subject`: the
-    /// registry then lists the manifest in its referrers API and the fallback tag is not needed.
+    /// `PUT` as `putManifest`, also returning whether the response carried `OCI-Subject` (the
+    /// registry then lists the manifest in its referrers API and the fallback tag is not needed)
+    /// and whether it carried `Docker-Content-Digest` (then equal to the bytes' digest: a registry
+    /// sends it only once it has stored the manifest under the reference, docs/run.md "Tags").
     public func putManifestReportingSubject(
         _ repository: String, reference: String, bytes: [UInt8],
         mediaType: String
-    ) throws(RegistryError) -> (digest: Digest, subjectAcknowledged: Bool) {
+    ) throws(RegistryError) -> (digest: Digest, subjectAcknowledged: Bool, digestReported: Bool) {
         let operation = "push manifest \(reference)"
         let local = (try? Digest(parsing: reference)).map { Digest.of(bytes, algorithm: $0.algorithm) } ?? Digest.of(bytes)
         let call = Call(operation: operation, repository: repository, scopes: [Self.pushScope(repository)])
@@ -29,7 +31,7 @@ extension RegistryClient {
                 expected: local, actual: reported, operation: operation,
                 registry: endpoint.host, repository: repository)
         }
-        return (local, response.headers["OCI-Subject"] != nil)
+        return (local, response.headers["OCI-Subject"] != nil, response.headers["Docker-Content-Digest"] != nil)
     }
 
     private struct ReferrersPage: Decodable {

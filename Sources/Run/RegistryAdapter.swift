@@ -36,8 +36,10 @@ public struct RegistryDestination: PushDestination {
     public func putManifestReportingSubject(
         repository: String, reference: String, bytes: [UInt8],
         mediaType: String
-    ) throws -> (digest: Digest, subjectAcknowledged: Bool) {
-        try client.putManifestReportingSubject(repository, reference: reference, bytes: bytes, mediaType: mediaType)
+    ) throws -> ManifestPutAnswer {
+        let answer = try client.putManifestReportingSubject(repository, reference: reference, bytes: bytes, mediaType: mediaType)
+        return ManifestPutAnswer(
+            digest: answer.digest, subjectAcknowledged: answer.subjectAcknowledged, digestReported: answer.digestReported)
     }
 
     /// One `GET`; a 404 (with or without an error body) is "no such manifest".

@@ -42,7 +42,7 @@ struct LedgerPushState: PushState {
             registryHost: registry, digest: digest, targetRepository: targetRepository, identity: identity, limit: limit) ?? []
     }
 
-    /// One row per tag, all in one transaction. The blob and byte counts belong to the image
+    /// One row per tag, and the push's blob locations, all in one transaction. The blob and byte counts belong to the image
     /// push, not to each tag: they are recorded on the push's first tag row and as zero on the
     /// others, so any sum over rows (`show`, `history`, prometheus) agrees with the apply summary
     /// (docs/state.md "Counts").
@@ -66,6 +66,9 @@ struct LedgerPushState: PushState {
             record.verdict = verdict?.text
             return record
         }
-        if let group { try group.record(records) } else { try ledger.recordPushes(records) }
+        let blobs = push.blobs.map {
+            BlobLocation(registryHost: push.registryKey, repository: push.target.repository, digest: $0, identity: push.blobIdentity)
+        }
+        if let group { try group.record(records, blobs: blobs) } else { try ledger.recordPushes(records, blobs: blobs) }
     }
 }

@@ -17,8 +17,8 @@ public protocol Ledger: AnyObject, Sendable {
         -> RunID
     /// Records how a run ended.
     func finishRun(_ id: RunID, status: RunStatus, exitCode: Int32, error: String?, ended: Date) throws(StateError)
-    /// Records many pushes in one transaction.
-    func recordPushes(_ records: [PushRecord]) throws(StateError)
+    /// Records many pushes, and the blob locations they established, in one transaction.
+    func recordPushes(_ records: [PushRecord], blobs: [BlobLocation]) throws(StateError)
     /// The newest `pushed`/`unchanged` push to a tag, unless pruned since.
     func lastSuccessfulPush(registryHost: String, repository: String, tag: String) throws(StateError) -> PushRecord?
     /// Per tag of a repository, the newest push that put it there (the tags `prune` may consider).
@@ -108,6 +108,11 @@ extension Ledger {
 
     public func finishRun(_ id: RunID, status: RunStatus, exitCode: Int32, error: String? = nil) throws(StateError) {
         try finishRun(id, status: status, exitCode: exitCode, error: error, ended: Date())
+    }
+
+    /// Records many pushes in one transaction.
+    public func recordPushes(_ records: [PushRecord]) throws(StateError) {
+        try recordPushes(records, blobs: [])
     }
 
     public func recordBlob(registryHost: String, repository: String, digest: Digest, identity: String) throws(StateError) {

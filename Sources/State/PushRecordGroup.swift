@@ -6,10 +6,16 @@ import Threading
 /// (docs/state.md "Group commit", docs/performance.md). Each `record` still returns only when its
 /// own rows are committed, and throws that write's error: nothing is deferred past the push.
 public final class PushRecordGroup: Sendable {
+    private struct Entry {
+        var id: Int
+        var records: [PushRecord]
+        var blobs: [BlobLocation]
+    }
+
     private struct Queue {
         var next = 0
-        /// Rows waiting for a writer, by caller.
-        var pending: [(id: Int, records: [PushRecord])] = []
+        /// Rows (and blob locations) waiting for a writer, by caller.
+        var pending: [Entry] = []
         var writing = false
         /// Outcomes of written groups, by caller, until the caller takes its own.
         var done: [Int: StateError?] = [:]
@@ -22,15 +28,16 @@ public final class PushRecordGroup: Sendable {
         self.ledger = ledger
     }
 
-    public func record(_ records: [PushRecord]) throws(StateError) {
+    /// Records `records` and the blob locations their push established (`Ledger.recordPushes`).
+    public func record(_ records: [PushRecord], blobs: [BlobLocation] = []) throws(StateError) {
         let id = queue.withLock { q in
             defer { q.next += 1 }
-            q.pending.append((q.next, records))
+            q.pending.append(Entry(id: q.next, records: records, blobs: blobs))
             return q.next
         }
         while true {
             // Wait until this caller's rows are written, or nobody is writing and it can write.
-            let group: [(id: Int, records: [PushRecord])]? = queue.withLock(whenReady: { $0.done[id] != nil || !$0.writing }) { q in
+            let group: [Entry]? = queue.withLock(whenReady: { $0.done[id] != nil || !$0.writing }) { q in
                 if q.done[id] != nil { return nil }
                 q.writing = true
                 defer { q.pending = [] }
@@ -49,16 +56,16 @@ public final class PushRecordGroup: Sendable {
 
     /// One transaction for the group; if it fails, each caller's rows alone, so that every push
     /// gets the outcome of its own write, as without grouping.
-    private func write(_ group: [(id: Int, records: [PushRecord])]) -> [(Int, StateError?)] {
+    private func write(_ group: [Entry]) -> [(Int, StateError?)] {
         do throws(StateError) {
-            try ledger.recordPushes(group.flatMap(\.records))
+            try ledger.recordPushes(group.flatMap(\.records), blobs: group.flatMap(\.blobs))
             return group.map { ($0.id, nil) }
         } catch {
             guard group.count > 1 else { return [(group[0].id, error)] }
         }
         return group.map { entry in
             do throws(StateError) {
-                try ledger.recordPushes(entry.records)
+                try ledger.recordPushes(entry.records, blobs: entry.blobs)
                 return (entry.id, nil)
             } catch {
                 return (entry.id, error)

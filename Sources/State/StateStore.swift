@@ -212,10 +212,12 @@ public final class StateStore: Ledger {
         }
     }
 
-    /// Records many pushes in one transaction (imports, benchmarks).
-    public func recordPushes(_ records: [PushRecord]) throws(StateError) {
+    /// Records many pushes, and the blob locations they established, in one transaction (an
+    /// apply's group commit, imports, benchmarks).
+    public func recordPushes(_ records: [PushRecord], blobs: [BlobLocation]) throws(StateError) {
         try write { c in
             try c.runMany(Self.insertPushSQL, records.map(Self.pushValues))
+            try upsertBlobs(blobs, into: c, seen: Date())
         }
     }
 

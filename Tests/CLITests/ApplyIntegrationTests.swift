@@ -107,6 +107,15 @@ import Testing
         #expect(p.first.pushEnds().allSatisfy { $0.status == "pushed" }, "\(p.first.stdout)")
         expectPushSequences(events)
 
+        // Manifests: each digest PUT once (the index, its two children, the single image), then
+        // each tag; no confirming HEAD, since docker-registry's answer to a tag's PUT reports the
+        // digest it stored (docs/run.md "Tags").
+        for registry in [p.one, p.two] {
+            let manifestRequests = registry.accessLog().filter { $0.path.contains("/manifests/") }
+            #expect(manifestRequests.allSatisfy { $0.method == "PUT" && $0.status == 201 }, "\(manifestRequests)")
+            #expect(manifestRequests.count == 4 + TwoImages.multiTags.count + TwoImages.singleTags.count, "\(manifestRequests)")
+        }
+
         for registry in [p.one, p.two] {
             for image in p.images.expectations {
                 // Every tag serves exactly the source's root manifest.

@@ -71,6 +71,37 @@ import Testing
         #expect(runs.stdout.components(separatedBy: "\"drift\"").count - 1 == 2)
     }
 
+    /// `verify` sends its tag `HEAD`s together, up to the job's `concurrency` and never more
+    /// (docs/concurrency.md "Pools"): the proxy holds each `HEAD` until three are in flight at once.
+    @Test func verifyAsksUpToConcurrencyTagsAtOnce() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        defer { registry.stop() }
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        defer { proxy.stop() }
+        let image = try scratch.layout().addImage(tag: "app", randomLayerSize: 10_000)
+        let tags = (1...7).map { "v\($0)" }
+        let job = try scratch.job(
+            JobSpec("gauged", defaults: ["concurrency": "3"]).registry("lab", url: proxy.baseURL)
+                .image("oci:image:app", repository: "team/gauged", tags: tags, targets: ["lab"]))
+        let pushed = try apply(job, scratch: scratch)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+
+        let gauge = FaultProxy.InFlightGauge(gather: 3)
+        proxy.add(.init(method: "HEAD", pathContains: "/manifests/", fault: .gather(gauge), times: 100))
+        let before = proxy.entries.count
+        let verified = try run(
+            pushctlBinary, ["verify", "--output", "json", "--state", scratch.state, job], environment: scratch.environment,
+            directory: scratch.path)
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let checks = try verifyChecks(verified.stdout, schemaCheckIn: scratch.path)
+        #expect(Set(checks.keys) == Set(tags))
+        #expect(checks.values.allSatisfy { $0["status"] as? String == "ok" && $0["current"] as? String == image.digest.string })
+        // One HEAD per tag, three of them in flight at once, never more.
+        #expect(proxy.entries[before...].map(\.method) == Array(repeating: "HEAD", count: tags.count))
+        #expect(gauge.most == 3)
+    }
+
     private func pushRows(_ json: String) throws -> [[String: Any]] {
         let document = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let rows = try #require(document["entries"] as? [[String: Any]])

@@ -10,6 +10,8 @@ public final class FakeState: PushState, @unchecked Sendable {
     public var tags: [String: Digest] = [:]
     public var locations: [(registry: String, repository: String, digest: Digest, identity: String)] = []
     public var pushes: [CompletedPush] = []
+    /// Whether a recorded push's blob locations are kept (false: as if not written yet).
+    public var keepsPushedBlobLocations = true
 
     public func lastPushedDigest(registry: String, repository: String, tag: String) throws -> Digest? {
         lock.withLock { tags["\(registry)/\(repository):\(tag)"] }
@@ -34,6 +36,9 @@ public final class FakeState: PushState, @unchecked Sendable {
     public func recordPush(_ record: CompletedPush) throws {
         lock.withLock {
             pushes.append(record)
+            if keepsPushedBlobLocations {
+                locations += record.blobs.map { (record.registryKey, record.target.repository, $0, record.blobIdentity) }
+            }
             for tag in record.tags where tag.status != .failed {
                 tags["\(record.registryKey)/\(record.target.repository):\(tag.name)"] = record.sourceDigest
             }

@@ -37,6 +37,25 @@ import Testing
         #expect(state.locations.count == 3)
     }
 
+    /// The first push of a tag is confirmed with a `HEAD` in the same turn as its `PUT`, unless
+    /// the `PUT`'s answer reported the stored digest (docs/run.md "Tags").
+    @Test(arguments: [false, true])
+    func aFirstPushOfATagIsConfirmedUnlessTheAnswerReportsTheDigest(reported: Bool) {
+        let registry = FakeRegistry()
+        registry.reportsDigest = reported
+        let state = FakeState()
+        let image = makeImage()
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: state).run(
+            [makeJob(image, tags: ["a", "b", "c"])], images: 1)
+        #expect(outcomes.map(\.status) == [.pushed])
+        let manifests = registry.requestLog.filter { $0.contains(" manifest ") }
+        let tags = ["a", "b", "c"].flatMap { tag in
+            ["PUT manifest team/app:\(tag)"] + (reported ? [] : ["HEAD manifest team/app:\(tag)"])
+        }
+        #expect(manifests == ["PUT manifest team/app:\(image.root.digest)"] + tags)
+        #expect(state.pushes.map { $0.tags.map(\.status) } == [[.pushed, .pushed, .pushed]])
+    }
+
     @Test func rerunIsUnchangedWithOneHeadPerTag() {
         let registry = FakeRegistry()
         let state = FakeState()
@@ -190,6 +209,66 @@ import Testing
         #expect(outcome.status == .interrupted)
         #expect(state.pushes.isEmpty)
         #expect(registry.requestLog.isEmpty)
+    }
+
+    /// A push that failed after its blobs went up records their locations with its failed rows
+    /// (docs/state.md "Group commit"); the rerun finds them with a `HEAD` each, no upload.
+    @Test func aFailedPushRecordsTheBlobsItLearnedAndTheRerunFindsThem() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        registry.refuseManifests = [image.root.digest]
+        let first = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)
+        #expect(first.map(\.status) == [.failed])
+        #expect(state.pushes.map(\.status) == [.failed])
+        #expect(Set(state.pushes.flatMap(\.blobs)) == Set(image.blobs.map(\.digest)))
+        #expect(Set(state.locations.map(\.digest)) == Set(image.blobs.map(\.digest)))
+        #expect(state.locations.allSatisfy { $0.registry == "registry.test" && $0.repository == "team/app" })
+
+        registry.refuseManifests = []
+        let before = registry.requestLog.count
+        let rerun = executor(["http://127.0.0.1:5000": registry], state: state).run([makeJob(image)], images: 1)
+        #expect(rerun.map(\.status) == [.pushed])
+        #expect(rerun[0].counts == BlobCounts(present: 3))
+        let requests = registry.requestLog[before...]
+        #expect(requests.filter { $0.hasPrefix("HEAD blob") }.count == 3)
+        #expect(!requests.contains { $0.hasPrefix("UPLOAD") || $0.hasPrefix("MOUNT") }, "\(Array(requests))")
+    }
+
+    /// A blob this run put in another repository of the registry is mounted from there, even
+    /// before that push's rows (and so its blob locations) are in the state database.
+    @Test func aBlobPutEarlierInTheRunIsMountedBeforeItsPushIsRecorded() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        state.keepsPushedBlobLocations = false
+        let image = makeImage()
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: state).run(
+            [makeJob(image, repository: "team/a", tags: ["1"]), makeJob(image, repository: "team/b", tags: ["1"])], images: 1)
+        #expect(outcomes.map(\.status) == [.pushed, .pushed])
+        // Whichever push took the one `images` slot first uploaded; the other mounted.
+        #expect(outcomes.map(\.counts.uploaded).sorted() == [0, 3])
+        #expect(outcomes.map(\.counts.mounted).sorted() == [0, 3])
+        let mounts = registry.requestLog.filter { $0.hasPrefix("MOUNT") }
+        #expect(
+            mounts.count == 3
+                && (mounts.allSatisfy { $0.hasPrefix("MOUNT team/b from team/a") }
+                    || mounts.allSatisfy { $0.hasPrefix("MOUNT team/a from team/b") }),
+            "\(mounts)")
+        #expect(state.locations.isEmpty)
+    }
+
+    /// An interrupted push is not recorded, but the blob locations it learned are.
+    @Test func anInterruptedPushStillRecordsTheBlobsItLearned() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        let cancel = CancellationFlag()
+        registry.beforeManifestPut = { cancel.cancel() }
+        let outcome = executor(["http://127.0.0.1:5000": registry], state: state, cancellation: cancel)
+            .run([makeJob(image)], images: 1)[0]
+        #expect(outcome.status == .interrupted)
+        #expect(state.pushes.isEmpty)
+        #expect(Set(state.locations.map(\.digest)) == Set(image.blobs.map(\.digest)))
     }
 
     @Test func aBlobSharedByTwoImagesIsPushedOnce() {

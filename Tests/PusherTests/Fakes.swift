@@ -71,8 +71,12 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
         return lock.withLock { manifests[repository]?[reference] }
     }
 
+    /// Called at the start of every manifest `PUT`.
+    var beforeManifestPut: (@Sendable () -> Void)?
+
     func putManifest(repository: String, reference: String, bytes: [UInt8], mediaType: String) throws -> Digest {
         log("PUT manifest \(repository):\(reference)"); try check()
+        beforeManifestPut?()
         if denyWrites { throw RegistryDenied() }
         let (_, document) = try ManifestDocument.parse(bytes)
         let digest = Digest.of(bytes)
@@ -88,6 +92,18 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
             manifests[repository, default: [:]][digest.string] = digest
         }
         return digest
+    }
+
+    /// Answer a manifest PUT with the digest stored (`Docker-Content-Digest`, as docker-registry
+    /// does); otherwise the answer says nothing beyond success.
+    var reportsDigest = false
+
+    func putManifestReportingSubject(
+        repository: String, reference: String, bytes: [UInt8], mediaType: String
+    ) throws -> ManifestPutAnswer {
+        ManifestPutAnswer(
+            digest: try putManifest(repository: repository, reference: reference, bytes: bytes, mediaType: mediaType),
+            digestReported: reportsDigest)
     }
 
     func classify(_ error: any Error) -> EndpointVerdict {

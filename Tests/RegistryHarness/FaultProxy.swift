@@ -39,6 +39,39 @@ public final class FaultProxy: Sendable {
         case stall(seconds: Double)
         /// Answer `status` with a JSON `body` (a registry's own error) instead of forwarding.
         case answer(Int, body: String)
+        /// Forward as usual, counting the matching requests in flight at once in `gauge`, and hold
+        /// each one before forwarding until the gauge has seen `gauge.gather` of them in flight
+        /// together (or `gauge.patience` seconds have passed): how many requests a client sends
+        /// at once, without asserting any time.
+        case gather(InFlightGauge)
+    }
+
+    /// Counts requests in flight at once (`Fault.gather`).
+    public final class InFlightGauge: Sendable {
+        private let counts = LockedValue((now: 0, most: 0))
+        /// Requests are held until this many were in flight at once.
+        public let gather: Int
+        /// How long a request is held at most, in seconds.
+        public let patience: Double
+
+        public init(gather: Int, patience: Double = 5) {
+            self.gather = gather
+            self.patience = patience
+        }
+
+        /// The most requests that were in flight at once.
+        public var most: Int { counts.withLock { $0.most } }
+
+        func enter() {
+            counts.withLock {
+                $0.now += 1
+                $0.most = max($0.most, $0.now)
+            }
+            let deadline = Date().addingTimeInterval(patience)
+            while counts.withLock({ $0.most }) < gather, Date() < deadline { usleep(1_000) }
+        }
+
+        func leave() { counts.withLock { $0.now -= 1 } }
     }
 
     /// A fault for the next `times` requests matching `method` (any when nil) and `pathContains`.
@@ -140,6 +173,11 @@ public final class FaultProxy: Sendable {
                     method: head.method, target: head.target, faulted: fault != nil, time: Date(),
                     authorization: head.header("Authorization")))
         }
+
+        var gauge: InFlightGauge?
+        if case .gather(let g) = fault { gauge = g }
+        gauge?.enter()
+        defer { gauge?.leave() }  // a request that ends before its answer is relayed
 
         if case .stall(let seconds) = fault {
             _ = head.readBody(from: client)
@@ -246,6 +284,16 @@ public final class FaultProxy: Sendable {
                 ($0.method == nil || $0.method == head.method) && ($0.pathContains.isEmpty || head.target.contains($0.pathContains))
             }
             .flatMap(\.headers)
+        }
+        if let counted = gauge {
+            // The whole answer first, and the request out of the count before the client can
+            // read it and send its next one.
+            var answer: [UInt8] = []
+            while let chunk = Sockets.readSome(upstream) { answer += chunk }
+            counted.leave()
+            gauge = nil
+            _ = Sockets.writeAll(client, answer)
+            return
         }
         var injected = extra.isEmpty
         while var chunk = Sockets.readSome(upstream) {

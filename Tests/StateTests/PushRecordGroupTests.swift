@@ -4,7 +4,8 @@ import Threading
 @testable import State
 
 /// Group commit of push rows (docs/state.md "Group commit"): every caller's rows are committed
-/// before its `record` returns, and a failing write fails only the caller whose rows it holds.
+/// before its `record` returns, with the blob locations its push established, and a failing write
+/// fails only the caller whose rows it holds.
 @Suite struct PushRecordGroupTests {
     @Test(arguments: LedgerBackend.allCases)
     func concurrentCallersAreAllRecorded(backend: LedgerBackend) throws {
@@ -14,9 +15,9 @@ import Threading
         let failures = LockedValue<[String]>([])
         forEachConcurrently(Array(0..<40), width: 8) { n in
             do throws(StateError) {
-                try group.record([
-                    push(run: run, repository: "team/app\(n)", tag: "a"), push(run: run, repository: "team/app\(n)", tag: "b")
-                ])
+                try group.record(
+                    [push(run: run, repository: "team/app\(n)", tag: "a"), push(run: run, repository: "team/app\(n)", tag: "b")],
+                    blobs: [Self.location(n)])
             } catch {
                 failures.withLock { $0.append("\(n): \(error)") }
             }
@@ -25,6 +26,15 @@ import Threading
         let rows = try store.lastSuccessfulPushes(job: "nightly")
         #expect(rows.count == 80)
         #expect(Set(rows.map { "\($0.repository):\($0.tag)" }).count == 80)
+        // Each push's blob locations went in with its rows.
+        for n in 0..<40 {
+            #expect(try store.isBlobKnown(registryHost: "registry.example.com", repository: "team/app\(n)", digest: digest("blob \(n)")))
+        }
+    }
+
+    /// A blob location of push `n` (in its repository `team/app<n>`).
+    static func location(_ n: Int) -> BlobLocation {
+        BlobLocation(registryHost: "registry.example.com", repository: "team/app\(n)", digest: digest("blob \(n)"), identity: "id")
     }
 
     /// Rows of a run that does not exist break the foreign key: the group's transaction fails, and
@@ -39,7 +49,7 @@ import Threading
             let target = n == 5 ? RunID(rawValue: 9_999) : run
             let ok: Bool
             do throws(StateError) {
-                try group.record([push(run: target, repository: "team/app\(n)")])
+                try group.record([push(run: target, repository: "team/app\(n)")], blobs: [Self.location(n)])
                 ok = true
             } catch {
                 ok = false
@@ -49,5 +59,11 @@ import Threading
         let all = outcomes.withLock { $0 }
         #expect(all.filter { !$0.value }.map(\.key) == [5])
         #expect(try store.lastSuccessfulPushes(job: "nightly").count == 23)
+        // A push is recorded whole or not at all: the failed caller's blob location is not there.
+        for n in 0..<24 {
+            #expect(
+                try store.isBlobKnown(registryHost: "registry.example.com", repository: "team/app\(n)", digest: digest("blob \(n)"))
+                    == (n != 5), "\(n)")
+        }
     }
 }
