@@ -176,7 +176,6 @@ public final class Executor: Sendable {
         found: LockedValue<[Digest]>, answered: () -> Void
     ) throws(StepFailure) -> EndpointResult {
         let repository = job.target.repository
-        let root = job.image.root
         let step = StepRunner(destination: destination, cancellation: cancellation)
 
         // 1. What each tag needs: unchanged tags cost one HEAD each and nothing else (the "rerun
