@@ -6,7 +6,9 @@ import Threading
 /// on `PushDecider.blob`:
 /// 1. a blob already handled in this run for this repository at this endpoint is not touched again;
 /// 2. present: nothing to send; mount: each candidate is tried, and a refused mount never fails
-///    the push (it falls through to a `HEAD`, then an upload); upload: streamed.
+///    the push (it falls through to a `HEAD`, then an upload); upload: streamed, unless another
+///    push of the run is uploading it into another repository of the endpoint now: then it waits
+///    and mounts it from there (`TransferLedger.uploadTurn`).
 /// Every blob known present is noted in `found`, recorded with the push's rows; a stale record is
 /// forgotten at once.
 struct BlobPusher: Sendable {
@@ -64,17 +66,7 @@ struct BlobPusher: Sendable {
             emit(blob, .present)
             return BlobCounts(present: 1)
         case .mount(let candidates):
-            for source in candidates {
-                // A refused or failed mount falls through to the next candidate or to an upload.
-                if (try? step.run(failure, { try destination.mountBlob(repository: repository, digest: blob.digest, from: source) }))
-                    == true
-                {
-                    record(blob)
-                    emit(blob, .mounted, from: source)
-                    return BlobCounts(mounted: 1)
-                }
-                if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final) }
-            }
+            if let mounted = try mount(blob, from: candidates, step) { return mounted }
             if try step.run(failure, { try destination.blobExists(repository: repository, digest: blob.digest) }) {
                 record(blob)
                 emit(blob, .present)
@@ -84,6 +76,16 @@ struct BlobPusher: Sendable {
             break
         }
 
+        // Uploaded to this endpoint once per run: when another push is uploading it into another
+        // repository now (two images sharing a base layer start together), wait, then mount it.
+        let key = TransferLedger.Key(endpoint: endpoint, repository: repository, digest: blob.digest)
+        var refused: Set<String> = []
+        while case .mount(let sources) = ledger.uploadTurn(key, tried: refused) {
+            if let mounted = try mount(blob, from: sources, step) { return mounted }
+            refused.formUnion(sources)
+        }
+        var uploaded = false
+        defer { ledger.endUpload(key, success: uploaded) }
         emit(blob, .uploading, bytes: 0)
         let payload = job.image.payload(blob)
         let progress = ProgressThrottle { [sink, target] bytes in
@@ -92,9 +94,27 @@ struct BlobPusher: Sendable {
         try step.run(failure) {
             try destination.uploadBlob(repository: repository, payload: payload) { progress.report($0) }
         }
+        uploaded = true
         record(blob)
         emit(blob, .uploaded, bytes: blob.size)
         return BlobCounts(uploaded: 1, bytesUploaded: blob.size)
+    }
+
+    /// Tries each candidate in turn; a refused or failed mount falls through to the next one (nil
+    /// when none took: the caller goes on with a `HEAD` or an upload).
+    private func mount(_ blob: Descriptor, from candidates: [String], _ step: StepRunner) throws(StepFailure) -> BlobCounts? {
+        for source in candidates {
+            let mounted = try? step.run(.blob(blob.digest)) {
+                try destination.mountBlob(repository: job.target.repository, digest: blob.digest, from: source)
+            }
+            if mounted == true {
+                record(blob)
+                emit(blob, .mounted, from: source)
+                return BlobCounts(mounted: 1)
+            }
+            if cancellation.isCancelled { throw StepFailure(.cancelled, kind: .final) }
+        }
+        return nil
     }
 
     private func record(_ blob: Descriptor) { found.withLock { $0.append(blob.digest) } }

@@ -6,11 +6,15 @@ import OCI
 /// registry's records (docs/run.md "Blobs and manifests once per repository and run").
 ///
 /// **Blobs** are sent once: a push that needs one another push is sending waits for it, then does
-/// not touch it again (a failed transfer is tried again by the next push that needs it).
+/// not touch it again (a failed transfer is tried again by the next push that needs it). A blob is
+/// uploaded to an endpoint once, whatever the repository: a push about to upload one that another
+/// push is uploading into another repository of the endpoint waits, then mounts it from there
+/// (`uploadTurn`).
 ///
 /// **Manifests** follow one rule, whichever item pushes them:
-/// - each manifest digest is PUT by digest once (`claimManifest`); a failed PUT is final for the
-///   run and fails every push that needs that manifest, naming it;
+/// - each manifest digest is PUT once (`claimManifest`): by digest or, for a push's own image, by
+///   its first tag; a failed PUT is final for the run and fails every push that needs that
+///   manifest, naming it;
 /// - a request that writes a manifest (a PUT by digest or by tag, an update of a referrers
 ///   fallback tag) waits until each manifest it references that this run PUTs is acknowledged, and
 ///   until no other request writes a record it reads or writes, or reads a record it writes
@@ -72,8 +76,15 @@ final class TransferLedger: Sendable {
         var place: Place
         var record: Record
     }
+    /// A blob at an endpoint, whatever the repository: uploads are tracked per upload key.
+    private struct UploadKey: Hashable {
+        var endpoint: String
+        var digest: Digest
+    }
     private struct State {
         var blobs: [Key: BlobEntry] = [:]
+        /// The repository each blob is being uploaded into now, per endpoint.
+        var uploads: [UploadKey: String] = [:]
         var puts: [PutKey: PutState] = [:]
         /// What each owner is waiting for (claims in progress elsewhere), for cycle detection.
         var waiting: [Owner: [PutKey]] = [:]
@@ -105,11 +116,47 @@ final class TransferLedger: Sendable {
     /// pushes are recorded (a push's blob locations are written with its rows, docs/state.md
     /// "Group commit").
     func repositories(holding digest: Digest, endpoint: String) -> [String] {
-        state.withLock { state in
-            state.blobs.compactMap { key, entry in
-                key.digest == digest && key.endpoint == endpoint && entry == .done ? key.repository : nil
-            }.sorted()
+        state.withLock { Self.repositories(holding: digest, endpoint: endpoint, in: $0) }
+    }
+
+    private static func repositories(holding digest: Digest, endpoint: String, in state: State) -> [String] {
+        state.blobs.compactMap { key, entry in
+            key.digest == digest && key.endpoint == endpoint && entry == .done ? key.repository : nil
+        }.sorted()
+    }
+
+    /// What a push that found `key`'s blob missing does next (`uploadTurn`).
+    enum UploadTurn: Equatable {
+        /// Upload it, then call `endUpload`.
+        case upload
+        /// Another push of this run put it in these repositories of the endpoint: mount it.
+        case mount(from: [String])
+    }
+
+    /// Before uploading `key`'s blob: waits while another push uploads the same blob to the same
+    /// endpoint, then says to mount it from the repositories this run put it in (except `tried`,
+    /// whose mounts were refused), or else to upload it (the caller then holds the endpoint's upload
+    /// of that blob until `endUpload`). An uploader never waits for anything in the ledger, so no
+    /// two pushes can wait for each other here.
+    func uploadTurn(_ key: Key, tried: Set<String>) -> UploadTurn {
+        let upload = UploadKey(endpoint: key.endpoint, digest: key.digest)
+        return state.withLock(whenReady: { $0.uploads[upload] == nil }) { state in
+            let holders = Self.repositories(holding: key.digest, endpoint: key.endpoint, in: state)
+                .filter { $0 != key.repository && !tried.contains($0) }
+            if !holders.isEmpty { return .mount(from: holders) }
+            state.uploads[upload] = key.repository
+            return .upload
         }
+    }
+
+    /// Ends the upload `uploadTurn` handed out; a successful one makes the blob a mount candidate
+    /// for the pushes waiting for it at once.
+    func endUpload(_ key: Key, success: Bool) {
+        state.withLock { state in
+            state.uploads[UploadKey(endpoint: key.endpoint, digest: key.digest)] = nil
+            if success { state.blobs[key] = .done }
+        }
+        state.broadcast()
     }
 
     // MARK: manifests
@@ -121,8 +168,9 @@ final class TransferLedger: Sendable {
         }
     }
 
-    /// The PUT by digest of `digest` at `place`: `.send` for the first push that asks, which then
-    /// reports with `finishManifest`; the others wait for it and learn how it went.
+    /// The one PUT of `digest` at `place` (by digest, or by the first tag of the push whose image
+    /// it is): `.send` for the first push that asks, which then reports with `finishManifest`; the
+    /// others wait for it and learn how it went.
     func claimManifest(_ place: Place, _ digest: Digest, owner: Owner) throws(StepFailure) -> ManifestClaim {
         let key = PutKey(place: place, digest: digest)
         return try wait(owner: owner, for: [key]) { state in
