@@ -292,6 +292,37 @@ import Testing
         }
     }
 
+    /// The upload another push waits for fails: the waiting push uploads the blob itself, the
+    /// failed push is not recorded, and its rerun mounts what the other push put.
+    @Test func aFailedUploadThatAnotherPushAwaitedIsSentByThatPushThenARerunMounts() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let image = makeImage()
+        struct Dropped: Error {}
+        registry.duringUpload = { [registry] repository, digest in
+            guard repository == "team/a" else { return }
+            // Fails once team/b has found the blob missing too, so team/b is waiting for this upload.
+            let deadline = Date().addingTimeInterval(2)
+            while Date() < deadline, !registry.requestLog.contains(where: { $0 == "HEAD blob team/b \(digest.short)" }) {
+                usleep(1_000)
+            }
+            throw Dropped()
+        }
+        let jobs = [makeJob(image, repository: "team/a", tags: ["1"]), makeJob(image, repository: "team/b", tags: ["1"])]
+        let outcomes = executor(["http://127.0.0.1:5000": registry], state: state).run(jobs, images: 2)
+        #expect(outcomes.map(\.status) == [.failed, .pushed], "\(outcomes.map(\.error))")
+        #expect(registry.blobs["team/b"] == Set(image.blobs.map(\.digest)))
+        #expect(state.pushes.filter { $0.status == .pushed }.map(\.target.repository) == ["team/b"])
+
+        registry.duringUpload = nil
+        let before = registry.requestLog.count
+        let rerun = executor(["http://127.0.0.1:5000": registry], state: state).run(jobs, images: 2)
+        #expect(rerun.map(\.status) == [.pushed, .unchanged], "\(rerun.map(\.error))")
+        let later = registry.requestLog.dropFirst(before)
+        #expect(!later.contains { $0.hasPrefix("UPLOAD") }, "\(Array(later))")
+        #expect(registry.blobs["team/a"] == Set(image.blobs.map(\.digest)))
+    }
+
     /// An interrupted push is not recorded, but the blob locations it learned are.
     @Test func anInterruptedPushStillRecordsTheBlobsItLearned() {
         let registry = FakeRegistry()

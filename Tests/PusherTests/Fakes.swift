@@ -47,12 +47,12 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
     }
 
     /// Called at the start of every blob upload, with the repository and the blob's digest.
-    var duringUpload: (@Sendable (String, Digest) -> Void)?
+    var duringUpload: (@Sendable (String, Digest) throws -> Void)?
 
     func uploadBlob(repository: String, payload: BlobPayload, progress: @escaping @Sendable (Int64) -> Void) throws {
         log("UPLOAD \(repository) \(payload.descriptor.digest.short)"); try check()
         if denyWrites { throw RegistryDenied() }
-        duringUpload?(repository, payload.descriptor.digest)
+        try duringUpload?(repository, payload.descriptor.digest)
         let stream = try payload.open(0)
         var hasher = DigestHasher()
         var buffer = [UInt8](repeating: 0, count: 4096)
