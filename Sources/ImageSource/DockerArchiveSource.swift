@@ -26,6 +26,10 @@ final class DockerArchiveSource: ImageSource {
 
     /// Where each blob of the last loaded graph comes from, for `payload(for:)`.
     private let blobOrigins = LockedValue<[Digest: BlobOrigin]>([:])
+    /// The diffIDs whose cache entries this process compressed: their digest was computed from the
+    /// bytes as they were written, so their uploads do not hash them a second time (the size is
+    /// still checked). Entries found in the cache are hashed on every upload (`CacheEntryStream`).
+    private let compressedHere = LockedValue<Set<Digest>>([])
 
     enum BlobOrigin: Sendable {
         /// Bytes of the archive, streamed as they are (config, gzip layers).
@@ -242,6 +246,7 @@ final class DockerArchiveSource: ImageSource {
         if !toCompress.isEmpty {
             let outcomes = LockedValue<[Digest: Result<LayerCache.Entry, SourceError>]>([:])
             let cache = self.cache
+            let compressedHere = self.compressedHere
             let source = description
             let jobs = toCompress
             let parallelism = max(1, options.parallelism)
@@ -255,6 +260,7 @@ final class DockerArchiveSource: ImageSource {
                     outcome = .failure(error)
                 }
                 outcomes.withLock { $0[job.diffID] = outcome }
+                if case .success = outcome { compressedHere.withLock { _ = $0.insert(job.diffID) } }
             }
             let finished = outcomes.withLock { $0 }
             for job in jobs {
@@ -293,6 +299,7 @@ final class DockerArchiveSource: ImageSource {
         let cache = self.cache
         let lazyCompression = self.lazyCompression
         let origin = blobOrigins.withLock { $0[blob.digest] }
+        let compressedHere = self.compressedHere
         return BlobPayload(descriptor: blob) { offset in
             switch origin {
             case nil:
@@ -312,11 +319,13 @@ final class DockerArchiveSource: ImageSource {
                         throw SourceError.knownCompressionMismatch(
                             source: source, diffID: diffID, known: blob.digest, produced: entry.digest)
                     }
+                    compressedHere.withLock { _ = $0.insert(diffID) }
                 }
                 let file = try ReadOnlyFile(path: path)
                 let stream = try VerifyingFileStream(
                     region: FileRegion(file: file, start: 0, length: file.size, name: path),
-                    expected: blob, source: source, offset: offset)
+                    expected: blob, source: source, offset: offset,
+                    hashes: !compressedHere.withLock { $0.contains(diffID) })
                 return CacheEntryStream(stream, cache: cache, diffID: diffID)
             }
         }

@@ -13,7 +13,8 @@ import OCI
 /// `….json` its digest and size. Both are written to a temporary file and renamed into place,
 /// the data before the metadata, so a reader never sees a partial entry; two processes
 /// compressing the same layer at once both produce a whole file and the last rename wins.
-/// Entries are not fsynced (see `compress`); their bytes are checked on every upload.
+/// Entries are not fsynced (see `compress`); the bytes of an entry an earlier process wrote are
+/// hashed on every upload (one this process wrote was hashed as it was written).
 struct LayerCache: Sendable {
     let directory: String
     let level: Int32

@@ -167,6 +167,26 @@ extension DockerArchiveMadeTests {
 }
 
 extension DockerArchiveMadeTests {
+    /// A layer this source compressed is uploaded without hashing it a second time (its digest was
+    /// computed as it was written), but its size is still checked: a cache file cut short under
+    /// the running source is compressed again before its upload reads it.
+    @Test func aLayerCompressedHereAndCutShortIsCompressedAgain() throws {
+        let tmp = try TempDir()
+        let file = testImages.imageOneArchive
+        let (source, graph) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.path)
+        let layer = try #require(graph.blobs.last)
+        #expect(sha256(try readAll(source.payload(for: layer))) == layer.digest)
+        let name = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: tmp.sub("layers")).first { name in
+                name.hasSuffix(".gz") && (try? sha256(Array(Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)")))))) == layer.digest
+            })
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)"))))
+        try write(Array(bytes.dropLast(10)), to: tmp.sub("layers/\(name)"))
+        let read = try readAll(source.payload(for: layer))
+        #expect(read.count == Int(layer.size) && sha256(read) == layer.digest)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)")))) == bytes)
+    }
+
     /// Cache entries are not fsynced: one whose bytes are wrong (a torn write after a crash) fails
     /// its upload's digest check once, is dropped, and the next open compresses the layer again.
     @Test func corruptCacheEntryIsDroppedAndRecompressed() throws {
