@@ -85,6 +85,14 @@ final class TransferLedger: Sendable {
         var blobs: [Key: BlobEntry] = [:]
         /// The repository each blob is being uploaded into now, per endpoint.
         var uploads: [UploadKey: String] = [:]
+        /// The repositories each blob was put in (`.done`), per endpoint: an index of `blobs`, so
+        /// that finding mount candidates does not scan every blob of the run.
+        var holders: [UploadKey: Set<String>] = [:]
+
+        mutating func markDone(_ key: Key) {
+            blobs[key] = .done
+            holders[UploadKey(endpoint: key.endpoint, digest: key.digest), default: []].insert(key.repository)
+        }
         var puts: [PutKey: PutState] = [:]
         /// What each owner is waiting for (claims in progress elsewhere), for cycle detection.
         var waiting: [Owner: [PutKey]] = [:]
@@ -108,7 +116,9 @@ final class TransferLedger: Sendable {
     }
 
     func finish(_ key: Key, success: Bool) {
-        state.withLock { $0.blobs[key] = success ? .done : nil }
+        state.withLock { state in
+            if success { state.markDone(key) } else { state.blobs[key] = nil }
+        }
         state.broadcast()
     }
 
@@ -120,9 +130,7 @@ final class TransferLedger: Sendable {
     }
 
     private static func repositories(holding digest: Digest, endpoint: String, in state: State) -> [String] {
-        state.blobs.compactMap { key, entry in
-            key.digest == digest && key.endpoint == endpoint && entry == .done ? key.repository : nil
-        }.sorted()
+        (state.holders[UploadKey(endpoint: endpoint, digest: digest)] ?? []).sorted()
     }
 
     /// What a push that found `key`'s blob missing does next (`uploadTurn`).
@@ -154,7 +162,7 @@ final class TransferLedger: Sendable {
     func endUpload(_ key: Key, success: Bool) {
         state.withLock { state in
             state.uploads[UploadKey(endpoint: key.endpoint, digest: key.digest)] = nil
-            if success { state.blobs[key] = .done }
+            if success { state.markDone(key) }
         }
         state.broadcast()
     }

@@ -11,6 +11,7 @@ import State
 /// state database (docs/cli.md "Commands", "Exit codes", "Output").
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Push what the job files say, and record it in the state database.",
         discussion: """
             Exit codes:

@@ -7,6 +7,7 @@ import State
 /// `pushctl history` (docs/cli.md "Commands"): past runs and pushes, newest first.
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "history",
         abstract: "List past runs and pushes from the state database, newest first.",
         discussion: """
             Each line is one tag push with its run; runs that pushed nothing appear as a line of their own \

@@ -11,11 +11,13 @@ import Run
 /// `pushctl key generate PREFIX` (docs/cli.md "Commands"): a cosign key pair for `sign:`.
 struct Key: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "key",
         abstract: "Manage signing keys.",
         subcommands: [Generate.self])
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "generate",
             abstract: "Write a cosign key pair: PREFIX.key (encrypted, mode 0600) and PREFIX.pub.",
             discussion: """
                 The passphrase comes from PUSHCTL_KEY_PASSPHRASE, else it is asked for twice on the \

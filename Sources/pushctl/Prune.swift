@@ -9,6 +9,7 @@ import State
 /// without `--confirm`; deleted (by digest, when no other tag shares it) and recorded with it.
 struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "prune",
         abstract: "Delete tags pushctl pushed that the job files no longer select (only with --confirm).",
         discussion: """
             Only tags this state database says pushctl pushed, that still hold that digest (one HEAD

@@ -7,6 +7,7 @@ import State
 /// `pushctl show RUN|last` (docs/cli.md "Commands"): one run in full.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show one run in full: every tag pushed, digests, endpoint used, blobs, bytes, time and errors.")
 
     enum Output: String, ExpressibleByArgument, CaseIterable {

@@ -6,6 +6,7 @@ import Run
 /// `pushctl validate FILE...`: loads and checks job files; no network (docs/cli.md "Commands").
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check job files and report every problem with its file, line and column.",
         discussion: "Prints 'FILE: ok' for each valid file. Exits 2 when any file is invalid.")
 

@@ -9,6 +9,7 @@ import State
 /// (exit 4). The check is recorded as a run of kind `verify`.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check that the tags pushctl pushed for these jobs still point to what it pushed.",
         discussion: "Exit codes: 0 no drift, 4 drift found, 1 a registry could not be asked, 2 invalid input.")
 
