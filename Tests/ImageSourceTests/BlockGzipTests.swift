@@ -176,11 +176,14 @@ extension DockerArchiveMadeTests {
         let (source, graph) = try load(.dockerArchive(path: file, ref: nil), cache: tmp.path)
         let layer = try #require(graph.blobs.last)
         #expect(sha256(try readAll(source.payload(for: layer))) == layer.digest)
+        func contents(_ name: String) -> [UInt8]? {
+            (try? Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)")))).map { Array($0) }
+        }
         let name = try #require(
             try FileManager.default.contentsOfDirectory(atPath: tmp.sub("layers")).first { name in
-                name.hasSuffix(".gz") && (try? sha256(Array(Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)")))))) == layer.digest
+                name.hasSuffix(".gz") && contents(name).map(sha256) == layer.digest
             })
-        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: tmp.sub("layers/\(name)"))))
+        let bytes = try #require(contents(name))
         try write(Array(bytes.dropLast(10)), to: tmp.sub("layers/\(name)"))
         let read = try readAll(source.payload(for: layer))
         #expect(read.count == Int(layer.size) && sha256(read) == layer.digest)
