@@ -22,15 +22,18 @@ public protocol ImageSource: Sendable {
 }
 
 /// Opens a source. Only cheap checks happen here (the path exists, the kind is right); everything
-/// else happens in `loadGraph()`.
-public func openImageSource(_ location: ImageSourceLocation, options: SourceOptions = SourceOptions()) throws(SourceError)
-    -> any ImageSource
-{
+/// else happens in `loadGraph()`. With `opened`, an OCI layout's index and an OCI archive's tar
+/// index are read once for all the images of the run that come from them.
+public func openImageSource(
+    _ location: ImageSourceLocation, options: SourceOptions = SourceOptions(), opened: OpenedLayouts? = nil
+) throws(SourceError) -> any ImageSource {
     switch location {
     case .ociLayout(let path, let ref):
-        return try OCILayoutSource(store: DirectoryBlobStore(root: path), location: location, ref: ref)
+        return try OCILayoutSource(store: DirectoryBlobStore(root: path), location: location, ref: ref, opened: opened)
     case .ociArchive(let path, let ref):
-        return try OCILayoutSource(store: TarBlobStore(archive: TarArchive.open(path)), location: location, ref: ref)
+        let store: any LayoutFiles
+        if let opened { store = try opened.archive(path) } else { store = TarBlobStore(archive: try TarArchive.open(path)) }
+        return try OCILayoutSource(store: store, location: location, ref: ref, opened: opened)
     case .dockerArchive(let path, let ref):
         return try DockerArchiveSource(archive: TarArchive.open(path), location: location, ref: ref, options: options)
     }

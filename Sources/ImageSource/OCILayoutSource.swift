@@ -6,20 +6,24 @@ struct OCILayoutSource: ImageSource {
     let files: any LayoutFiles
     let location: ImageSourceLocation
     let ref: String?
+    /// Layouts this process already read, shared with the other images of the run (nil: read here).
+    let opened: OpenedLayouts?
 
     var description: String { location.description }
 
-    init(store: any LayoutFiles, location: ImageSourceLocation, ref: String?) throws(SourceError) {
+    init(store: any LayoutFiles, location: ImageSourceLocation, ref: String?, opened: OpenedLayouts? = nil) throws(SourceError) {
         self.files = store
         self.location = location
         self.ref = ref
+        self.opened = opened
     }
 
     private struct LayoutFile: Decodable { var imageLayoutVersion: String }
     private struct IndexFile: Decodable { var schemaVersion: Int?; var manifests: [Descriptor]? }
 
     func loadGraph() throws(SourceError) -> ImageGraph {
-        let index = try readIndex()
+        let index: [Descriptor]
+        if let opened { index = try opened.index(of: files, readIndex) } else { index = try readIndex() }
         let (root, tags) = try select(from: index)
         let files = self.files
         let builder = GraphBuilder(

@@ -66,6 +66,8 @@ public struct RunPreparation: Sendable {
 
     /// Local sources and registry reads shared between items.
     private var loaded: [LocalKey: Result<LoadedSource, PreparationError>] = [:]
+    /// OCI layouts and archives read so far: each index once, whatever the number of its images.
+    private let openedLayouts = OpenedLayouts()
     var registryCache = RegistryReadCache()
 
     private struct LocalKey: Hashable {
@@ -188,7 +190,7 @@ public struct RunPreparation: Sendable {
         }
         let result: Result<LoadedSource, PreparationError>
         do {
-            let opened = try openImageSource(location, options: options)
+            let opened = try openImageSource(location, options: options, opened: openedLayouts)
             let loadedSource = LoadedSource(location: location, source: opened, graph: try opened.loadGraph())
             localSources.append(loadedSource)
             result = .success(loadedSource)

@@ -40,6 +40,31 @@ import TestSupport
         }
     }
 
+    /// Images of one layout opened with one `OpenedLayouts` read its `index.json` once: an index
+    /// gone after the first image does not stop the second; opened without it, it does. The same
+    /// for an OCI archive removed after its first image: its tar was indexed once.
+    @Test func imagesOfOneLayoutShareItsIndex() throws {
+        let made = try Self.makeLayout()
+        let layout = made.tmp.sub("copy")
+        try mustRun("mkdir", ["-p", layout])
+        try mustRun("cp", ["-a", made.layout + "/.", layout])
+        let opened = OpenedLayouts()
+        let first = try openImageSource(.ociLayout(path: layout, ref: "base"), opened: opened).loadGraph()
+        #expect(first.root.digest == made.base.digest)
+        try FileManager.default.removeItem(atPath: layout + "/index.json")
+        let second = try openImageSource(.ociLayout(path: layout, ref: "arm"), opened: opened).loadGraph()
+        #expect(second.root.digest == made.arm.digest)
+        #expect(sourceError { _ = try openImageSource(.ociLayout(path: layout, ref: "arm")).loadGraph() } != nil)
+
+        let archive = made.tmp.sub("shared.tar")
+        try mustRun("skopeo", ["copy", "--all", "oci:\(made.layout):multi", "oci-archive:\(archive):multi"])
+        let fromArchive = try openImageSource(.ociArchive(path: archive, ref: "multi"), opened: opened)
+        #expect(try fromArchive.loadGraph().root.digest == made.index.digest)
+        try FileManager.default.removeItem(atPath: archive)
+        let again = try openImageSource(.ociArchive(path: archive, ref: "multi"), opened: opened)
+        #expect(try again.loadGraph().root.digest == made.index.digest)
+    }
+
     @Test func multiPlatformIndex() throws {
         let made = try Self.makeLayout()
         let (source, graph) = try load(.ociLayout(path: made.layout, ref: "multi"))
