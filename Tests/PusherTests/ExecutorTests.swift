@@ -299,13 +299,18 @@ import Testing
         let state = FakeState()
         let image = makeImage()
         struct Dropped: Error {}
-        registry.duringUpload = { [registry] repository, digest in
+        @Sendable func waitFor(_ entry: String) {
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline, !registry.requestLog.contains(entry) { usleep(1_000) }
+        }
+        // team/a uploads first: team/b's `HEAD` of a blob answers only once team/a's upload of it
+        // has begun (so team/b then waits for it), and that upload fails once team/b has asked.
+        registry.duringBlobHead = { repository, digest in
+            if repository == "team/b" { waitFor("UPLOAD team/a \(digest.short)") }
+        }
+        registry.duringUpload = { repository, digest in
             guard repository == "team/a" else { return }
-            // Fails once team/b has found the blob missing too, so team/b is waiting for this upload.
-            let deadline = Date().addingTimeInterval(2)
-            while Date() < deadline, !registry.requestLog.contains(where: { $0 == "HEAD blob team/b \(digest.short)" }) {
-                usleep(1_000)
-            }
+            waitFor("HEAD blob team/b \(digest.short)")
             throw Dropped()
         }
         let jobs = [makeJob(image, repository: "team/a", tags: ["1"]), makeJob(image, repository: "team/b", tags: ["1"])]
@@ -315,6 +320,7 @@ import Testing
         #expect(state.pushes.filter { $0.status == .pushed }.map(\.target.repository) == ["team/b"])
 
         registry.duringUpload = nil
+        registry.duringBlobHead = nil
         let before = registry.requestLog.count
         let rerun = executor(["http://127.0.0.1:5000": registry], state: state).run(jobs, images: 2)
         #expect(rerun.map(\.status) == [.pushed, .unchanged], "\(rerun.map(\.error))")

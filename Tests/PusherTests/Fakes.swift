@@ -32,8 +32,12 @@ final class FakeRegistry: PushDestination, @unchecked Sendable {
 
     func ping() throws { log("GET /v2/"); try check() }
 
+    /// Called inside every blob `HEAD`, after it is logged, with the repository and the digest.
+    var duringBlobHead: (@Sendable (String, Digest) -> Void)?
+
     func blobExists(repository: String, digest: Digest) throws -> Bool {
         log("HEAD blob \(repository) \(digest.short)"); try check()
+        duringBlobHead?(repository, digest)
         return lock.withLock { blobs[repository, default: []].contains(digest) }
     }
 
