@@ -269,10 +269,11 @@ import Testing
         let image = makeImage()
         // Each upload goes on only once the other repository has asked for the blob too (or after
         // 2 s), so both pushes have found it missing before either has it.
-        registry.duringUpload = { [registry] repository, digest in
+        // (Weak: the registry holds the hook.)
+        registry.duringUpload = { [weak registry] repository, digest in
             let other = repository == "team/a" ? "team/b" : "team/a"
             let deadline = Date().addingTimeInterval(2)
-            while Date() < deadline, !registry.requestLog.contains(where: { $0 == "HEAD blob \(other) \(digest.short)" }) {
+            while Date() < deadline, let registry, !registry.requestLog.contains("HEAD blob \(other) \(digest.short)") {
                 usleep(1_000)
             }
         }
@@ -299,9 +300,11 @@ import Testing
         let state = FakeState()
         let image = makeImage()
         struct Dropped: Error {}
+        let weakRegistry = WeakBox(registry)
+        // (Weak: the registry holds the hooks that call this.)
         @Sendable func waitFor(_ entry: String) {
             let deadline = Date().addingTimeInterval(5)
-            while Date() < deadline, !registry.requestLog.contains(entry) { usleep(1_000) }
+            while Date() < deadline, let registry = weakRegistry.value, !registry.requestLog.contains(entry) { usleep(1_000) }
         }
         // team/a uploads first: team/b's `HEAD` of a blob answers only once team/a's upload of it
         // has begun (so team/b then waits for it), and that upload fails once team/b has asked.

@@ -213,3 +213,10 @@ func makeJob(
         registryKey: "registry.test", endpoints: FakeEndpoints(members: endpoints, registries: [:]), image: image,
         credentialIdentity: "id-1", concurrency: 3)
 }
+
+/// A weak reference that a `@Sendable` hook can hold to the fake that holds the hook (a strong one
+/// would be a cycle, which LeakSanitizer reports).
+final class WeakBox<T: AnyObject>: @unchecked Sendable {
+    weak var value: T?
+    init(_ value: T) { self.value = value }
+}
