@@ -81,6 +81,11 @@ public struct SourceOptions: Sendable {
     /// without compressing; the layer is compressed only if its bytes are actually opened, and the
     /// result must then match the known digest.
     public var knownCompression: (@Sendable (_ diffID: Digest) -> Descriptor?)?
+    /// Told of each layer `loadGraph` compresses as soon as its compression ends, with the bytes
+    /// ready to stream, while the other layers are still being compressed: `apply` starts the
+    /// layer's upload there (docs/run.md "Upload ahead"). With it set, layers are compressed one
+    /// after the other, each on every thread, so the first is ready as early as it can be.
+    public var layerCompressed: (@Sendable (_ layer: Descriptor, _ payload: BlobPayload) -> Void)?
 
     public init(
         cacheDirectory: String = SourceOptions.defaultCacheDirectory(), gzipLevel: Int32 = 1,

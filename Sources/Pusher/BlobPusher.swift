@@ -4,7 +4,8 @@ import Threading
 
 /// Pushes one blob as docker's pusher does (moby `distribution/push_v2.go`, `pushLayer`), acting
 /// on `PushDecider.blob`:
-/// 1. a blob already handled in this run for this repository at this endpoint is not touched again;
+/// 1. a blob already handled in this run for this repository at this endpoint is not touched again
+///    (one sent ahead, `UploadAhead`, is counted and recorded as this push's);
 /// 2. present: nothing to send; mount: each candidate is tried, and a refused mount never fails
 ///    the push (it falls through to a `HEAD`, then an upload); upload: streamed, unless another
 ///    push of the run is uploading it into another repository of the endpoint now: then it waits
@@ -28,6 +29,17 @@ struct BlobPusher: Sendable {
     func push(_ blob: Descriptor) throws(StepFailure) -> BlobCounts {
         let key = TransferLedger.Key(endpoint: endpoint, repository: job.target.repository, digest: blob.digest)
         guard ledger.claim(key) else {
+            // Sent ahead, while the run was still preparing (`UploadAhead`): this push's own.
+            switch ledger.takeAhead(key) {
+            case .uploaded?:
+                record(blob)
+                emit(blob, .uploaded, bytes: blob.size)
+                return BlobCounts(uploaded: 1, bytesUploaded: blob.size)
+            case .present?:
+                record(blob)
+            case nil:
+                break
+            }
             emit(blob, .present)
             return BlobCounts(present: 1)
         }

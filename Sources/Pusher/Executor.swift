@@ -11,15 +11,17 @@ public final class Executor: Sendable {
     private let state: any PushState
     private let sink: any PushEventSink
     private let cancellation: CancellationFlag
-    let ledger = TransferLedger()
+    let ledger: TransferLedger
     /// Referrers listings read on targets in this run, and the lock that serializes fallback-tag
     /// updates (Referrers.swift).
     let referrerListings = ReferrerListings()
 
-    public init(state: any PushState, sink: any PushEventSink, cancellation: CancellationFlag) {
+    /// `uploadAhead`: the run's uploads started before the executor (their pushes find them done).
+    public init(state: any PushState, sink: any PushEventSink, cancellation: CancellationFlag, uploadAhead: UploadAhead? = nil) {
         self.state = state
         self.sink = sink
         self.cancellation = cancellation
+        self.ledger = uploadAhead?.ledger ?? TransferLedger()
     }
 
     /// Runs every job; returns one outcome per job, in the jobs' order.

@@ -63,6 +63,11 @@ final class TransferLedger: Sendable {
     }
 
     private enum BlobEntry { case inProgress, done }
+    /// What an upload ahead (`UploadAhead`) did with a blob, until the push it was for reports it.
+    enum AheadResult: Equatable, Sendable {
+        case uploaded
+        case present
+    }
     private enum PutState {
         case inProgress(Owner)
         case acknowledged
@@ -88,6 +93,8 @@ final class TransferLedger: Sendable {
         /// The repositories each blob was put in (`.done`), per endpoint: an index of `blobs`, so
         /// that finding mount candidates does not scan every blob of the run.
         var holders: [UploadKey: Set<String>] = [:]
+        /// Blobs an upload ahead sent (or found present), not yet reported by a push.
+        var ahead: [Key: AheadResult] = [:]
 
         mutating func markDone(_ key: Key) {
             blobs[key] = .done
@@ -113,6 +120,40 @@ final class TransferLedger: Sendable {
             state.blobs[key] = .inProgress
             return true
         }
+    }
+
+    /// `claim` for an upload ahead, which must not wait: false when the blob is being sent or was
+    /// sent in this run already.
+    func claimAhead(_ key: Key) -> Bool {
+        let upload = UploadKey(endpoint: key.endpoint, digest: key.digest)
+        return state.withLock { state in
+            guard state.blobs[key] == nil, state.uploads[upload] == nil else { return false }
+            state.blobs[key] = .inProgress
+            // Another push about to upload it into another repository waits, then mounts it.
+            state.uploads[upload] = key.repository
+            return true
+        }
+    }
+
+    /// Ends a `claimAhead`: the blob is done when `result` says what was done with it (the push
+    /// it was for then reports it, `takeAhead`); with nil the push sends it itself.
+    func finishAhead(_ key: Key, result: AheadResult?) {
+        state.withLock { state in
+            state.uploads[UploadKey(endpoint: key.endpoint, digest: key.digest)] = nil
+            if let result {
+                state.markDone(key)
+                state.ahead[key] = result
+            } else {
+                state.blobs[key] = nil
+            }
+        }
+        state.broadcast()
+    }
+
+    /// What an upload ahead did with the blob, told once: to the push that then finds the blob done
+    /// in the ledger (`claim` false), so that it counts and records it as its own.
+    func takeAhead(_ key: Key) -> AheadResult? {
+        state.withLock { state in state.ahead.removeValue(forKey: key) }
     }
 
     func finish(_ key: Key, success: Bool) {

@@ -188,9 +188,16 @@ public struct ApplyRun {
             environment: request.environment, cancellation: cancellation, retries: request.retries,
             rateLimits: rateLimits.book
         ) { [notice] fallback in notice("note: \(fallback)") }
+        // Layers compressed for this run go up as they are ready (docs/run.md "Upload ahead"),
+        // except when a saved plan must be checked first: nothing is written before that check.
+        let concurrency = request.concurrency ?? request.jobs.map(\.defaults.concurrency).max() ?? 1
+        let uploadAhead =
+            request.savedPlan == nil ? UploadAhead(sink: sink, cancellation: cancellation, width: concurrency) : nil
+        // Whatever happens below, the run ends only once its uploads ahead have.
+        defer { uploadAhead?.wait() }
         var prepared = RunPreparation.prepare(
             request.work, registries: registries, concurrencyOverride: request.concurrency,
-            state: store, sourceOptions: sourceOptions, shard: request.shard)
+            state: store, sourceOptions: sourceOptions, shard: request.shard, uploadAhead: uploadAhead)
         // An interrupt during preparation (reading sources, tag lists, tokens) ends the run as
         // interrupted, not as items whose sources "failed".
         if cancellation.isCancelled { throw .interrupted }
@@ -217,7 +224,7 @@ public struct ApplyRun {
                     items: pushes.count + prepared.failures.count + gate.rejections.count, startedAt: started)))
         var recorder = LedgerPushState(ledger: store, runIDs: runIDs, verdicts: gate.verdicts)
         recorder.group = PushRecordGroup(ledger: store)
-        let executor = Executor(state: recorder, sink: sink, cancellation: cancellation)
+        let executor = Executor(state: recorder, sink: sink, cancellation: cancellation, uploadAhead: uploadAhead)
         // Items whose source could not be read or reached fail on their own; the others go on.
         var outcomes = prepared.failures.map { failure in
             executor.fail(failure.failed.target, registryKey: failure.failed.registryKey, error: failure.failed.error.description)

@@ -81,7 +81,7 @@ public struct RunPreparation: Sendable {
     /// selector are sharded per selected tag here, by `shard`).
     public static func prepare(
         _ work: [(job: Job, items: [PlanItem])], registries: RunRegistries, concurrencyOverride: Int?,
-        state: (any Ledger)?, sourceOptions: SourceOptions, shard: Shard? = nil
+        state: (any Ledger)?, sourceOptions: SourceOptions, shard: Shard? = nil, uploadAhead: UploadAhead? = nil
     ) -> RunPreparation {
         var prepared = RunPreparation()
         for (job, items) in work {
@@ -102,7 +102,7 @@ public struct RunPreparation: Sendable {
                         result = .success(
                             try prepared.prepareLocalItem(
                                 item, job: job, registries: registries, concurrencyOverride: concurrencyOverride,
-                                state: state, sourceOptions: sourceOptions))
+                                state: state, sourceOptions: sourceOptions, uploadAhead: uploadAhead))
                     }
                 } catch {
                     var tags: [String] = []
@@ -125,8 +125,14 @@ public struct RunPreparation: Sendable {
 
     private mutating func prepareLocalItem(
         _ item: PlanItem, job: Job, registries: RunRegistries, concurrencyOverride: Int?,
-        state: (any Ledger)?, sourceOptions: SourceOptions
+        state: (any Ledger)?, sourceOptions: SourceOptions, uploadAhead: UploadAhead?
     ) throws(PreparationError) -> Ready {
+        var sourceOptions = sourceOptions
+        if let uploadAhead, let ahead = Self.aheadTarget(item, job: job, registries: registries) {
+            sourceOptions.layerCompressed = { layer, payload in
+                uploadAhead.start(payload, target: ahead.target, endpoints: ahead.endpoints)
+            }
+        }
         let image = try load(item.source, job: job, options: sourceOptions)
         let tags: [String]
         switch item.tags {
@@ -159,6 +165,31 @@ public struct RunPreparation: Sendable {
                 selection: selection, options: sourceOptions)
         }
         return Ready(pushes: pushes, graph: image.graph)
+    }
+
+    /// Where `item`'s layers may be uploaded ahead, while its source is still being read
+    /// (docs/run.md "Upload ahead"): nil for an item whose image might not be pushed whatever its
+    /// bytes (a `verify:` policy, `platforms:`) or whose target cannot be connected to now.
+    static func aheadTarget(_ item: PlanItem, job: Job, registries: RunRegistries) -> (target: PushTarget, endpoints: RegistryConnection)? {
+        guard let entry = job.images.first(where: { $0.index == item.imageIndex }),
+            job.verify(of: entry) == nil, job.platforms(of: entry) == nil,
+            let tags = Self.knownTags(item.tags),
+            let registry = job.registry(named: item.registry),
+            let connection = try? registries.connection(to: registry, of: job)
+        else { return nil }
+        let target = PushTarget(
+            itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
+            host: connection.preferredHost, repository: item.repository, tags: tags)
+        return (target, connection)
+    }
+
+    /// The target tags `tags:` names before the source is read; nil for a tag selector.
+    private static func knownTags(_ tags: PlanTags) -> [String]? {
+        switch tags {
+        case .list(let list): list
+        case .fromSource(let tag): tag.map { [$0] } ?? []
+        case .selector: nil
+        }
     }
 
     /// The target registry's connection for `item`.

@@ -180,6 +180,26 @@ import Testing
     }
 
     /// `minimum: 2` of two keys: an image signed by both is promoted, one signed by one is refused.
+    /// An archive's layers are not uploaded ahead of a `verify:` gate (docs/run.md "Upload ahead"):
+    /// the refused image leaves nothing at the target, not even a blob, on the first run and the
+    /// rerun.
+    @Test func aRefusedArchiveLeavesNoBlobAtTheTarget() throws {
+        let scratch = try Scratch()
+        let target = try RegistryServer.start()
+        _ = try Self.keyPair(scratch, "release")
+        let job = try scratch.job(
+            Self.toProd("gate", url: target.baseURL, defaults: ["verify": "{keys: [keys/release.pub]}"])
+                .image("docker-archive:\(TestImages.shared.imageOneArchive)", repository: "prod/archive", tags: ["1"], targets: ["prod"]))
+        for night in 1...2 {
+            let r = try apply(job, scratch: scratch)
+            #expect(r.status == 1, "night \(night): \(r.stderr)\n\(r.stdout)")
+            let ends = r.pushEnds(repository: "prod/archive")
+            // A local source carries no signature pushctl reads: refused as such.
+            #expect(ends.count == 1 && (ends.first?.object["error"] as? String ?? "").contains("'verify' reads signatures"), "\(r.stdout)")
+            #expect(target.requestCount(pathContains: "/blobs/") == 0, "night \(night): something of the refused image was sent")
+        }
+    }
+
     @Test func twoKeysWithMinimumTwo() throws {
         let (scratch, source, target) = try Self.start()
         let a = try Self.keyPair(scratch, "a"), b = try Self.keyPair(scratch, "b")

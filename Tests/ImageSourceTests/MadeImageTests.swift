@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import OCI
 import TestSupport
+import Threading
 @testable import ImageSource
 
 /// Images made here with umoci (layouts, several layers, a second platform) and converted with
@@ -180,5 +181,50 @@ import TestSupport
         guard case .diffIDMismatch(_, let layer, let expected, _)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(layer == "\(file):\(member)")
         #expect(expected == testImages.imageOne.layers[0].diffID)
+    }
+    /// With `layerCompressed` set, each layer is handed out as soon as its compression ends, while
+    /// the next ones are still to be compressed (`apply` starts its upload there, docs/run.md
+    /// "Upload ahead"), with bytes that stream to its digest.
+    @Test func eachLayerIsHandedOutAsItsCompressionEnds() throws {
+        let tmp = try TempDir()
+        var layers: [[UInt8]] = []
+        var tar = TarWriter()
+        for n in 0..<3 {
+            var layer = TarWriter()
+            layer.file("data\(n).bin", TestBlob.random(size: (n + 1) << 18).bytes)
+            layers.append(layer.bytes())
+            tar.file("layers/\(n).tar", layers[n])
+        }
+        let diffIDs = layers.map { Digest.of($0).string }
+        let config = Array(
+            #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[\#(diffIDs.map { "\"\($0)\"" }.joined(separator: ","))]}}"#
+                .utf8)
+        tar.file("config.json", config)
+        tar.file(
+            "manifest.json",
+            Array(#"[{"Config":"config.json","RepoTags":["three:1"],"Layers":["layers/0.tar","layers/1.tar","layers/2.tar"]}]"#.utf8))
+        let archive = tmp.sub("three.tar")
+        try write(tar.bytes(), to: archive)
+
+        let cacheDirectory = tmp.sub("cache")
+        let handed = LockedValue<[(Descriptor, Int)]>([])
+        var options = SourceOptions(cacheDirectory: cacheDirectory, parallelism: 2)
+        options.layerCompressed = { layer, payload in
+            // How many layers are compressed (in the cache) at this moment.
+            let done =
+                (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory + "/layers"))?
+                .filter { $0.hasSuffix(".gz") }.count ?? 0
+            #expect((try? Digest.of(readAll(payload))) == layer.digest)
+            handed.withLock { $0.append((layer, done)) }
+        }
+        let (_, graph) = try load(.dockerArchive(path: archive, ref: nil), options: options)
+        let seen = handed.withLock { $0 }
+        #expect(seen.map(\.1) == [1, 2, 3], "each layer handed out before the next one is compressed")
+        #expect(seen.map(\.0.digest) == Array(graph.blobs.dropFirst().map(\.digest)))
+
+        // Loaded again, from the cache: nothing is compressed, so nothing is handed out.
+        handed.withLock { $0 = [] }
+        _ = try load(.dockerArchive(path: archive, ref: nil), options: options)
+        #expect(handed.withLock { $0.isEmpty })
     }
 }

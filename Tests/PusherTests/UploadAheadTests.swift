@@ -1,0 +1,135 @@
+import Foundation
+import OCI
+import PusherFakes
+import Testing
+import Threading
+
+@testable import Pusher
+
+/// Uploads started before their pushes (docs/run.md "Upload ahead"): the push finds the blob done
+/// in the run's ledger, counts and records it as its own, and sends it itself when the upload ahead
+/// did not take.
+@Suite struct UploadAheadTests {
+    static let url = "http://127.0.0.1:5000"
+
+    func executor(_ registry: FakeRegistry, state: FakeState, ahead: UploadAhead?, events: EventLog = EventLog()) -> TestExecutor {
+        TestExecutor(
+            executor: Executor(state: state, sink: events, cancellation: CancellationFlag(), uploadAhead: ahead),
+            registries: [Self.url: registry])
+    }
+
+    /// Both layers of `job`'s image sent ahead, as a docker archive's would be.
+    func startLayers(_ ahead: UploadAhead, _ job: PushJob, _ registry: FakeRegistry) {
+        let endpoints = FakeEndpoints(members: [RegistryEndpoint(url: Self.url, isHTTPTwin: false)], registries: [Self.url: registry])
+        for layer in job.image.blobs.dropFirst() {
+            ahead.start(job.image.payload(layer), target: job.target, endpoints: endpoints)
+        }
+    }
+
+    @Test func aLayerSentAheadIsThePushsUploadAndIsNotSentAgainThenARerunDoesNothing() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let events = EventLog()
+        let job = makeJob(makeImage())
+        // The uploads ahead are still going on when the push gets to those blobs: it waits for them.
+        registry.duringUpload = { _, _ in usleep(50_000) }
+        let ahead = UploadAhead(sink: events, cancellation: CancellationFlag(), width: 2)
+        startLayers(ahead, job, registry)
+        let outcomes = executor(registry, state: state, ahead: ahead, events: events).run([job], images: 1)
+        ahead.wait()
+        #expect(outcomes.map(\.status) == [.pushed], "\(outcomes.map(\.error))")
+        let size = job.image.blobs.reduce(0) { $0 + $1.size }
+        #expect(outcomes.first?.counts == BlobCounts(uploaded: 3, bytesUploaded: size))
+        let uploads = registry.requestLog.filter { $0.hasPrefix("UPLOAD") }
+        #expect(uploads.count == 3, "each blob once: \(uploads)")
+        #expect(Set(state.pushes.first?.blobs ?? []) == Set(job.image.blobs.map(\.digest)), "recorded with the push")
+        let uploaded = events.events.compactMap { event -> Digest? in
+            if case .blob(_, let progress) = event, progress.status == .uploaded { return progress.digest }
+            return nil
+        }
+        #expect(Set(uploaded) == Set(job.image.blobs.map(\.digest)))
+
+        registry.duringUpload = nil
+        let before = registry.requestLog.count
+        let rerun = executor(registry, state: state, ahead: UploadAhead(sink: events, cancellation: CancellationFlag(), width: 2))
+            .run([job], images: 1)
+        #expect(rerun.map(\.status) == [.unchanged])
+        #expect(!registry.requestLog.dropFirst(before).contains { $0.hasPrefix("UPLOAD") })
+    }
+
+    @Test func aFailedUploadAheadIsLeftToThePushWhichSendsItThenARerunDoesNothing() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let job = makeJob(makeImage())
+        let layer = job.image.blobs[1].digest
+        struct Dropped: Error {}
+        let failures = LockedValue(1)
+        registry.duringUpload = { _, digest in
+            guard digest == layer,
+                failures.withLock({ left in
+                    defer { left -= 1 }; return left > 0
+                })
+            else { return }
+            throw Dropped()
+        }
+        let ahead = UploadAhead(sink: EventLog(), cancellation: CancellationFlag(), width: 2)
+        startLayers(ahead, job, registry)
+        ahead.wait()
+        #expect(registry.blobs["team/app", default: []].contains(layer) == false, "the upload ahead failed")
+        let outcomes = executor(registry, state: state, ahead: ahead).run([job], images: 1)
+        #expect(outcomes.map(\.status) == [.pushed], "\(outcomes.map(\.error))")
+        #expect(outcomes.first?.counts.uploaded == 3)
+        #expect(registry.requestLog.filter { $0.hasPrefix("UPLOAD team/app \(layer.short)") }.count == 2, "\(registry.requestLog)")
+        #expect(registry.blobs["team/app"] == Set(job.image.blobs.map(\.digest)))
+
+        let before = registry.requestLog.count
+        let rerun = executor(registry, state: state, ahead: nil).run([job], images: 1)
+        #expect(rerun.map(\.status) == [.unchanged])
+        #expect(!registry.requestLog.dropFirst(before).contains { $0.hasPrefix("UPLOAD") })
+    }
+
+    @Test func aLayerFoundPresentAheadIsRecordedAsPresentAndNotSent() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let job = makeJob(makeImage())
+        let layer = job.image.blobs[1].digest
+        registry.blobs["team/app"] = [layer]
+        let ahead = UploadAhead(sink: EventLog(), cancellation: CancellationFlag(), width: 2)
+        startLayers(ahead, job, registry)
+        ahead.wait()
+        let outcomes = executor(registry, state: state, ahead: ahead).run([job], images: 1)
+        #expect(outcomes.map(\.status) == [.pushed])
+        #expect(outcomes.first?.counts.present == 1)
+        #expect(outcomes.first?.counts.uploaded == 2)
+        #expect(!registry.requestLog.contains("UPLOAD team/app \(layer.short)"))
+        #expect(state.pushes.first?.blobs.contains(layer) == true, "its location is recorded with the push")
+    }
+
+    /// An upload ahead that meets an unreachable endpoint abandons it for the run, as any request
+    /// does, and goes to the mirror; the push then uses the mirror and finds the layers there.
+    @Test func anUnreachableEndpointAheadFallsBackToTheMirrorWhereThePushFindsTheLayers() {
+        let primary = FakeRegistry()
+        primary.unreachable = .init(tls: false)
+        let mirror = FakeRegistry()
+        let state = FakeState()
+        let endpoints = ExecutorTests.primaryAndMirror
+        let registries = [endpoints[0].url: primary, endpoints[1].url: mirror]
+        let shared = FakeEndpoints(members: endpoints, registries: registries)
+        var job = makeJob(makeImage(), endpoints: endpoints)
+        job.endpoints = shared
+        let ahead = UploadAhead(sink: EventLog(), cancellation: CancellationFlag(), width: 2)
+        for layer in job.image.blobs.dropFirst() { ahead.start(job.image.payload(layer), target: job.target, endpoints: shared) }
+        ahead.wait()
+        #expect(mirror.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 2)
+        let outcomes = Executor(state: state, sink: EventLog(), cancellation: CancellationFlag(), uploadAhead: ahead).run([job], images: 1)
+        #expect(outcomes.map(\.status) == [.pushed], "\(outcomes.map(\.error))")
+        #expect(outcomes.first?.endpoint == endpoints[1].url)
+        #expect(outcomes.first?.counts.uploaded == 3)
+        #expect(mirror.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 3, "\(mirror.requestLog)")
+
+        // The next night, the primary still down: the mirror holds the tags, nothing is sent again.
+        let rerun = ExecutorTests().executor(registries, state: state).run([makeJob(makeImage(), endpoints: endpoints)], images: 1)
+        #expect(rerun.map(\.status) == [.unchanged], "\(rerun.map(\.error))")
+        #expect(mirror.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 3)
+    }
+}
