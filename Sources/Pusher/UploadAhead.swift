@@ -14,15 +14,13 @@ import Threading
 /// sends the blob itself with its own fallback and retries, and reports what fails.
 public final class UploadAhead: Sendable {
     let ledger = TransferLedger()
-    private let sink: any PushEventSink
     private let cancellation: CancellationFlag
     /// Uploads ahead at once, across the run.
     private let slots: Slots
     /// Uploads started and not yet ended.
     private let running = LockedValue(0)
 
-    public init(sink: any PushEventSink, cancellation: CancellationFlag, width: Int) {
-        self.sink = sink
+    public init(cancellation: CancellationFlag, width: Int) {
         self.cancellation = cancellation
         self.slots = Slots(width)
     }
@@ -47,9 +45,9 @@ public final class UploadAhead: Sendable {
     private func upload(_ payload: BlobPayload, target: PushTarget, endpoints: any PushEndpoints) {
         guard !cancellation.isCancelled else { return }
         let blob = payload.descriptor
-        _ = try? endpoints.perform(retries: { [sink] event in
-            sink.emit(.retrying(target, what: event.operation, delaySeconds: event.delaySeconds, attempt: event.attempt))
-        }) { destination, endpoint in
+        // Its retries are not reported: it runs before the run's first line (`run-start`), and a
+        // blob it could not send is the push's, which reports its own retries.
+        _ = try? endpoints.perform(retries: { _ in }) { destination, endpoint in
             let key = TransferLedger.Key(endpoint: endpoint.url, repository: target.repository, digest: blob.digest)
             // Being sent (or sent) already: nothing to do ahead.
             guard ledger.claimAhead(key) else { return }

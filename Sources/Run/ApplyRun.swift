@@ -192,7 +192,7 @@ public struct ApplyRun {
         // except when a saved plan must be checked first: nothing is written before that check.
         let concurrency = request.concurrency ?? request.jobs.map(\.defaults.concurrency).max() ?? 1
         let uploadAhead =
-            request.savedPlan == nil ? UploadAhead(sink: sink, cancellation: cancellation, width: concurrency) : nil
+            request.savedPlan == nil ? UploadAhead(cancellation: cancellation, width: concurrency) : nil
         // Whatever happens below, the run ends only once its uploads ahead have.
         defer { uploadAhead?.wait() }
         var prepared = RunPreparation.prepare(

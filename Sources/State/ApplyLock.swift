@@ -93,7 +93,9 @@ public final class StateLock: ApplyLock {
             guard ftruncate(fd, 0) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
             let written = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
             guard written == data.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-            _ = fsync(fd)
+            // Not synced: the holder is only reported (to a waiting apply, or as `tookOverFrom`
+            // after a crash), and the lock itself is the kernel's; a sync cost every run 0.3 ms
+            // (docs/performance.md "The rerun's start, a third look").
         } catch {
             _ = flock(fd, LOCK_UN)
             close(fd)

@@ -33,7 +33,7 @@ import Threading
         let job = makeJob(makeImage())
         // The uploads ahead are still going on when the push gets to those blobs: it waits for them.
         registry.duringUpload = { _, _ in usleep(50_000) }
-        let ahead = UploadAhead(sink: events, cancellation: CancellationFlag(), width: 2)
+        let ahead = UploadAhead(cancellation: CancellationFlag(), width: 2)
         startLayers(ahead, job, registry)
         let outcomes = executor(registry, state: state, ahead: ahead, events: events).run([job], images: 1)
         ahead.wait()
@@ -51,7 +51,7 @@ import Threading
 
         registry.duringUpload = nil
         let before = registry.requestLog.count
-        let rerun = executor(registry, state: state, ahead: UploadAhead(sink: events, cancellation: CancellationFlag(), width: 2))
+        let rerun = executor(registry, state: state, ahead: UploadAhead(cancellation: CancellationFlag(), width: 2))
             .run([job], images: 1)
         #expect(rerun.map(\.status) == [.unchanged])
         #expect(!registry.requestLog.dropFirst(before).contains { $0.hasPrefix("UPLOAD") })
@@ -72,7 +72,7 @@ import Threading
             else { return }
             throw Dropped()
         }
-        let ahead = UploadAhead(sink: EventLog(), cancellation: CancellationFlag(), width: 2)
+        let ahead = UploadAhead(cancellation: CancellationFlag(), width: 2)
         startLayers(ahead, job, registry)
         ahead.wait()
         #expect(registry.blobs["team/app", default: []].contains(layer) == false, "the upload ahead failed")
@@ -94,7 +94,7 @@ import Threading
         let job = makeJob(makeImage())
         let layer = job.image.blobs[1].digest
         registry.blobs["team/app"] = [layer]
-        let ahead = UploadAhead(sink: EventLog(), cancellation: CancellationFlag(), width: 2)
+        let ahead = UploadAhead(cancellation: CancellationFlag(), width: 2)
         startLayers(ahead, job, registry)
         ahead.wait()
         let outcomes = executor(registry, state: state, ahead: ahead).run([job], images: 1)
@@ -117,7 +117,7 @@ import Threading
         let shared = FakeEndpoints(members: endpoints, registries: registries)
         var job = makeJob(makeImage(), endpoints: endpoints)
         job.endpoints = shared
-        let ahead = UploadAhead(sink: EventLog(), cancellation: CancellationFlag(), width: 2)
+        let ahead = UploadAhead(cancellation: CancellationFlag(), width: 2)
         for layer in job.image.blobs.dropFirst() { ahead.start(job.image.payload(layer), target: job.target, endpoints: shared) }
         ahead.wait()
         #expect(mirror.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 2)
