@@ -187,24 +187,9 @@ import Threading
     /// "Upload ahead"), with bytes that stream to its digest.
     @Test func eachLayerIsHandedOutAsItsCompressionEnds() throws {
         let tmp = try TempDir()
-        var layers: [[UInt8]] = []
-        var tar = TarWriter()
-        for n in 0..<3 {
-            var layer = TarWriter()
-            layer.file("data\(n).bin", TestBlob.random(size: (n + 1) << 18).bytes)
-            layers.append(layer.bytes())
-            tar.file("layers/\(n).tar", layers[n])
-        }
-        let diffIDs = layers.map { Digest.of($0).string }
-        let config = Array(
-            #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[\#(diffIDs.map { "\"\($0)\"" }.joined(separator: ","))]}}"#
-                .utf8)
-        tar.file("config.json", config)
-        tar.file(
-            "manifest.json",
-            Array(#"[{"Config":"config.json","RepoTags":["three:1"],"Layers":["layers/0.tar","layers/1.tar","layers/2.tar"]}]"#.utf8))
+        let made = GeneratedDockerArchive(layerSizes: [1 << 18, 2 << 18, 3 << 18])
         let archive = tmp.sub("three.tar")
-        try write(tar.bytes(), to: archive)
+        try write(made.bytes, to: archive)
 
         let cacheDirectory = tmp.sub("cache")
         let handed = LockedValue<[(Descriptor, Int)]>([])

@@ -18,6 +18,18 @@ import Threading
             registries: [Self.url: registry])
     }
 
+    /// The next run of `job` (with uploads ahead, as `apply` makes them) finds its tags unchanged
+    /// and uploads nothing.
+    func expectARerunSendsNothing(
+        _ job: PushJob, _ registry: FakeRegistry, _ state: FakeState, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let before = registry.requestLog.count
+        let rerun = executor(registry, state: state, ahead: UploadAhead(cancellation: CancellationFlag(), width: 2))
+            .run([job], images: 1)
+        #expect(rerun.map(\.status) == [.unchanged], sourceLocation: sourceLocation)
+        #expect(!registry.requestLog.dropFirst(before).contains { $0.hasPrefix("UPLOAD") }, sourceLocation: sourceLocation)
+    }
+
     /// Both layers of `job`'s image sent ahead, as a docker archive's would be.
     func startLayers(_ ahead: UploadAhead, _ job: PushJob, _ registry: FakeRegistry) {
         let endpoints = FakeEndpoints(members: [RegistryEndpoint(url: Self.url, isHTTPTwin: false)], registries: [Self.url: registry])
@@ -50,11 +62,7 @@ import Threading
         #expect(Set(uploaded) == Set(job.image.blobs.map(\.digest)))
 
         registry.duringUpload = nil
-        let before = registry.requestLog.count
-        let rerun = executor(registry, state: state, ahead: UploadAhead(cancellation: CancellationFlag(), width: 2))
-            .run([job], images: 1)
-        #expect(rerun.map(\.status) == [.unchanged])
-        #expect(!registry.requestLog.dropFirst(before).contains { $0.hasPrefix("UPLOAD") })
+        expectARerunSendsNothing(job, registry, state)
     }
 
     @Test func aFailedUploadAheadIsLeftToThePushWhichSendsItThenARerunDoesNothing() {
@@ -82,10 +90,7 @@ import Threading
         #expect(registry.requestLog.filter { $0.hasPrefix("UPLOAD team/app \(layer.short)") }.count == 2, "\(registry.requestLog)")
         #expect(registry.blobs["team/app"] == Set(job.image.blobs.map(\.digest)))
 
-        let before = registry.requestLog.count
-        let rerun = executor(registry, state: state, ahead: nil).run([job], images: 1)
-        #expect(rerun.map(\.status) == [.unchanged])
-        #expect(!registry.requestLog.dropFirst(before).contains { $0.hasPrefix("UPLOAD") })
+        expectARerunSendsNothing(job, registry, state)
     }
 
     @Test func aLayerFoundPresentAheadIsRecordedAsPresentAndNotSent() {
@@ -131,5 +136,36 @@ import Threading
         let rerun = ExecutorTests().executor(registries, state: state).run([makeJob(makeImage(), endpoints: endpoints)], images: 1)
         #expect(rerun.map(\.status) == [.unchanged], "\(rerun.map(\.error))")
         #expect(mirror.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 3)
+    }
+    /// An interrupt while uploads ahead are under way: they end (the run waits for them), nothing
+    /// is recorded, and the next run sends the layers again and lands.
+    @Test func anInterruptedUploadAheadEndsAndTheNextRunLands() {
+        let registry = FakeRegistry()
+        let state = FakeState()
+        let job = makeJob(makeImage())
+        let cancellation = CancellationFlag()
+        struct Aborted: Error {}
+        registry.duringUpload = { _, _ in
+            // A transfer that goes on until the interrupt aborts it, as curl's does.
+            while !cancellation.isCancelled { usleep(1_000) }
+            throw Aborted()
+        }
+        let ahead = UploadAhead(cancellation: cancellation, width: 2)
+        startLayers(ahead, job, registry)
+        let deadline = Date().addingTimeInterval(10)
+        while registry.requestLog.filter({ $0.hasPrefix("UPLOAD") }).count < 2, Date() < deadline { usleep(1_000) }
+        #expect(registry.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 2, "both uploads ahead under way")
+        cancellation.cancel()
+        ahead.wait()
+        let outcomes = Executor(state: state, sink: EventLog(), cancellation: cancellation, uploadAhead: ahead).run([job], images: 1)
+        #expect(outcomes.map(\.status) == [.interrupted])
+        #expect(state.pushes.isEmpty, "an interrupted push is not recorded")
+        #expect(registry.blobs["team/app", default: []].isEmpty)
+
+        registry.duringUpload = nil
+        let next = executor(registry, state: state, ahead: UploadAhead(cancellation: CancellationFlag(), width: 2)).run([job], images: 1)
+        #expect(next.map(\.status) == [.pushed], "\(next.map(\.error))")
+        #expect(registry.blobs["team/app"] == Set(job.image.blobs.map(\.digest)))
+        expectARerunSendsNothing(job, registry, state)
     }
 }
