@@ -28,7 +28,20 @@ struct BlobPusher: Sendable {
 
     func push(_ blob: Descriptor) throws(StepFailure) -> BlobCounts {
         let key = TransferLedger.Key(endpoint: endpoint, repository: job.target.repository, digest: blob.digest)
-        guard ledger.claim(key) else {
+        // A blob still going up ahead is shown going up as this push's (its bar on a terminal).
+        let aheadProgress = ProgressThrottle { [sink, target] bytes in
+            sink.emit(.blob(target, BlobProgress(digest: blob.digest, size: blob.size, status: .uploading, bytes: bytes)))
+        }
+        var shownUploading = false
+        guard
+            ledger.claim(
+                key,
+                aheadProgress: { bytes in
+                    if !shownUploading { emit(blob, .uploading, bytes: 0) }
+                    shownUploading = true
+                    aheadProgress.report(bytes)
+                })
+        else {
             // Sent ahead, while the run was still preparing (`UploadAhead`): this push's own.
             switch ledger.takeAhead(key) {
             case .uploaded?:

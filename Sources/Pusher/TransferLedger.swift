@@ -95,6 +95,8 @@ final class TransferLedger: Sendable {
         var holders: [UploadKey: Set<String>] = [:]
         /// Blobs an upload ahead sent (or found present), not yet reported by a push.
         var ahead: [Key: AheadResult] = [:]
+        /// How far each upload ahead under way has come, in bytes.
+        var aheadBytes: [Key: Int64] = [:]
 
         mutating func markDone(_ key: Key) {
             blobs[key] = .done
@@ -113,12 +115,20 @@ final class TransferLedger: Sendable {
     // MARK: blobs
 
     /// True when the caller should send it; false when it was already sent in this run.
-    /// Waits while another thread is sending it.
-    func claim(_ key: Key) -> Bool {
-        state.withLock(whenReady: { $0.blobs[key] != .inProgress }) { state in
-            if state.blobs[key] == .done { return false }
-            state.blobs[key] = .inProgress
-            return true
+    /// Waits while another thread is sending it; while that is an upload ahead, `aheadProgress`
+    /// hears how far it has come every 0.1 s (the push shows it as its own upload's progress).
+    func claim(_ key: Key, aheadProgress: (Int64) -> Void = { _ in }) -> Bool {
+        while true {
+            let (claimed, bytes): (Bool?, Int64?) = state.withLock(
+                whenReady: { $0.blobs[key] != .inProgress }, until: Lock.deadline(afterSeconds: 0.1)
+            ) { state, ready in
+                guard ready else { return (nil, state.aheadBytes[key]) }
+                if state.blobs[key] == .done { return (false, nil) }
+                state.blobs[key] = .inProgress
+                return (true, nil)
+            }
+            if let claimed { return claimed }
+            if let bytes { aheadProgress(bytes) }
         }
     }
 
@@ -129,6 +139,7 @@ final class TransferLedger: Sendable {
         return state.withLock { state in
             guard state.blobs[key] == nil, state.uploads[upload] == nil else { return false }
             state.blobs[key] = .inProgress
+            state.aheadBytes[key] = 0
             // Another push about to upload it into another repository waits, then mounts it.
             state.uploads[upload] = key.repository
             return true
@@ -140,6 +151,7 @@ final class TransferLedger: Sendable {
     func finishAhead(_ key: Key, result: AheadResult?) {
         state.withLock { state in
             state.uploads[UploadKey(endpoint: key.endpoint, digest: key.digest)] = nil
+            state.aheadBytes[key] = nil
             if let result {
                 state.markDone(key)
                 state.ahead[key] = result
@@ -148,6 +160,13 @@ final class TransferLedger: Sendable {
             }
         }
         state.broadcast()
+    }
+
+    /// How far the upload ahead of `key` has come (`claimAhead` … `finishAhead`).
+    func aheadProgress(_ key: Key, bytes: Int64) {
+        state.withLock { state in
+            if state.aheadBytes[key] != nil { state.aheadBytes[key] = bytes }
+        }
     }
 
     /// What an upload ahead did with the blob, told once: to the push that then finds the blob done

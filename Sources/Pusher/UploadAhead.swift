@@ -61,7 +61,9 @@ public final class UploadAhead: Sendable {
                 return
             }
             try step.run(.blob(blob.digest)) {
-                try destination.uploadBlob(repository: target.repository, payload: payload) { _ in }
+                try destination.uploadBlob(repository: target.repository, payload: payload) { [ledger] bytes in
+                    ledger.aheadProgress(key, bytes: bytes)
+                }
             }
             result = .uploaded
         }

@@ -132,6 +132,21 @@ public final class LockedValue<Value> {
         return try body(&value)
     }
 
+    /// As `withLock(whenReady:_:)`, but waits no longer than until `deadline` (from
+    /// `Lock.deadline(afterSeconds:)`): `body` then runs all the same, told whether `ready` holds.
+    @inlinable
+    public func withLock<Result, Failure: Error>(
+        whenReady ready: (Value) -> Bool, until deadline: timespec,
+        _ body: (inout Value, _ ready: Bool) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        while !ready(value) {
+            if !lock.wait(until: deadline) { break }
+        }
+        return try body(&value, ready(value))
+    }
+
     /// Wakes every thread waiting in `withLock(whenReady:_:)`.
     public func broadcast() {
         lock.broadcast()

@@ -43,8 +43,9 @@ import Threading
         let state = FakeState()
         let events = EventLog()
         let job = makeJob(makeImage())
-        // The uploads ahead are still going on when the push gets to those blobs: it waits for them.
-        registry.duringUpload = { _, _ in usleep(50_000) }
+        // The uploads ahead are still going on when the push gets to those blobs: it waits for
+        // them, showing them going up.
+        registry.duringUpload = { _, _ in usleep(300_000) }
         let ahead = UploadAhead(cancellation: CancellationFlag(), width: 2)
         startLayers(ahead, job, registry)
         let outcomes = executor(registry, state: state, ahead: ahead, events: events).run([job], images: 1)
@@ -60,6 +61,13 @@ import Threading
             return nil
         }
         #expect(Set(uploaded) == Set(job.image.blobs.map(\.digest)))
+        for layer in job.image.blobs.dropFirst().map(\.digest) {
+            let statuses = events.events.compactMap { event -> BlobProgress.Status? in
+                if case .blob(_, let progress) = event, progress.digest == layer { return progress.status }
+                return nil
+            }
+            #expect(statuses.first == .uploading && statuses.last == .uploaded, "\(layer.short): \(statuses)")
+        }
 
         registry.duringUpload = nil
         expectARerunSendsNothing(job, registry, state)
