@@ -28,18 +28,16 @@ struct BlobPusher: Sendable {
 
     func push(_ blob: Descriptor) throws(StepFailure) -> BlobCounts {
         let key = TransferLedger.Key(endpoint: endpoint, repository: job.target.repository, digest: blob.digest)
-        // A blob still going up ahead is shown going up as this push's (its bar on a terminal).
-        let aheadProgress = ProgressThrottle { [sink, target] bytes in
-            sink.emit(.blob(target, BlobProgress(digest: blob.digest, size: blob.size, status: .uploading, bytes: bytes)))
-        }
-        var shownUploading = false
+        // A blob still going up ahead is shown going up as this push's (its bar on a terminal);
+        // `claim` tells its progress at most every 0.1 s.
+        var shown: Int64?
         guard
             ledger.claim(
                 key,
                 aheadProgress: { bytes in
-                    if !shownUploading { emit(blob, .uploading, bytes: 0) }
-                    shownUploading = true
-                    aheadProgress.report(bytes)
+                    guard bytes != shown else { return }
+                    emit(blob, .uploading, bytes: bytes)
+                    shown = bytes
                 })
         else {
             // Sent ahead, while the run was still preparing (`UploadAhead`): this push's own.

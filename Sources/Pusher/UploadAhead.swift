@@ -25,11 +25,11 @@ public final class UploadAhead: Sendable {
         self.slots = Slots(width)
     }
 
-    /// Starts uploading `payload` into `target`'s repository; returns at once.
-    public func start(_ payload: BlobPayload, target: PushTarget, endpoints: any PushEndpoints) {
+    /// Starts uploading `payload` into `repository`; returns at once.
+    public func start(_ payload: BlobPayload, repository: String, endpoints: any PushEndpoints) {
         running.withLock { $0 += 1 }
         let thread = Thread { [self] in
-            slots.withSlot { upload(payload, target: target, endpoints: endpoints) }
+            slots.withSlot { upload(payload, repository: repository, endpoints: endpoints) }
             running.withLock { $0 -= 1 }
             running.broadcast()
         }
@@ -42,13 +42,13 @@ public final class UploadAhead: Sendable {
         running.withLock(whenReady: { $0 == 0 }) { _ in }
     }
 
-    private func upload(_ payload: BlobPayload, target: PushTarget, endpoints: any PushEndpoints) {
+    private func upload(_ payload: BlobPayload, repository: String, endpoints: any PushEndpoints) {
         guard !cancellation.isCancelled else { return }
         let blob = payload.descriptor
         // Its retries are not reported: it runs before the run's first line (`run-start`), and a
         // blob it could not send is the push's, which reports its own retries.
         _ = try? endpoints.perform(retries: { _ in }) { destination, endpoint in
-            let key = TransferLedger.Key(endpoint: endpoint.url, repository: target.repository, digest: blob.digest)
+            let key = TransferLedger.Key(endpoint: endpoint.url, repository: repository, digest: blob.digest)
             // Being sent (or sent) already: nothing to do ahead.
             guard ledger.claimAhead(key) else { return }
             var result: TransferLedger.AheadResult?
@@ -56,12 +56,12 @@ public final class UploadAhead: Sendable {
             // Errors say how they bear on fallback as the push's own do.
             let step = StepRunner(destination: destination, cancellation: cancellation)
             try step.run(.request) { try destination.ping() }
-            if try step.run(.blob(blob.digest), { try destination.blobExists(repository: target.repository, digest: blob.digest) }) {
+            if try step.run(.blob(blob.digest), { try destination.blobExists(repository: repository, digest: blob.digest) }) {
                 result = .present
                 return
             }
             try step.run(.blob(blob.digest)) {
-                try destination.uploadBlob(repository: target.repository, payload: payload) { [ledger] bytes in
+                try destination.uploadBlob(repository: repository, payload: payload) { [ledger] bytes in
                     ledger.aheadProgress(key, bytes: bytes)
                 }
             }

@@ -128,9 +128,10 @@ public struct RunPreparation: Sendable {
         state: (any Ledger)?, sourceOptions: SourceOptions, uploadAhead: UploadAhead?
     ) throws(PreparationError) -> Ready {
         var sourceOptions = sourceOptions
-        if let uploadAhead, let ahead = Self.aheadTarget(item, job: job, registries: registries) {
-            sourceOptions.layerCompressed = { layer, payload in
-                uploadAhead.start(payload, target: ahead.target, endpoints: ahead.endpoints)
+        if let uploadAhead, let endpoints = aheadEndpoints(item, job: job, registries: registries) {
+            let repository = item.repository
+            sourceOptions.layerCompressed = { _, payload in
+                uploadAhead.start(payload, repository: repository, endpoints: endpoints)
             }
         }
         let image = try load(item.source, job: job, options: sourceOptions)
@@ -170,26 +171,11 @@ public struct RunPreparation: Sendable {
     /// Where `item`'s layers may be uploaded ahead, while its source is still being read
     /// (docs/run.md "Upload ahead"): nil for an item whose image might not be pushed whatever its
     /// bytes (a `verify:` policy, `platforms:`) or whose target cannot be connected to now.
-    static func aheadTarget(_ item: PlanItem, job: Job, registries: RunRegistries) -> (target: PushTarget, endpoints: RegistryConnection)? {
+    func aheadEndpoints(_ item: PlanItem, job: Job, registries: RunRegistries) -> RegistryConnection? {
         guard let entry = job.images.first(where: { $0.index == item.imageIndex }),
-            job.verify(of: entry) == nil, job.platforms(of: entry) == nil,
-            let tags = Self.knownTags(item.tags),
-            let registry = job.registry(named: item.registry),
-            let connection = try? registries.connection(to: registry, of: job)
+            job.verify(of: entry) == nil, job.platforms(of: entry) == nil
         else { return nil }
-        let target = PushTarget(
-            itemID: item.id, job: job.name, source: item.source.written, registry: item.registry,
-            host: connection.preferredHost, repository: item.repository, tags: tags)
-        return (target, connection)
-    }
-
-    /// The target tags `tags:` names before the source is read; nil for a tag selector.
-    private static func knownTags(_ tags: PlanTags) -> [String]? {
-        switch tags {
-        case .list(let list): list
-        case .fromSource(let tag): tag.map { [$0] } ?? []
-        case .selector: nil
-        }
+        return try? targetConnection(item, job: job, registries: registries)
     }
 
     /// The target registry's connection for `item`.

@@ -34,7 +34,7 @@ import Threading
     func startLayers(_ ahead: UploadAhead, _ job: PushJob, _ registry: FakeRegistry) {
         let endpoints = FakeEndpoints(members: [RegistryEndpoint(url: Self.url, isHTTPTwin: false)], registries: [Self.url: registry])
         for layer in job.image.blobs.dropFirst() {
-            ahead.start(job.image.payload(layer), target: job.target, endpoints: endpoints)
+            ahead.start(job.image.payload(layer), repository: job.target.repository, endpoints: endpoints)
         }
     }
 
@@ -131,7 +131,9 @@ import Threading
         var job = makeJob(makeImage(), endpoints: endpoints)
         job.endpoints = shared
         let ahead = UploadAhead(cancellation: CancellationFlag(), width: 2)
-        for layer in job.image.blobs.dropFirst() { ahead.start(job.image.payload(layer), target: job.target, endpoints: shared) }
+        for layer in job.image.blobs.dropFirst() {
+            ahead.start(job.image.payload(layer), repository: job.target.repository, endpoints: shared)
+        }
         ahead.wait()
         #expect(mirror.requestLog.filter { $0.hasPrefix("UPLOAD") }.count == 2)
         let outcomes = Executor(state: state, sink: EventLog(), cancellation: CancellationFlag(), uploadAhead: ahead).run([job], images: 1)
