@@ -45,6 +45,23 @@ import Testing
         #expect(state.withLock { $0 } == 30)
     }
 
+    /// The timed wait gives up at its deadline, telling the body the condition does not hold yet,
+    /// and tells it the condition holds once a broadcast made it so.
+    @Test func aTimedWaitGivesUpAtItsDeadlineOrWakesOnBroadcast() {
+        let state = LockedValue(0)
+        let early = state.withLock(whenReady: { $0 > 0 }, until: Lock.deadline(afterSeconds: 0.02)) { value, ready in (value, ready) }
+        #expect(early.0 == 0 && early.1 == false)
+
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: 0.01)
+            state.withLock { $0 = 7 }
+            state.broadcast()
+        }
+        // A deadline far off: only the broadcast ends the wait.
+        let late = state.withLock(whenReady: { $0 > 0 }, until: Lock.deadline(afterSeconds: 60)) { value, ready in (value, ready) }
+        #expect(late.0 == 7 && late.1 == true)
+    }
+
     /// `Lock` as an `NSCondition`: lock, wait in a loop, unlock.
     @Test func lockWaitAndBroadcast() {
         let lock = Lock()
