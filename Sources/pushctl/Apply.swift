@@ -12,6 +12,7 @@ import State
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
+        _superCommandName: Pushctl.name,
         abstract: "Push what the job files say, and record it in the state database.",
         discussion: """
             Exit codes:

@@ -8,6 +8,7 @@ import State
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
+        _superCommandName: Pushctl.name,
         abstract: "List past runs and pushes from the state database, newest first.",
         discussion: """
             Each line is one tag push with its run; runs that pushed nothing appear as a line of their own \

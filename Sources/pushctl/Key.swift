@@ -12,6 +12,7 @@ import Run
 struct Key: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
+        _superCommandName: Pushctl.name,
         abstract: "Manage signing keys.",
         subcommands: [Generate.self])
 

@@ -14,6 +14,7 @@ import Run
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
+        _superCommandName: Pushctl.name,
         abstract: "Show per image and target the source, tags, endpoint order and what apply would do.",
         discussion: "With --output json, prints one document described by schemas/plan-v1.schema.json.")
 

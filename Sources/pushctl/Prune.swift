@@ -10,6 +10,7 @@ import State
 struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
+        _superCommandName: Pushctl.name,
         abstract: "Delete tags pushctl pushed that the job files no longer select (only with --confirm).",
         discussion: """
             Only tags this state database says pushctl pushed, that still hold that digest (one HEAD

@@ -8,6 +8,7 @@ import State
 struct PruneHistory: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune-history",
+        _superCommandName: Pushctl.name,
         abstract: "Remove old runs and their pushes from the state database.",
         discussion: """
             --older-than removes runs that started before a duration ago (90d) or a date; --keep-runs N \

@@ -4,8 +4,11 @@ import Foundation
 
 @main
 struct Pushctl: ParsableCommand {
+    /// The tool's name, also every subcommand's `_superCommandName` (see `parse`).
+    static let name = "pushctl"
+
     static let configuration = CommandConfiguration(
-        commandName: "pushctl",
+        commandName: name,
         abstract: "A declarative push-job runner for container images.",
         version: PushctlVersion.current,
         subcommands: [
@@ -18,7 +21,7 @@ struct Pushctl: ParsableCommand {
     /// docs/cli.md reserves for invalid input of every kind.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parse(Array(CommandLine.arguments.dropFirst()))
             try command.run()
         } catch {
             if let suggestion = suggestion(for: CommandLine.arguments.dropFirst().first) {
@@ -31,6 +34,35 @@ struct Pushctl: ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// The command `arguments` name.
+    ///
+    /// A subcommand named first is parsed as the root of a parser of its own: swift-argument-parser's
+    /// root parse first tries every command line twice more as a `--generate-completion-script`
+    /// request, with two more parsers built by reflection (about 2 ms of every run,
+    /// docs/performance.md "The rerun's start, a fourth look"), and it skips that check for a root
+    /// with a `_superCommandName`; every subcommand's is `pushctl`.
+    ///
+    /// Only a command of that subcommand's tree is taken from it. Anything else, a parse error, a
+    /// help request, `--version` or `--generate-completion-script` (which belong to the root), is
+    /// parsed again from the root, so that messages, usage lines and help are the root parse's,
+    /// byte for byte.
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        if let first = arguments.first,
+            let subcommand = configuration.subcommands.first(where: { $0._commandName == first }),
+            let command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
+            isCommand(type(of: command), inTreeOf: subcommand)
+        {
+            return command
+        }
+        return try parseAsRoot(arguments)
+    }
+
+    /// Whether `type` is `root` or one of its subcommands, at any depth (not ArgumentParser's own
+    /// help command).
+    static func isCommand(_ type: ParsableCommand.Type, inTreeOf root: ParsableCommand.Type) -> Bool {
+        type == root || root.configuration.subcommands.contains { isCommand(type, inTreeOf: $0) }
     }
 
     /// "did you mean" for a mistyped subcommand (`pushctl aply`): the closest subcommand name

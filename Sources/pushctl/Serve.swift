@@ -8,6 +8,7 @@ import Serve
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
+        _superCommandName: Pushctl.name,
         abstract: "Run the jobs on their schedules and on registry push events, as one long-running process.",
         discussion: """
             Routes: POST /hooks/registry (docker-registry notifications, Bearer token), GET /healthz, \

@@ -8,6 +8,7 @@ import State
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
+        _superCommandName: Pushctl.name,
         abstract: "Show one run in full: every tag pushed, digests, endpoint used, blobs, bytes, time and errors.")
 
     enum Output: String, ExpressibleByArgument, CaseIterable {

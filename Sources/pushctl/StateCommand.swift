@@ -7,6 +7,7 @@ import State
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
+        _superCommandName: Pushctl.name,
         abstract: "Whole-ledger operations.",
         subcommands: [StateCopyCommand.self])
 }

@@ -7,6 +7,7 @@ import Run
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
+        _superCommandName: Pushctl.name,
         abstract: "Check job files and report every problem with its file, line and column.",
         discussion: "Prints 'FILE: ok' for each valid file. Exits 2 when any file is invalid.")
 

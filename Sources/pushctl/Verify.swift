@@ -10,6 +10,7 @@ import State
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
+        _superCommandName: Pushctl.name,
         abstract: "Check that the tags pushctl pushed for these jobs still point to what it pushed.",
         discussion: "Exit codes: 0 no drift, 4 drift found, 1 a registry could not be asked, 2 invalid input.")
 

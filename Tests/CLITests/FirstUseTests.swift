@@ -147,6 +147,38 @@ import Testing
         #expect(r.stdout.contains("The push refers to repository [\(registry.host)/team/first]"))
     }
 
+    /// A subcommand is parsed as the root of its own parser (it skips swift-argument-parser's
+    /// completion-script check, docs/performance.md); every message, usage line and help text is
+    /// still the one the root parse gives: errors, help and the root's own options are parsed
+    /// again from the root (`Pushctl.parse`).
+    @Test func subcommandsParsedOnTheirOwnReadAsFromTheRoot() throws {
+        let invalid = try run(pushctlBinary, ["apply", "--concurrency", "abc", "x.yaml"])
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("The value 'abc' is invalid for '--concurrency <n>'"), "\(invalid.stderr)")
+        #expect(invalid.stderr.contains("See 'pushctl apply --help' for more information."), "\(invalid.stderr)")
+
+        let nested = try run(pushctlBinary, ["key", "nothing"])
+        #expect(nested.status == 2)
+        #expect(nested.stderr.contains("See 'pushctl key --help' for more information."), "\(nested.stderr)")
+
+        let missing = try run(pushctlBinary, ["validate"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("Usage: pushctl validate <path> ..."), "\(missing.stderr)")
+        #expect(!missing.stderr.contains("SUBCOMMANDS:"), "the subcommand's usage, not the root's help: \(missing.stderr)")
+
+        let version = try run(pushctlBinary, ["--version"])
+        let subcommandVersion = try run(pushctlBinary, ["apply", "--version"])
+        #expect(version.status == 0 && subcommandVersion.status == 0)
+        #expect(!version.stdout.isEmpty && subcommandVersion.stdout == version.stdout)
+
+        let help = try run(pushctlBinary, ["apply", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: pushctl apply "), "\(help.stdout)")
+        #expect(help.stdout.contains("--version               Show the version."), "the root's options, as before: \(help.stdout)")
+        let nestedHelp = try run(pushctlBinary, ["key", "generate", "--help"])
+        #expect(nestedHelp.stdout.contains("USAGE: pushctl key generate"), "\(nestedHelp.stdout)")
+    }
+
     /// Help that reads well: placeholders say what goes there, a mistyped command gets a
     /// suggestion, and `validate -` reads a job file from standard input.
     @Test func helpSuggestionsAndStandardInput() throws {
