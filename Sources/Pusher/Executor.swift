@@ -31,11 +31,15 @@ public final class Executor: Sendable {
     /// selector's 1,000 single-tag pushes is 1,000 `HEAD`s, not 500 round trips two at a time);
     /// those `HEAD`s share one gate of `concurrency` slots. Only a push with a tag to push then
     /// takes one of `images` slots for its blobs and manifests (docs/concurrency.md "Pools").
+    /// Those two gates bound the requests; the pushes themselves start up to twice the wider of
+    /// them, so that pushes waiting for their rows to be committed (a WAL sync each group,
+    /// `PushRecordGroup`) do not hold back the next pushes' `HEAD`s: a rerun of six images with
+    /// the default `concurrency` of 5 was two rounds of `HEAD`s and commits, now one.
     public func run(_ jobs: [PushJob], images: Int) -> [PushOutcome] {
         let outcomes = LockedValue<[Int: PushOutcome]>([:])
         let concurrency = jobs.map(\.concurrency).max() ?? 1
         let slots = RunSlots(images: Slots(images), heads: Slots(concurrency))
-        forEachConcurrently(Array(jobs.enumerated()), width: max(images, concurrency)) { [self] index, job in
+        forEachConcurrently(Array(jobs.enumerated()), width: 2 * max(images, concurrency)) { [self] index, job in
             let outcome = push(job, slots: slots)
             outcomes.withLock { $0[index] = outcome }
         }
