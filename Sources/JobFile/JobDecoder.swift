@@ -82,6 +82,8 @@ struct JobDecoder {
     /// `schedule:` and `timezone:` (docs/jobfile.md "Schedules"): a cron expression, evaluated in
     /// an IANA time zone (UTC when none is given).
     mutating func decodeSchedule(_ node: Node?, timezone zoneNode: Node?) -> CronSchedule? {
+        // Most jobs have neither; a time zone is not even looked up then (it opens ICU's data).
+        guard node != nil || zoneNode != nil else { return nil }
         var zone = TimeZone(identifier: "UTC")!
         if let zoneNode, let name = context.string(zoneNode, "'timezone'") {
             if let found = TimeZone(identifier: name) {
