@@ -1,4 +1,5 @@
 import Threading
+import Curl
 import Foundation
 import ImageSource
 import JobFile
@@ -103,6 +104,12 @@ public enum ApplyStop: Error, CustomStringConvertible {
 /// preparation (an item whose source cannot be read fails on its own), the rate-limit gate, the
 /// executor, and the end of the run.
 public struct ApplyRun {
+    /// Called first by an `apply`: work of the run that does not depend on its jobs starts while
+    /// they are read (libcurl's global initialisation, on a thread of its own).
+    public static func warmUp() {
+        CurlTransport.initialiseInBackground()
+    }
+
     public let store: any Ledger
     public let sink: any PushEventSink
     public let cancellation: CancellationFlag

@@ -40,6 +40,14 @@ public func forEachConcurrently<Element: Sendable>(_ elements: [Element], width:
     progress.withLock(whenReady: { $0.running == 0 }) { _ in }
 }
 
+/// Runs `body` on a thread of its own and returns at once; nothing waits for it (work whose
+/// result is taken elsewhere, e.g. a `lazy` global's initialiser that a later caller waits for).
+public func startDetached(stackSize: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) {
+    let thread = Thread { body() }
+    thread.stackSize = stackSize
+    thread.start()
+}
+
 /// A counting gate: at most `count` bodies run inside `withSlot` at once, across threads. It
 /// bounds work that several pools share (the tag `HEAD`s of every push of a run, the pushes past
 /// their tag decisions), where nesting `forEachConcurrently` alone would multiply the widths

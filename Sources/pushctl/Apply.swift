@@ -79,6 +79,7 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
+        ApplyRun.warmUp()
         let environment = ProcessInfo.processInfo.environment
         let sink = makeSink()
         /// Invalid input (exit 2): said on stderr, and in json output as an `error` event too.
