@@ -654,4 +654,52 @@ import Testing
         #expect(rerun.pushEnds().map(\.status) == ["unchanged"])
         #expect(registry.requestCount(method: "PUT", pathContains: "/team/three/blobs/uploads/") == puts, "nothing sent again")
     }
+
+    /// A primary endpoint that answers every blob upload 503: the uploads ahead fail there, and
+    /// the push, whose own uploads fail the same way once its retries run out, goes to the mirror
+    /// (docs/run.md "Upload ahead": failures are the push's). Each blob reaches the registry once,
+    /// skopeo reads the image, and the second night, with the primary still refusing uploads,
+    /// sends nothing and lands.
+    @Test func anArchiveWhosePrimaryRefusesUploadsGoesToTheMirrorThenTheSecondNightSendsNothing() throws {
+        let scratch = try Scratch()
+        let registry = try RegistryServer.start()
+        let proxy = try FaultProxy(upstreamPort: registry.port)
+        defer { proxy.stop() }
+        proxy.add(.init(method: "POST", pathContains: "/blobs/uploads/", fault: .status(503, retryAfter: nil), times: 1000))
+        let made = GeneratedDockerArchive(layerSizes: [1 << 19, 2 << 19])
+        let archive = scratch.sub("two.tar")
+        try Data(made.bytes).write(to: URL(fileURLWithPath: archive))
+        let job = try scratch.job(
+            JobSpec("mirrored", defaults: ["retries": "1"])
+                .registry("main", url: proxy.baseURL, mirrors: [registry.baseURL])
+                .image("docker-archive:\(archive)", repository: "team/two", tags: ["1"], targets: ["main"]))
+
+        let first = try apply(job, scratch: scratch)
+        #expect(first.status == 0, "\(first.stderr)\n\(first.stdout)")
+        #expect(first.pushEnds().map(\.status) == ["pushed"])
+        // The uploads ahead were refused, then the push's own (whichever came first, each answered
+        // 503): nothing else was refused, and no blob went up through the primary.
+        let faulted = proxy.entries.filter(\.faulted)
+        #expect(!faulted.isEmpty && faulted.allSatisfy { $0.method == "POST" }, "\(faulted.map(\.target))")
+        #expect(proxy.entries.allSatisfy { $0.method != "PUT" }, "no blob went up through the primary")
+        #expect(first.stdout.contains("using mirror \(registry.baseURL)"), "\(first.stdout)")
+        let shown = try pushctlJSON(["show", "last"], scratch: scratch)
+        let pushes = shown["pushes"] as? [[String: Any]] ?? []
+        #expect(pushes.map { $0["endpoint"] as? String } == [registry.baseURL], "\(pushes)")
+        // Three blobs (two layers and the config), each stored once, all through the mirror.
+        let puts = registry.requestCount(method: "PUT", pathContains: "/team/two/blobs/uploads/")
+        #expect(puts == 3, "\(puts) PUTs")
+        let pushed = try #require(first.events.first { $0.name == "manifest" && $0.tag == "1" }?.digest)
+        #expect(try pushedDigest(registry, "team/two", "1").string == pushed)
+        let inspected = try TestTools.run(
+            "skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/team/two:1"])
+        #expect(Digest.of(Array(inspected.utf8)).string == pushed)
+
+        let faultedBefore = proxy.entries.filter(\.faulted).count
+        let second = try apply(job, scratch: scratch)
+        #expect(second.status == 0, "second night: \(second.stderr)\n\(second.stdout)")
+        #expect(second.pushEnds().map(\.status) == ["unchanged"])
+        #expect(registry.requestCount(method: "PUT", pathContains: "/team/two/blobs/uploads/") == puts, "nothing sent again")
+        #expect(proxy.entries.filter(\.faulted).count == faultedBefore, "no upload tried on the second night")
+    }
 }
