@@ -51,7 +51,8 @@ struct GraphBuilder {
     /// layer); nil when it looks like a (broken) manifest.
     static func nonManifestKind(_ bytes: [UInt8]) -> String? {
         let text = String(decoding: bytes.prefix(1 << 20), as: UTF8.self)
-        guard text.first(where: { !$0.isWhitespace }) == "{" else {
+        // JSON is UTF-8: a layer whose first byte happens to be `{` is not taken for a document.
+        guard text.first(where: { !$0.isWhitespace }) == "{", startsAsUTF8(bytes) else {
             return "a blob of \(bytes.count) bytes that is not JSON (a layer?)"
         }
         // An image config has "config" (the runtime settings) too, but never "layers".
@@ -60,6 +61,13 @@ struct GraphBuilder {
         if hasKey("manifests") || hasKey("layers") { return nil }
         if text.contains("\"rootfs\"") || text.contains("\"architecture\"") { return "an image configuration" }
         return hasKey("config") ? nil : "a JSON document of another kind"
+    }
+
+    /// Whether the blob's first 4 KiB are UTF-8 (a sequence cut off at the end of those allowed).
+    static func startsAsUTF8(_ bytes: [UInt8]) -> Bool {
+        let count = min(bytes.count, 4096)
+        let cut = count == bytes.count ? 0 : 3
+        return (0...cut).contains { String(validating: bytes[..<(count - $0)], as: UTF8.self) != nil }
     }
 
     /// Visits one manifest; returns its descriptor with the resolved media type, or nil when it is
