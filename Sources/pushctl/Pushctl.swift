@@ -41,7 +41,7 @@ struct Pushctl: ParsableCommand {
     /// A subcommand named first is parsed as the root of a parser of its own: swift-argument-parser's
     /// root parse first tries every command line twice more as a `--generate-completion-script`
     /// request, with two more parsers built by reflection (about 2 ms of every run,
-    /// docs/performance.md "The rerun's start, a fourth look"), and it skips that check for a root
+    /// docs/performance.md "The rerun, a fourth look"), and it skips that check for a root
     /// with a `_superCommandName`; every subcommand's is `pushctl`.
     ///
     /// Only a command of that subcommand's tree is taken from it. Anything else, a parse error, a
