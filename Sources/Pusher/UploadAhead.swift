@@ -28,13 +28,11 @@ public final class UploadAhead: Sendable {
     /// Starts uploading `payload` into `repository`; returns at once.
     public func start(_ payload: BlobPayload, repository: String, endpoints: any PushEndpoints) {
         running.withLock { $0 += 1 }
-        let thread = Thread { [self] in
+        startDetached { [self] in
             slots.withSlot { upload(payload, repository: repository, endpoints: endpoints) }
             running.withLock { $0 -= 1 }
             running.broadcast()
         }
-        thread.stackSize = 1 << 20
-        thread.start()
     }
 
     /// Waits until every upload started has ended (the run does not end before them).
