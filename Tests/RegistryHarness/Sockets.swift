@@ -40,12 +40,45 @@ public enum Sockets {
         return UInt16(bigEndian: address.sin_port)
     }
 
-    /// A port that was free a moment ago (the caller retries if someone takes it meanwhile).
+    /// A port that was free a moment ago, for a server a test starts later (a registry, `serve`,
+    /// PostgreSQL) or for a port nobody listens on.
+    ///
+    /// Why not the kernel's choice (`bind` to port 0): that port comes from the ephemeral range,
+    /// the same range every outgoing connection's local port is taken from. While the suite runs,
+    /// thousands of connections (curl, skopeo, docker-registry's notifications) draw from it, and
+    /// one drawing the chosen port between this probe and the server's `bind` makes that bind
+    /// fail with "Address already in use" (CI saw it once in `serve`'s test). So the port is drawn
+    /// from below the ephemeral range, which no outgoing connection uses, and never handed out
+    /// twice by this process. Where the range starts too low to leave room, the kernel chooses.
     public static func freePort() throws -> UInt16 {
-        let (fd, port) = try listen()
-        close(fd)
-        return port
+        guard let range = portsBelowEphemeralRange else {
+            let (fd, port) = try listen()
+            close(fd)
+            return port
+        }
+        for _ in 0..<200 {
+            let candidate = UInt16.random(in: range)
+            guard handedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
+            // Probed, so that a port a server of another process listens on is not handed out.
+            guard let (fd, _) = try? listen(port: candidate) else { continue }
+            close(fd)
+            return candidate
+        }
+        throw SocketError("no free port in \(range)")
     }
+
+    /// Ports handed out by `freePort` in this process.
+    private static let handedOut = Mutex(Set<UInt16>())
+
+    /// 20000 up to the first ephemeral port (Linux's `ip_local_port_range`, 32768 by default), or
+    /// nil where that leaves fewer than 1,000 ports.
+    public static let portsBelowEphemeralRange: ClosedRange<UInt16>? = {
+        let first =
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { UInt16($0) }
+        guard let first, first > 21_000 else { return nil }
+        return 20_000...(first - 1)
+    }()
 
     /// Connects to 127.0.0.1:port.
     public static func connect(port: UInt16) throws -> Int32 {
