@@ -38,6 +38,8 @@ let package = Package(
         // scrypt and NaCl secretbox for cosign's encrypted private keys (Signing).
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // gzip's CRC-32 with carry-less multiplies, for the layers pushctl compresses (ImageSource).
+        .target(name: "CChecksum"),
 
         // MARK: threads, locks and cancellation (docs/concurrency.md): pthreads ThreadSanitizer can see
         .target(name: "Threading"),
@@ -55,7 +57,7 @@ let package = Package(
         // Curl for `DisplayText` only: job-file values in messages are escaped as registry text is.
         .target(name: "JobFile", dependencies: ["YAML", "OCI", "SafeText"]),
         .target(name: "Planner", dependencies: ["JobFile", "OCI"]),
-        .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "Threading"]),
+        .target(name: "ImageSource", dependencies: ["OCI", "CZlib", "CChecksum", "Threading"]),
         .target(name: "Registry", dependencies: ["Curl", "OCI", "Threading", "SafeText"]),
         .target(name: "State", dependencies: ["SQLite", "Postgres", "OCI", "Threading", .product(name: "Crypto", package: "swift-crypto")]),
         // The executor: what a push needs (one decision function for plan and apply) and doing it.
@@ -120,7 +122,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "JobFileTests", dependencies: ["JobFile", "YAML", "OCI"], exclude: ["Fixtures"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
-        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading"]),
+        .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading", "CChecksum", "CZlib"]),
         .testTarget(
             name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
         .testTarget(

@@ -195,7 +195,7 @@ enum BlockGzip {
 
         func compress(_ block: Block) {
             let data = block.data
-            block.crc = data.isEmpty ? crc32(0, nil, 0) : crc32(0, data.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(data.count))
+            block.crc = uLong(GzipCRC.checksum(data))
             if data.count >= 4096 && !worthCompressing(data) {
                 store(block)
             } else {
