@@ -204,11 +204,20 @@ enum BlockGzip {
         }
 
         /// Compresses the samples at level 1; they must shrink by at least 2 % together.
+        ///
+        /// It stops at the first sample after which the answer is yes whatever the others give:
+        /// when even each remaining sample at zlib's bound for it (`deflateBound`, more than any
+        /// input can take) would leave the total below 98 %. So a compressible block costs one
+        /// sample, not four, and the answer, hence every byte written, is the one all four give
+        /// (`BlockGzipStableBytesTests`).
         private func worthCompressing(_ data: UnsafeRawBufferPointer) -> Bool {
             let size = min(sampleSize, data.count)
-            var taken = 0, produced = 0
-            for i in 0..<sampleCount {
-                let start = data.count <= size ? 0 : (data.count - size) * i / (sampleCount - 1)
+            let samples = data.count <= size ? 1 : sampleCount
+            let taken = size * samples
+            let most = Int(deflateBound(sampler, uLong(size)))
+            var produced = 0
+            for i in 0..<samples {
+                let start = samples == 1 ? 0 : (data.count - size) * i / (sampleCount - 1)
                 deflateReset(sampler)
                 sampler.pointee.next_in = UnsafeMutablePointer(mutating: (data.baseAddress! + start).assumingMemoryBound(to: Bytef.self))
                 sampler.pointee.avail_in = uInt(size)
@@ -216,11 +225,11 @@ enum BlockGzip {
                 sampler.pointee.avail_out = uInt(scratch.count)
                 // Z_FINISH with ample room completes; anything else means "do not judge, compress".
                 guard deflate(sampler, Z_FINISH) == Z_STREAM_END else { return true }
-                taken += size
                 produced += scratch.count - Int(sampler.pointee.avail_out)
-                if data.count <= size { break }
+                let remaining = samples - 1 - i
+                if (produced + remaining * most) * 50 < taken * 49 { return true }
             }
-            return produced * 50 < taken * 49
+            return false
         }
 
         /// Stored blocks (RFC 1951 §3.2.4): byte-aligned, since every block before ends on a

@@ -217,3 +217,44 @@ extension DockerArchiveMadeTests {
         #expect(sha256(try readAll(source.payload(for: layer))) == layer.digest)
     }
 }
+
+/// The bytes pushctl makes of a layer never change between its versions: a layer compressed again
+/// (another machine, an emptied cache, an upgrade) must keep the digest its manifests name.
+@Suite struct BlockGzipStableBytesTests {
+    /// 1 MiB blocks from random to compressible: in block `k` of the first 24, the first `k`
+    /// bytes of every 64 are a fixed pattern, so the samples' saving crosses the 2 % line somewhere
+    /// in between. In the 40 after them only the block's first 16 KiB (its first sample) has the
+    /// pattern, `k - 24` bytes of 64: a first sample that saves something, others that save
+    /// nothing, the case where stopping after one sample would be wrong.
+    static func graded(blocks: Int = 24, firstSampleOnly: Int = 40) -> [UInt8] {
+        var state: UInt64 = 2026
+        var out = [UInt8](repeating: 0, count: (blocks + firstSampleOnly) << 20)
+        for k in 0..<(blocks + firstSampleOnly) {
+            let patterned = k < blocks ? 1 << 20 : 16 << 10
+            let width = k < blocks ? k : k - blocks
+            for i in 0..<(1 << 20) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                out[(k << 20) + i] =
+                    i < patterned && i % 64 < width ? UInt8(ascii: "a") + UInt8(i % 64) : UInt8(truncatingIfNeeded: state >> 33)
+            }
+        }
+        return out
+    }
+
+    @Test func theDigestsOfEarlierVersionsAreKept() throws {
+        let tmp = try TempDir()
+        let path = tmp.sub("graded")
+        try write(Self.graded(), to: path)
+        let file = try ReadOnlyFile(path: path)
+        var stored = 0
+        let result = try BlockGzip.compress(
+            FileRegion(file: file, start: 0, length: file.size, name: path), level: 1, threads: 2,
+            failure: { SourceError.compression(source: "test", layer: path, reason: $0) },
+            sink: { stored += $0.count })
+        // What pushctl made of it before its sampling stopped early and its CRC was folded
+        // (main at 8d3a132, zlib 1.2.13).
+        #expect(result.digest.string == "sha256:bd8e0093eaab8b618b90f10b7d8945ef772373285fdeb33b388b89413ca8bdcd")
+        #expect(result.size == 63_227_994)
+        #expect(stored == 63_227_994)
+    }
+}
