@@ -88,6 +88,15 @@ public final class CurlTransport: HTTPTransport {
         startDetached(stackSize: 1 << 18) { _ = curlGlobalInit }
     }
 
+    /// Returns once libcurl's global initialisation has ended (running it here if no thread has
+    /// started it). A process that called `initialiseInBackground` calls this before it exits:
+    /// exiting while that thread is inside OpenSSL's initialisation runs OpenSSL's exit-time
+    /// cleanup under it, which frees the locks it holds (a SIGSEGV or SIGABRT at exit: 9 of 300
+    /// `apply`s of a missing job file before this was added).
+    public static func awaitInitialisation() {
+        _ = curlGlobalInit
+    }
+
     deinit {
         for handle in idle.withLock({ $0 }) { curl_easy_cleanup(handle.raw) }
     }

@@ -110,6 +110,12 @@ public struct ApplyRun {
         CurlTransport.initialiseInBackground()
     }
 
+    /// Called by whoever called `warmUp` before the process exits, whatever the outcome: waits
+    /// for the work `warmUp` started (an exit during libcurl's initialisation crashes the process).
+    public static func finishWarmUp() {
+        CurlTransport.awaitInitialisation()
+    }
+
     public let store: any Ledger
     public let sink: any PushEventSink
     public let cancellation: CancellationFlag
