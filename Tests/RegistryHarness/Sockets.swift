@@ -14,7 +14,7 @@ public enum Sockets {
     }
 
     /// A TCP socket listening on 127.0.0.1 (port 0 = any free port).
-    static func listen(port: UInt16 = 0) throws -> (fd: Int32, port: UInt16) {
+    public static func listen(port: UInt16 = 0) throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketError("socket") }
         var one: Int32 = 1

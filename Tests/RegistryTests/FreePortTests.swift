@@ -16,16 +16,9 @@ import Testing
         #expect(ports.allSatisfy { range.contains($0) }, "\(ports.filter { !range.contains($0) })")
         // A server can take each one.
         for port in ports.prefix(20) {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(bound == 0, "bind 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+            let (fd, bound) = try Sockets.listen(port: port)
+            close(fd)
+            #expect(bound == port)
         }
     }
 }
