@@ -12,7 +12,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
 
 int pushctl_crc32_folded_available(void) {
     return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");

@@ -104,16 +104,14 @@ public enum ApplyStop: Error, CustomStringConvertible {
 /// preparation (an item whose source cannot be read fails on its own), the rate-limit gate, the
 /// executor, and the end of the run.
 public struct ApplyRun {
-    /// Called first by an `apply`: work of the run that does not depend on its jobs starts while
-    /// they are read (libcurl's global initialisation, on a thread of its own).
-    public static func warmUp() {
+    /// Runs `body` (an `apply`, from reading its jobs on) with the work that does not depend on
+    /// the jobs started beside it: libcurl's global initialisation, on a thread of its own.
+    /// Returns, or rethrows, only once that work has ended: the process exits right after, and an
+    /// exit during libcurl's initialisation runs OpenSSL's exit-time cleanup under it (a crash).
+    public static func warmedUp<Result>(_ body: () throws -> Result) rethrows -> Result {
         CurlTransport.initialiseInBackground()
-    }
-
-    /// Called by whoever called `warmUp` before the process exits, whatever the outcome: waits
-    /// for the work `warmUp` started (an exit during libcurl's initialisation crashes the process).
-    public static func finishWarmUp() {
-        CurlTransport.awaitInitialisation()
+        defer { CurlTransport.awaitInitialisation() }
+        return try body()
     }
 
     public let store: any Ledger

@@ -79,9 +79,10 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
-        ApplyRun.warmUp()
-        // On every way out, thrown errors included: the process exits right after.
-        defer { ApplyRun.finishWarmUp() }
+        try ApplyRun.warmedUp { try runWarmedUp() }
+    }
+
+    private func runWarmedUp() throws {
         let environment = ProcessInfo.processInfo.environment
         let sink = makeSink()
         /// Invalid input (exit 2): said on stderr, and in json output as an `error` event too.

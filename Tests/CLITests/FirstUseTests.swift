@@ -152,7 +152,7 @@ import Testing
     /// still the one the root parse gives: errors, help and the root's own options are parsed
     /// again from the root (`Pushctl.parse`).
     /// An `apply` that stops at once (its job file is missing) exits 2, every time. Its libcurl
-    /// initialisation runs on a thread of its own (`ApplyRun.warmUp`); exiting while it ran
+    /// initialisation runs on a thread of its own (`ApplyRun.warmedUp`); exiting while it ran
     /// crashed the process in OpenSSL's exit-time cleanup (SIGSEGV or SIGABRT) in about 2 % of
     /// such runs, so 300 runs missed the crash with a chance of about 1 in 200.
     @Test func anApplyThatStopsAtOnceNeverCrashesOnItsWayOut() throws {

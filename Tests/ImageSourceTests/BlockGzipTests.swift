@@ -246,15 +246,15 @@ extension DockerArchiveMadeTests {
         let path = tmp.sub("graded")
         try write(Self.graded(), to: path)
         let file = try ReadOnlyFile(path: path)
-        var stored = 0
+        var written = 0
         let result = try BlockGzip.compress(
             FileRegion(file: file, start: 0, length: file.size, name: path), level: 1, threads: 2,
             failure: { SourceError.compression(source: "test", layer: path, reason: $0) },
-            sink: { stored += $0.count })
+            sink: { written += $0.count })
         // What pushctl made of it before its sampling stopped early and its CRC was folded
         // (main at 8d3a132, zlib 1.2.13).
         #expect(result.digest.string == "sha256:bd8e0093eaab8b618b90f10b7d8945ef772373285fdeb33b388b89413ca8bdcd")
         #expect(result.size == 63_227_994)
-        #expect(stored == 63_227_994)
+        #expect(written == 63_227_994)
     }
 }
