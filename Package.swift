@@ -30,14 +30,18 @@ let package = Package(
     targets: [
         // MARK: C libraries (system packages) and the curl shim
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl and libpq are loaded with dlopen when first needed, not linked (CCurlShim,
+        // CLibPQShim; docs/performance.md "Libraries loaded when needed"): these modules give
+        // their headers only, without pkg-config, whose --libs would link them.
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // libpq for the PostgreSQL ledger (docs/state.md "PostgreSQL").
-        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // scrypt and NaCl secretbox for cosign's encrypted private keys (Signing).
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(name: "CLibPQShim", dependencies: ["CLibPQ"]),
         // gzip's CRC-32 with carry-less multiplies, for the layers pushctl compresses (ImageSource).
         .target(name: "CChecksum"),
 
@@ -50,7 +54,7 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CYAML"]),
         .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "Threading", "SafeText"]),
         .target(name: "SQLite", dependencies: ["CSQLite", "Threading"]),
-        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "CLibPQShim"]),
 
         // MARK: the stages
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -124,9 +128,11 @@ let package = Package(
         .testTarget(name: "PlannerTests", dependencies: ["Planner", "JobFile", "OCI"]),
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading", "CChecksum", "CZlib"]),
         .testTarget(
-            name: "RegistryTests", dependencies: ["Registry", "Curl", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
+            name: "RegistryTests",
+            dependencies: ["Registry", "Curl", "CCurlShim", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
         .testTarget(
-            name: "StateTests", dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
+            name: "StateTests",
+            dependencies: ["State", "SQLite", "Postgres", "CLibPQShim", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
         .target(name: "PusherFakes", dependencies: ["Pusher", "OCI", "Threading"], path: "Tests/PusherFakes"),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Run", "Registry", "Curl", "OCI", "Threading"]),

@@ -1,5 +1,6 @@
 import CCurl
 import CCurlShim
+import Glibc
 import Threading
 import Synchronization
 
@@ -58,11 +59,30 @@ public struct CurlConfiguration: Sendable {
     }
 }
 
-/// `curl_global_init` must run once, before any other libcurl call and before threads use curl.
-private let curlGlobalInit: Void = {
+/// libcurl is loaded (CCurlShim: dlopen, when first needed), then `curl_global_init` runs: once,
+/// before any other libcurl call and before threads use curl. The value is the loader's message
+/// when libcurl cannot be loaded.
+private let curlGlobalInit: String? = {
+    if let error = pushctl_curl_load() { return String(cString: error) }
     // CURL_GLOBAL_ALL (SSL | WIN32); the macro itself does not import into Swift.
     _ = curl_global_init(3)
+    return nil
 }()
+
+/// The loader's message, and what to install, when libcurl cannot be loaded.
+private func libraryMessage(_ error: String) -> String { "\(error) (install Debian's libcurl4)" }
+
+/// Without libcurl pushctl can send no request at all, so a transport is never made without it:
+/// the process stops with the loader's message and exit status 127, as the dynamic loader stops
+/// a program whose library is missing (docs/cli.md "Exit codes"). A run that records itself
+/// asks `CurlTransport.libraryError` first, so that it ends recorded instead.
+private func requireLibcurl() {
+    guard let error = curlGlobalInit else { return }
+    let line = "pushctl: \(libraryMessage(error))\n"
+    var bytes = Array(line.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    exit(127)
+}
 
 /// An easy handle owned by one thread at a time (taken out of the pool while in use).
 struct EasyHandle: @unchecked Sendable {  // the pool hands each handle to one thread at a time
@@ -76,14 +96,24 @@ public final class CurlTransport: HTTPTransport {
     private let idle = LockedValue<[EasyHandle]>([])
     private let maxIdleHandles = 16
 
+    /// Why libcurl cannot be loaded (with what to install), or nil once it is loaded and
+    /// initialised; waits for a load started by `initialiseInBackground`.
+    public static var libraryError: String? { curlGlobalInit.map(libraryMessage) }
+
+    /// Stops the process with exit status 127 and the loader's message when libcurl cannot be
+    /// loaded (see `requireLibcurl`); for a command to call before it records anything.
+    public static func requireLibrary() { requireLibcurl() }
+
     public init(configuration: CurlConfiguration = CurlConfiguration()) {
-        _ = curlGlobalInit
+        requireLibcurl()
         self.configuration = configuration
     }
 
-    /// Starts libcurl's global initialisation (OpenSSL's configuration and more, about 0.6 ms) on a
-    /// thread of its own, so that it overlaps the caller's work before its first request; the
-    /// first transport made waits for it to end (a Swift global's initialiser runs once).
+    /// Starts loading libcurl and its libraries (about 4 ms) and its global initialisation
+    /// (OpenSSL's configuration and more, about 0.6 ms) on a thread of its own, so that they
+    /// overlap the caller's work before its first request; the first transport made waits for
+    /// them to end (a Swift global's initialiser runs once). A library that cannot be loaded is
+    /// reported by that first transport, not by this thread.
     public static func initialiseInBackground() {
         startDetached(stackSize: 1 << 18) { _ = curlGlobalInit }
     }

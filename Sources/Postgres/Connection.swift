@@ -1,4 +1,5 @@
 import CLibPQ
+import CLibPQShim
 import Foundation
 
 /// A value bound to a `$n` parameter. Sent in text form with its type, so the server never has
@@ -53,6 +54,11 @@ public final class PostgresConnection {
     deinit { PQfinish(handle) }
 
     private static func connect(url: String, target: String, timeout: Int) throws(PostgresError) -> OpaquePointer {
+        // libpq is loaded on first use (CLibPQShim), so that commands without a PostgreSQL
+        // ledger never load it and its libraries.
+        if let error = pushctl_pq_load() {
+            throw .connect(target: target, message: String(cString: error) + " (install Debian's libpq5)", authentication: false)
+        }
         // Defaults first: with expand_dbname the URL's own parameters override them.
         let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
         let values = [String(timeout), "pushctl", url]

@@ -72,6 +72,8 @@ public enum ApplyStop: Error, CustomStringConvertible {
     case planMoved(SavedPlanError)
     /// A `verify:` or `sign:` key could not be loaded: missing, open to others, wrong passphrase (exit 2).
     case keys(SignatureKeyError)
+    /// libcurl cannot be loaded (exit 127): the loader's message.
+    case libcurlMissing(String)
     case interrupted
 
     public var description: String {
@@ -79,6 +81,7 @@ public enum ApplyStop: Error, CustomStringConvertible {
         case .rateLimited(let message): message
         case .planMoved(let error): error.description
         case .keys(let error): error.description
+        case .libcurlMissing(let message): message
         case .interrupted: "interrupted"
         }
     }
@@ -87,6 +90,7 @@ public enum ApplyStop: Error, CustomStringConvertible {
         switch self {
         case .rateLimited: .failed
         case .planMoved, .keys: .invalidInput
+        case .libcurlMissing: .libraryMissing
         case .interrupted: .interrupted
         }
     }
@@ -192,6 +196,10 @@ public struct ApplyRun {
                 throw .keys(error)
             }
         }
+
+        // libcurl is loaded while the jobs are read (`warmedUp`); without it the run ends here,
+        // recorded as failed with the loader's message, before any source or registry is asked.
+        if let error = CurlTransport.libraryError { throw .libcurlMissing(error) }
 
         let rateLimits = SourceRateLimitCheck(store: store, cancellation: cancellation, notice: notice)
         try rateLimits.checkRemembered(request.work)

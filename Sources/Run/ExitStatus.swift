@@ -11,6 +11,9 @@ public enum ExitStatus: Int32, Sendable, CaseIterable, Comparable {
     case locked = 3
     /// `verify` found a tag moved or gone.
     case drift = 4
+    /// libcurl cannot be loaded, so no request can be sent (the dynamic loader's code for a
+    /// program whose library is missing).
+    case libraryMissing = 127
     /// SIGINT or SIGTERM: finished pushes stay recorded.
     case interrupted = 130
 

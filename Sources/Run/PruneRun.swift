@@ -1,4 +1,5 @@
 import Threading
+import Curl
 import Foundation
 import ImageSource
 import JobFile
@@ -80,6 +81,9 @@ public struct PruneRun {
 
     public func run(_ jobs: [Job], confirm: Bool) throws(StateError) -> Report {
         var report = Report()
+        // Before the run is recorded: without libcurl the process stops (exit 127) with no
+        // prune run left open in the ledger.
+        CurlTransport.requireLibrary()
         let registries = RunRegistries(environment: environment, cancellation: cancellation) { [notice] in notice("note: \($0)") }
         for job in jobs {
             let runID =

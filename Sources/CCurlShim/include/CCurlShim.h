@@ -1,5 +1,6 @@
-// Non-variadic entry points for libcurl's variadic curl_easy_setopt / curl_easy_getinfo,
-// which Swift cannot call directly. Each wrapper fixes the type of the third argument.
+// libcurl, loaded when first needed (pushctl_curl_load), and non-variadic entry points for its
+// variadic curl_easy_setopt / curl_easy_getinfo, which Swift cannot call directly. Each wrapper
+// fixes the type of the third argument.
 #ifndef PUSHCTL_CCURLSHIM_H
 #define PUSHCTL_CCURLSHIM_H
 
@@ -24,7 +25,15 @@ CURLcode pushctl_curl_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *val
 CURLcode pushctl_curl_getinfo_string(CURL *handle, CURLINFO info, char **value);
 CURLcode pushctl_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
 
-CURLSHcode pushctl_curl_share_setopt_long(CURLSH *share, CURLSHoption option, long value);
-CURLSHcode pushctl_curl_share_setopt_pointer(CURLSH *share, CURLSHoption option, void *value);
+/// The soname pushctl loads libcurl by (Debian's libcurl4, built on OpenSSL).
+#define PUSHCTL_LIBCURL_SONAME "libcurl.so.4"
+
+/// Loads libcurl (once; later calls return the first call's answer): NULL when it is loaded, else
+/// a message naming the library and what went wrong ("cannot load libcurl.so.4: ...").
+const char *pushctl_curl_load(void);
+
+/// Opens the library `name` and looks up every function pushctl calls, without using it: 0, or
+/// -1 with the message in `error`. For tests of the loader's failure messages.
+int pushctl_curl_probe_library(const char *name, char *error, size_t length);
 
 #endif
