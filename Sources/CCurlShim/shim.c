@@ -1,6 +1,9 @@
+// sched_getcpu, sched_setaffinity and CPU_* (pushctl_move_off_cpu).
+#define _GNU_SOURCE
 #include "CCurlShim.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +71,19 @@ static void load_once_body(void) {
 const char *pushctl_curl_load(void) {
     pthread_once(&load_once, load_once_body);
     return load_failed ? load_error : NULL;
+}
+
+int pushctl_current_cpu(void) { return sched_getcpu(); }
+
+void pushctl_move_off_cpu(int cpu) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getcpu() != cpu) return;
+    cpu_set_t allowed, others;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0 || sched_setaffinity(0, sizeof others, &others) != 0) return;
+    // Running elsewhere now; free to run anywhere again (the kernel leaves it where it is).
+    sched_setaffinity(0, sizeof allowed, &allowed);
 }
 
 int pushctl_curl_probe_library(const char *name, char *error, size_t length) {

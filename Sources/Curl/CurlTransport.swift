@@ -115,7 +115,12 @@ public final class CurlTransport: HTTPTransport {
     /// them to end (a Swift global's initialiser runs once). A library that cannot be loaded is
     /// reported by that first transport, not by this thread.
     public static func initialiseInBackground() {
-        startDetached(stackSize: 1 << 18) { _ = curlGlobalInit }
+        let callersCPU = pushctl_current_cpu()
+        startDetached(stackSize: 1 << 18) {
+            // Beside the caller, not in turns with it on its CPU.
+            pushctl_move_off_cpu(callersCPU)
+            _ = curlGlobalInit
+        }
     }
 
     /// Returns once libcurl's global initialisation has ended (running it here if no thread has

@@ -108,11 +108,17 @@ public enum ApplyStop: Error, CustomStringConvertible {
 /// preparation (an item whose source cannot be read fails on its own), the rate-limit gate, the
 /// executor, and the end of the run.
 public struct ApplyRun {
-    /// Runs `body` (an `apply`, from reading its jobs on) with the work that does not depend on
-    /// the jobs started beside it: libcurl's global initialisation, on a thread of its own.
-    /// Returns, or rethrows, only once that work has ended: the process exits right after, and an
-    /// exit during libcurl's initialisation runs OpenSSL's exit-time cleanup under it (a crash).
-    public static func warmedUp<Result>(_ body: () throws -> Result) rethrows -> Result {
+    /// Runs `body` (an `apply`, from parsing its arguments on) with the work that does not depend
+    /// on the jobs started beside it when `condition` holds: loading libcurl and its global
+    /// initialisation, on a thread of its own. Returns, or rethrows, only once that work has
+    /// ended: the process exits right after, and an exit during libcurl's initialisation runs
+    /// OpenSSL's exit-time cleanup under it (a crash).
+    ///
+    /// The earlier the better: while the loader maps libcurl's libraries it holds the lock a new
+    /// thread's TLS needs, so the first thread `apply` starts (its signal handler's, after the
+    /// state lock) waits for the load to end.
+    public static func warmedUp<Result>(if condition: Bool = true, _ body: () throws -> Result) rethrows -> Result {
+        guard condition else { return try body() }
         CurlTransport.initialiseInBackground()
         defer { CurlTransport.awaitInitialisation() }
         return try body()

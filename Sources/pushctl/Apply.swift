@@ -78,11 +78,8 @@ struct Apply: ParsableCommand {
         if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") } }
     }
 
+    /// Runs inside `ApplyRun.warmedUp` (`Pushctl.main`): libcurl is loading beside it.
     func run() throws {
-        try ApplyRun.warmedUp { try runWarmedUp() }
-    }
-
-    private func runWarmedUp() throws {
         let environment = ProcessInfo.processInfo.environment
         let sink = makeSink()
         /// Invalid input (exit 2): said on stderr, and in json output as an `error` event too.

@@ -19,11 +19,21 @@ struct Pushctl: ParsableCommand {
 
     /// Runs the command, mapping ArgumentParser's usage errors (status 64) to status 2, which
     /// docs/cli.md reserves for invalid input of every kind.
+    ///
+    /// For `apply`, libcurl is loaded on a thread of its own from the start, while the arguments
+    /// and jobs are read (`ApplyRun.warmedUp`); every way out waits for it.
     static func main() {
-        do {
-            var command = try parse(Array(CommandLine.arguments.dropFirst()))
-            try command.run()
-        } catch {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let failure: (any Error)? = ApplyRun.warmedUp(if: arguments.first == Apply._commandName) {
+            do {
+                var command = try parse(arguments)
+                try command.run()
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let error = failure {
             if let suggestion = suggestion(for: CommandLine.arguments.dropFirst().first) {
                 StandardError.write(suggestion)
                 Foundation.exit(ExitStatus.invalidInput.rawValue)
