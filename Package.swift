@@ -40,8 +40,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // scrypt and NaCl secretbox for cosign's encrypted private keys (Signing).
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
-        .target(name: "CCurlShim", dependencies: ["CCurl"]),
-        .target(name: "CLibPQShim", dependencies: ["CLibPQ"]),
+        .target(name: "CLibraryLoader"),
+        .target(name: "CCurlShim", dependencies: ["CCurl", "CLibraryLoader"]),
+        .target(name: "CLibPQShim", dependencies: ["CLibPQ", "CLibraryLoader"]),
         // gzip's CRC-32 with carry-less multiplies, for the layers pushctl compresses (ImageSource).
         .target(name: "CChecksum"),
 
@@ -129,10 +130,10 @@ let package = Package(
         .testTarget(name: "ImageSourceTests", dependencies: ["ImageSource", "OCI", "TestSupport", "Threading", "CChecksum", "CZlib"]),
         .testTarget(
             name: "RegistryTests",
-            dependencies: ["Registry", "Curl", "CCurlShim", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
+            dependencies: ["Registry", "Curl", "CCurlShim", "CLibPQShim", "OCI", "RegistryHarness", "TestSupport", "Threading", "SafeText"]),
         .testTarget(
             name: "StateTests",
-            dependencies: ["State", "SQLite", "Postgres", "CLibPQShim", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
+            dependencies: ["State", "SQLite", "Postgres", "OCI", "RegistryHarness", "TestSupport", "Threading"]),
         // In-memory fakes of the executor's ports (state, event sink) for the suites that drive one.
         .target(name: "PusherFakes", dependencies: ["Pusher", "OCI", "Threading"], path: "Tests/PusherFakes"),
         .testTarget(name: "PusherTests", dependencies: ["Pusher", "PusherFakes", "Run", "Registry", "Curl", "OCI", "Threading"]),

@@ -2,11 +2,9 @@
 #define _GNU_SOURCE
 #include "CCurlShim.h"
 
-#include <dlfcn.h>
+#include <CLibraryLoader.h>
+#include <stddef.h>
 #include <sched.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 // libcurl is opened with dlopen when the first transport is made, not named in the binary: its
 // closure of ~30 libraries (OpenSSL, GnuTLS, Kerberos, LDAP, ...) costs every process that loads
@@ -29,48 +27,25 @@ struct curl_api {
 };
 
 static struct curl_api api;
-static char load_error[512];
-static int load_failed;
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static pushctl_loaded_library libcurl = PUSHCTL_LOADED_LIBRARY_INIT;
 
-static int open_library(const char *name, struct curl_api *out, char *error, size_t length) {
-    // RTLD_LOCAL: libcurl's symbols stay out of the global scope, so they never stand in for
-    // the forwarding functions below (or the other way round).
-    void *library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL) {
-        snprintf(error, length, "cannot load %s: %s", name, dlerror());
-        return -1;
-    }
-#define PUSHCTL_SYMBOL(field, symbol)                                                          \
-    do {                                                                                      \
-        *(void **)(&out->field) = dlsym(library, symbol);                                     \
-        if (out->field == NULL) {                                                             \
-            snprintf(error, length, "cannot load %s: it has no %s", name, symbol);            \
-            dlclose(library);                                                                 \
-            return -1;                                                                        \
-        }                                                                                     \
-    } while (0)
-    PUSHCTL_SYMBOL(global_init, "curl_global_init");
-    PUSHCTL_SYMBOL(easy_init, "curl_easy_init");
-    PUSHCTL_SYMBOL(easy_cleanup, "curl_easy_cleanup");
-    PUSHCTL_SYMBOL(easy_reset, "curl_easy_reset");
-    PUSHCTL_SYMBOL(easy_perform, "curl_easy_perform");
-    PUSHCTL_SYMBOL(easy_strerror, "curl_easy_strerror");
-    PUSHCTL_SYMBOL(easy_setopt, "curl_easy_setopt");
-    PUSHCTL_SYMBOL(easy_getinfo, "curl_easy_getinfo");
-    PUSHCTL_SYMBOL(slist_append, "curl_slist_append");
-    PUSHCTL_SYMBOL(slist_free_all, "curl_slist_free_all");
+#define PUSHCTL_SYMBOL(field, symbol) {symbol, offsetof(struct curl_api, field)}
+static const pushctl_library_symbol symbols[] = {
+    PUSHCTL_SYMBOL(global_init, "curl_global_init"),
+    PUSHCTL_SYMBOL(easy_init, "curl_easy_init"),
+    PUSHCTL_SYMBOL(easy_cleanup, "curl_easy_cleanup"),
+    PUSHCTL_SYMBOL(easy_reset, "curl_easy_reset"),
+    PUSHCTL_SYMBOL(easy_perform, "curl_easy_perform"),
+    PUSHCTL_SYMBOL(easy_strerror, "curl_easy_strerror"),
+    PUSHCTL_SYMBOL(easy_setopt, "curl_easy_setopt"),
+    PUSHCTL_SYMBOL(easy_getinfo, "curl_easy_getinfo"),
+    PUSHCTL_SYMBOL(slist_append, "curl_slist_append"),
+    PUSHCTL_SYMBOL(slist_free_all, "curl_slist_free_all"),
+};
 #undef PUSHCTL_SYMBOL
-    return 0;
-}
-
-static void load_once_body(void) {
-    load_failed = open_library(PUSHCTL_LIBCURL_SONAME, &api, load_error, sizeof load_error) != 0;
-}
 
 const char *pushctl_curl_load(void) {
-    pthread_once(&load_once, load_once_body);
-    return load_failed ? load_error : NULL;
+    return pushctl_library_load_once(&libcurl, PUSHCTL_LIBCURL_SONAME, symbols, sizeof symbols / sizeof *symbols, &api);
 }
 
 int pushctl_current_cpu(void) { return sched_getcpu(); }
@@ -88,18 +63,12 @@ void pushctl_move_off_cpu(int cpu) {
 
 int pushctl_curl_probe_library(const char *name, char *error, size_t length) {
     struct curl_api probe;
-    return open_library(name, &probe, error, length);
+    return pushctl_library_open(name, symbols, sizeof symbols / sizeof *symbols, &probe, error, length);
 }
 
 // Every caller goes through CurlTransport, which loads the library first and stops with its
 // error if that fails; reaching a forwarder without it is a bug, reported rather than crashed on.
-static void require_library(void) {
-    const char *error = pushctl_curl_load();
-    if (error != NULL) {
-        fprintf(stderr, "pushctl: %s\n", error);
-        abort();
-    }
-}
+static void require_library(void) { pushctl_library_required(pushctl_curl_load()); }
 
 CURLcode curl_global_init(long flags) {
     require_library();

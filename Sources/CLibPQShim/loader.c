@@ -1,10 +1,8 @@
 #include "CLibPQShim.h"
 
-#include <dlfcn.h>
+#include <CLibraryLoader.h>
 #include <postgresql/libpq-fe.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stddef.h>
 
 // The libpq functions pushctl calls, each with its return type, parameters and arguments. Each
 // is defined below under its own name and forwards to the loaded library, so Postgres' Swift
@@ -55,54 +53,25 @@ struct pq_api {
 };
 
 static struct pq_api api;
-static char load_error[512];
-static int load_failed;
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static pushctl_loaded_library libpq = PUSHCTL_LOADED_LIBRARY_INIT;
 
-static int open_library(const char *name, struct pq_api *out, char *error, size_t length) {
-    // RTLD_LOCAL: libpq's symbols stay out of the global scope, so they never stand in for the
-    // forwarding functions below (or the other way round).
-    void *library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (library == NULL) {
-        snprintf(error, length, "cannot load %s: %s", name, dlerror());
-        return -1;
-    }
-#define PUSHCTL_LOOKUP(type, symbol, parameters, arguments)                       \
-    *(void **)(&out->symbol) = dlsym(library, #symbol);                           \
-    if (out->symbol == NULL) {                                                    \
-        snprintf(error, length, "cannot load %s: it has no %s", name, #symbol);   \
-        dlclose(library);                                                         \
-        return -1;                                                                \
-    }
-    PUSHCTL_LIBPQ_VALUE_FUNCTIONS(PUSHCTL_LOOKUP)
-    PUSHCTL_LIBPQ_VOID_FUNCTIONS(PUSHCTL_LOOKUP)
-#undef PUSHCTL_LOOKUP
-    return 0;
-}
-
-static void load_once_body(void) {
-    load_failed = open_library(PUSHCTL_LIBPQ_SONAME, &api, load_error, sizeof load_error) != 0;
-}
+#define PUSHCTL_SYMBOL(type, name, parameters, arguments) {#name, offsetof(struct pq_api, name)},
+static const pushctl_library_symbol symbols[] = {
+    PUSHCTL_LIBPQ_VALUE_FUNCTIONS(PUSHCTL_SYMBOL) PUSHCTL_LIBPQ_VOID_FUNCTIONS(PUSHCTL_SYMBOL)};
+#undef PUSHCTL_SYMBOL
 
 const char *pushctl_pq_load(void) {
-    pthread_once(&load_once, load_once_body);
-    return load_failed ? load_error : NULL;
+    return pushctl_library_load_once(&libpq, PUSHCTL_LIBPQ_SONAME, symbols, sizeof symbols / sizeof *symbols, &api);
 }
 
 int pushctl_pq_probe_library(const char *name, char *error, size_t length) {
     struct pq_api probe;
-    return open_library(name, &probe, error, length);
+    return pushctl_library_open(name, symbols, sizeof symbols / sizeof *symbols, &probe, error, length);
 }
 
 // Reaching a forwarder without the library loaded is a bug (Connection loads it first); it is
 // reported rather than crashed on.
-static void require_library(void) {
-    const char *error = pushctl_pq_load();
-    if (error != NULL) {
-        fprintf(stderr, "pushctl: %s\n", error);
-        abort();
-    }
-}
+static void require_library(void) { pushctl_library_required(pushctl_pq_load()); }
 
 #define PUSHCTL_FORWARD_VALUE(type, name, parameters, arguments) \
     type name parameters {                                      \
