@@ -23,7 +23,8 @@ import Testing
             let status =
                 self == .curl
                 ? pushctl_curl_probe_library(name, &buffer, buffer.count) : pushctl_pq_probe_library(name, &buffer, buffer.count)
-            return (status, String(cString: buffer))
+            let message = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            return (status, String(decoding: message, as: UTF8.self))
         }
     }
 
