@@ -53,7 +53,7 @@ let package = Package(
 
         // MARK: thin Swift wrappers over the C libraries
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "Threading", "SafeText"]),
+        .target(name: "Curl", dependencies: ["CCurl", "CCurlShim", "CLibraryLoader", "Threading", "SafeText"]),
         .target(name: "SQLite", dependencies: ["CSQLite", "Threading"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "CLibPQShim"]),
 

@@ -1,10 +1,7 @@
-// sched_getcpu, sched_setaffinity and CPU_* (pushctl_move_off_cpu).
-#define _GNU_SOURCE
 #include "CCurlShim.h"
 
 #include <CLibraryLoader.h>
 #include <stddef.h>
-#include <sched.h>
 
 // libcurl is opened with dlopen when the first transport is made, not named in the binary: its
 // closure of ~30 libraries (OpenSSL, GnuTLS, Kerberos, LDAP, ...) costs every process that loads
@@ -46,19 +43,6 @@ static const pushctl_library_symbol symbols[] = {
 
 const char *pushctl_curl_load(void) {
     return pushctl_library_load_once(&libcurl, PUSHCTL_LIBCURL_SONAME, symbols, sizeof symbols / sizeof *symbols, &api);
-}
-
-int pushctl_current_cpu(void) { return sched_getcpu(); }
-
-void pushctl_move_off_cpu(int cpu) {
-    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getcpu() != cpu) return;
-    cpu_set_t allowed, others;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
-    others = allowed;
-    CPU_CLR(cpu, &others);
-    if (CPU_COUNT(&others) == 0 || sched_setaffinity(0, sizeof others, &others) != 0) return;
-    // Running elsewhere now; free to run anywhere again (the kernel leaves it where it is).
-    sched_setaffinity(0, sizeof allowed, &allowed);
 }
 
 int pushctl_curl_probe_library(const char *name, char *error, size_t length) {

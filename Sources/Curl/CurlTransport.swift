@@ -1,5 +1,6 @@
 import CCurl
 import CCurlShim
+import CLibraryLoader
 import Glibc
 import Threading
 import Synchronization
@@ -99,10 +100,6 @@ public final class CurlTransport: HTTPTransport {
     /// Why libcurl cannot be loaded (with what to install), or nil once it is loaded and
     /// initialised; waits for a load started by `initialiseInBackground`.
     public static var libraryError: String? { curlGlobalInit.map(libraryMessage) }
-
-    /// Stops the process with exit status 127 and the loader's message when libcurl cannot be
-    /// loaded (see `requireLibcurl`); for a command to call before it records anything.
-    public static func requireLibrary() { requireLibcurl() }
 
     public init(configuration: CurlConfiguration = CurlConfiguration()) {
         requireLibcurl()

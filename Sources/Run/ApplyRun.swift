@@ -117,7 +117,7 @@ public struct ApplyRun {
     /// The earlier the better: while the loader maps libcurl's libraries it holds the lock a new
     /// thread's TLS needs, so the first thread `apply` starts (its signal handler's, after the
     /// state lock) waits for the load to end.
-    public static func warmedUp<Result>(if condition: Bool = true, _ body: () throws -> Result) rethrows -> Result {
+    public static func warmedUp<Result>(if condition: Bool, _ body: () throws -> Result) rethrows -> Result {
         guard condition else { return try body() }
         CurlTransport.initialiseInBackground()
         defer { CurlTransport.awaitInitialisation() }

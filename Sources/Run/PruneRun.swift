@@ -54,6 +54,21 @@ public struct PruneRun {
         public var status: ExitStatus { entries.contains { $0.action == .failed } ? .failed : .success }
     }
 
+    /// Why a prune stopped before it could report its tags.
+    public enum Failure: Error, CustomStringConvertible {
+        /// The ledger could not be read or written (exit 2, or 3 when another apply holds its lock).
+        case state(StateError)
+        /// libcurl cannot be loaded (exit 127): the loader's message. Nothing is recorded.
+        case libcurlMissing(String)
+
+        public var description: String {
+            switch self {
+            case .state(let error): error.description
+            case .libcurlMissing(let message): message
+            }
+        }
+    }
+
     public let store: any Ledger
     public let environment: [String: String]
     public let cancellation: CancellationFlag
@@ -79,11 +94,18 @@ public struct PruneRun {
         return false
     }
 
-    public func run(_ jobs: [Job], confirm: Bool) throws(StateError) -> Report {
+    public func run(_ jobs: [Job], confirm: Bool) throws(Failure) -> Report {
+        // Before the run is recorded: without libcurl no prune run is left in the ledger.
+        if let error = CurlTransport.libraryError { throw .libcurlMissing(error) }
+        do throws(StateError) {
+            return try pruneAll(jobs, confirm: confirm)
+        } catch {
+            throw .state(error)
+        }
+    }
+
+    private func pruneAll(_ jobs: [Job], confirm: Bool) throws(StateError) -> Report {
         var report = Report()
-        // Before the run is recorded: without libcurl the process stops (exit 127) with no
-        // prune run left open in the ledger.
-        CurlTransport.requireLibrary()
         let registries = RunRegistries(environment: environment, cancellation: cancellation) { [notice] in notice("note: \($0)") }
         for job in jobs {
             let runID =

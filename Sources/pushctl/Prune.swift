@@ -50,7 +50,12 @@ struct Prune: ParsableCommand {
                 StandardError.write($0)
             }.run(jobs, confirm: confirm)
         } catch {
-            throw CommandFailure(error).reported()
+            switch error {
+            case .state(let error): throw CommandFailure(error).reported()
+            case .libcurlMissing(let message):
+                StandardError.write("error: \(message)")
+                throw ExitCode(ExitStatus.libraryMissing)
+            }
         }
 
         switch global.output {

@@ -34,7 +34,7 @@ struct Pushctl: ParsableCommand {
             }
         }
         if let error = failure {
-            if let suggestion = suggestion(for: CommandLine.arguments.dropFirst().first) {
+            if let suggestion = suggestion(for: arguments.first) {
                 StandardError.write(suggestion)
                 Foundation.exit(ExitStatus.invalidInput.rawValue)
             }

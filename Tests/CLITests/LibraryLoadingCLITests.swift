@@ -98,10 +98,10 @@ import Testing
 
         // The run is in the ledger as failed, with the message; no push is.
         let history = try pushctlJSON(["show", "last"], scratch: scratch)
-        let run = try #require(history["run"] as? [String: Any], "\(history)")
-        #expect(run["status"] as? String == "failed")
-        #expect((run["exitCode"] as? NSNumber)?.intValue == 127)
-        #expect((run["error"] as? String ?? "").contains("cannot load libcurl.so.4"), "\(run)")
+        let failedRun = try #require(history["run"] as? [String: Any], "\(history)")
+        #expect(failedRun["status"] as? String == "failed")
+        #expect((failedRun["exitCode"] as? NSNumber)?.intValue == 127)
+        #expect((failedRun["error"] as? String ?? "").contains("cannot load libcurl.so.4"), "\(failedRun)")
         #expect((history["pushes"] as? [Any] ?? [1]).isEmpty, "\(history)")
 
         // The rerun, with libcurl back: the image goes up, byte for byte.
@@ -109,6 +109,25 @@ import Testing
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(rerun.pushEnds().map(\.status) == ["pushed"])
         #expect(try pushedDigest(registry, "team/nolibcurl", "1") == image.digest)
+
+        // A prune stops the same way (exit 127, the message) and records no prune run; with
+        // libcurl back, the same prune runs and is recorded.
+        func pruneRuns() throws -> Int {
+            let entries = try pushctlJSON(["history"], scratch: scratch)["entries"] as? [[String: Any]] ?? []
+            return entries.filter { ($0["run"] as? [String: Any])?["kind"] as? String == "prune" }.count
+        }
+        #expect(try pruneRuns() == 0)
+        let prune = try withoutLibcurl(["prune", "--confirm", "--state", scratch.state, job], scratch)
+        #expect(prune.status == 127, "\(prune.stdout)\(prune.stderr)")
+        #expect(prune.stderr.contains("error: cannot load libcurl.so.4: "), "\(prune.stderr)")
+        #expect(prune.stderr.contains("(install Debian's libcurl4)"), "\(prune.stderr)")
+        #expect(try pruneRuns() == 0, "a prune without libcurl left a run")
+        let pruned = try run(
+            pushctlBinary, ["prune", "--confirm", "--state", scratch.state, job], environment: scratch.environment,
+            directory: scratch.path)
+        #expect(pruned.status == 0, "\(pruned.stdout)\(pruned.stderr)")
+        #expect(try pruneRuns() == 1)
+        #expect(try pushedDigest(registry, "team/nolibcurl", "1") == image.digest, "prune kept the selected tag")
     }
 
     /// A PostgreSQL ledger without libpq fails to open like an unreachable server (exit 2), and

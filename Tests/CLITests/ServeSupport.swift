@@ -75,7 +75,7 @@ final class ServeProcess: @unchecked Sendable {
     ) throws -> (status: Int, body: String) {
         var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "--max-time", "30"]
         for header in headers { arguments += ["-H", header] }
-        if let body { arguments += ["--data-binary", "@-"] }
+        if body != nil { arguments += ["--data-binary", "@-"] }
         arguments.append(baseURL + path)
         let result = try run("/usr/bin/curl", arguments, stdin: body)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)

@@ -32,16 +32,6 @@ CURLcode pushctl_curl_getinfo_double(CURL *handle, CURLINFO info, double *value)
 /// a message naming the library and what went wrong ("cannot load libcurl.so.4: ...").
 const char *pushctl_curl_load(void);
 
-/// Moves the calling thread to another CPU when it runs on `cpu` and the process may run
-/// elsewhere, then lets it run anywhere again (it stays where it is until the kernel balances).
-/// For the thread that loads libcurl beside `apply`'s main thread: Linux may place a new thread
-/// on its creator's CPU while another sits idle, and the two then run in turns (measured on the
-/// 2-core machine: the whole 4 ms load, docs/performance.md "Libraries loaded when needed").
-void pushctl_move_off_cpu(int cpu);
-
-/// The CPU the calling thread runs on (sched_getcpu), or -1.
-int pushctl_current_cpu(void);
-
 /// Opens the library `name` and looks up every function pushctl calls, without using it: 0, or
 /// -1 with the message in `error`. For tests of the loader's failure messages.
 int pushctl_curl_probe_library(const char *name, char *error, size_t length);

@@ -38,4 +38,15 @@ const char *pushctl_library_load_once(
 /// the process aborts rather than calling through a null pointer.
 void pushctl_library_required(const char *error);
 
+/// Moves the calling thread to another CPU when it runs on `cpu` and the process may run
+/// elsewhere, then lets it run anywhere again (it stays where it is until the kernel balances).
+/// For a thread that loads a library beside the main thread (libcurl, beside `apply`'s): Linux
+/// may place a new thread on its creator's CPU while another sits idle, and the two then run in
+/// turns (measured on the 2-core machine: the whole 4 ms load, docs/performance.md "Libraries
+/// loaded when needed").
+void pushctl_move_off_cpu(int cpu);
+
+/// The CPU the calling thread runs on (sched_getcpu), or -1.
+int pushctl_current_cpu(void);
+
 #endif
