@@ -82,8 +82,19 @@ public final class Database: @unchecked Sendable {
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
     /// Writers pass `immediate: true` (`BEGIN IMMEDIATE`), which takes the write lock up front so
     /// a transaction never fails half-way on a lock upgrade (SQLITE_BUSY after reading).
-    public func transaction<T>(immediate: Bool = true, _ body: (Connection) throws -> T) throws -> T {
+    ///
+    /// `syncing: false` commits without waiting for the disk (`PRAGMA synchronous = NORMAL` for
+    /// this transaction only, then the connection's own level again): in WAL mode the commit is
+    /// safe from a crash of the process, and the next syncing commit makes it durable too (its sync
+    /// of the WAL covers every frame before its own); only a power loss or a crash of the system
+    /// in between can take it back. For rows whose loss costs nothing but a repeated check.
+    public func transaction<T>(immediate: Bool = true, syncing: Bool = true, _ body: (Connection) throws -> T) throws -> T {
         try withConnection { (connection: Connection) throws -> T in
+            // FULL (2) or EXTRA (3): lowered to NORMAL (1) for this commit, then restored.
+            let level = syncing ? nil : try connection.query("PRAGMA synchronous") { row throws(SQLiteError) in try row.int(0) }.first
+            let lowered = level.map { $0 > 1 } ?? false
+            if lowered { try connection.exec("PRAGMA synchronous = NORMAL") }
+            defer { if lowered, let level { try? connection.exec("PRAGMA synchronous = \(level)") } }
             try connection.exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
             do {
                 let result = try body(connection)

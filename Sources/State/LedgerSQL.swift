@@ -229,10 +229,12 @@ public final class LedgerDatabase: @unchecked Sendable {  // all mutable state i
     }
 
     /// Runs `body` in a write transaction: committed if it returns, rolled back if it throws.
-    public func transaction<T>(_ body: (any LedgerConnection) throws -> T) throws -> T {
+    /// `syncing: false`: a SQLite commit that does not wait for the disk (`SQLite.Database`'s
+    /// `transaction`), made durable by the next one that does; PostgreSQL commits as always.
+    public func transaction<T>(syncing: Bool = true, _ body: (any LedgerConnection) throws -> T) throws -> T {
         switch backend {
         case .sqlite(let database):
-            return try database.transaction(immediate: true) { c in try body(SQLiteLedgerConnection(connection: c)) }
+            return try database.transaction(immediate: true, syncing: syncing) { c in try body(SQLiteLedgerConnection(connection: c)) }
         case .postgres(let session):
             return try session.transaction { c in try body(PostgresLedgerConnection(connection: c)) }
         }

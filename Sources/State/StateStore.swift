@@ -174,7 +174,10 @@ public final class StateStore: Ledger {
         job: String, file: String, fileDigest: Digest, kind: RunKind,
         pushctlVersion: String, started: Date = Date()
     ) throws(StateError) -> RunID {
-        try write { c in
+        // Committed without waiting for the disk: every later record of the run that must last
+        // (a pushed row, the run's end) syncs the WAL, and that sync covers this row too; lost
+        // alone in a power cut, it is a run that recorded nothing.
+        try write(syncing: false) { c in
             try c.run(
                 """
                 INSERT INTO runs (job, file, file_digest, kind, status, started, host, pid, version)
@@ -214,8 +217,13 @@ public final class StateStore: Ledger {
 
     /// Records many pushes, and the blob locations they established, in one transaction (an
     /// apply's group commit, imports, benchmarks).
+    ///
+    /// Rows that are all `unchanged` (a rerun's) are committed without waiting for the disk: their
+    /// loss in a power cut before the run's end is recorded costs a check on the next run, not a
+    /// push, and the run's end (or the next push) makes them durable with its own sync
+    /// (docs/state.md "Group commit").
     public func recordPushes(_ records: [PushRecord], blobs: [BlobLocation]) throws(StateError) {
-        try write { c in
+        try write(syncing: Self.mustSync(records)) { c in
             try c.runMany(Self.insertPushSQL, records.map(Self.pushValues))
             try upsertBlobs(blobs, into: c, seen: Date())
         }
@@ -375,11 +383,16 @@ public final class StateStore: Ledger {
             error: try row.optionalString(o + 12))
     }
 
+    /// Whether a commit of `records` must wait for the disk: unless they are all `unchanged`.
+    static func mustSync(_ records: [PushRecord]) -> Bool {
+        !records.allSatisfy { $0.status == .unchanged }
+    }
+
     // MARK: plumbing
 
     /// Runs `body` in a write transaction (SQLite `BEGIN IMMEDIATE`), mapping errors to `StateError`.
-    func write<T>(_ body: (any LedgerConnection) throws -> T) throws(StateError) -> T {
-        do { return try database.transaction(body) } catch { throw Self.mapError(error, path: path) }
+    func write<T>(syncing: Bool = true, _ body: (any LedgerConnection) throws -> T) throws(StateError) -> T {
+        do { return try database.transaction(syncing: syncing, body) } catch { throw Self.mapError(error, path: path) }
     }
 
     /// Runs `body` with the connection (reads see one consistent snapshot per statement).

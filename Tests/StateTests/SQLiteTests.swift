@@ -51,6 +51,53 @@ import Testing
         #expect(count == [0])
     }
 
+    /// `syncing: false` lowers `synchronous` to NORMAL for its own commit only: the transaction
+    /// sees NORMAL, the connection is back at its level after it (also when it throws), a
+    /// syncing transaction sees the level unchanged, and what it wrote is there for another
+    /// connection and after the file is opened again.
+    @Test func aTransactionThatDoesNotSyncLowersTheLevelForItselfOnly() throws {
+        let path = try temporaryDirectory() + "/t.db"
+        func level(_ c: Connection) throws(SQLiteError) -> Int {
+            try c.query("PRAGMA synchronous") { row throws(SQLiteError) in try row.int(0) }.first ?? -1
+        }
+        do {
+            let db = try Database(path: path)
+            try db.exec("CREATE TABLE t (v INTEGER NOT NULL)")
+            try db.exec("PRAGMA synchronous = FULL")
+            let inside = try db.transaction(syncing: false) { c in
+                try c.run("INSERT INTO t VALUES (1)")
+                return try level(c)
+            }
+            #expect(inside == 1, "NORMAL inside the transaction")
+            #expect(try db.withConnection(level) == 2, "FULL again after it")
+            #expect(try db.transaction { c in try level(c) } == 2, "a syncing transaction keeps FULL")
+
+            struct Boom: Error {}
+            #expect(throws: Boom.self) {
+                try db.transaction(syncing: false) { c in
+                    try c.run("INSERT INTO t VALUES (2)")
+                    throw Boom()
+                }
+            }
+            #expect(try db.withConnection(level) == 2, "FULL again after a rollback")
+
+            try db.exec("PRAGMA synchronous = EXTRA")
+            _ = try db.transaction(syncing: false) { c in try c.run("INSERT INTO t VALUES (3)") }
+            #expect(try db.withConnection(level) == 3, "the connection's own level comes back, not a fixed one")
+
+            let other = try Database(path: path)
+            let seen = try other.withConnection { (c: Connection) throws(SQLiteError) in
+                try c.query("SELECT v FROM t ORDER BY v") { row throws(SQLiteError) in try row.int(0) }
+            }
+            #expect(seen == [1, 3])
+        }
+        let reopened = try Database(path: path)
+        let rows = try reopened.withConnection { (c: Connection) throws(SQLiteError) in
+            try c.query("SELECT v FROM t ORDER BY v") { row throws(SQLiteError) in try row.int(0) }
+        }
+        #expect(rows == [1, 3])
+    }
+
     @Test func columnTypeMismatchIsAnError() throws {
         let db = try Database(path: try temporaryDirectory() + "/t.db")
         #expect(throws: SQLiteError.self) {

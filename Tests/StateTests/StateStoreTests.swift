@@ -22,6 +22,27 @@ import Testing
         #expect(detail.run.fileDigest == digest("job release").string)
     }
 
+    /// Only rows that are all `unchanged` (a rerun's) are committed without waiting for the disk;
+    /// a group with anything else in it syncs. Either way they read back in full.
+    @Test(arguments: LedgerBackend.allCases) func onlyUnchangedRowsAreCommittedWithoutASync(backend: LedgerBackend) throws {
+        let run = RunID(1)
+        #expect(!StateStore.mustSync([push(run: run, status: .unchanged), push(run: run, tag: "2", status: .unchanged)]))
+        for other in [PushStatus.pushed, .failed, .deleted, .rejected] {
+            #expect(StateStore.mustSync([push(run: run, status: .unchanged), push(run: run, tag: "2", status: other)]), "\(other)")
+        }
+        #expect(StateStore.mustSync([push(run: run, status: .pushed)]))
+
+        let store = try backend.open()
+        let id = try store.testRun()
+        let rows = [push(run: id, status: .unchanged), push(run: id, tag: "2", status: .unchanged)]
+        try store.recordPushes(rows, blobs: [])
+        try store.finishRun(id, status: .ok, exitCode: 0)
+        let detail = try store.run(.id(id))
+        #expect(detail.pushes.map(\.tag) == ["1.0", "2"])
+        #expect(detail.pushes.allSatisfy { $0.status == .unchanged })
+        #expect(detail.run.status == .ok)
+    }
+
     @Test(arguments: LedgerBackend.allCases) func pushRoundTripsEveryField(backend: LedgerBackend) throws {
         let store = try backend.open()
         let run = try store.testRun()
