@@ -22,8 +22,7 @@ struct OCILayoutSource: ImageSource {
     private struct IndexFile: Decodable { var schemaVersion: Int?; var manifests: [Descriptor]? }
 
     func loadGraph() throws(SourceError) -> ImageGraph {
-        let index: [Descriptor]
-        if let opened { index = try opened.index(of: files, readIndex) } else { index = try readIndex() }
+        let index = try Self.entries(of: files, source: description, opened: opened)
         let (root, tags) = try select(from: index)
         let files = self.files
         let builder = GraphBuilder(
@@ -49,8 +48,15 @@ struct OCILayoutSource: ImageSource {
         }
     }
 
+    /// The entries of the layout's `index.json`: read once per run through `opened` when given.
+    static func entries(of files: any LayoutFiles, source: String, opened: OpenedLayouts?) throws(SourceError) -> [Descriptor] {
+        let read = { () throws(SourceError) in try readIndex(files, source: source) }
+        if let opened { return try opened.index(of: files, read) }
+        return try read()
+    }
+
     /// Reads `oci-layout` (version check) and `index.json`.
-    private func readIndex() throws(SourceError) -> [Descriptor] {
+    private static func readIndex(_ files: any LayoutFiles, source description: String) throws(SourceError) -> [Descriptor] {
         let layoutRegion = try files.region("oci-layout")
         let indexRegion = try files.region("index.json")
         guard let layoutRegion else {

@@ -28,13 +28,14 @@ enum ReferrerDiscovery {
         return job
     }
 
-    /// Referrer pushes of a local (OCI layout or archive) push.
+    /// Referrer pushes of a local (OCI layout or archive) push. `opened`: the run's layouts, so
+    /// that the index and an archive's tar the image came from are not read again.
     static func local(
         _ push: PushJob, location: ImageSourceLocation, written: String, selection: ReferrerSelection,
-        options: SourceOptions
+        options: SourceOptions, opened: OpenedLayouts? = nil
     ) throws(PreparationError) -> [PushJob] {
         let candidates: [(descriptor: Descriptor, bytes: [UInt8])]
-        do { candidates = try layoutManifests(location) } catch { throw .source(written, error) }
+        do { candidates = try layoutManifests(location, opened: opened) } catch { throw .source(written, error) }
         // Subjects: every manifest the push puts (for an index, its children too).
         var subjects: [Digest: Descriptor] = [:]
         for manifest in push.image.manifests { subjects[manifest.descriptor.digest] = manifest.descriptor }
@@ -60,9 +61,9 @@ enum ReferrerDiscovery {
                 }
                 let image: SourceImage
                 do {
-                    let opened = try openImageSource(referrerLocation, options: options)
-                    let graph = try opened.loadGraph()
-                    image = RunPreparation.LoadedSource(location: referrerLocation, source: opened, graph: graph).sourceImage
+                    let source = try openImageSource(referrerLocation, options: options, opened: opened)
+                    let graph = try source.loadGraph()
+                    image = RunPreparation.LoadedSource(location: referrerLocation, source: source, graph: graph).sourceImage
                 } catch {
                     throw .source("\(written) (referrer \(descriptor.digest))", error)
                 }

@@ -163,7 +163,7 @@ public struct RunPreparation: Sendable {
         if let selection = job.referrers(of: item) {
             pushes += try ReferrerDiscovery.local(
                 push, location: image.location, written: item.source.written,
-                selection: selection, options: sourceOptions)
+                selection: selection, options: sourceOptions, opened: openedLayouts)
         }
         return Ready(pushes: pushes, graph: image.graph)
     }

@@ -66,6 +66,34 @@ import Threading
         #expect(try again.loadGraph().root.digest == made.index.digest)
     }
 
+    /// `layoutManifests` (where `referrers:` looks) with the run's `OpenedLayouts` lists what the
+    /// image was read from: the layout's index and the archive's tar are not read again, so an
+    /// index or archive gone since is no error with it, and is one without it.
+    @Test func layoutManifestsShareTheRunsOpenedLayouts() throws {
+        let made = try Self.makeLayout()
+        let layout = made.tmp.sub("copy")
+        try mustRun("mkdir", ["-p", layout])
+        try mustRun("cp", ["-a", made.layout + "/.", layout])
+        let location = ImageSourceLocation.ociLayout(path: layout, ref: "base")
+        let listed = try layoutManifests(location).map(\.descriptor.digest)
+        #expect(Set(listed) == [made.base.digest, made.arm.digest, made.index.digest])
+
+        let opened = OpenedLayouts()
+        #expect(try openImageSource(location, opened: opened).loadGraph().root.digest == made.base.digest)
+        try FileManager.default.removeItem(atPath: layout + "/index.json")
+        #expect(try layoutManifests(location, opened: opened).map(\.descriptor.digest) == listed)
+        #expect(sourceError { _ = try layoutManifests(location) } != nil)
+
+        let archive = made.tmp.sub("listed.tar")
+        try mustRun("skopeo", ["copy", "--all", "oci:\(made.layout):multi", "oci-archive:\(archive):multi"])
+        let inArchive = ImageSourceLocation.ociArchive(path: archive, ref: "multi")
+        #expect(try openImageSource(inArchive, opened: opened).loadGraph().root.digest == made.index.digest)
+        try FileManager.default.removeItem(atPath: archive)
+        let fromArchive = try layoutManifests(inArchive, opened: opened).map(\.descriptor.digest)
+        #expect(fromArchive.contains(made.index.digest), "\(fromArchive)")
+        #expect(sourceError { _ = try layoutManifests(inArchive) } != nil)
+    }
+
     @Test func multiPlatformIndex() throws {
         let made = try Self.makeLayout()
         let (source, graph) = try load(.ociLayout(path: made.layout, ref: "multi"))
