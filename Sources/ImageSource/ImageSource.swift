@@ -31,9 +31,8 @@ public func openImageSource(
     case .ociLayout(let path, let ref):
         return try OCILayoutSource(store: DirectoryBlobStore(root: path), location: location, ref: ref, opened: opened)
     case .ociArchive(let path, let ref):
-        let store: any LayoutFiles
-        if let opened { store = try opened.archive(path) } else { store = TarBlobStore(archive: try TarArchive.open(path)) }
-        return try OCILayoutSource(store: store, location: location, ref: ref, opened: opened)
+        return try OCILayoutSource(
+            store: OpenedLayouts.archive(path, opened: opened), location: location, ref: ref, opened: opened)
     case .dockerArchive(let path, let ref):
         return try DockerArchiveSource(archive: TarArchive.open(path), location: location, ref: ref, options: options)
     }

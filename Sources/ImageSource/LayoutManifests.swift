@@ -13,8 +13,7 @@ public func layoutManifests(
     let files: any LayoutFiles
     switch location {
     case .ociLayout(let path, _): files = try DirectoryBlobStore(root: path)
-    case .ociArchive(let path, _):
-        if let opened { files = try opened.archive(path) } else { files = try TarBlobStore(archive: TarArchive.open(path)) }
+    case .ociArchive(let path, _): files = try OpenedLayouts.archive(path, opened: opened)
     case .dockerArchive: return []
     }
     let entries = try OCILayoutSource.entries(of: files, source: location.description, opened: opened)

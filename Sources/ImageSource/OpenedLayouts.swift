@@ -25,6 +25,12 @@ public final class OpenedLayouts: Sendable {
         }
     }
 
+    /// The archive at `path`: the run's (`opened.archive`) when `opened` is given, else read here.
+    static func archive(_ path: String, opened: OpenedLayouts?) throws(SourceError) -> any LayoutFiles {
+        if let opened { return try opened.archive(path) }
+        return TarBlobStore(archive: try TarArchive.open(path))
+    }
+
     /// The entries of the layout's `index.json`, read by `read` on first use.
     func index(of files: any LayoutFiles, _ read: () throws(SourceError) -> [Descriptor]) throws(SourceError) -> [Descriptor] {
         if let known = indexes.withLock({ $0[files.path] }) { return known }

@@ -52,9 +52,7 @@ struct Prune: ParsableCommand {
         } catch {
             switch error {
             case .state(let error): throw CommandFailure(error).reported()
-            case .libcurlMissing(let message):
-                StandardError.write("error: \(message)")
-                throw ExitCode(ExitStatus.libraryMissing)
+            case .libcurlMissing(let message): throw CommandFailure.libraryMissing(message).reported()
             }
         }
 

@@ -118,6 +118,8 @@ enum CommandFailure: Error, CustomStringConvertible {
     case invalidInput(String)
     /// Exit 3: another apply holds the lock.
     case locked(String)
+    /// Exit 127: libcurl cannot be loaded (the loader's message).
+    case libraryMissing(String)
 
     init(_ error: StateError) {
         switch error {
@@ -130,12 +132,13 @@ enum CommandFailure: Error, CustomStringConvertible {
         switch self {
         case .invalidInput: .invalidInput
         case .locked: .locked
+        case .libraryMissing: .libraryMissing
         }
     }
 
     var description: String {
         switch self {
-        case .invalidInput(let message), .locked(let message): message
+        case .invalidInput(let message), .locked(let message), .libraryMissing(let message): message
         }
     }
 }
